@@ -1,0 +1,11 @@
+// Builds dist/esm (ES modules) and dist/cjs (CommonJS), each with .d.ts files, using tsc only.
+import { execFileSync } from "node:child_process";
+import { rmSync, writeFileSync, chmodSync, existsSync } from "node:fs";
+
+const tsc = (args) => execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", ...args], { stdio: "inherit" });
+rmSync("dist", { recursive: true, force: true });
+tsc(["-p", "tsconfig.build.json", "--outDir", "dist/esm"]);
+tsc(["-p", "tsconfig.build.json", "--outDir", "dist/cjs", "--module", "commonjs", "--moduleResolution", "node10"]);
+writeFileSync("dist/esm/package.json", JSON.stringify({ type: "module" }) + "\n");
+writeFileSync("dist/cjs/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
+for (const bin of ["dist/cjs/cli/main.js"]) if (existsSync(bin)) chmodSync(bin, 0o755);

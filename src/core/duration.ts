@@ -1,0 +1,41 @@
+/** Durations: `"90d"`, `"12h"`, `"30m"`, `"45s"`, `"500ms"`, `"2w"`, or a number of seconds → milliseconds. */
+import { KeywardError } from "./errors.js";
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const PATTERN = /^(\d{1,12})(ms|s|m|h|d|w)$/;
+/** The longest duration accepted: 100 years. */
+export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
+/** A duration as a string with a unit or a number of seconds. */
+export type Duration = string | number;
+
+/** Milliseconds in `value`, or `null` when it is not a duration. Never throws. */
+export function durationMs(value: unknown): number | null {
+  let ms: number;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value) || value < 0) return null;
+    ms = Math.round(value * 1000);
+  } else if (typeof value === "string") {
+    const match = PATTERN.exec(value.trim());
+    if (!match) return null;
+    ms = Number(match[1]) * UNIT_MS[match[2]!]!;
+  } else return null;
+  return ms <= MAX_DURATION_MS ? ms : null;
+}
+
+/**
+ * Milliseconds in `value`; throws a `validation_failed` error naming `field` otherwise.
+ *
+ * @example
+ * parseDuration("90d");  // 7776000000
+ * parseDuration(30);     // 30000 (seconds)
+ * parseDuration("soon"); // throws
+ */
+export function parseDuration(value: unknown, field = "duration"): number {
+  const ms = durationMs(value);
+  if (ms === null) {
+    const shown = typeof value === "string" ? `"${value.slice(0, 40)}"` : String(value);
+    throw new KeywardError("validation_failed", `${field}: ${shown} is not a duration; use e.g. "90d", "12h", "30m", "45s" or a number of seconds (at most 100 years)`, { details: [{ path: field, message: "not a duration" }] });
+  }
+  return ms;
+}

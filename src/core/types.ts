@@ -1,0 +1,190 @@
+/**
+ * Record types and the store contract. Stores keep {@link StoredKey} rows (timestamps in ms since
+ * the epoch); the KeyManager hands out {@link ApiKey} views, which never carry the hash.
+ */
+
+/** A value or a promise of it: in-process stores answer synchronously on the hot path. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** `user` keys act for their owner (scopes, project allow-list); `project` keys are bound to one project. */
+export type KeyKind = "user" | "project";
+
+/** Where a key stands now. */
+export type KeyStatus = "active" | "expired" | "revoked";
+
+/** A fixed-window rate limit in resolved form. */
+export interface RateLimitRule {
+  /** Requests admitted per window. */
+  limit: number;
+  /** Window length in milliseconds. */
+  windowMs: number;
+}
+
+/** One limit that applied to a request, for the `RateLimit` headers and 429 bodies. */
+export interface LimitState {
+  /** Policy name in headers: `"window"` for the rate limit, `"monthly"` for the quota. */
+  readonly policy: "window" | "monthly";
+  readonly limit: number;
+  readonly remaining: number;
+  /** Window length in seconds. */
+  readonly windowSeconds: number;
+  /** Seconds until the window resets (at least 1). */
+  readonly resetSeconds: number;
+}
+
+/** A key as a store keeps it. `hash` never leaves the KeyManager. */
+export interface StoredKey {
+  id: string;
+  /** Hex SHA-256 (or HMAC-SHA-256 with a pepper) of the secret: the lookup index. */
+  hash: string;
+  /** Display form: prefix, mode and the first characters of the body, e.g. `sk_live_AbCd`. */
+  start: string;
+  name: string;
+  ownerId: string | null;
+  kind: KeyKind;
+  /** The project a `project` key is bound to; `null` for user keys. */
+  projectId: string | null;
+  /** A user key's project allow-list; empty means every project of its owner. */
+  projects: string[];
+  mode: string | null;
+  scopes: string[];
+  tier: string | null;
+  /** A per-key rate limit that overrides the tier's. */
+  rateLimit: RateLimitRule | null;
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+  requestCount: number;
+  rotatedFrom: string | null;
+  rotatedTo: string | null;
+}
+
+/** Fields `update` may change. */
+export interface KeyPatch {
+  name?: string;
+  scopes?: string[];
+  metadata?: Record<string, unknown>;
+  expiresAt?: number | null;
+}
+
+/** What `list` selects; every field optional. Results are newest first. */
+export interface KeyFilter {
+  ownerId?: string | null;
+  /** Keys bound to, or allow-listing, this project (user keys with an empty allow-list match too). */
+  projectId?: string;
+  mode?: string | null;
+  kind?: KeyKind;
+  status?: KeyStatus;
+  /** Clock reading used for `status`. */
+  now?: number;
+  /** Page size (default 100, at most 1000). */
+  limit?: number;
+  /** Return keys with an id below this one (the last id of the previous page). */
+  before?: string;
+}
+
+/** Usage accumulated in memory for one key, flushed in batches. `days` are UTC days since the epoch. */
+export interface UsageDelta {
+  id: string;
+  count: number;
+  lastUsedAt: number;
+  days: Array<[day: number, count: number]>;
+}
+
+/** Requests on one UTC day. */
+export interface DailyUsage {
+  /** `YYYY-MM-DD` in UTC. */
+  date: string;
+  count: number;
+}
+
+/** The change `rotate` applies to the old key together with inserting its successor. */
+export interface RotationChange {
+  /** The old key's new expiry (end of the overlap), or unchanged when undefined. */
+  expiresAt?: number;
+  /** Set when the overlap is zero: the old key is revoked at this time. */
+  revokedAt?: number;
+}
+
+/**
+ * Atomic counters for rate limits and quotas. `consume` increments only while the count is below
+ * `limit` and returns the new count, or -1 when the limit was already reached (nothing changes).
+ */
+export interface CounterStore {
+  consume(counter: string, limit: number, resetAt: number): MaybePromise<number>;
+  /** Gives back one unit taken by `consume` (a later guard refused the request). */
+  refund(counter: string): MaybePromise<void>;
+}
+
+/**
+ * What a backend implements. Small on purpose: every method is one atomic operation.
+ *
+ * @example
+ * class MyStore implements KeyStore { ... } // then run test/store-conformance.ts against it
+ */
+export interface KeyStore extends CounterStore {
+  /** Create tables / run migrations. Called once by the KeyManager before first use. */
+  init?(): MaybePromise<void>;
+  /** Insert a key; when `cap` is given, only if the owner has fewer than `cap.max` active keys. */
+  insert(key: StoredKey, cap?: { max: number; now: number }): MaybePromise<boolean>;
+  findByHash(hash: string): MaybePromise<StoredKey | null>;
+  findById(id: string): MaybePromise<StoredKey | null>;
+  list(filter: KeyFilter): MaybePromise<StoredKey[]>;
+  update(id: string, patch: KeyPatch): MaybePromise<StoredKey | null>;
+  /** Set `revokedAt` unless already set; returns the (possibly already revoked) key or null. */
+  revoke(id: string, at: number): MaybePromise<StoredKey | null>;
+  /**
+   * Atomically: when `oldId` exists, is not revoked and has no successor, insert `successor`, link
+   * the two and apply `change` to the old key. Returns false (and changes nothing) otherwise.
+   */
+  rotate(oldId: string, successor: StoredKey, change: RotationChange): MaybePromise<boolean>;
+  /** Add counts and move `lastUsedAt` forward (never back), in one batch. */
+  recordUsage(batch: UsageDelta[]): MaybePromise<void>;
+  /** Per-day counts for `id` between two UTC day numbers, inclusive. */
+  usage(id: string, fromDay: number, toDay: number): MaybePromise<Array<[day: number, count: number]>>;
+  /** Release connections and file handles. */
+  close?(): MaybePromise<void>;
+}
+
+/** A key as the KeyManager returns it: no hash, dates as `Date`, with its current status. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  start: string;
+  ownerId: string | null;
+  kind: KeyKind;
+  projectId: string | null;
+  projects: string[];
+  mode: string | null;
+  scopes: string[];
+  tier: string | null;
+  rateLimit: { limit: number; windowMs: number } | null;
+  metadata: Record<string, unknown>;
+  status: KeyStatus;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  requestCount: number;
+  rotatedFrom: string | null;
+  rotatedTo: string | null;
+}
+
+/** The key that authenticated a request: `req.apiKey`. Never holds the secret or its hash. */
+export interface AuthenticatedKey {
+  readonly id: string;
+  readonly name: string;
+  readonly ownerId: string | null;
+  readonly kind: KeyKind;
+  readonly mode: string | null;
+  readonly scopes: readonly string[];
+  /** The user key's allow-list (empty = all of the owner's projects) or the project key's one project. */
+  readonly projects: readonly string[];
+  /** The project this request acts on, resolved from the header, resolver or default. */
+  readonly project: string | null;
+  readonly tier: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly expiresAt: Date | null;
+}

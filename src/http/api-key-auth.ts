@@ -1,0 +1,156 @@
+/**
+ * apiKeyAuth(): the middleware. Reads the credential, verifies it through the KeyManager, applies
+ * mode and project rules and the key's limits, sets `req.apiKey`, and answers refusals itself
+ * (or forwards them). Runs under Express 4/5, Connect and node:http; stays synchronous when the
+ * store does.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import { fn, parseOptions } from "../core/options.js";
+import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
+import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
+import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
+import { credential } from "./credentials.js";
+import { defaultKeyManager } from "./default-manager.js";
+import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
+import { kCharge, kContext, kVerified, type AuthContext, type KeywardRequest } from "./request-state.js";
+import { requestInfo } from "./request-info.js";
+import { refuse, type FormatError, type Responder } from "./respond.js";
+
+/** A Connect/Express middleware. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** Options for {@link apiKeyAuth}. */
+export interface ApiKeyAuthOptions {
+  /** The KeyManager. Defaults to the zero-config SQLite one (`KEYWARD_DB` or `./keyward.db`). */
+  keys?: KeyManager;
+  /** Read the key from this header instead of `Authorization: Bearer` (e.g. `"x-api-key"`). Defaults to Bearer. */
+  header?: string;
+  /** With `header`, also accept `Authorization: Bearer` (sending both is a 400). Defaults to false. */
+  bearer?: boolean;
+  /** `false`: a request without a key passes as anonymous; a bad key is still refused. Defaults to true. */
+  required?: boolean;
+  /** Accept only keys of these modes (403 `mode_forbidden`). Defaults to all modes. */
+  modes?: string[];
+  /** Header naming the project a user key acts on (e.g. `"x-nodion-project"`). Defaults to none. */
+  projectHeader?: string;
+  /** Picks the project from the request instead of (or before) the header. Defaults to none. */
+  project?: (req: IncomingMessage) => string | null | undefined;
+  /** The project when the request names none: an id, or a function of the key (e.g. the owner's default). */
+  defaultProject?: string | ((key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined);
+  /** The realm in `WWW-Authenticate`. Defaults to `"api"`. */
+  realm?: string;
+  /** Shapes refusal bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message } }`. */
+  formatError?: FormatError;
+  /** Call `next(err)` with a KeywardError (status, code, headers) instead of answering. Defaults to false. */
+  forwardErrors?: boolean;
+  /** RateLimit headers: `"draft"` (IETF draft fields), `"legacy"` (Limit/Remaining/Reset), `"both"` or false. Defaults to `"draft"`. */
+  rateLimitHeaders?: RateLimitHeaderStyle;
+}
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
+
+const schema = z.strictObject({
+  keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }).optional(),
+  header: headerName.optional(),
+  bearer: z.boolean().default(false),
+  required: z.boolean().default(true),
+  modes: z.array(z.string()).min(1, "list at least one mode, or leave modes out").optional(),
+  projectHeader: headerName.optional(),
+  project: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
+  defaultProject: z.union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()]).optional(),
+  realm: z.string().max(100).regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks").default("api"),
+  formatError: fn<FormatError>().optional(),
+  forwardErrors: z.boolean().default(false),
+  rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
+});
+
+const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
+
+/**
+ * Authenticates requests by API key and sets `req.apiKey`.
+ *
+ * @example
+ * app.use(apiKeyAuth({ keys }));                                 // Authorization: Bearer sk_live_…
+ * app.use(apiKeyAuth({ keys, header: "x-neariq-key" }));         // custom header
+ * app.use(apiKeyAuth({ keys, required: false }));                // optional: no key = anonymous, bad key = 401
+ * app.get("/v1/nodes", requireScope("nodes:read"), handler);
+ */
+export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
+  const o = parseOptions(schema, options, "apiKeyAuth");
+  const keys = o.keys ?? defaultKeyManager();
+  if (o.modes) for (const mode of o.modes) {
+    if (!keys.modes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
+  }
+  const header = o.header === "authorization" ? null : (o.header ?? null);
+  const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
+  const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
+  const context: AuthContext = Object.freeze({ keys, responder });
+  const modes = o.modes ?? null;
+  const modeError = modes ? modeForbidden(modes) : null;
+  const projectError = projectForbidden();
+  const projectHeader = o.projectHeader ?? null;
+  const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
+  const { project: pickProject, defaultProject, required, rateLimitHeaders } = o;
+
+  const fail = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, keyId?: string) => {
+    if (keys.hasEventSink) keys.emit({ type: "auth.failed", at: new Date(keys.now()), code: error.code, ...(keyId ? { keyId } : {}), ...requestInfo(req) });
+    refuse(req, res, next, error, responder);
+  };
+
+  const requestedProject = (req: IncomingMessage, key: VerifiedKey): string | null | KeywardError => {
+    if (key.kind === "project") return null;
+    let chosen: string | null | undefined = pickProject ? pickProject(req) : undefined;
+    if (chosen == null && projectHeader !== null) {
+      const value = req.headers[projectHeader];
+      if (value !== undefined) {
+        if (typeof value !== "string" || !PROJECT_ID_PATTERN.test(value)) return badProjectHeader!;
+        chosen = value;
+      }
+    }
+    if (chosen == null && defaultProject !== undefined) chosen = typeof defaultProject === "string" ? defaultProject : defaultProject(key.principal, req);
+    return chosen ?? null;
+  };
+
+  const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError) => {
+    if (charge instanceof KeywardError) return fail(req, res, next, charge, key.id);
+    if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders);
+    keys.recordUse(key);
+    req.apiKey = keys.principalFor(key, project);
+    req[kVerified] = key;
+    req[kContext] = context;
+    if (charge.counters.length) req[kCharge] = charge;
+    if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
+    next();
+  };
+
+  const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError) => {
+    if (found instanceof KeywardError) return fail(req, res, next, found);
+    if (modes !== null && !modes.includes(found.mode as string)) return fail(req, res, next, modeError!, found.id);
+    const requested = requestedProject(req, found);
+    if (requested instanceof KeywardError) return fail(req, res, next, requested, found.id);
+    const project = resolveProject(found, requested);
+    if (project === false) return fail(req, res, next, projectError, found.id);
+    const charge: MaybePromise<Charge | KeywardError> = keys.charge(found);
+    if (charge instanceof Promise) charge.then((c) => admit(req, res, next, found, project, c), next);
+    else admit(req, res, next, found, project, charge);
+  };
+
+  return function keywardApiKeyAuth(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
+    try {
+      const token = credential(req, header, o.bearer);
+      if (token === null) {
+        if (required) return fail(req, res, next, missing);
+        req[kContext] = context;
+        return next();
+      }
+      if (typeof token !== "string") return fail(req, res, next, token);
+      const found = keys.authenticate(token);
+      if (found instanceof Promise) found.then((f) => authorize(req, res, next, f)).catch(next);
+      else authorize(req, res, next, found);
+    } catch (error) {
+      next(error);
+    }
+  };
+}

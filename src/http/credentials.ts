@@ -1,0 +1,81 @@
+/**
+ * Credential extraction from a request: `Authorization: Bearer <key>` (scheme case-insensitive,
+ * RFC 9110 §11.1; b64token syntax, RFC 6750 §2.1) or a custom header. Query strings are never read.
+ * Returns the token, `null` when none was sent, or the refusal.
+ */
+import type { IncomingMessage } from "node:http";
+import { KeywardError } from "../core/errors.js";
+
+/** Longest header value inspected; longer ones are refused without further work. */
+export const MAX_CREDENTIAL_LENGTH = 1024;
+
+const e400 = (message: string) => new KeywardError("invalid_request", message);
+const TOO_LONG = e400("The credential is too long.");
+const EMPTY = e400("The Bearer token is empty.");
+const MALFORMED = e400("The Bearer token is malformed: send exactly `Authorization: Bearer <key>`.");
+const TWO_AUTH = e400("The request has more than one Authorization header.");
+const BOTH = e400("The request carries a key in both the Authorization header and the API-key header; send one.");
+const UNSUPPORTED = new KeywardError("missing_key", "No API key was sent: use `Authorization: Bearer <key>`.");
+
+/** True for b64token characters (RFC 6750): ALPHA DIGIT - . _ ~ + / and trailing `=`. */
+function isB64Token(token: string): boolean {
+  let i = 0;
+  const n = token.length;
+  for (; i < n; i++) {
+    const c = token.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47) continue;
+    break;
+  }
+  if (i === 0) return false;
+  for (; i < n; i++) if (token.charCodeAt(i) !== 61) return false;
+  return true;
+}
+
+/** How many times a header appears in the raw header list (Node keeps only the first Authorization). */
+function rawCount(req: IncomingMessage, lowerName: string): number {
+  const raw = req.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
+  }
+  return count;
+}
+
+/** The token from `Authorization: Bearer …`, null when no Authorization header, or a refusal. */
+export function bearerToken(req: IncomingMessage): string | null | KeywardError {
+  const header = req.headers.authorization;
+  if (header === undefined) return null;
+  if (header.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
+  if (rawCount(req, "authorization") > 1) return TWO_AUTH;
+  const space = header.indexOf(" ");
+  const schemeLength = space < 0 ? header.length : space;
+  const isBearer = schemeLength === 6 && header.slice(0, 6).toLowerCase() === "bearer";
+  if (!isBearer) return UNSUPPORTED;
+  let i = space < 0 ? header.length : space;
+  while (header.charCodeAt(i) === 32) i++;
+  if (i >= header.length) return EMPTY;
+  const token = i === 7 ? header.slice(7) : header.slice(i);
+  return isB64Token(token) ? token : MALFORMED;
+}
+
+/** The token from a custom header (`x-api-key`), null when absent, or a refusal. */
+export function headerToken(req: IncomingMessage, lowerName: string): string | null | KeywardError {
+  const value = req.headers[lowerName];
+  if (value === undefined) return null;
+  if (Array.isArray(value) || rawCount(req, lowerName) > 1) return e400(`The ${lowerName} header was sent more than once.`);
+  if (value.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
+  if (value.length === 0) return e400(`The ${lowerName} header is empty.`);
+  return isB64Token(value) ? value : e400(`The ${lowerName} header is malformed: send the key alone.`);
+}
+
+/** Reads the credential for a configured source: Bearer, a custom header, or either (never both). */
+export function credential(req: IncomingMessage, header: string | null, alsoBearer: boolean): string | null | KeywardError {
+  if (header === null) return bearerToken(req);
+  const custom = headerToken(req, header);
+  if (!alsoBearer) return custom;
+  const bearer = bearerToken(req);
+  if (custom === null) return bearer;
+  if (bearer === null || bearer === UNSUPPORTED) return custom;
+  return BOTH;
+}

@@ -1,0 +1,85 @@
+/**
+ * Route guards after apiKeyAuth: requireScope (all of), requireAnyScope (any of), requireMode.
+ * Required scopes are validated and compiled at start-up; a check is a Set lookup. A refusal
+ * refunds the request's rate-limit/quota charge, so refused requests cost no quota.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import { requiredScope, type RequiredScope } from "../core/scopes.js";
+import { insufficientScope, modeForbidden } from "../keys/key-manager.js";
+import type { Middleware } from "./api-key-auth.js";
+import { kCharge, kContext, kVerified, type KeywardRequest } from "./request-state.js";
+import { requestInfo } from "./request-info.js";
+import { DEFAULT_RESPONDER, refuse } from "./respond.js";
+
+const MISSING = new KeywardError("missing_key", "An API key is required for this route.");
+
+function guard(allowed: (req: KeywardRequest) => boolean, error: KeywardError): Middleware {
+  return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
+    const key = req[kVerified];
+    const context = req[kContext];
+    if (key !== undefined && allowed(req)) return next();
+    const refusal = key === undefined ? MISSING : error;
+    if (context) {
+      const charge = req[kCharge];
+      if (charge) {
+        context.keys.refund(charge);
+        req[kCharge] = undefined;
+      }
+      if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
+    }
+    refuse(req, res, next, refusal, context?.responder ?? DEFAULT_RESPONDER);
+  };
+}
+
+function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
+  if (scopes.length === 0) throw new KeywardConfigError(option, "name at least one scope, e.g. requireScope(\"nodes:read\")");
+  return scopes.map((s, i) => requiredScope(s, `${option}[${i}]`));
+}
+
+/**
+ * Lets the request through only when the key holds every listed scope (403 `insufficient_scope`).
+ *
+ * @example
+ * app.post("/v1/nodes", requireScope("nodes:write"), createNode);
+ */
+export function requireScope(...scopes: string[]): Middleware {
+  const required = compileScopes(scopes, "requireScope");
+  const error = insufficientScope(required);
+  return guard((req) => {
+    const grant = req[kVerified]!.grant;
+    for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) return false;
+    return true;
+  }, error);
+}
+
+/**
+ * Lets the request through when the key holds at least one of the listed scopes.
+ *
+ * @example
+ * app.get("/v1/report", requireAnyScope("analytics:read", "reports:read"), report);
+ */
+export function requireAnyScope(...scopes: string[]): Middleware {
+  const required = compileScopes(scopes, "requireAnyScope");
+  const error = insufficientScope(required, true);
+  return guard((req) => {
+    const grant = req[kVerified]!.grant;
+    for (let i = 0; i < required.length; i++) if (grant.has(required[i]!)) return true;
+    return false;
+  }, error);
+}
+
+/**
+ * Lets the request through only for keys of the listed modes (403 `mode_forbidden`).
+ *
+ * @example
+ * app.post("/v1/payouts", requireMode("live"), payout);
+ */
+export function requireMode(...modes: string[]): Middleware {
+  if (modes.length === 0) throw new KeywardConfigError("requireMode", "name at least one mode, e.g. requireMode(\"live\")");
+  modes.forEach((m, i) => {
+    if (typeof m !== "string" || !/^[a-z0-9]{1,16}$/.test(m)) throw new KeywardConfigError(`requireMode[${i}]`, `"${String(m)}" is not a mode name`);
+  });
+  const error = modeForbidden(modes);
+  return guard((req) => modes.includes(req[kVerified]!.mode as string), error);
+}

@@ -1,0 +1,32 @@
+/**
+ * RateLimit header writers. `draft`: the IETF fields of draft-ietf-httpapi-ratelimit-headers
+ * (RateLimit-Policy: "window";q=100;w=60 / RateLimit: "window";r=99;t=42). `legacy`: the older
+ * RateLimit-Limit / -Remaining / -Reset trio for the most constrained policy.
+ */
+import type { ServerResponse } from "node:http";
+import type { LimitState } from "../core/types.js";
+
+/** Which rate-limit headers to write: the current draft (default), the legacy trio, both, or none. */
+export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
+
+/** Writes the headers for `limits` on `res`. */
+export function writeRateLimitHeaders(res: ServerResponse, limits: readonly LimitState[], style: RateLimitHeaderStyle): void {
+  if (style === false || limits.length === 0 || res.headersSent) return;
+  if (style === "draft" || style === "both") {
+    let policy = "";
+    let state = "";
+    for (const l of limits) {
+      policy += `${policy ? ", " : ""}"${l.policy}";q=${l.limit};w=${l.windowSeconds}`;
+      state += `${state ? ", " : ""}"${l.policy}";r=${l.remaining};t=${l.resetSeconds}`;
+    }
+    res.setHeader("RateLimit-Policy", policy);
+    res.setHeader("RateLimit", state);
+  }
+  if (style === "legacy" || style === "both") {
+    let tightest = limits[0]!;
+    for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+    res.setHeader("RateLimit-Limit", String(tightest.limit));
+    res.setHeader("RateLimit-Remaining", String(tightest.remaining));
+    res.setHeader("RateLimit-Reset", String(tightest.resetSeconds));
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The error responder shared by apiKeyAuth, the guards and keysRouter: status, WWW-Authenticate
+ * (RFC 6750 §3), Retry-After and RateLimit headers, and a JSON body shaped by `formatError`.
+ * Uses only Node's `res` methods, so it works under Express, Connect and plain node:http.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { KeywardError } from "../core/errors.js";
+import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
+
+/** Shapes the body of a refusal. Defaults to `{ error: { code, message } }`. */
+export type FormatError = (error: KeywardError, req: IncomingMessage) => unknown;
+
+/** How refusals are answered; resolved once per middleware. */
+export interface Responder {
+  readonly realm: string;
+  /** `Bearer` for the Authorization header, `ApiKey` for a custom header. */
+  readonly scheme: string;
+  readonly formatError: FormatError | undefined;
+  /** Pass refusals to `next(err)` instead of answering. */
+  readonly forwardErrors: boolean;
+  readonly rateLimitHeaders: RateLimitHeaderStyle;
+}
+
+const RFC6750_ERROR: Partial<Record<KeywardError["code"], string>> = {
+  invalid_request: "invalid_request",
+  invalid_key: "invalid_token",
+  key_expired: "invalid_token",
+  key_revoked: "invalid_token",
+  insufficient_scope: "insufficient_scope",
+};
+
+const quote = (s: string) => `"${s.replace(/["\\]/g, "\\$&")}"`;
+
+/** The WWW-Authenticate value for a refusal, or null when none applies. */
+export function wwwAuthenticate(error: KeywardError, responder: Pick<Responder, "realm" | "scheme">): string | null {
+  if (error.status !== 401 && error.code !== "insufficient_scope" && error.code !== "invalid_request") return null;
+  let value = `${responder.scheme} realm=${quote(responder.realm)}`;
+  const code = RFC6750_ERROR[error.code];
+  if (code) value += `, error=${quote(code)}, error_description=${quote(error.message)}`;
+  if (error.scope) value += `, scope=${quote(error.scope)}`;
+  return value;
+}
+
+/** Sends a JSON body with a status, unless headers were already sent. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** Answers `error` on `res` (or forwards it to `next`). */
+export function refuse(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, responder: Responder): void {
+  if (responder.forwardErrors || res.headersSent) {
+    next(error);
+    return;
+  }
+  for (const name in error.headers) res.setHeader(name, error.headers[name]!);
+  if (error.limits) writeRateLimitHeaders(res, error.limits, responder.rateLimitHeaders);
+  const challenge = wwwAuthenticate(error, responder);
+  if (challenge) res.setHeader("WWW-Authenticate", challenge);
+  if (error.status === 401) res.setHeader("Cache-Control", "no-store");
+  let body: unknown;
+  try {
+    body = responder.formatError ? responder.formatError(error, req) : { error: error.toJSON() };
+  } catch (formatFailure) {
+    next(formatFailure);
+    return;
+  }
+  sendJson(res, error.status, body);
+}
+
+/** The responder used when a guard runs without apiKeyAuth before it. */
+export const DEFAULT_RESPONDER: Responder = Object.freeze({ realm: "api", scheme: "Bearer", formatError: undefined, forwardErrors: false, rateLimitHeaders: "draft" as const });

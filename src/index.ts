@@ -1,0 +1,37 @@
+/**
+ * keyward: API keys for Express, Connect and node:http. This is the main entry point;
+ * `keyward/sqlite` holds the embedded SQLite store.
+ */
+import "./http/augment.js";
+
+export { KeyManager, insufficientScope, modeForbidden, projectForbidden } from "./keys/key-manager.js";
+export type { Charge, KeyPage, VerifiedKey, VerifyResult } from "./keys/key-manager.js";
+export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
+export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
+export type { KeywardEvent, KeyEvent, AuthFailedEvent, AuthSucceededEvent, UsageFlushFailedEvent, RequestInfo } from "./keys/events.js";
+export { fixedWindow, utcMonth } from "./keys/limits.js";
+export { resolveProject, PROJECT_ID_PATTERN } from "./keys/projects.js";
+export { MemoryStore } from "./stores/memory.js";
+
+export { apiKeyAuth } from "./http/api-key-auth.js";
+export type { ApiKeyAuthOptions, Middleware } from "./http/api-key-auth.js";
+export { requireScope, requireAnyScope, requireMode } from "./http/guards.js";
+export { defaultKeyManager, defaultDatabasePath } from "./http/default-manager.js";
+export { refuse, sendJson, wwwAuthenticate } from "./http/respond.js";
+export type { FormatError, Responder } from "./http/respond.js";
+export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
+
+export { KeywardError, KeywardConfigError, ERROR_STATUS } from "./core/errors.js";
+export type { KeywardErrorCode, KeywardErrorOptions } from "./core/errors.js";
+export { KeyFormat } from "./core/key-format.js";
+export type { ParsedKey } from "./core/key-format.js";
+export { createHasher } from "./core/hash.js";
+export { ScopeSet, normalizeScopes, requiredScope, scopeError } from "./core/scopes.js";
+export type { RequiredScope, ScopePolicy } from "./core/scopes.js";
+export { parseDuration, durationMs } from "./core/duration.js";
+export type { Duration } from "./core/duration.js";
+export { keyStatus } from "./core/status.js";
+export type {
+  ApiKey, AuthenticatedKey, CounterStore, DailyUsage, KeyFilter, KeyKind, KeyPatch, KeyStatus, KeyStore,
+  LimitState, MaybePromise, RateLimitRule, RotationChange, StoredKey, UsageDelta,
+} from "./core/types.js";

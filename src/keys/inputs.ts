@@ -1,0 +1,92 @@
+/** Inputs of create / update / rotate, validated with zod into `validation_failed` errors per field. */
+import { z } from "zod";
+import type { Duration } from "../core/duration.js";
+import { KeywardError } from "../core/errors.js";
+import { metadataError } from "../core/metadata.js";
+import { rateLimitOption } from "../core/options.js";
+import type { KeyKind } from "../core/types.js";
+import { PROJECT_ID_PATTERN } from "./projects.js";
+
+/** What `create` accepts. */
+export interface CreateKeyInput {
+  /** A label, 1-128 characters (e.g. `"n8n-production"`). Required. */
+  name: string;
+  /** Who owns the key (your user id). Defaults to null. */
+  ownerId?: string | null;
+  /** `"user"` (default) or `"project"` (bound to `project`, not scope-gated). */
+  kind?: KeyKind;
+  /** The project a project key is bound to. Required for project keys. */
+  project?: string;
+  /** A user key's project allow-list; empty = every project of the owner. */
+  projects?: string[];
+  /** The key's mode, one of the manager's `modes`. Defaults to the first mode. */
+  mode?: string;
+  /** Granted scopes. Defaults to the manager's `defaultScopes`, stored on the key. */
+  scopes?: string[];
+  /** Your own JSON data (at most 4 KiB). */
+  metadata?: Record<string, unknown>;
+  /** The key's tier (see `tiers`). */
+  tier?: string;
+  /** Lifetime: `"90d"`, `"12h"`, seconds, or null for none. */
+  expiresIn?: Duration | null;
+  /** Absolute expiry instead of `expiresIn`. */
+  expiresAt?: Date | number | string | null;
+  /** A rate limit for this key alone, e.g. `{ limit: 10, window: "1s" }`. */
+  rateLimit?: { limit: number; window: Duration } | null;
+}
+
+/** What `update` may change. */
+export interface UpdateKeyInput {
+  name?: string;
+  scopes?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+const name = z.string().trim().min(1, "must not be empty").max(128, "must be at most 128 characters")
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "must not contain control characters");
+const projectId = z.string().regex(PROJECT_ID_PATTERN, "must be 1-128 characters from [A-Za-z0-9_.:-]");
+const metadata = z.unknown().superRefine((v, ctx) => {
+  const error = metadataError(v);
+  if (error) ctx.addIssue({ code: "custom", message: error });
+}).transform((v) => v as Record<string, unknown>);
+
+export const createSchema = z.strictObject({
+  name,
+  ownerId: z.string().min(1).max(256).nullable().optional(),
+  kind: z.enum(["user", "project"]).optional(),
+  project: projectId.optional(),
+  projects: z.array(projectId).max(256).optional(),
+  mode: z.string().optional(),
+  scopes: z.array(z.unknown()).optional(),
+  metadata: metadata.optional(),
+  tier: z.string().max(64).optional(),
+  expiresIn: z.union([z.string().max(32), z.number(), z.null()]).optional(),
+  expiresAt: z.union([z.date(), z.number(), z.string().max(64), z.null()]).optional(),
+  rateLimit: z.union([rateLimitOption, z.null()]).optional(),
+});
+
+export const updateSchema = z.strictObject({
+  name: name.optional(),
+  scopes: z.array(z.unknown()).optional(),
+  metadata: metadata.optional(),
+});
+
+export const rotateSchema = z.strictObject({
+  overlap: z.union([z.string().max(32), z.number()]).optional(),
+  expiresIn: z.union([z.string().max(32), z.number(), z.null()]).optional(),
+});
+
+/** Parses `input` or throws `validation_failed` with one detail per bad field. */
+export function validateInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new KeywardError("validation_failed", `${what} must be an object`, { details: [{ path: "", message: "must be an object" }] });
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => {
+    const path = issue.path.map(String).join(".");
+    const message = issue.code === "unrecognized_keys" ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
+    return { path, message };
+  });
+  throw new KeywardError("validation_failed", details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; "), { details });
+}

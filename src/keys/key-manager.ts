@@ -1,0 +1,615 @@
+/**
+ * KeyManager: the service every adapter (middleware, router, CLI) uses. Creates, lists, updates,
+ * revokes and rotates keys, and verifies secrets on the hot path: format check, hash, cache, store,
+ * status, limits and usage, synchronously whenever the store answers synchronously.
+ */
+import { parseDuration } from "../core/duration.js";
+import { KeywardError } from "../core/errors.js";
+import { createHasher, type SecretHasher } from "../core/hash.js";
+import { isKeyId, newKeyId } from "../core/ids.js";
+import { KeyFormat } from "../core/key-format.js";
+import { cloneMetadata } from "../core/metadata.js";
+import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
+import { keyStatus } from "../core/status.js";
+import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
+import type { KeywardEvent, RequestInfo } from "./events.js";
+import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
+import { fixedWindow, secondsUntil, utcMonth, type LimitState, type ResolvedTier } from "./limits.js";
+import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
+import { resolveProject } from "./projects.js";
+import { DAY_MS, UsageRecorder } from "./usage-recorder.js";
+import { UNKNOWN, VerifyCache } from "./verify-cache.js";
+
+/** A verified key as held in the cache: the record, its compiled scopes and resolved limits. */
+export interface VerifiedKey {
+  readonly id: string;
+  readonly kind: StoredKey["kind"];
+  readonly projectId: string | null;
+  readonly projects: readonly string[];
+  readonly mode: string | null;
+  readonly ownerId: string | null;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+  readonly grant: ScopeSet;
+  readonly principal: AuthenticatedKey;
+  readonly rate: ResolvedTier["rateLimit"];
+  readonly monthly: number | null;
+}
+
+/** The outcome of charging a request against its key's limits. */
+export interface Charge {
+  readonly limits: readonly LimitState[];
+  /** Counters taken, so a later refusal can give them back. */
+  readonly counters: readonly string[];
+}
+
+/** What `verify` answers. */
+export type VerifyResult = { ok: true; key: AuthenticatedKey; limits: readonly LimitState[] } | { ok: false; error: KeywardError };
+
+/** One page of `list`. */
+export interface KeyPage {
+  keys: ApiKey[];
+  /** Pass as `before` to get the next page; null on the last page. */
+  next: string | null;
+}
+
+const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]) });
+const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
+const EXPIRED = new KeywardError("key_expired", "The API key has expired.");
+const REVOKED = new KeywardError("key_revoked", "The API key has been revoked.");
+const STORE_DOWN = "The key store is unavailable; try again shortly.";
+
+const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
+
+/**
+ * Issues, stores and verifies API keys.
+ *
+ * @example
+ * import { KeyManager } from "keyward";
+ * import { SqliteStore } from "keyward/sqlite";
+ * const keys = new KeyManager({ store: new SqliteStore("keys.db"), prefix: "sk", modes: ["live", "test"] });
+ * const { secret, key } = await keys.create({ name: "ci", scopes: ["nodes:read"], expiresIn: "90d" });
+ * const result = await keys.verify(secret); // { ok: true, key: { id, scopes, mode: "live", … } }
+ */
+export class KeyManager {
+  /** The key format (prefix and modes). */
+  readonly format: KeyFormat;
+  private readonly config: ManagerConfig;
+  private readonly hash: SecretHasher;
+  private readonly cache: VerifyCache<VerifiedKey>;
+  private readonly recorder: UsageRecorder | null;
+  private ready: Promise<void> | null = null;
+  private initialized = false;
+  private closed = false;
+
+  constructor(options: KeyManagerOptions) {
+    this.config = resolveManagerOptions(options);
+    this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
+    this.hash = createHasher(this.config.pepper);
+    this.cache = new VerifyCache(this.config.cache);
+    this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
+    const init = this.config.store.init?.();
+    if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
+    else this.initialized = true;
+  }
+
+  /** Current time from the configured clock (ms since the epoch). */
+  now(): number {
+    return this.config.clock();
+  }
+
+  /** The modes keys can have (empty for a format without modes). */
+  get modes(): readonly string[] {
+    return this.format.modes;
+  }
+
+  /** Known scopes (the catalogue), when one was configured. */
+  get scopeCatalogue(): readonly string[] | undefined {
+    return this.config.catalogue;
+  }
+
+  /** Names of the configured tiers. */
+  get tierNames(): string[] {
+    return [...this.config.tiers.keys()];
+  }
+
+  // ---------------------------------------------------------------- management
+
+  /**
+   * Creates a key. The secret is returned here once and stored nowhere.
+   *
+   * @example
+   * const { secret, key } = await keys.create({ name: "ci-deploys", mode: "live", scopes: ["models:read"], expiresIn: "90d" });
+   */
+  async create(input: CreateKeyInput): Promise<{ secret: string; key: ApiKey }> {
+    await this.init();
+    const v = validateInput(createSchema, input, "create input");
+    const now = this.now();
+    const kind = v.kind ?? "user";
+    const details: Array<{ path: string; message: string }> = [];
+    if (kind === "project" && v.project === undefined) details.push({ path: "project", message: "a project key needs the project it is bound to" });
+    if (kind === "project" && v.projects !== undefined && v.projects.length > 0) details.push({ path: "projects", message: "a project key is bound to one project; use project, not projects" });
+    if (kind === "user" && v.project !== undefined) details.push({ path: "project", message: "only project keys are bound to a project; use projects for a user key's allow-list" });
+    if (v.mode !== undefined && !this.format.modes.includes(v.mode)) {
+      details.push({ path: "mode", message: this.format.modes.length ? `must be one of ${this.format.modes.join(", ")}` : "this key format has no modes" });
+    }
+    if (v.tier !== undefined && !this.config.tiers.has(v.tier)) details.push({ path: "tier", message: `unknown tier; use one of ${this.tierNames.join(", ") || "(no tiers configured)"}` });
+    if (details.length) throw new KeywardError("validation_failed", details.map((d) => `${d.path}: ${d.message}`).join("; "), { details });
+    const scopes = kind === "project" ? [] : v.scopes === undefined ? [...this.config.defaultScopes] : normalizeScopes(v.scopes, this.policy());
+    const expiresAt = this.expiryFor(v.expiresIn, v.expiresAt, now);
+    const secret = this.format.generate(v.mode ?? null);
+    const record: StoredKey = {
+      id: newKeyId(now), hash: this.hash(secret), start: this.format.start(secret), name: v.name,
+      ownerId: v.ownerId ?? null, kind, projectId: kind === "project" ? v.project! : null,
+      projects: kind === "user" ? [...new Set(v.projects ?? [])] : [], mode: this.format.modes.length ? (v.mode ?? this.format.modes[0]!) : null,
+      scopes, tier: v.tier ?? null, rateLimit: v.rateLimit ?? null, metadata: v.metadata ? cloneMetadata(v.metadata) : {},
+      createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: null, rotatedTo: null,
+    };
+    const tier = await this.tierFor(record);
+    const max = tier?.maxActiveKeys ?? null;
+    const inserted = await this.storeCall(() => this.config.store.insert(record, max === null ? undefined : { max, now }));
+    if (!inserted) throw new KeywardError("key_limit_reached", `This owner already has the maximum of ${max} active keys for the tier; revoke one first.`);
+    this.cache.invalidateHash(record.hash);
+    this.emitKey("key.created", record);
+    return { secret, key: this.view(record) };
+  }
+
+  /**
+   * A key by id (with usage not yet flushed included), or null.
+   *
+   * @example
+   * const key = await keys.get("key_0LmQ7x2a9fKq3ZrT1bN0cD");
+   */
+  async get(id: string): Promise<ApiKey | null> {
+    if (!isKeyId(id)) return null;
+    await this.init();
+    const record = await this.storeCall(() => this.config.store.findById(id));
+    return record ? this.view(record) : null;
+  }
+
+  /**
+   * Keys matching `filter`, newest first, one page at a time.
+   *
+   * @example
+   * const { keys: page, next } = await keys.list({ ownerId: "user_1", status: "active", limit: 50 });
+   */
+  async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
+    await this.init();
+    const limit = Math.min(1000, Math.max(1, Math.floor(filter.limit ?? 100)));
+    const records = await this.storeCall(() => this.config.store.list({ ...filter, limit, now: this.now() }));
+    return { keys: records.map((r) => this.view(r)), next: records.length === limit ? records[records.length - 1]!.id : null };
+  }
+
+  /**
+   * Renames a key, replaces its scopes or metadata. The cached entry is dropped at once.
+   *
+   * @example
+   * await keys.update(id, { scopes: ["nodes:read"] });
+   */
+  async update(id: string, patch: UpdateKeyInput): Promise<ApiKey> {
+    await this.init();
+    const v = validateInput(updateSchema, patch, "update");
+    const scopes = v.scopes === undefined ? undefined : normalizeScopes(v.scopes, this.policy());
+    const existing = await this.mustFind(id);
+    if (existing.kind === "project" && scopes !== undefined) throw new KeywardError("validation_failed", "scopes: project keys are not scope-gated", { details: [{ path: "scopes", message: "project keys are not scope-gated" }] });
+    const updated = await this.storeCall(() => this.config.store.update(id, { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata) }));
+    if (!updated) throw notFound();
+    this.cache.invalidateHash(updated.hash);
+    this.emitKey("key.updated", updated);
+    return this.view(updated);
+  }
+
+  /**
+   * Revokes a key now and for good; revoking again changes nothing. Requests in this process are
+   * refused as soon as this resolves; other processes within the cache TTL.
+   *
+   * @example
+   * await keys.revoke(id);
+   */
+  async revoke(id: string): Promise<ApiKey> {
+    await this.init();
+    const now = this.now();
+    const before = await this.mustFind(id);
+    const revoked = await this.storeCall(() => this.config.store.revoke(id, now));
+    if (!revoked) throw notFound();
+    this.cache.invalidateHash(revoked.hash);
+    if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
+    return this.view(revoked);
+  }
+
+  /**
+   * Issues a successor with the same name, scopes, projects, mode and metadata; the old key keeps
+   * working until the overlap ends (`overlap: 0` revokes it now). Defaults to a 24h overlap. The
+   * successor keeps the old key's lifetime length unless `expiresIn` says otherwise.
+   *
+   * @example
+   * const { secret, key, previous } = await keys.rotate(id, { overlap: "24h" });
+   */
+  async rotate(id: string, options: { overlap?: string | number; expiresIn?: string | number | null } = {}): Promise<{ secret: string; key: ApiKey; previous: ApiKey }> {
+    await this.init();
+    const v = validateInput(rotateSchema, options, "rotate options");
+    const overlapMs = v.overlap === undefined ? DAY_MS : parseDuration(v.overlap, "overlap");
+    const now = this.now();
+    const old = await this.mustFind(id);
+    const status = keyStatus(old, now);
+    if (status !== "active") throw new KeywardError("conflict", `Only an active key can be rotated; this one is ${status}.`);
+    if (old.rotatedTo !== null) throw new KeywardError("conflict", "This key has already been rotated.");
+    const lifetime = old.expiresAt === null ? null : old.expiresAt - old.createdAt;
+    const expiresAt = v.expiresIn !== undefined ? this.expiryFor(v.expiresIn, undefined, now) : lifetime === null ? null : now + lifetime;
+    const secret = this.format.generate(old.mode);
+    const successor: StoredKey = {
+      ...old, id: newKeyId(now), hash: this.hash(secret), start: this.format.start(secret), createdAt: now, expiresAt,
+      revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: old.id, rotatedTo: null,
+    };
+    const change = overlapMs === 0 ? { revokedAt: now } : { expiresAt: now + overlapMs };
+    const rotated = await this.storeCall(() => this.config.store.rotate(old.id, successor, change));
+    if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
+    this.cache.invalidateHash(old.hash);
+    this.cache.invalidateHash(successor.hash);
+    const previous = await this.mustFind(old.id);
+    this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
+    if (overlapMs === 0) this.emitKey("key.revoked", previous);
+    return { secret, key: this.view(successor), previous: this.view(previous) };
+  }
+
+  /**
+   * Requests per UTC day for the last `days` days (oldest first, zero-filled), including usage
+   * not yet flushed.
+   *
+   * @example
+   * const days = await keys.usage(id, 30); // [{ date: "2026-10-25", count: 0 }, …]
+   */
+  async usage(id: string, days = 30): Promise<DailyUsage[]> {
+    await this.init();
+    const span = Math.min(90, Math.max(1, Math.floor(days)));
+    await this.mustFind(id);
+    const today = Math.floor(this.now() / DAY_MS);
+    const from = today - span + 1;
+    const rows = await this.storeCall(() => this.config.store.usage(id, from, today));
+    const counts = new Map<number, number>(rows);
+    if (this.recorder) for (const [day, n] of this.recorder.pending(id).days) counts.set(day, (counts.get(day) ?? 0) + n);
+    const out: DailyUsage[] = [];
+    for (let day = from; day <= today; day++) out.push({ date: new Date(day * DAY_MS).toISOString().slice(0, 10), count: counts.get(day) ?? 0 });
+    return out;
+  }
+
+  /**
+   * Verifies a secret: format, hash lookup, revocation, expiry, mode, project, limits; counts the
+   * use. Never throws for a refusal: `{ ok: false, error }` carries the code.
+   *
+   * @example
+   * const result = await keys.verify(secret, { project: "proj_1", scope: requiredScope("nodes:read") });
+   * if (!result.ok) console.log(result.error.code); // e.g. "key_revoked"
+   */
+  async verify(secret: string, context: { project?: string | null; modes?: readonly string[]; scope?: RequiredScope; request?: RequestInfo } = {}): Promise<VerifyResult> {
+    const found = await this.authenticate(secret);
+    if (found instanceof KeywardError) return { ok: false, error: found };
+    if (context.modes && !context.modes.includes(found.mode as string)) return { ok: false, error: modeForbidden(context.modes) };
+    const project = resolveProject(found, context.project ?? null);
+    if (project === false) return { ok: false, error: projectForbidden() };
+    if (context.scope && !found.grant.has(context.scope)) return { ok: false, error: insufficientScope(context.scope) };
+    const charge = await this.charge(found);
+    if (charge instanceof KeywardError) return { ok: false, error: charge };
+    this.recordUse(found);
+    return { ok: true, key: this.principalFor(found, project), limits: charge.limits };
+  }
+
+  // ---------------------------------------------------------------- hot path (used by adapters)
+
+  /**
+   * Finds the key for a secret: format and checksum first (no store read for a malformed key),
+   * then the cache, then the store. Synchronous when the cache or store answers synchronously.
+   * Returns the refusal as a value, never throws.
+   */
+  authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
+    if (this.format.check(secret) === undefined) return INVALID;
+    const hash = this.hash(secret);
+    const cached = this.cache.get(hash);
+    if (cached === UNKNOWN) return INVALID;
+    if (cached !== undefined) return this.checkStatus(cached);
+    if (!this.initialized) return (this.ready ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
+    return this.lookup(hash);
+  }
+
+  /** Takes one unit from the key's rate-limit window and monthly quota, or refuses with 429. */
+  charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
+    if (key.rate === null && key.monthly === null) return NO_CHARGE;
+    const now = this.now();
+    const limits: LimitState[] = [];
+    const counters: string[] = [];
+    const quota = () => {
+      if (key.monthly === null) return { limits, counters };
+      const month = utcMonth(now);
+      const name = `q:${key.id}:${month.label}`;
+      return this.after(this.counterCall(() => this.config.counters.consume(name, key.monthly!, month.resetAt)), (n) => {
+        if (n instanceof KeywardError) return this.refundAll(counters, n);
+        const state: LimitState = { policy: "monthly", limit: key.monthly!, remaining: Math.max(0, key.monthly! - Math.max(n, 0)), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
+        limits.push(state);
+        if (n < 0) {
+          return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${key.monthly} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits }));
+        }
+        counters.push(name);
+        return { limits, counters };
+      });
+    };
+    if (key.rate === null) return quota();
+    const rate = key.rate;
+    const window = fixedWindow(now, rate.windowMs);
+    const name = `r:${key.id}:${window.start}`;
+    return this.after(this.counterCall(() => this.config.counters.consume(name, rate.limit, window.resetAt)), (n) => {
+      if (n instanceof KeywardError) return n;
+      const state: LimitState = { policy: "window", limit: rate.limit, remaining: Math.max(0, rate.limit - Math.max(n, 0)), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) };
+      limits.push(state);
+      if (n < 0) return new KeywardError("rate_limited", `Rate limit of ${rate.limit} requests per ${state.windowSeconds}s exceeded; retry in ${state.resetSeconds}s.`, { headers: { "Retry-After": String(state.resetSeconds) }, limits });
+      counters.push(name);
+      return quota();
+    });
+  }
+
+  /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
+  refund(charge: Charge): void {
+    for (const name of charge.counters) {
+      try {
+        const r = this.config.counters.refund(name);
+        if (isPromise(r)) r.catch(() => undefined);
+      } catch {
+        /* a refund is best effort: the counter expires with its window */
+      }
+    }
+  }
+
+  /** Counts one use of the key (buffered; flushed in the background). */
+  recordUse(key: VerifiedKey): void {
+    this.recorder?.record(key.id, this.now());
+  }
+
+  /** `req.apiKey` for a request acting on `project` (the shared frozen object when there is none). */
+  principalFor(key: VerifiedKey, project: string | null): AuthenticatedKey {
+    if (project === null) return key.principal;
+    return Object.freeze({ ...key.principal, project });
+  }
+
+  /** Sends an event to `onEvent` (never throws). */
+  emit(event: KeywardEvent): void {
+    const sink = this.config.onEvent;
+    if (!sink) return;
+    try {
+      sink(event);
+    } catch {
+      /* an audit sink must not break requests */
+    }
+  }
+
+  /** Whether `auth.succeeded` should be emitted for this request (sampling). */
+  sampleSuccess(): boolean {
+    const rate = this.config.sampleAuthSucceeded;
+    return rate > 0 && (rate >= 1 || Math.random() < rate);
+  }
+
+  /** Whether anyone listens to events. */
+  get hasEventSink(): boolean {
+    return this.config.onEvent !== undefined;
+  }
+
+  /** Drops cached entries for a key id (used by cross-instance invalidation channels). */
+  invalidate(id?: string): void {
+    if (id === undefined) this.cache.clear();
+    else this.cache.invalidateId(id);
+  }
+
+  /** Cache occupancy, for monitoring and tests. */
+  get cacheSize(): { keys: number; unknown: number } {
+    return this.cache.size;
+  }
+
+  /** Writes buffered usage to the store now. */
+  async flushUsage(): Promise<void> {
+    await this.recorder?.flush();
+  }
+
+  /**
+   * Flushes usage and closes the store. After K requests and `close()`, stored counts equal K.
+   *
+   * @example
+   * process.on("SIGTERM", () => keys.close().then(() => process.exit(0)));
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.recorder?.close();
+    } finally {
+      await this.config.store.close?.();
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private lookup(hash: string): MaybePromise<VerifiedKey | KeywardError> {
+    const epoch = this.cache.epoch();
+    return this.after(this.storeRead(() => this.config.store.findByHash(hash)), (record) => {
+      if (record instanceof KeywardError) return record;
+      if (record === null) {
+        this.cache.setUnknown(hash, epoch);
+        return INVALID;
+      }
+      return this.after(this.compile(record), (entry) => {
+        if (entry instanceof KeywardError) return entry;
+        this.cache.set(hash, entry, epoch);
+        return this.checkStatus(entry);
+      });
+    });
+  }
+
+  private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
+    if (entry.revokedAt !== null) return REVOKED;
+    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return EXPIRED;
+    return entry;
+  }
+
+  private compile(record: StoredKey): MaybePromise<VerifiedKey | KeywardError> {
+    const tier = this.tierFor(record);
+    const build = (t: ResolvedTier | null): VerifiedKey => {
+      const principal: AuthenticatedKey = Object.freeze({
+        id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
+        scopes: Object.freeze([...record.scopes]),
+        projects: Object.freeze(record.kind === "project" ? [record.projectId!] : [...record.projects]),
+        project: record.kind === "project" ? record.projectId : null,
+        tier: record.tier, metadata: Object.freeze(record.metadata),
+        expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
+      });
+      return Object.freeze({
+        id: record.id, kind: record.kind, projectId: record.projectId, projects: principal.projects, mode: record.mode,
+        ownerId: record.ownerId, expiresAt: record.expiresAt, revokedAt: record.revokedAt,
+        grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
+        principal,
+        rate: record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit,
+        monthly: t?.monthlyRequests ?? null,
+      });
+    };
+    if (!isPromise(tier)) return build(tier);
+    return this.withTimeout(tier).then(build, (e: unknown) => storeUnavailable(e));
+  }
+
+  private tierFor(record: Pick<StoredKey, "ownerId" | "tier">): MaybePromise<ResolvedTier | null> {
+    const pick = (name: string | null | undefined) => {
+      const chosen = name ?? record.tier ?? this.config.defaultTier;
+      return chosen === null ? null : (this.config.tiers.get(chosen) ?? null);
+    };
+    if (record.tier !== null || !this.config.tierOf) return pick(null);
+    const resolved = this.config.tierOf({ ownerId: record.ownerId, tier: record.tier });
+    return isPromise(resolved) ? resolved.then(pick) : pick(resolved);
+  }
+
+  private storeRead<T>(call: () => MaybePromise<T>): MaybePromise<T | KeywardError> {
+    let result: MaybePromise<T>;
+    try {
+      result = call();
+    } catch (error) {
+      return storeUnavailable(error);
+    }
+    return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
+  }
+
+  private counterCall(call: () => MaybePromise<number>): MaybePromise<number | KeywardError> {
+    return this.storeRead(call);
+  }
+
+  private after<T, U>(value: MaybePromise<T>, next: (v: T) => MaybePromise<U>): MaybePromise<U> {
+    return isPromise(value) ? value.then(next) : next(value);
+  }
+
+  private refundAll(counters: string[], error: KeywardError): KeywardError {
+    this.refund({ limits: [], counters });
+    counters.length = 0;
+    return error;
+  }
+
+  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+    const ms = this.config.storeTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`store call timed out after ${ms} ms`)), ms);
+      promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  /** A management-path store call: failures become `store_unavailable` errors (thrown). */
+  private async storeCall<T>(call: () => MaybePromise<T>): Promise<T> {
+    const result = await this.storeRead(call);
+    if (result instanceof KeywardError && result.code === "store_unavailable") throw result;
+    return result as T;
+  }
+
+  private async mustFind(id: string): Promise<StoredKey> {
+    if (!isKeyId(id)) throw notFound();
+    const record = await this.storeCall(() => this.config.store.findById(id));
+    if (!record) throw notFound();
+    return record;
+  }
+
+  private init(): Promise<void> | void {
+    if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
+    if (!this.initialized && this.ready) return this.ready;
+  }
+
+  private policy() {
+    return { catalogue: this.config.catalogue, implies: this.config.implies };
+  }
+
+  private expiryFor(expiresIn: string | number | null | undefined, expiresAt: Date | number | string | null | undefined, now: number): number | null {
+    const fail = (path: string, message: string): never => {
+      throw new KeywardError("validation_failed", `${path}: ${message}`, { details: [{ path, message }] });
+    };
+    if (expiresIn !== undefined && expiresAt !== undefined) fail("expiresIn", "give expiresIn or expiresAt, not both");
+    const allowed = this.config.allowedTtls;
+    if (expiresAt !== undefined && expiresAt !== null) {
+      if (allowed) fail("expiresAt", "this server only accepts expiresIn, with one of the allowed lifetimes");
+      const at = expiresAt instanceof Date ? expiresAt.getTime() : typeof expiresAt === "number" ? expiresAt : Date.parse(expiresAt);
+      if (!Number.isFinite(at)) fail("expiresAt", "is not a date");
+      if (at <= now) fail("expiresAt", "is in the past");
+      if (at - now > 100 * 365 * DAY_MS) fail("expiresAt", "is more than 100 years away");
+      return at;
+    }
+    if (expiresAt === null && expiresIn === undefined) expiresIn = null;
+    let ttl: number | null;
+    if (expiresIn === undefined) ttl = this.config.defaultTtlMs;
+    else if (expiresIn === null) ttl = null;
+    else {
+      ttl = parseDuration(expiresIn, "expiresIn");
+      if (ttl <= 0) fail("expiresIn", "must be longer than zero");
+    }
+    if (allowed && !allowed.includes(ttl)) {
+      const shown = allowed.map((ms) => (ms === null ? "none" : ms % DAY_MS === 0 ? `${ms / DAY_MS}d` : `${ms / 1000}s`)).join(", ");
+      fail("expiresIn", `must be one of the allowed lifetimes: ${shown}`);
+    }
+    return ttl === null ? null : now + ttl;
+  }
+
+  private view(record: StoredKey): ApiKey {
+    const pending = this.recorder?.pending(record.id);
+    const lastUsed = pending?.lastUsedAt != null && (record.lastUsedAt === null || pending.lastUsedAt > record.lastUsedAt) ? pending.lastUsedAt : record.lastUsedAt;
+    const status: KeyStatus = keyStatus(record, this.now());
+    return {
+      id: record.id, name: record.name, start: record.start, ownerId: record.ownerId, kind: record.kind,
+      projectId: record.projectId, projects: record.projects, mode: record.mode, scopes: record.scopes, tier: record.tier,
+      rateLimit: record.rateLimit, metadata: record.metadata, status,
+      createdAt: new Date(record.createdAt), expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
+      revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt), lastUsedAt: lastUsed === null ? null : new Date(lastUsed),
+      requestCount: record.requestCount + (pending?.count ?? 0), rotatedFrom: record.rotatedFrom, rotatedTo: record.rotatedTo,
+    };
+  }
+
+  private emitKey(type: "key.created" | "key.updated" | "key.revoked", record: StoredKey): void {
+    this.emit({ type, at: new Date(this.now()), keyId: record.id, ownerId: record.ownerId, name: record.name, mode: record.mode });
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function storeUnavailable(error: unknown): KeywardError {
+  return new KeywardError("store_unavailable", STORE_DOWN, { cause: error, headers: { "Retry-After": "1" } });
+}
+
+function notFound(): KeywardError {
+  return new KeywardError("not_found", "No such API key.");
+}
+
+/** The 403 for a key without a scope a route requires. */
+export function insufficientScope(required: RequiredScope | readonly RequiredScope[], any = false): KeywardError {
+  const list = Array.isArray(required) ? (required as readonly RequiredScope[]) : [required as RequiredScope];
+  const names = list.map((r) => r.scope);
+  const message = any ? `This key needs one of the scopes: ${names.join(", ")}.` : `This key lacks the required scope${names.length > 1 ? "s" : ""}: ${names.join(", ")}.`;
+  return new KeywardError("insufficient_scope", message, { scope: names.join(" ") });
+}
+
+/** The 403 for a key used outside its project allow-list. */
+export function projectForbidden(): KeywardError {
+  return new KeywardError("project_forbidden", "This key may not act on the requested project.");
+}
+
+/** The 403 for a key of a mode the route does not accept. */
+export function modeForbidden(modes: readonly string[]): KeywardError {
+  return new KeywardError("mode_forbidden", `This route accepts only ${modes.join(" or ")} keys.`);
+}

@@ -1,0 +1,38 @@
+/**
+ * Limits: tiers (monthly quota, max active keys, rate limit), fixed rate-limit windows and UTC
+ * calendar months. Pure functions over a clock reading; the counters themselves live in a store.
+ */
+import type { LimitState, RateLimitRule } from "../core/types.js";
+
+export type { LimitState };
+
+/** A tier as resolved at construction: `null` means unlimited. */
+export interface ResolvedTier {
+  monthlyRequests: number | null;
+  maxActiveKeys: number | null;
+  rateLimit: RateLimitRule | null;
+}
+
+
+/** The fixed window holding `now`: windows are aligned to the epoch, so every process agrees. */
+export function fixedWindow(now: number, windowMs: number): { start: number; resetAt: number } {
+  const start = now - (now % windowMs);
+  return { start, resetAt: start + windowMs };
+}
+
+/** The UTC calendar month holding `now`: its label (`2026-11`), start and the next 1st 00:00 UTC. */
+export function utcMonth(now: number): { label: string; start: number; resetAt: number } {
+  const d = new Date(now);
+  const year = d.getUTCFullYear();
+  const month = d.getUTCMonth();
+  return {
+    label: `${year}-${String(month + 1).padStart(2, "0")}`,
+    start: Date.UTC(year, month, 1),
+    resetAt: Date.UTC(year, month + 1, 1),
+  };
+}
+
+/** Whole seconds from `now` to `resetAt`, at least 1 (for `Retry-After`). */
+export function secondsUntil(resetAt: number, now: number): number {
+  return Math.max(1, Math.ceil((resetAt - now) / 1000));
+}

@@ -1,0 +1,160 @@
+/**
+ * KeyManager options: the public `KeyManagerOptions` (all optional but `store`) and the resolved
+ * `ManagerConfig` built once at construction. Misconfiguration throws a KeywardConfigError here.
+ */
+import { z } from "zod";
+import type { Duration } from "../core/duration.js";
+import { KeywardConfigError } from "../core/errors.js";
+import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
+import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
+import type { KeywardEvent } from "./events.js";
+import type { ResolvedTier } from "./limits.js";
+
+/** A tier's limits; an absent field is unlimited. */
+export interface TierOptions {
+  /** Requests per key per UTC calendar month (resets on the 1st, 00:00 UTC). */
+  monthlyRequests?: number;
+  /** Active (unrevoked, unexpired) keys one owner may hold. */
+  maxActiveKeys?: number;
+  /** A per-key fixed-window rate limit, e.g. `{ limit: 100, window: "1m" }`. */
+  rateLimit?: { limit: number; window: Duration };
+}
+
+/** Options for {@link KeyManager}. */
+export interface KeyManagerOptions {
+  /** Where keys, counters and usage live: `MemoryStore`, `SqliteStore`, `PostgresStore`… Required. */
+  store: KeyStore;
+  /** Counters for rate limits and quotas, when they should live elsewhere (e.g. Redis). Defaults to `store`. */
+  counters?: CounterStore;
+  /** Key prefix, 1-16 characters from [a-z0-9]. Defaults to `"sk"`. */
+  prefix?: string;
+  /** Modes in the key (`sk_live_…`); `[]` for keys without a mode (`nanda_…`). Defaults to `["live", "test"]`. */
+  modes?: string[];
+  /** Server-side secret: hashes become HMAC-SHA-256 with it. Defaults to none (plain SHA-256). */
+  pepper?: string;
+  /** Scopes stored on a user key created without any. Defaults to `["*"]` (full access). */
+  defaultScopes?: string[];
+  /** The catalogue of known scopes; when set, other scopes are refused at creation. Defaults to none. */
+  scopes?: string[];
+  /** Scopes that grant others: `{ "nodes:write": ["nodes:read"] }`. Defaults to none. */
+  implies?: Record<string, string[]>;
+  /** Allowed lifetimes; `null` in the list allows keys without expiry. Defaults to any lifetime. */
+  allowedTtls?: Array<Duration | null>;
+  /** Lifetime of a key created without `expiresIn`/`expiresAt`. Defaults to none (no expiry). */
+  defaultTtl?: Duration;
+  /** Named tiers. Defaults to none (no limits). */
+  tiers?: Record<string, TierOptions>;
+  /** Tier of keys that name none and whose owner resolves to none. Defaults to none. */
+  defaultTier?: string;
+  /** Resolves a key's tier from its owner (the app's plan data). Defaults to the tier stored on the key. */
+  tierOf?: (key: { ownerId: string | null; tier: string | null }) => MaybePromise<string | null | undefined>;
+  /** A rate limit for every key without a tier or key-level one. Defaults to none. */
+  rateLimit?: { limit: number; window: Duration };
+  /** Verification cache: `false` to turn off. Defaults to `{ max: 10000, ttl: "5s", unknownMax: 10000 }`. */
+  cache?: false | { max?: number; ttl?: Duration; unknownMax?: number };
+  /** Usage tracking: `false` to turn off. Defaults to `{ flushInterval: "1s" }`. */
+  usage?: false | { flushInterval?: Duration };
+  /** How long a store call may take on the request path before failing closed (503). Defaults to `"2s"`. */
+  storeTimeout?: Duration;
+  /** The clock, in ms since the epoch. Defaults to `Date.now`. */
+  clock?: () => number;
+  /** Receives audit events. Defaults to none. */
+  onEvent?: (event: KeywardEvent) => void;
+  /** Fraction (0-1) of successful authentications reported as `auth.succeeded`. Defaults to 0. */
+  sampleAuthSucceeded?: number;
+}
+
+const tierSchema = z.strictObject({
+  monthlyRequests: countOption.optional(),
+  maxActiveKeys: countOption.optional(),
+  rateLimit: rateLimitOption.optional(),
+});
+
+const schema = z.strictObject({
+  store: z.custom<KeyStore>((v) => typeof v === "object" && v !== null && typeof (v as KeyStore).findByHash === "function" && typeof (v as KeyStore).insert === "function", {
+    message: "a store is required: pass new SqliteStore(\"keys.db\") (from keyward/sqlite) or new MemoryStore()",
+  }),
+  counters: z.custom<CounterStore>((v) => typeof v === "object" && v !== null && typeof (v as CounterStore).consume === "function", { message: "must implement consume() and refund()" }).optional(),
+  prefix: z.string().regex(/^[a-z0-9]{1,16}$/, 'use 1-16 characters from [a-z0-9], e.g. "sk"').default("sk"),
+  modes: z.array(z.string().regex(/^[a-z0-9]{1,16}$/, 'each mode is 1-16 characters from [a-z0-9], e.g. "live"')).max(8).default(["live", "test"])
+    .refine((m) => new Set(m).size === m.length, "modes must not repeat"),
+  pepper: z.string().min(16, "a pepper must be at least 16 characters").optional(),
+  defaultScopes: z.array(scopeOption).max(256).default(["*"]),
+  scopes: z.array(scopeOption).max(1024).optional(),
+  implies: z.record(scopeOption, z.array(scopeOption)).optional(),
+  allowedTtls: z.array(z.union([durationOption, z.null()])).min(1).optional(),
+  defaultTtl: durationOption.optional(),
+  tiers: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tier names are 1-64 characters from [A-Za-z0-9_.-]"), tierSchema).optional(),
+  defaultTier: z.string().optional(),
+  tierOf: fn<NonNullable<KeyManagerOptions["tierOf"]>>().optional(),
+  rateLimit: rateLimitOption.optional(),
+  cache: z.union([z.literal(false), z.strictObject({ max: z.number().int().min(0).optional(), ttl: durationOption.optional(), unknownMax: z.number().int().min(0).optional() })]).optional(),
+  usage: z.union([z.literal(false), z.strictObject({ flushInterval: durationOption.optional() })]).optional(),
+  storeTimeout: durationOption.default(2000),
+  clock: fn<() => number>().optional(),
+  onEvent: fn<(event: KeywardEvent) => void>().optional(),
+  sampleAuthSucceeded: z.number().min(0).max(1).default(0),
+});
+
+/** Options after validation and defaults. */
+export interface ManagerConfig {
+  store: KeyStore;
+  counters: CounterStore;
+  prefix: string;
+  modes: string[];
+  pepper: string | undefined;
+  defaultScopes: string[];
+  catalogue: string[] | undefined;
+  implies: Record<string, string[]> | undefined;
+  allowedTtls: Array<number | null> | undefined;
+  defaultTtlMs: number | null;
+  tiers: Map<string, ResolvedTier>;
+  defaultTier: string | null;
+  tierOf: KeyManagerOptions["tierOf"];
+  rateLimit: ResolvedTier["rateLimit"];
+  cache: { max: number; ttlMs: number; unknownMax: number };
+  flushIntervalMs: number | null;
+  storeTimeoutMs: number;
+  clock: () => number;
+  onEvent: KeyManagerOptions["onEvent"];
+  sampleAuthSucceeded: number;
+}
+
+/** Validates and resolves options once. Throws {@link KeywardConfigError}. */
+export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig {
+  if (options === undefined || options === null || typeof options !== "object") throw new KeywardConfigError("KeyManager", "options are required: new KeyManager({ store })");
+  const o = parseOptions(schema, options, "KeyManager");
+  const tiers = new Map<string, ResolvedTier>();
+  for (const [name, t] of Object.entries(o.tiers ?? {})) {
+    tiers.set(name, { monthlyRequests: t.monthlyRequests ?? null, maxActiveKeys: t.maxActiveKeys ?? null, rateLimit: t.rateLimit ?? null });
+  }
+  if (o.defaultTier !== undefined && !tiers.has(o.defaultTier)) throw new KeywardConfigError("KeyManager.defaultTier", `"${o.defaultTier}" is not one of the tiers (${[...tiers.keys()].join(", ") || "none defined"})`);
+  if (o.scopes) {
+    const known = new Set(o.scopes);
+    for (const s of o.defaultScopes) if (s !== "*" && !known.has(s) && !s.endsWith(":*")) throw new KeywardConfigError("KeyManager.defaultScopes", `"${s}" is not in the scopes catalogue`);
+  }
+  if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl)) throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
+  const cache = o.cache === false ? { max: 0, ttlMs: 0, unknownMax: 0 } : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000 };
+  return {
+    store: o.store,
+    counters: o.counters ?? o.store,
+    prefix: o.prefix,
+    modes: o.modes,
+    pepper: o.pepper,
+    defaultScopes: o.defaultScopes,
+    catalogue: o.scopes,
+    implies: o.implies,
+    allowedTtls: o.allowedTtls,
+    defaultTtlMs: o.defaultTtl ?? null,
+    tiers,
+    defaultTier: o.defaultTier ?? null,
+    tierOf: o.tierOf,
+    rateLimit: o.rateLimit ?? null,
+    cache,
+    flushIntervalMs: o.usage === false ? null : (o.usage?.flushInterval ?? 1000),
+    storeTimeoutMs: o.storeTimeout,
+    clock: o.clock ?? Date.now,
+    onEvent: o.onEvent,
+    sampleAuthSucceeded: o.sampleAuthSucceeded,
+  };
+}

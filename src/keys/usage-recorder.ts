@@ -1,0 +1,113 @@
+/**
+ * UsageRecorder: counts requests per key in memory (total, last-used time, per UTC day) and
+ * flushes them to the store in one batch every interval and on close. A request costs a few Map
+ * operations, never a store write. A failed flush is merged back and retried on the next one.
+ */
+import type { KeyStore, UsageDelta } from "../core/types.js";
+
+export const DAY_MS = 86_400_000;
+
+interface Pending {
+  count: number;
+  lastUsedAt: number;
+  days: Map<number, number>;
+}
+
+/** Buffered usage for keys, flushed to a store. */
+export class UsageRecorder {
+  private buffer = new Map<string, Pending>();
+  /** The batch being written now, still counted by `pending()` so reads never dip. */
+  private inFlight: Map<string, Pending> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Pick<KeyStore, "recordUsage">,
+    private readonly intervalMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    if (intervalMs > 0) {
+      this.timer = setInterval(() => void this.flush().catch(() => undefined), intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Counts one request for `id` at `now`. */
+  record(id: string, now: number): void {
+    let entry = this.buffer.get(id);
+    if (entry === undefined) {
+      entry = { count: 0, lastUsedAt: now, days: new Map() };
+      this.buffer.set(id, entry);
+    }
+    entry.count++;
+    if (now > entry.lastUsedAt) entry.lastUsedAt = now;
+    const day = Math.floor(now / DAY_MS);
+    entry.days.set(day, (entry.days.get(day) ?? 0) + 1);
+  }
+
+  /** Unflushed usage of `id`: requests, latest use and per-day counts. */
+  pending(id: string): { count: number; lastUsedAt: number | null; days: Map<number, number> } {
+    const out = { count: 0, lastUsedAt: null as number | null, days: new Map<number, number>() };
+    for (const source of [this.inFlight, this.buffer]) {
+      const entry = source?.get(id);
+      if (!entry) continue;
+      out.count += entry.count;
+      if (out.lastUsedAt === null || entry.lastUsedAt > out.lastUsedAt) out.lastUsedAt = entry.lastUsedAt;
+      for (const [day, n] of entry.days) out.days.set(day, (out.days.get(day) ?? 0) + n);
+    }
+    return out;
+  }
+
+  /** Writes everything buffered so far. Concurrent calls share one write, then run again if needed. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.buffer.size === 0) return;
+    const batch = this.buffer;
+    this.buffer = new Map();
+    this.inFlight = batch;
+    const deltas: UsageDelta[] = [];
+    for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...p.days] });
+    this.flushing = (async () => {
+      try {
+        await this.store.recordUsage(deltas);
+      } catch (error) {
+        this.mergeBack(batch);
+        this.onError(error);
+        throw error;
+      } finally {
+        this.inFlight = null;
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /** Stops the timer and flushes what is left (retrying a few times on failure). */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.flush();
+        if (this.buffer.size === 0) return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    if (this.buffer.size > 0) throw lastError ?? new Error("usage could not be flushed");
+  }
+
+  private mergeBack(batch: Map<string, Pending>): void {
+    for (const [id, p] of batch) {
+      const current = this.buffer.get(id);
+      if (!current) {
+        this.buffer.set(id, p);
+        continue;
+      }
+      current.count += p.count;
+      if (p.lastUsedAt > current.lastUsedAt) current.lastUsedAt = p.lastUsedAt;
+      for (const [day, n] of p.days) current.days.set(day, (current.days.get(day) ?? 0) + n);
+    }
+  }
+}

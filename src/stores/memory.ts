@@ -1,0 +1,133 @@
+/**
+ * MemoryStore: keys, counters and usage in this process's memory. For tests, examples and
+ * single-process apps that can lose their keys on restart. Every method is synchronous.
+ */
+import { copyKey, keyStatus, pageSize } from "../core/status.js";
+import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+
+/**
+ * An in-memory {@link KeyStore}.
+ *
+ * @example
+ * const keys = new KeyManager({ store: new MemoryStore() });
+ */
+export class MemoryStore implements KeyStore {
+  private readonly byId = new Map<string, StoredKey>();
+  private readonly idByHash = new Map<string, string>();
+  private readonly counters = new Map<string, { count: number; resetAt: number }>();
+  private readonly daily = new Map<string, Map<number, number>>();
+
+  insert(key: StoredKey, cap?: { max: number; now: number }): boolean {
+    if (this.byId.has(key.id) || this.idByHash.has(key.hash)) throw new Error("duplicate key id or hash");
+    if (cap) {
+      let active = 0;
+      for (const k of this.byId.values()) if (k.ownerId === key.ownerId && keyStatus(k, cap.now) === "active") active++;
+      if (active >= cap.max) return false;
+    }
+    this.byId.set(key.id, copyKey(key));
+    this.idByHash.set(key.hash, key.id);
+    return true;
+  }
+
+  findByHash(hash: string): StoredKey | null {
+    const id = this.idByHash.get(hash);
+    return id === undefined ? null : this.findById(id);
+  }
+
+  findById(id: string): StoredKey | null {
+    const key = this.byId.get(id);
+    return key ? copyKey(key) : null;
+  }
+
+  list(filter: KeyFilter): StoredKey[] {
+    const now = filter.now ?? Date.now();
+    const out: StoredKey[] = [];
+    const ids = [...this.byId.keys()].sort().reverse();
+    const limit = pageSize(filter.limit);
+    for (const id of ids) {
+      if (filter.before !== undefined && !(id < filter.before)) continue;
+      const k = this.byId.get(id)!;
+      if (filter.ownerId !== undefined && k.ownerId !== filter.ownerId) continue;
+      if (filter.mode !== undefined && k.mode !== filter.mode) continue;
+      if (filter.kind !== undefined && k.kind !== filter.kind) continue;
+      if (filter.projectId !== undefined && !matchesProject(k, filter.projectId)) continue;
+      if (filter.status !== undefined && keyStatus(k, now) !== filter.status) continue;
+      out.push(copyKey(k));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  update(id: string, patch: KeyPatch): StoredKey | null {
+    const key = this.byId.get(id);
+    if (!key) return null;
+    if (patch.name !== undefined) key.name = patch.name;
+    if (patch.scopes !== undefined) key.scopes = [...patch.scopes];
+    if (patch.metadata !== undefined) key.metadata = structuredClone(patch.metadata);
+    if (patch.expiresAt !== undefined) key.expiresAt = patch.expiresAt;
+    return copyKey(key);
+  }
+
+  revoke(id: string, at: number): StoredKey | null {
+    const key = this.byId.get(id);
+    if (!key) return null;
+    if (key.revokedAt === null) key.revokedAt = at;
+    return copyKey(key);
+  }
+
+  rotate(oldId: string, successor: StoredKey, change: RotationChange): boolean {
+    const old = this.byId.get(oldId);
+    if (!old || old.revokedAt !== null || old.rotatedTo !== null) return false;
+    this.insert(successor);
+    old.rotatedTo = successor.id;
+    if (change.expiresAt !== undefined) old.expiresAt = old.expiresAt === null ? change.expiresAt : Math.min(old.expiresAt, change.expiresAt);
+    if (change.revokedAt !== undefined) old.revokedAt = change.revokedAt;
+    return true;
+  }
+
+  recordUsage(batch: UsageDelta[]): void {
+    for (const delta of batch) {
+      const key = this.byId.get(delta.id);
+      if (!key) continue;
+      key.requestCount += delta.count;
+      if (key.lastUsedAt === null || delta.lastUsedAt > key.lastUsedAt) key.lastUsedAt = delta.lastUsedAt;
+      let days = this.daily.get(delta.id);
+      if (!days) this.daily.set(delta.id, (days = new Map()));
+      for (const [day, count] of delta.days) days.set(day, (days.get(day) ?? 0) + count);
+    }
+  }
+
+  usage(id: string, fromDay: number, toDay: number): Array<[number, number]> {
+    const days = this.daily.get(id);
+    if (!days) return [];
+    return [...days].filter(([day]) => day >= fromDay && day <= toDay).sort((a, b) => a[0] - b[0]);
+  }
+
+  consume(counter: string, limit: number, resetAt: number): number {
+    const entry = this.counters.get(counter);
+    if (!entry) {
+      if (limit < 1) return -1;
+      this.counters.set(counter, { count: 1, resetAt });
+      if (this.counters.size > 10_000) this.prune(Date.now());
+      return 1;
+    }
+    if (entry.count >= limit) return -1;
+    return ++entry.count;
+  }
+
+  refund(counter: string): void {
+    const entry = this.counters.get(counter);
+    if (entry && entry.count > 0) entry.count--;
+  }
+
+  /** Drops counters whose window has ended. */
+  private prune(now: number): void {
+    for (const [name, entry] of this.counters) if (entry.resetAt <= now) this.counters.delete(name);
+  }
+}
+
+/** Whether key `k` may act on `projectId` (bound to it, allow-lists it, or has an empty allow-list). */
+export function matchesProject(k: Pick<StoredKey, "kind" | "projectId" | "projects">, projectId: string): boolean {
+  if (k.kind === "project") return k.projectId === projectId;
+  return k.projects.length === 0 || k.projects.includes(projectId);
+}
