@@ -55,8 +55,8 @@ export interface KeyPage {
 
 const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]) });
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
-const EXPIRED = new KeywardError("key_expired", "The API key has expired.");
-const REVOKED = new KeywardError("key_revoked", "The API key has been revoked.");
+const EXPIRED_MESSAGE = "The API key has expired.";
+const REVOKED_MESSAGE = "The API key has been revoked.";
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
@@ -86,7 +86,7 @@ export class KeyManager {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
     this.hash = createHasher(this.config.pepper);
-    this.cache = new VerifyCache(this.config.cache);
+    this.cache = new VerifyCache({ ...this.config.cache, clock: this.config.clock });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
     const init = this.config.store.init?.();
     if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
@@ -326,6 +326,8 @@ export class KeyManager {
         const state: LimitState = { policy: "monthly", limit: key.monthly!, remaining: Math.max(0, key.monthly! - Math.max(n, 0)), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
         limits.push(state);
         if (n < 0) {
+          // The rate-limit unit taken before is given back: show the window as it stands after that.
+          if (counters.length && limits[0]!.policy === "window") limits[0] = { ...limits[0]!, remaining: Math.min(limits[0]!.limit, limits[0]!.remaining + 1) };
           return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${key.monthly} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits }));
         }
         counters.push(name);
@@ -442,13 +444,18 @@ export class KeyManager {
   }
 
   private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
-    if (entry.revokedAt !== null) return REVOKED;
-    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return EXPIRED;
+    if (entry.revokedAt !== null) return new KeywardError("key_revoked", REVOKED_MESSAGE, { keyId: entry.id });
+    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: entry.id });
     return entry;
   }
 
   private compile(record: StoredKey): MaybePromise<VerifiedKey | KeywardError> {
-    const tier = this.tierFor(record);
+    let tier: MaybePromise<ResolvedTier | null>;
+    try {
+      tier = this.tierFor(record);
+    } catch (error) {
+      return storeUnavailable(error); // tierOf threw: fail closed, like a store failure
+    }
     const build = (t: ResolvedTier | null): VerifiedKey => {
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
@@ -472,9 +479,13 @@ export class KeyManager {
   }
 
   private tierFor(record: Pick<StoredKey, "ownerId" | "tier">): MaybePromise<ResolvedTier | null> {
-    const pick = (name: string | null | undefined) => {
+    const pick = (name: string | null | undefined): ResolvedTier | null => {
       const chosen = name ?? record.tier ?? this.config.defaultTier;
-      return chosen === null ? null : (this.config.tiers.get(chosen) ?? null);
+      if (chosen === null) return null;
+      // An unknown name (e.g. a plan tierOf returns that has no tier) falls back to the default tier.
+      const tier = this.config.tiers.get(chosen);
+      if (tier !== undefined) return tier;
+      return this.config.defaultTier === null ? null : (this.config.tiers.get(this.config.defaultTier) ?? null);
     };
     if (record.tier !== null || !this.config.tierOf) return pick(null);
     const resolved = this.config.tierOf({ ownerId: record.ownerId, tier: record.tier });
