@@ -1,6 +1,6 @@
 /** Usage tracking: lastUsedAt, requestCount and per-day counts, coalesced writes, exact after close(), retried flushes. */
 import request from "supertest";
-import { KeyManager, MemoryStore, type KeywardEvent } from "keyward";
+import { KeyManager, MemoryStore, type KeyStore, type KeywardEvent } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, tempDir, TestClock } from "../helpers";
 import { countingStore, DAY } from "./support";
@@ -43,7 +43,7 @@ describe.each(["memory", "sqlite"] as const)("usage tracking (%s)", (storeKind) 
 
     await keys.close();
     expect(counted.count("recordUsage")).toBe(1); // one batch for all K requests
-    const reread = storeKind === "sqlite" ? new SqliteStore(file) : counted.store;
+    const reread: KeyStore = storeKind === "sqlite" ? new SqliteStore(file) : counted.store;
     const stored = reread.findById(key.id) as ReturnType<MemoryStore["findById"]>;
     expect(stored!.requestCount).toBe(K);
     expect(stored!.lastUsedAt).toBe(last);
@@ -74,8 +74,8 @@ describe.each(["memory", "sqlite"] as const)("usage tracking (%s)", (storeKind) 
     for (let i = 0; i < 3; i++) await keys.verify(secret);
     counted.fail("recordUsage", 2); // close() retries too
     await keys.close();
-    const reread = storeKind === "sqlite" ? new SqliteStore(file) : counted.store;
-    expect(reread.findById(key.id)!.requestCount).toBe(18);
+    const reread: KeyStore = storeKind === "sqlite" ? new SqliteStore(file) : counted.store;
+    expect((reread.findById(key.id) as ReturnType<MemoryStore["findById"]>)!.requestCount).toBe(18);
     reread.close?.();
     tmp.cleanup();
   });
