@@ -15,7 +15,8 @@ describe.each(["memory", "sqlite"] as const)("usage tracking (%s)", (storeKind) 
     const clock = new TestClock(Date.UTC(2026, 10, 20, 9, 0, 0));
     const keys = new KeyManager({ store: counted.store, clock: clock.now, usage: { flushInterval: "1h" } });
     const { secret, key } = await keys.create({ name: "ci" });
-    const app = makeApp(keys);
+    const server = makeApp(keys).listen(0, "127.0.0.1");
+    const app = request(server);
     const perDay = [40, 0, 60, K - 100];
     let last = 0;
     for (const [i, n] of perDay.entries()) {
@@ -23,9 +24,10 @@ describe.each(["memory", "sqlite"] as const)("usage tracking (%s)", (storeKind) 
       for (let j = 0; j < n; j++) {
         clock.advance(1000);
         last = clock.ms;
-        await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
+        await app.get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
       }
     }
+    await new Promise((resolve) => server.close(resolve));
     expect(counted.count("recordUsage")).toBe(0); // coalesced: nothing written yet
 
     // Reads include what is still buffered.
