@@ -4,17 +4,19 @@
  */
 import { existsSync } from "node:fs";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
-import { defaultDatabasePath, defaultKeyFormat, parseModes } from "../http/default-manager.js";
-import { KeyManager } from "../keys/key-manager.js";
-import { SqliteStore } from "../stores/sqlite.js";
+import type { KeyManager } from "../keys/key-manager.js";
 import { parseCommandLine, UsageError, type Values } from "./args.js";
-import { RUNNERS, type Io } from "./commands.js";
+import type { Io } from "./commands.js";
 import { TOP_HELP } from "./spec.js";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-function openManager(values: Values, create: boolean): KeyManager {
+/** Opens the database; the heavy modules (zod, better-sqlite3) load only here, so help and usage errors stay fast. */
+async function openManager(values: Values, create: boolean): Promise<KeyManager> {
+  const [{ defaultDatabasePath, defaultKeyFormat, parseModes }, { KeyManager }, { SqliteStore }] = await Promise.all([
+    import("../http/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"),
+  ]);
   const db = typeof values.db === "string" ? values.db : defaultDatabasePath();
   if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);
   const format = defaultKeyFormat();
@@ -39,7 +41,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     json = invocation.values.json === true;
-    keys = openManager(invocation.values, invocation.command.name === "create");
+    keys = await openManager(invocation.values, invocation.command.name === "create");
+    const { RUNNERS } = await import("./commands.js");
     await RUNNERS.get(invocation.command.name)!(keys, invocation.args, invocation.values, io);
     return EXIT.ok;
   } catch (error) {
