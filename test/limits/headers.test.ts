@@ -63,6 +63,7 @@ describe("RateLimit headers", () => {
     const { app, secret, close } = await setup();
     const res = await request(app).post("/notes").set("Authorization", `Bearer ${secret}`).expect(403);
     expect(res.body.error.code).toBe("insufficient_scope");
+    expect(res.headers["ratelimit"]).toBe(`"window";r=10;t=6, "monthly";r=1000;t=${MONTH_T}`); // nothing taken
     const next = await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
     expect(next.headers["ratelimit"]).toBe(`"window";r=9;t=6, "monthly";r=999;t=${MONTH_T}`);
     await close();
