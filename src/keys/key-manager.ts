@@ -59,6 +59,9 @@ const EXPIRED_MESSAGE = "The API key has expired.";
 const REVOKED_MESSAGE = "The API key has been revoked.";
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
 
+/** How often ended counter windows are deleted. */
+const PRUNE_INTERVAL_MS = 60_000;
+
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
 
 /**
@@ -78,6 +81,7 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
+  private readonly pruneTimer: NodeJS.Timeout | null = null;
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
@@ -89,6 +93,10 @@ export class KeyManager {
     // With a custom clock (tests), cache TTLs follow it; otherwise they use the monotonic clock.
     this.cache = new VerifyCache({ ...this.config.cache, ...(options.clock ? { clock: this.config.clock } : {}) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
+    if (this.config.counters.prune) {
+      this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
+      this.pruneTimer.unref();
+    }
     const init = this.config.store.init?.();
     if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
     else this.initialized = true;
@@ -398,6 +406,19 @@ export class KeyManager {
     return this.cache.size;
   }
 
+  /**
+   * Deletes rate-limit and quota counters whose window has ended (by this manager's clock). Runs on
+   * its own about once a minute when the counter store supports it.
+   *
+   * @example
+   * await keys.pruneCounters();
+   */
+  async pruneCounters(): Promise<void> {
+    if (this.closed) return;
+    await this.init();
+    await this.config.counters.prune?.(this.now());
+  }
+
   /** Writes buffered usage to the store now. */
   async flushUsage(): Promise<void> {
     await this.recorder?.flush();
@@ -412,6 +433,7 @@ export class KeyManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     try {
       await this.recorder?.close();
     } finally {
