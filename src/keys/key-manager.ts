@@ -527,17 +527,12 @@ export class KeyManager {
     if (i === plan.length) return counts;
     const p = plan[i]!;
     return this.after(this.counterCall(() => this.config.counters.consume(p.counter, p.limit, p.resetAt)), (n) => {
-      const giveBack = () => this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
-      if (n instanceof KeywardError) {
-        giveBack();
-        return n;
+      if (n instanceof KeywardError || n < 0) {
+        if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+        if (n instanceof KeywardError) return n;
       }
       counts.push(n);
-      if (n < 0) {
-        giveBack();
-        return counts;
-      }
-      return this.consumeInOrder(plan, i + 1, counts);
+      return n < 0 ? counts : this.consumeInOrder(plan, i + 1, counts);
     });
   }
 
