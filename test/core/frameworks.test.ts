@@ -46,7 +46,7 @@ const frameworks: Array<[name: string, mount: Mount]> = [
   ["Express 4", (auth, guard, me) => {
     const app = express4();
     app.use(auth);
-    app.get("/read", guard, (req, res) => { res.json({ name: req.apiKey!.name }); });
+    app.get("/read", guard, (req: express4.Request, res: express4.Response) => { res.json({ name: req.apiKey!.name }); });
     app.get("/me", me);
     return app;
   }],
@@ -59,7 +59,7 @@ const frameworks: Array<[name: string, mount: Mount]> = [
     return createServer(app);
   }],
   ["node:http", (auth, guard, me) => {
-    const read = chain(auth, guard, (req, res) => send(res, 200, { name: req.apiKey!.name }));
+    const read = chain(auth, guard, (req: IncomingMessage, res: ServerResponse) => send(res, 200, { name: req.apiKey!.name }));
     const who = chain(auth, me);
     return createServer((req, res) => (req.url === "/read" ? read : who)(req, res));
   }],

@@ -15,7 +15,7 @@ import { FlakyStore } from "./stores";
 const clock = new TestClock();
 const events: KeywardEvent[] = [];
 const keys = new KeyManager({ store: new MemoryStore(), clock: clock.now, onEvent: (e) => events.push(e), usage: false, scopes: ["nodes:read", "nodes:write", "batches:write", "analytics:read", "reports:read"] });
-const secrets: Record<string, string> = {};
+const secrets = {} as Record<"reader" | "writer" | "test" | "revoked" | "expired" | "limited" | "restricted" | "unknown", string>;
 
 beforeAll(async () => {
   secrets.reader = (await keys.create({ name: "reader", scopes: ["nodes:read", "analytics:read"] })).secret;
@@ -177,7 +177,7 @@ describe("refusals", () => {
     ["key_expired", 401, () => request(only).get("/whoami").set("Authorization", bearer(secrets.expired)), /error="invalid_token", error_description="The API key has expired."/],
     ["insufficient_scope", 403, () => request(only).post("/nodes").set("Authorization", bearer(secrets.reader)), /error="insufficient_scope", .*scope="nodes:write batches:write"$/],
     ["mode_forbidden", 403, () => request(only).get("/whoami").set("Authorization", bearer(secrets.test)), null],
-    ["project_forbidden", 403, () => request(only).get("/whoami").set("Authorization", bearer(secrets.restricted!)).set("x-project", "p2"), null],
+    ["project_forbidden", 403, () => request(only).get("/whoami").set("Authorization", bearer(secrets.restricted)).set("x-project", "p2"), null],
     ["rate_limited", 429, () => request(only).get("/whoami").set("Authorization", bearer(secrets.limited)), null],
   ];
 
@@ -189,6 +189,7 @@ describe("refusals", () => {
     const code = label.split(" ")[0]!;
     const before = events.length;
     const res = await send().expect(status);
+    const sent = (res as unknown as { req: { method: string; path: string } }).req;
     expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
     expect(res.body).toEqual({ error: { code, message: expect.any(String) } });
     if (challenge) expect(res.headers["www-authenticate"]).toMatch(challenge);
@@ -196,7 +197,7 @@ describe("refusals", () => {
     if (status === 401) expect(res.headers["cache-control"]).toBe("no-store");
     if (status === 429) expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
     const failed = events.slice(before).filter((e) => e.type === "auth.failed");
-    expect(failed).toEqual([expect.objectContaining({ type: "auth.failed", code, method: res.req.method, path: res.req.path.split("?")[0] })]);
+    expect(failed).toEqual([expect.objectContaining({ type: "auth.failed", code, method: sent.method, path: sent.path.split("?")[0] })]);
     expectNoSecret(res.text + JSON.stringify(res.headers) + JSON.stringify(events));
   });
 
