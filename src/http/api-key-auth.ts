@@ -11,7 +11,7 @@ import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
-import { credential } from "./credentials.js";
+import { credential, OTHER_SCHEME } from "./credentials.js";
 import { defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { kCharge, kContext, kVerified, type AuthContext, type KeywardRequest } from "./request-state.js";
@@ -140,7 +140,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   return function keywardApiKeyAuth(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     try {
       const token = credential(req, header, o.bearer);
-      if (token === null) {
+      // Another scheme (e.g. Basic) carries no API key: anonymous when keys are optional.
+      if (token === null || (token === OTHER_SCHEME && !required)) {
         if (required) return fail(req, res, next, missing);
         req[kContext] = context;
         return next();
