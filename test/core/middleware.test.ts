@@ -125,6 +125,11 @@ describe("optional auth (required: false)", () => {
     expect((await request(optional).get("/whoami").set("Authorization", bearer(secrets.revoked)).expect(401)).body.error.code).toBe("key_revoked");
     expect((await request(optional).get("/whoami").set("Authorization", "Bearer a b").expect(400)).body.error.code).toBe("invalid_request");
   });
+  it("treats another Authorization scheme (e.g. Basic) as no key", async () => {
+    const basic = `Basic ${Buffer.from("user:pass").toString("base64")}`;
+    expect((await request(optional).get("/whoami").set("Authorization", basic).expect(200)).body).toEqual({ apiKey: null });
+    expect((await request(optional).get("/nodes").set("Authorization", basic).expect(401)).body.error.code).toBe("missing_key");
+  });
   it("authenticates a good key, and guards still refuse anonymous requests with 401", async () => {
     expect((await request(optional).get("/whoami").set("Authorization", bearer(secrets.reader)).expect(200)).body.apiKey.name).toBe("reader");
     const res = await request(optional).get("/nodes").expect(401);
