@@ -66,6 +66,7 @@ const schema = z.strictObject({
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
 });
 
+const BAD_PROJECT = new KeywardError("invalid_request", "The requested project is not a valid project id.");
 const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
 
 /**
@@ -104,13 +105,12 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     let chosen: string | null | undefined = pickProject ? pickProject(req) : undefined;
     if (chosen == null && projectHeader !== null) {
       const value = req.headers[projectHeader];
-      if (value !== undefined) {
-        if (typeof value !== "string" || !PROJECT_ID_PATTERN.test(value)) return badProjectHeader!;
-        chosen = value;
-      }
+      if (value !== undefined) return typeof value === "string" && PROJECT_ID_PATTERN.test(value) ? value : badProjectHeader!;
     }
     if (chosen == null && defaultProject !== undefined) chosen = typeof defaultProject === "string" ? defaultProject : defaultProject(key.principal, req);
-    return chosen ?? null;
+    if (chosen == null) return null;
+    // A resolver may read client input (a path, a query): its answer is checked like the header.
+    return typeof chosen === "string" && PROJECT_ID_PATTERN.test(chosen) ? chosen : BAD_PROJECT;
   };
 
   const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError) => {
