@@ -123,6 +123,18 @@ describe("projects", () => {
     expect(res.body.error.code).toBe("project_forbidden");
   });
 
+  it("checks what a resolver or default function returns like a header value (400 invalid_request)", async () => {
+    for (const bad of ["a b", "../x", 42, { id: P1 }]) {
+      const viaResolver = app({ project: () => bad as string });
+      const res = await get(viaResolver, open).expect(400);
+      expect(res.body.error).toEqual({ code: "invalid_request", message: "The requested project is not a valid project id." });
+      await get(app({ defaultProject: () => bad as string }), open).expect(400);
+    }
+    // undefined and null mean "none named": fall through to the header, then the default.
+    expect((await get(app({ project: () => undefined }), open, P1).expect(200)).body.project).toBe(P1);
+    expect((await get(app({ project: () => null, defaultProject: () => undefined }), open).expect(200)).body.project).toBeNull();
+  });
+
   it("applies the same rules in KeyManager.verify and list", async () => {
     const ok = await keys.verify(listed, { project: P2 });
     expect(ok.ok && ok.key.project).toBe(P2);
