@@ -10,7 +10,7 @@ import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
 import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
-import { keyStatus } from "../core/status.js";
+import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
@@ -175,7 +175,7 @@ export class KeyManager {
    */
   async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
     await this.init();
-    const limit = Math.min(1000, Math.max(1, Math.floor(filter.limit ?? 100)));
+    const limit = pageSize(filter.limit);
     const records = await this.storeCall(() => this.config.store.list({ ...filter, limit, now: this.now() }));
     return { keys: records.map((r) => this.view(r)), next: records.length === limit ? records[records.length - 1]!.id : null };
   }
