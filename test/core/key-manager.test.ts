@@ -94,6 +94,21 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     }
     expect(pages).toEqual([["proj", "k6", "k5"], ["k4", "k3", "k2"], ["k1", "k0"]]);
     expect((await keys.list({ limit: 0 })).keys).toHaveLength(1); // clamped to 1..1000
+    const one = await keys.list({ limit: 1.5 });
+    expect(one.keys).toHaveLength(1);
+    expect(one.next).toBe(one.keys[0]!.id);
+    await keys.close();
+  });
+
+  it("a limit that is not a number (e.g. from a query string) gives the default page and a correct next", async () => {
+    const { keys } = make();
+    for (let i = 0; i < 101; i++) await keys.create({ name: `k${i}` });
+    const first = await keys.list({ limit: Number("ten") });
+    expect(first.keys).toHaveLength(100);
+    expect(first.next).toBe(first.keys[99]!.id);
+    const second = await keys.list({ before: first.next! });
+    expect(second.keys).toHaveLength(1);
+    expect(second.next).toBeNull();
     await keys.close();
   });
 
