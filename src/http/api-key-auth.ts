@@ -35,7 +35,7 @@ export interface ApiKeyAuthOptions {
   modes?: string[];
   /** Header naming the project a user key acts on (e.g. `"x-nodion-project"`). Defaults to none. */
   projectHeader?: string;
-  /** Picks the project from the request instead of (or before) the header. Defaults to none. */
+  /** Picks the project from the request before the header; a non-id answer is a 400. Defaults to none. */
   project?: (req: IncomingMessage) => string | null | undefined;
   /** The project when the request names none: an id, or a function of the key (e.g. the owner's default). */
   defaultProject?: string | ((key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined);

@@ -81,7 +81,11 @@ describe("Bearer credentials", () => {
   });
 
   it("never reads the key from the query string", async () => {
-    await request(app).get(`/whoami?api_key=${secrets.reader}&access_token=${secrets.reader}`).expect(401);
+    const res = await request(app).get(`/whoami?api_key=${secrets.reader}&access_token=${secrets.reader}`).expect(401);
+    expect(res.body.error.code).toBe("missing_key");
+    // The audit event records the path without the query string, so the key leaks nowhere.
+    expect(events[events.length - 1]).toMatchObject({ type: "auth.failed", code: "missing_key", path: "/whoami" });
+    expectNoSecret(JSON.stringify(events) + res.text);
   });
 });
 
