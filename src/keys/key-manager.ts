@@ -108,6 +108,16 @@ export class KeyManager {
     return this.config.catalogue;
   }
 
+  /** Scopes stored on a user key created without any (the `defaultScopes` option). */
+  get defaultScopes(): readonly string[] {
+    return this.config.defaultScopes;
+  }
+
+  /** Scope implications (the `implies` option), when configured. */
+  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined {
+    return this.config.implies;
+  }
+
   /** Names of the configured tiers. */
   get tierNames(): string[] {
     return [...this.config.tiers.keys()];
