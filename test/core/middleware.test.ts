@@ -4,6 +4,8 @@
  * `forwardErrors`, and failing closed (503) when the store throws.
  */
 import express from "express";
+import { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import request from "supertest";
 import {
   KeyManager, KeywardError, MemoryStore, apiKeyAuth, requireAnyScope, requireMode, requireScope,
@@ -295,5 +297,23 @@ describe("store failures fail closed", () => {
     expect(got[0]).toMatchObject({ code: "store_unavailable", status: 503, headers: { "Retry-After": "1" } });
     expect((got[0]!.cause as Error).message).toContain("ECONNREFUSED"); // for the app's logs only
     await failing.close();
+  });
+});
+
+describe("the hot path", () => {
+  it("calls next() synchronously when the store is synchronous (cold and cached)", () => {
+    const auth = apiKeyAuth({ keys });
+    const guard = requireScope("nodes:read");
+    for (let i = 0; i < 2; i++) {
+      const req = new IncomingMessage(new Socket());
+      req.headers.authorization = bearer(secrets.reader);
+      req.rawHeaders = ["Authorization", req.headers.authorization];
+      const res = new ServerResponse(req);
+      const calls: unknown[] = [];
+      auth(req, res, (err) => calls.push(err ?? "auth"));
+      guard(req, res, (err) => calls.push(err ?? "guard"));
+      expect(calls).toEqual(["auth", "guard"]);
+      expect(req.apiKey?.name).toBe("reader");
+    }
   });
 });
