@@ -6,7 +6,7 @@
  *   describeStoreConformance("MemoryStore", async () => ({ store: new MemoryStore(), cleanup: async () => {} }));
  */
 import { randomBytes } from "node:crypto";
-import type { KeyStore, StoredKey } from "keyward";
+import type { CounterStore, KeyStore, StoredKey } from "keyward";
 
 /** What a backend's test file hands the suite: a fresh, empty store and a way to dispose of it. */
 export type StoreFactory = () => Promise<{ store: KeyStore; cleanup(): Promise<void> }>;
@@ -353,57 +353,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       });
     });
 
-    describe("consume and refund", () => {
-      const reset = T0 + 60_000;
-
-      it("counts up to the limit, then refuses with -1 and changes nothing", async () => {
-        expect(await store.consume("c1", 3, reset)).toBe(1);
-        expect(await store.consume("c1", 3, reset)).toBe(2);
-        expect(await store.consume("c1", 3, reset)).toBe(3);
-        expect(await store.consume("c1", 3, reset)).toBe(-1);
-        expect(await store.consume("c1", 3, reset)).toBe(-1);
-        await store.refund("c1");
-        expect(await store.consume("c1", 3, reset)).toBe(3);
-      });
-
-      it("refuses everything for a limit below one", async () => {
-        expect(await store.consume("zero", 0, reset)).toBe(-1);
-        expect(await store.consume("zero", 1, reset)).toBe(1);
-      });
-
-      it("keeps counters apart by name", async () => {
-        expect(await store.consume("a", 1, reset)).toBe(1);
-        expect(await store.consume("b", 1, reset)).toBe(1);
-        expect(await store.consume("a", 1, reset)).toBe(-1);
-        expect(await store.consume("a", 2, reset)).toBe(2);
-      });
-
-      it("refund gives back exactly one unit, never below zero, and ignores unknown counters", async () => {
-        await store.refund("never-used");
-        expect(await store.consume("never-used", 5, reset)).toBe(1);
-        await store.consume("r", 5, reset);
-        await store.refund("r");
-        await store.refund("r");
-        expect(await store.consume("r", 5, reset)).toBe(1);
-      });
-
-      it("admits exactly 50 of 200 concurrent consumes against a limit of 50", async () => {
-        const results = await Promise.all(Array.from({ length: 200 }, () => Promise.resolve(store.consume("hot", 50, reset))));
-        const admitted = results.filter((n) => n > 0).sort((x, y) => x - y);
-        expect(admitted).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-        expect(results.filter((n) => n === -1)).toHaveLength(150);
-      });
-
-      it("loses no update when 10 refunds and 10 consumes race on a full counter", async () => {
-        for (let i = 0; i < 10; i++) await store.consume("mix", 10, reset);
-        const ops = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? Promise.resolve(store.refund("mix")).then(() => 0) : Promise.resolve(store.consume("mix", 10, reset))));
-        const admitted = (await Promise.all(ops)).filter((n) => n > 0).length;
-        // The count is now 10 - 10 + admitted, so exactly 10 - admitted more units fit.
-        let extra = 0;
-        while ((await store.consume("mix", 10, reset)) > 0) extra++;
-        expect(admitted + extra).toBe(10);
-      });
-    });
+    describeCounters(() => store);
 
     describe("copies", () => {
       it("hands out copies: changing a returned record changes nothing stored", async () => {
@@ -432,6 +382,84 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         patch.metadata.y.push(2);
         expect(await store.findById(key.id)).toEqual({ ...expected, scopes: ["c:read"], metadata: { y: [1] } });
       });
+    });
+  });
+}
+
+/**
+ * Registers the counter contract (`consume`/`refund`) alone, for counter-only backends such as
+ * RedisCounters. `describeStoreConformance` includes it.
+ *
+ * @example
+ * describeCounterConformance("RedisCounters", async () => ({ counters: new RedisCounters(redis), cleanup: async () => {} }));
+ */
+export function describeCounterConformance(name: string, factory: () => Promise<{ counters: CounterStore; cleanup(): Promise<void> }>): void {
+  describe(`${name} counter conformance`, () => {
+    let counters: CounterStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      const made = await factory();
+      counters = made.counters;
+      cleanup = made.cleanup;
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+    describeCounters(() => counters);
+  });
+}
+
+function describeCounters(get: () => CounterStore): void {
+  describe("consume and refund", () => {
+    // Real time: Redis expires counters by the wall clock.
+    const reset = Date.now() + 3_600_000;
+
+    it("counts up to the limit, then refuses with -1 and changes nothing", async () => {
+      expect(await get().consume("c1", 3, reset)).toBe(1);
+      expect(await get().consume("c1", 3, reset)).toBe(2);
+      expect(await get().consume("c1", 3, reset)).toBe(3);
+      expect(await get().consume("c1", 3, reset)).toBe(-1);
+      expect(await get().consume("c1", 3, reset)).toBe(-1);
+      await get().refund("c1");
+      expect(await get().consume("c1", 3, reset)).toBe(3);
+    });
+
+    it("refuses everything for a limit below one", async () => {
+      expect(await get().consume("zero", 0, reset)).toBe(-1);
+      expect(await get().consume("zero", 1, reset)).toBe(1);
+    });
+
+    it("keeps counters apart by name", async () => {
+      expect(await get().consume("a", 1, reset)).toBe(1);
+      expect(await get().consume("b", 1, reset)).toBe(1);
+      expect(await get().consume("a", 1, reset)).toBe(-1);
+      expect(await get().consume("a", 2, reset)).toBe(2);
+    });
+
+    it("refund gives back exactly one unit, never below zero, and ignores unknown counters", async () => {
+      await get().refund("never-used");
+      expect(await get().consume("never-used", 5, reset)).toBe(1);
+      await get().consume("r", 5, reset);
+      await get().refund("r");
+      await get().refund("r");
+      expect(await get().consume("r", 5, reset)).toBe(1);
+    });
+
+    it("admits exactly 50 of 200 concurrent consumes against a limit of 50", async () => {
+      const results = await Promise.all(Array.from({ length: 200 }, () => Promise.resolve(get().consume("hot", 50, reset))));
+      const admitted = results.filter((n) => n > 0).sort((x, y) => x - y);
+      expect(admitted).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(results.filter((n) => n === -1)).toHaveLength(150);
+    });
+
+    it("loses no update when 10 refunds and 10 consumes race on a full counter", async () => {
+      for (let i = 0; i < 10; i++) await get().consume("mix", 10, reset);
+      const ops = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? Promise.resolve(get().refund("mix")).then(() => 0) : Promise.resolve(get().consume("mix", 10, reset))));
+      const admitted = (await Promise.all(ops)).filter((n) => n > 0).length;
+      // The count is now 10 - 10 + admitted, so exactly 10 - admitted more units fit.
+      let extra = 0;
+      while ((await get().consume("mix", 10, reset)) > 0) extra++;
+      expect(admitted + extra).toBe(10);
     });
   });
 }
