@@ -78,6 +78,7 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
+  private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
@@ -205,6 +206,7 @@ export class KeyManager {
     const updated = await this.storeCall(() => this.config.store.update(id, { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata) }));
     if (!updated) throw notFound();
     this.cache.invalidateHash(updated.hash);
+    this.announceInvalidation(id);
     this.emitKey("key.updated", updated);
     return this.view(updated);
   }
@@ -223,6 +225,7 @@ export class KeyManager {
     const revoked = await this.storeCall(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();
     this.cache.invalidateHash(revoked.hash);
+    this.announceInvalidation(id);
     if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
     return this.view(revoked);
   }
@@ -256,6 +259,7 @@ export class KeyManager {
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.cache.invalidateHash(old.hash);
     this.cache.invalidateHash(successor.hash);
+    this.announceInvalidation(old.id);
     const previous = await this.mustFind(old.id);
     this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
     if (overlapMs === 0) this.emitKey("key.revoked", previous);
@@ -390,6 +394,31 @@ export class KeyManager {
   invalidate(id?: string): void {
     if (id === undefined) this.cache.clear();
     else this.cache.invalidateId(id);
+  }
+
+  /**
+   * Calls `listener` with the key id each time this manager updates, revokes or rotates a key (after
+   * the store write, once this process's cache is clean), so a channel can tell other instances to
+   * call {@link KeyManager.invalidate}. Returns a function that removes the listener.
+   *
+   * @example
+   * const stop = keys.onInvalidate((id) => redis.publish("keyward:invalidate", id));
+   */
+  onInvalidate(listener: (id: string) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => {
+      this.invalidationListeners.delete(listener);
+    };
+  }
+
+  private announceInvalidation(id: string): void {
+    for (const listener of this.invalidationListeners) {
+      try {
+        listener(id);
+      } catch {
+        /* a channel failure must not fail the management call; the cache TTL still bounds staleness */
+      }
+    }
   }
 
   /** Cache occupancy, for monitoring and tests. */
