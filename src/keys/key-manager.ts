@@ -302,7 +302,7 @@ export class KeyManager {
    * Returns the refusal as a value, never throws.
    */
   authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
-    if (this.format.check(secret) === undefined) return INVALID;
+    if (typeof secret !== "string" || this.format.check(secret) === undefined) return INVALID;
     const hash = this.hash(secret);
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
