@@ -86,7 +86,7 @@ export class KeyManager {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
     this.hash = createHasher(this.config.pepper);
-    this.cache = new VerifyCache(this.config.cache);
+    this.cache = new VerifyCache({ ...this.config.cache, now: this.config.clock });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
     const init = this.config.store.init?.();
     if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });

@@ -14,10 +14,13 @@ export class VerifyCache<V extends { readonly id: string }> {
   private readonly misses: LRUCache<string, true> | null;
   private generation = 0;
 
-  constructor(options: { max: number; ttlMs: number; unknownMax: number }) {
+  /** `now` is the manager's clock, so entries expire on the same time line as keys do. */
+  constructor(options: { max: number; ttlMs: number; unknownMax: number; now?: () => number }) {
     const enabled = options.ttlMs > 0 && options.max > 0;
-    this.hits = enabled ? new LRUCache<string, V>({ max: options.max, ttl: options.ttlMs, ttlResolution: 1 }) : null;
-    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, true>({ max: options.unknownMax, ttl: options.ttlMs, ttlResolution: 1 }) : null;
+    // ttlResolution 0: read the clock on each check instead of arming a timer to debounce it.
+    const timing = { ttl: options.ttlMs, ttlResolution: 0, perf: { now: options.now ?? Date.now } };
+    this.hits = enabled ? new LRUCache<string, V>({ max: options.max, ...timing }) : null;
+    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, true>({ max: options.unknownMax, ...timing }) : null;
   }
 
   /** The cached value, {@link UNKNOWN} for a cached miss, or undefined. */
