@@ -76,6 +76,7 @@ for (const level of ["log", "info", "warn", "error", "debug", "trace"] as const)
 function fragments(value: string, isHash: boolean): string[] {
   const size = isHash ? 16 : 12;
   const from = isHash ? 0 : value.lastIndexOf("_") + 1 + 4;
+  if (value.length < size) return [];
   const out = [value];
   for (let i = from; i + size <= value.length; i += size) out.push(value.slice(i, i + size));
   return out;
