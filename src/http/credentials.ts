@@ -49,11 +49,12 @@ export function bearerToken(req: IncomingMessage): string | null | KeywardError 
   if (header === undefined) return null;
   if (header.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
   if (rawCount(req, "authorization") > 1) return TWO_AUTH;
-  const space = header.indexOf(" ");
-  const schemeLength = space < 0 ? header.length : space;
-  const isBearer = schemeLength === 6 && header.slice(0, 6).toLowerCase() === "bearer";
+  // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
+  let i = 0;
+  while (i < header.length && header.charCodeAt(i) !== 32 && header.charCodeAt(i) !== 9) i++;
+  const isBearer = i === 6 && header.slice(0, 6).toLowerCase() === "bearer";
   if (!isBearer) return OTHER_SCHEME;
-  let i = space < 0 ? header.length : space;
+  if (header.charCodeAt(i) === 9) return MALFORMED;
   while (header.charCodeAt(i) === 32) i++;
   if (i >= header.length) return EMPTY;
   const token = i === 7 ? header.slice(7) : header.slice(i);
