@@ -2,7 +2,7 @@
 import express from "express";
 import express4 from "express4";
 import request from "supertest";
-import { apiKeyAuth, keysRouter, KeywardConfigError, type KeysRouterOptions } from "keyward";
+import { apiKeyAuth, keysRouter, KeywardConfigError, MemoryStore, type KeyFilter, type KeysRouterOptions, type StoredKey } from "keyward";
 import { makeKeys } from "../helpers";
 import { routerApp, snapshot } from "./router-app";
 
@@ -322,6 +322,44 @@ describe("envelopes and CSRF", () => {
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).set("Content-Type", "text/plain").send('{"name":"x"}'), 415, "unsupported_media_type");
     const open = routerApp(keys, { csrf: false });
     await request(open).post("/api/keys").set(U1).set("Origin", "https://elsewhere.example").send({ name: "x" }).expect(201);
+  });
+});
+
+/** A MemoryStore that fails every call while `down` is set. */
+class FlakyStore extends MemoryStore {
+  down = false;
+  override findById(id: string) {
+    if (this.down) throw new Error("disk gone");
+    return super.findById(id);
+  }
+  override list(filter: KeyFilter) {
+    if (this.down) throw new Error("disk gone");
+    return super.list(filter);
+  }
+  override insert(key: StoredKey, cap?: { max: number; now: number }) {
+    if (this.down) throw new Error("disk gone");
+    return super.insert(key, cap);
+  }
+}
+
+describe("store failures", () => {
+  it("fail closed with 503 store_unavailable and Retry-After, revealing nothing", async () => {
+    const store = new FlakyStore();
+    const { app, keys } = await setup({ store });
+    const { key } = await keys.create({ name: "k", ownerId: "user_1" });
+    store.down = true;
+    for (const send of [
+      () => request(app).get("/api/keys").set(U1),
+      () => request(app).get(`/api/keys/${key.id}`).set(U1),
+      () => request(app).post("/api/keys").set(U1).send({ name: "x" }),
+      () => request(app).delete(`/api/keys/${key.id}`).set(U1),
+    ]) {
+      const res = await send();
+      expect({ status: res.status, code: res.body.error.code, retry: res.headers["retry-after"] }).toEqual({ status: 503, code: "store_unavailable", retry: "1" });
+      expect(res.text).not.toContain("disk gone");
+    }
+    store.down = false;
+    expect((await request(app).get(`/api/keys/${key.id}`).set(U1).expect(200)).body.key.status).toBe("active");
   });
 });
 
