@@ -88,6 +88,7 @@ describe("POST / (create)", () => {
     const { app, store } = await setup();
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").send({ name: "x" }), 401, "unauthenticated");
     await refusedWithoutWrite(store, () => request(app).get("/api/keys"), 401, "unauthenticated");
+    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set("Content-Type", "application/json").send('{"name":'), 401, "unauthenticated");
   });
 
   it("refuses scopes outside allowedScopes(req) with 403 insufficient_scope, including the default *", async () => {
