@@ -2,7 +2,7 @@
 import express from "express";
 import express4 from "express4";
 import request from "supertest";
-import { apiKeyAuth, keysRouter, KeywardConfigError, MemoryStore, type KeyFilter, type KeysRouterOptions, type StoredKey } from "keyward";
+import { apiKeyAuth, keysRouter, KeywardConfigError, MemoryStore, type FormatError, type KeyFilter, type KeysRouterOptions, type StoredKey } from "keyward";
 import { makeKeys } from "../helpers";
 import { routerApp, snapshot } from "./router-app";
 
@@ -100,6 +100,12 @@ describe("POST / (create)", () => {
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", kind: "project", project: "p1" }), 403, "insufficient_scope");
     const ok = await request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:read", "reports:export"] });
     expect(ok.status).toBe(201);
+  });
+
+  it("stores the manager's default scope set when scopes are omitted and the allowance covers it (seed 001)", async () => {
+    const { app } = await setup({ defaultScopes: ["nodes:read", "analytics:read"] }, { allowedScopes: () => ["nodes:*", "analytics:read"] });
+    const res = await request(app).post("/api/keys").set(U1).send({ name: "dashboard" }).expect(201);
+    expect(res.body.key.scopes).toEqual(["nodes:read", "analytics:read"]);
   });
 
   it("applies the tier's maxActiveKeys per owner: 403 key_limit_reached; revoking frees a slot", async () => {
@@ -290,7 +296,8 @@ describe("changing keys", () => {
 
 describe("envelopes and CSRF", () => {
   it("shapes bodies with formatBody/formatError (seed 000's { data, error })", async () => {
-    const { app } = await setup({}, { formatBody: (data) => ({ data, error: null }), formatError: (e) => ({ data: null, error: e.message }) });
+    const envelope: FormatError = (e) => ({ data: null, error: e.message }); // one formatter for apiKeyAuth and keysRouter
+    const { app } = await setup({}, { formatBody: (data) => ({ data, error: null }), formatError: envelope });
     const ok = await request(app).post("/api/keys").set(U1).send({ name: "x" }).expect(201);
     expect(ok.body.error).toBeNull();
     expect(ok.body.data.secret).toMatch(/^sk_live_/);
