@@ -10,7 +10,7 @@ import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
 import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
-import { keyStatus } from "../core/status.js";
+import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
@@ -82,6 +82,7 @@ export class KeyManager {
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
   private readonly pruneTimer: NodeJS.Timeout | null = null;
+  private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
@@ -194,7 +195,7 @@ export class KeyManager {
    */
   async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
     await this.init();
-    const limit = Math.min(1000, Math.max(1, Math.floor(filter.limit ?? 100)));
+    const limit = pageSize(filter.limit);
     const records = await this.storeCall(() => this.config.store.list({ ...filter, limit, now: this.now() }));
     return { keys: records.map((r) => this.view(r)), next: records.length === limit ? records[records.length - 1]!.id : null };
   }
@@ -214,6 +215,7 @@ export class KeyManager {
     const updated = await this.storeCall(() => this.config.store.update(id, { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata) }));
     if (!updated) throw notFound();
     this.cache.invalidateHash(updated.hash);
+    this.announceInvalidation(id);
     this.emitKey("key.updated", updated);
     return this.view(updated);
   }
@@ -232,6 +234,7 @@ export class KeyManager {
     const revoked = await this.storeCall(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();
     this.cache.invalidateHash(revoked.hash);
+    this.announceInvalidation(id);
     if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
     return this.view(revoked);
   }
@@ -265,6 +268,7 @@ export class KeyManager {
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.cache.invalidateHash(old.hash);
     this.cache.invalidateHash(successor.hash);
+    this.announceInvalidation(old.id);
     const previous = await this.mustFind(old.id);
     this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
     if (overlapMs === 0) this.emitKey("key.revoked", previous);
@@ -321,7 +325,7 @@ export class KeyManager {
    * Returns the refusal as a value, never throws.
    */
   authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
-    if (this.format.check(secret) === undefined) return INVALID;
+    if (typeof secret !== "string" || this.format.check(secret) === undefined) return INVALID;
     const hash = this.hash(secret);
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
@@ -399,6 +403,31 @@ export class KeyManager {
   invalidate(id?: string): void {
     if (id === undefined) this.cache.clear();
     else this.cache.invalidateId(id);
+  }
+
+  /**
+   * Calls `listener` with the key id each time this manager updates, revokes or rotates a key (after
+   * the store write, once this process's cache is clean), so a channel can tell other instances to
+   * call {@link KeyManager.invalidate}. Returns a function that removes the listener.
+   *
+   * @example
+   * const stop = keys.onInvalidate((id) => redis.publish("keyward:invalidate", id));
+   */
+  onInvalidate(listener: (id: string) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => {
+      this.invalidationListeners.delete(listener);
+    };
+  }
+
+  private announceInvalidation(id: string): void {
+    for (const listener of this.invalidationListeners) {
+      try {
+        listener(id);
+      } catch {
+        /* a channel failure must not fail the management call; the cache TTL still bounds staleness */
+      }
+    }
   }
 
   /** Cache occupancy, for monitoring and tests. */
