@@ -98,7 +98,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const { project: pickProject, defaultProject, required, rateLimitHeaders } = o;
 
   const fail = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, keyId?: string) => {
-    if (keys.hasEventSink) keys.emit({ type: "auth.failed", at: new Date(keys.now()), code: error.code, ...(keyId ? { keyId } : {}), ...requestInfo(req) });
+    const id = keyId ?? error.keyId;
+    if (keys.hasEventSink) keys.emit({ type: "auth.failed", at: new Date(keys.now()), code: error.code, ...(id ? { keyId: id } : {}), ...requestInfo(req) });
     refuse(req, res, next, error, responder);
   };
 

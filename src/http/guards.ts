@@ -10,6 +10,7 @@ import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-
 import type { Middleware } from "./api-key-auth.js";
 import { kCharge, kContext, kVerified, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
+import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
 
 const MISSING = new KeywardError("missing_key", "An API key is required for this route.");
@@ -26,6 +27,8 @@ function guard(check: (key: VerifiedKey) => KeywardError | null): Middleware {
       if (charge) {
         context.keys.refund(charge);
         req[kCharge] = undefined;
+        // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
+        writeRateLimitHeaders(res, charge.limits.map((l) => ({ ...l, remaining: Math.min(l.limit, l.remaining + 1) })), context.responder.rateLimitHeaders);
       }
       if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
     }
