@@ -1,7 +1,7 @@
 /**
  * The `keyward keys …` commands over a KeyManager. Each writes its result through `io`: a
- * secret alone on stdout (create, rotate), data on stdout (list, show, usage), notes on stderr,
- * or one JSON document on stdout with `--json`.
+ * secret alone on stdout (create, rotate) so it pipes cleanly; everything else (tables, notes) on
+ * stderr, or one JSON document on stdout with `--json`.
  */
 import { KeywardError } from "../core/errors.js";
 import type { CreateKeyInput } from "../keys/inputs.js";
@@ -41,7 +41,7 @@ const listKeys: Command = async (keys, _args, f, io) => {
   const rows = page.keys.map(keyJson);
   if (f.json) return json(io, { keys: rows, next: page.next });
   if (rows.length === 0) return io.err("No keys.\n");
-  io.out(keyTable(rows));
+  io.err(keyTable(rows));
   if (page.next) io.err(`More keys exist; raise --limit to see them.\n`);
 };
 
@@ -49,7 +49,7 @@ const show: Command = async (keys, [id], f, io) => {
   const key = await keys.get(id!);
   if (!key) throw new KeywardError("not_found", `No key with id ${id}.`);
   if (f.json) return json(io, { key: keyJson(key) });
-  io.out(describeKey(keyJson(key)));
+  io.err(describeKey(keyJson(key)));
 };
 
 const rotate: Command = async (keys, [id], f, io) => {
@@ -69,7 +69,7 @@ const revoke: Command = async (keys, [id], f, io) => {
 const usage: Command = async (keys, [id], f, io) => {
   const rows = await keys.usage(id!, f.days ?? 30);
   if (f.json) return json(io, { usage: rows });
-  io.out(usageLines(rows));
+  io.err(usageLines(rows));
 };
 
 /** Command bodies by name (`keyward keys <name>`). */

@@ -12,7 +12,7 @@ import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
 import { credential, OTHER_SCHEME } from "./credentials.js";
-import { defaultKeyManager } from "./default-manager.js";
+import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { kCharge, kContext, kVerified, type AuthContext, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
@@ -80,10 +80,12 @@ const MISSING = new KeywardError("missing_key", "An API key is required: send `A
  */
 export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const o = parseOptions(schema, options, "apiKeyAuth");
-  const keys = o.keys ?? defaultKeyManager();
+  // Checked before the zero-config manager is created, so a misconfiguration opens no database.
+  const knownModes = o.keys ? o.keys.modes : defaultKeyFormat().modes;
   if (o.modes) for (const mode of o.modes) {
-    if (!keys.modes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
+    if (!knownModes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${knownModes.join(", ") || "none"}`);
   }
+  const keys = o.keys ?? defaultKeyManager();
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });

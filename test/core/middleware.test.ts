@@ -180,6 +180,7 @@ describe("refusals", () => {
     ["missing_key (other scheme)", 401, () => request(only).get("/whoami").set("Authorization", `Basic ${Buffer.from("a:b").toString("base64")}`), /^Bearer realm="api"$/],
     ["invalid_request (two tokens)", 400, () => request(only).get("/whoami").set("Authorization", "Bearer a b"), /^Bearer realm="api", error="invalid_request", error_description="[^"]+"$/],
     ["invalid_request (empty token)", 400, () => request(only).get("/whoami").set("Authorization", "Bearer "), /error="invalid_request"/],
+    ["invalid_request (10 kB header)", 400, () => request(only).get("/whoami").set("Authorization", `Bearer ${"a".repeat(10_240)}`), /error="invalid_request", error_description="The credential is too long."/],
     ["invalid_request (two Authorization headers)", 400, () => request(only).get("/whoami").set("Authorization", [bearer(secrets.reader), bearer(secrets.reader)] as never), /error="invalid_request"/],
     ["invalid_request (bad project header)", 400, () => request(only).get("/whoami").set("Authorization", bearer(secrets.reader)).set("x-project", "a b"), /error="invalid_request"/],
     ["invalid_key (typo)", 401, () => request(only).get("/whoami").set("Authorization", bearer(secrets.reader.slice(0, -1) + (secrets.reader.endsWith("a") ? "b" : "a"))), /^Bearer realm="api", error="invalid_token", error_description="The API key is invalid."$/],

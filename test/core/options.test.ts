@@ -38,6 +38,8 @@ describe("KeyManager options", () => {
     ["a bad default scope", { store: new MemoryStore(), defaultScopes: ["*:*:*"] }, "KeyManager.defaultScopes.0", /not a valid scope/],
     ["an empty catalogue scope", { store: new MemoryStore(), scopes: [""] }, "KeyManager.scopes.0", /must not be empty/],
     ["a bad implication", { store: new MemoryStore(), implies: { "nodes:write": ["__proto__"] } }, "KeyManager.implies.nodes:write.0", /not a valid scope/],
+    ["a default scope outside the catalogue", { store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["nodes:read", "users:read"] }, "KeyManager.defaultScopes.1", /unknown scope "users:read"/],
+    ["a default wildcard that covers nothing in the catalogue", { store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["billing:*"] }, "KeyManager.defaultScopes.0", /unknown scope "billing:\*"/],
     ["a bad duration", { store: new MemoryStore(), defaultTtl: "soon" }, "KeyManager.defaultTtl", /not a duration/],
     ["an unknown default tier", { store: new MemoryStore(), tiers: { free: {} }, defaultTier: "gold" }, "KeyManager.defaultTier", /not one of the tiers \(free\)/],
     ["a non-function clock", { store: new MemoryStore(), clock: 5 }, "KeyManager.clock", /must be a function/],

@@ -106,9 +106,12 @@ describe("the built package", () => {
     const tmp = tempDir();
     try {
       const env = { KEYWARD_DB: "" };
-      node(["-e", `const { apiKeyAuth, defaultDatabasePath } = require(${JSON.stringify(join(root, "dist/cjs/index.js"))});
+      const out = node(["-e", `const { apiKeyAuth, defaultDatabasePath } = require(${JSON.stringify(join(root, "dist/cjs/index.js"))});
+        const fs = require("node:fs");
+        try { apiKeyAuth({ modes: ["prod"] }); } catch (e) { console.log(e.option, fs.existsSync("keyward.db")); }
         apiKeyAuth();
         if (defaultDatabasePath() !== "keyward.db") process.exit(2);`], tmp.dir, env);
+      expect(out.trim()).toBe("apiKeyAuth.modes false"); // a misconfiguration opens no database
       expect(readdirSync(tmp.dir)).toContain("keyward.db");
     } finally {
       tmp.cleanup();
