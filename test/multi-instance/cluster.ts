@@ -89,6 +89,7 @@ export async function pollUntil(probe: () => Promise<boolean>, limitMs: number):
   const start = performance.now();
   while (performance.now() - start < limitMs) {
     if (await probe()) return performance.now() - start;
+    await new Promise((resolve) => setImmediate(resolve)); // let I/O (messages, reconnects) in
   }
   return null;
 }
