@@ -158,7 +158,12 @@ export class PostgresStore implements KeyStore {
 
   /** Connects (creating the pool from a connection string) and runs pending migrations. Idempotent. */
   init(): Promise<void> {
-    this.starting ??= this.start();
+    if (this.starting === null) {
+      const starting = this.start();
+      this.starting = starting;
+      // A failed start (database down) is retried by the next call.
+      starting.catch(() => { if (this.starting === starting) this.starting = null; });
+    }
     return this.starting;
   }
 
