@@ -171,7 +171,11 @@ export class PostgresStore implements KeyStore {
     if (this.pool === null) {
       const mod = (await import("pg")) as unknown as { default?: PgModule } & PgModule;
       const pg = mod.default ?? mod;
-      this.pool = new pg.Pool({ connectionString: this.url!, max: this.poolSize });
+      const pool = new pg.Pool({ connectionString: this.url!, max: this.poolSize });
+      // An idle connection the server closed (restart, failover) is dropped by the pool; without
+      // a listener its "error" event would crash the process.
+      pool.on("error", () => undefined);
+      this.pool = pool;
     }
     await this.migrate();
   }
@@ -374,5 +378,5 @@ export class PostgresStore implements KeyStore {
 }
 
 interface PgModule {
-  Pool: new (config: { connectionString: string; max?: number }) => PgPoolLike;
+  Pool: new (config: { connectionString: string; max?: number }) => PgPoolLike & { on(event: "error", listener: (error: Error) => void): unknown };
 }
