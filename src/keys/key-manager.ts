@@ -98,9 +98,25 @@ export class KeyManager {
       this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
       this.pruneTimer.unref();
     }
+    this.ready = this.startInit();
+  }
+
+  /** Runs the store's `init`; a failed one is retried by the next call instead of failing forever. */
+  private startInit(): Promise<void> | null {
     const init = this.config.store.init?.();
-    if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
-    else this.initialized = true;
+    if (!isPromise(init)) {
+      this.initialized = true;
+      return null;
+    }
+    const ready: Promise<void> = init.then(
+      () => { this.initialized = true; },
+      (error: unknown) => {
+        if (this.ready === ready) this.ready = null;
+        throw error;
+      },
+    );
+    ready.catch(() => undefined); // callers see the failure (503); it is not an unhandled rejection
+    return ready;
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -330,7 +346,7 @@ export class KeyManager {
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
     if (cached !== undefined) return this.checkStatus(cached);
-    if (!this.initialized) return (this.ready ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
+    if (!this.initialized) return (this.ready ??= this.startInit() ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
     return this.lookup(hash);
   }
 
@@ -593,7 +609,9 @@ export class KeyManager {
 
   private init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (!this.initialized && this.ready) return this.ready;
+    if (this.initialized) return;
+    const ready = (this.ready ??= this.startInit());
+    if (ready) return ready.catch((error: unknown) => { throw storeUnavailable(error); });
   }
 
   private policy() {
