@@ -88,9 +88,7 @@ export class KeyManager {
     this.hash = createHasher(this.config.pepper);
     this.cache = new VerifyCache({ ...this.config.cache, now: this.config.clock });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
-    const init = this.config.store.init?.();
-    if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
-    else this.initialized = true;
+    this.startInit(this.config.store.init?.());
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -307,7 +305,7 @@ export class KeyManager {
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
     if (cached !== undefined) return this.checkStatus(cached);
-    if (!this.initialized) return (this.ready ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
+    if (!this.initialized) return this.whenReady().then(() => this.lookup(hash), (e: unknown) => asStoreUnavailable(e));
     return this.lookup(hash);
   }
 
@@ -529,7 +527,45 @@ export class KeyManager {
 
   private init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (!this.initialized && this.ready) return this.ready;
+    if (!this.initialized) return this.whenReady().catch((e: unknown) => { throw asStoreUnavailable(e); });
+  }
+
+  /**
+   * Tracks an asynchronous `store.init()`. A failure is observed here (no unhandled rejection) and
+   * forgotten, so the next call retries: a store that was down at start-up is picked up when it is back.
+   */
+  private startInit(init: MaybePromise<void> | undefined): void {
+    if (!isPromise(init)) {
+      this.initialized = true;
+      return;
+    }
+    const attempt: Promise<void> = init.then(
+      () => { this.initialized = true; },
+      (error: unknown) => {
+        if (this.ready === attempt) this.ready = null;
+        throw error;
+      },
+    );
+    attempt.catch(() => undefined);
+    this.ready = attempt;
+  }
+
+  /** Resolves once the store is initialized, starting a new attempt after a failed one; bounded by storeTimeout. */
+  private whenReady(): Promise<void> {
+    if (this.initialized) return Promise.resolve();
+    if (this.ready === null) {
+      try {
+        this.startInit(this.config.store.init?.());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const attempt = this.ready;
+    if (attempt === null) return Promise.resolve();
+    return this.withTimeout(attempt).catch((error: unknown) => {
+      if (this.ready === attempt) this.ready = null; // a hung attempt is abandoned; the next call starts afresh
+      throw error;
+    });
   }
 
   private policy() {
@@ -586,6 +622,10 @@ export class KeyManager {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function asStoreUnavailable(error: unknown): KeywardError {
+  return error instanceof KeywardError && error.code === "store_unavailable" ? error : storeUnavailable(error);
 }
 
 function storeUnavailable(error: unknown): KeywardError {
