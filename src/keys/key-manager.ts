@@ -143,7 +143,7 @@ export class KeyManager {
       scopes, tier: v.tier ?? null, rateLimit: v.rateLimit ?? null, metadata: v.metadata ? cloneMetadata(v.metadata) : {},
       createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: null, rotatedTo: null,
     };
-    const tier = await this.tierFor(record);
+    const tier = await this.storeCall(() => this.tierFor(record));
     const max = tier?.maxActiveKeys ?? null;
     const inserted = await this.storeCall(() => this.config.store.insert(record, max === null ? undefined : { max, now }));
     if (!inserted) throw new KeywardError("key_limit_reached", `This owner already has the maximum of ${max} active keys for the tier; revoke one first.`);
@@ -446,7 +446,12 @@ export class KeyManager {
   }
 
   private compile(record: StoredKey): MaybePromise<VerifiedKey | KeywardError> {
-    const tier = this.tierFor(record);
+    let tier: MaybePromise<ResolvedTier | null>;
+    try {
+      tier = this.tierFor(record);
+    } catch (error) {
+      return storeUnavailable(error); // the app's plan lookup failed: fail closed, like the store
+    }
     const build = (t: ResolvedTier | null): VerifiedKey => {
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
