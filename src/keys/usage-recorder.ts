@@ -67,19 +67,22 @@ export class UsageRecorder {
     this.inFlight = batch;
     const deltas: UsageDelta[] = [];
     for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...p.days] });
-    this.flushing = (async () => {
-      try {
-        await this.store.recordUsage(deltas);
-      } catch (error) {
+    // The store is called from a callback, never inline: a synchronous store that throws must not
+    // settle (and clear `flushing`) before `flushing` is assigned, or later flushes would spin forever.
+    const write = Promise.resolve().then(() => this.store.recordUsage(deltas)).then(
+      () => { this.inFlight = null; },
+      (error: unknown) => {
+        this.inFlight = null;
         this.mergeBack(batch);
         this.onError(error);
         throw error;
-      } finally {
-        this.inFlight = null;
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
+      },
+    );
+    const flushing = write.finally(() => {
+      if (this.flushing === flushing) this.flushing = null;
+    });
+    this.flushing = flushing;
+    return flushing;
   }
 
   /** Stops the timer and flushes what is left (retrying a few times on failure). */
