@@ -58,6 +58,7 @@ const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
 const EXPIRED = new KeywardError("key_expired", "The API key has expired.");
 const REVOKED = new KeywardError("key_revoked", "The API key has been revoked.");
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
+const CLOSED = new KeywardError("store_unavailable", "This KeyManager has been closed.", { headers: { "Retry-After": "1" } });
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
 
@@ -81,6 +82,9 @@ export class KeyManager {
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
+  /** Asynchronous charges not yet settled, which `close()` waits for. */
+  private pendingCharges = 0;
+  private drained: (() => void) | null = null;
 
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
@@ -312,6 +316,15 @@ export class KeyManager {
   /** Takes one unit from the key's rate-limit window and monthly quota, or refuses with 429. */
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     if (key.rate === null && key.monthly === null) return NO_CHARGE;
+    const result = this.takeCharge(key);
+    if (!isPromise(result)) return result;
+    this.pendingCharges++;
+    return result.finally(() => {
+      if (--this.pendingCharges === 0) this.drained?.();
+    });
+  }
+
+  private takeCharge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     const now = this.now();
     const limits: LimitState[] = [];
     const counters: string[] = [];
@@ -406,14 +419,21 @@ export class KeyManager {
   }
 
   /**
-   * Flushes usage and closes the store. After K requests and `close()`, stored counts equal K.
+   * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests
+   * already past verification finish, flushes usage and closes the store. After K admitted
+   * requests and `close()`, stored counts equal K.
    *
    * @example
    * process.on("SIGTERM", () => keys.close().then(() => process.exit(0)));
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.closed = true; // from now on verification answers 503, so nothing new is admitted
+    // Requests already past verification finish first: pending asynchronous charges settle (each is
+    // bounded by storeTimeout), then one macrotask turn lets their continuations record their use.
+    while (this.pendingCharges > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+    this.drained = null;
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       await this.recorder?.close();
     } finally {
@@ -440,6 +460,7 @@ export class KeyManager {
   }
 
   private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
+    if (this.closed) return CLOSED;
     if (entry.revokedAt !== null) return REVOKED;
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return EXPIRED;
     return entry;
