@@ -188,7 +188,7 @@ describe("guards and project selection over HTTP", () => {
   });
 
   it("a repeated project header is refused, not merged", async () => {
-    const res = await request(app).get("/project").set("Authorization", `Bearer ${secrets.get("allow:proj_abc")!}`).set("x-project", ["proj_abc", "proj_abc"]);
+    const res = await request(app).get("/project").set("Authorization", `Bearer ${secrets.get("allow:proj_abc")!}`).set("x-project", ["proj_abc", "proj_abc"] as unknown as string);
     expect({ status: res.status, code: res.body.error.code }).toEqual({ status: 400, code: "invalid_request" });
   });
 
