@@ -5,7 +5,7 @@
  */
 import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
-import { createHasher, type SecretHasher } from "../core/hash.js";
+import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
@@ -89,7 +89,7 @@ export class KeyManager {
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
-    this.hash = createHasher(this.config.pepper);
+    this.hash = this.config.hash;
     this.cache = new VerifyCache({ ...this.config.cache, now: this.config.clock });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
     this.startInit(this.config.store.init?.());
