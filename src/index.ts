@@ -20,6 +20,8 @@ export { defaultKeyManager, defaultDatabasePath } from "./http/default-manager.j
 export { refuse, sendJson, wwwAuthenticate } from "./http/respond.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
+export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
+export type { KeysPageOptions, PageScope, PageProject } from "./page/options.js";
 
 export { KeywardError, KeywardConfigError, ERROR_STATUS } from "./core/errors.js";
 export type { KeywardErrorCode, KeywardErrorOptions } from "./core/errors.js";
