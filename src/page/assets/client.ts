@@ -13,7 +13,6 @@ export const CLIENT_JS = String.raw`(function () {
   var config = JSON.parse(app.getAttribute("data-config") || "{}");
   var expiries = JSON.parse(app.getAttribute("data-expiries") || "[null]");
   var api = String(config.router || "/api/keys").replace(/\/+$/, "");
-  var PAGE_SIZE = 50;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   var state = { keys: [], next: null, loading: false, generation: 0, secret: null, target: null };
@@ -222,7 +221,6 @@ export const CLIENT_JS = String.raw`(function () {
 
   function listQuery(before) {
     var params = new URLSearchParams();
-    params.set("limit", String(PAGE_SIZE));
     if (filterMode && filterMode.value) params.set("mode", filterMode.value);
     if (filterStatus.value) params.set("status", filterStatus.value);
     if (before) params.set("before", before);

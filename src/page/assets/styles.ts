@@ -102,6 +102,7 @@ body { margin: 0; background: var(--kw-bg); color: var(--kw-text);
 .kw-field-error { color: var(--kw-danger); font-size: 0.875rem; margin: 4px 0 0; font-weight: 600; }
 .kw [aria-invalid="true"] { border-color: var(--kw-danger); }
 fieldset.kw-field { border: 0; padding: 0; min-width: 0; }
+fieldset.kw-field > legend { padding: 0; }
 .kw-choice-list { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 6px 14px; margin-top: 6px; }
 .kw-choice { display: flex; gap: 8px; align-items: flex-start; margin: 4px 0; }
 .kw-choice input { margin: 4px 0 0; width: 16px; height: 16px; flex: none; accent-color: var(--kw-accent); }
