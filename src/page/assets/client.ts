@@ -234,7 +234,15 @@ export const CLIENT_JS = String.raw`(function () {
     empty.hidden = state.keys.length > 0;
   }
 
-  function load(append) {
+  /** After an action re-renders the table, move focus to that key's row (its buttons are gone). */
+  function focusRow(id) {
+    var tr = rows.querySelector('tr[data-key-id="' + CSS.escape(id) + '"]');
+    if (!tr) { createOpen.focus(); return; }
+    tr.setAttribute("tabindex", "-1");
+    tr.focus();
+  }
+
+  function load(append, focusId) {
     var generation = ++state.generation;
     state.loading = true;
     table.setAttribute("aria-busy", "true");
@@ -261,6 +269,7 @@ export const CLIENT_JS = String.raw`(function () {
       $("kw-more").hidden = !state.next;
       renderEmpty();
       announce(plural(state.keys.length, "key") + " shown.");
+      if (focusId) focusRow(focusId);
       return loadSparklines(page, generation);
     });
   }
@@ -431,7 +440,7 @@ export const CLIENT_JS = String.raw`(function () {
       if (!result.ok) { showError($("kw-revoke-error"), result); return; }
       revokeDialog.close();
       announce("Key “" + key.name + "” revoked.");
-      load(false);
+      load(false, key.id);
     });
   });
   [rotateDialog, revokeDialog].forEach(function (dialog) {

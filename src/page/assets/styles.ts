@@ -66,6 +66,7 @@ body { margin: 0; background: var(--kw-bg); color: var(--kw-text);
 .kw-table td { padding: 10px 10px; border-bottom: 1px solid var(--kw-border); vertical-align: top; }
 .kw-table tbody tr:last-child td { border-bottom: 0; }
 .kw-table tr.kw-inactive td { color: var(--kw-muted); }
+.kw-table tr:focus { outline: 3px solid var(--kw-focus); outline-offset: -3px; }
 .kw-name { font-weight: 600; overflow-wrap: anywhere; }
 .kw-start { display: block; color: var(--kw-muted); white-space: nowrap; }
 .kw-nowrap { white-space: nowrap; }
