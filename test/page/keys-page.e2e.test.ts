@@ -18,6 +18,9 @@ declare const document: any, window: any, navigator: any, getComputedStyle: any;
 const ARTIFACTS = "test-artifacts";
 const PAGE = "/settings/api-keys";
 
+// A real browser on a shared, busy machine: allow more than the default 20 s per step (not a timing assertion).
+jest.setTimeout(60_000);
+
 describeInBrowser("keys page in Chromium", () => {
   let keys: KeyManager;
   let server: Server;
@@ -47,9 +50,16 @@ describeInBrowser("keys page in Chromium", () => {
     page.on("console", (msg) => { if (/Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text()); });
     page.on("pageerror", (err) => cspViolations.push(`script error: ${err.message}`));
     await page.goto(path);
-    await page.locator("#kw-loading").waitFor({ state: "hidden" });
+    await settled(page);
     return page;
   }
+
+  /** Waits until the table (rows and sparklines) has finished its latest load. */
+  const settled = (page: Page) => page.locator('.kw-table[aria-busy="false"]').waitFor();
+  const refresh = async (page: Page) => {
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await settled(page);
+  };
 
   /** Signs alice in (a fresh session for the same user; her keys stay hers). */
   const signIn = () => context.request.post("/login/alice");
@@ -82,8 +92,10 @@ describeInBrowser("keys page in Chromium", () => {
     for (const project of choose.projects ?? []) await dialog.getByRole("checkbox", { name: project }).check();
     if (choose.expiry) await dialog.getByLabel("Expires after").selectOption({ label: choose.expiry });
     await dialog.getByRole("button", { name: "Create key" }).click();
+    await page.getByRole("dialog", { name: "Copy your new key" }).waitFor();
     const secret = (await page.locator("#kw-secret-value").textContent()) ?? "";
     await page.getByRole("button", { name: "Done, I've stored it" }).click();
+    await settled(page);
     return secret;
   }
 
@@ -132,8 +144,8 @@ describeInBrowser("keys page in Chromium", () => {
 
     // The row: name, start, mode badge, scopes, projects, and the use we just made (unflushed).
     const row = page.locator("#kw-rows tr", { hasText: "ci-deploys" });
-    await page.getByRole("button", { name: "Refresh" }).click();
-    await row.locator(".kw-count", { hasText: /^1$/ }).waitFor();
+    await refresh(page);
+    expect(await row.locator(".kw-count").textContent()).toBe("1");
     expect(await row.locator(".kw-last-used").textContent()).toBe("just now");
     expect(await row.locator(".kw-badge-live").textContent()).toBe("live");
     expect(await row.textContent()).toContain(secret.slice(0, 12));
@@ -141,15 +153,13 @@ describeInBrowser("keys page in Chromium", () => {
     expect(await row.textContent()).toContain("proj_alpha");
     expect(await row.locator(".kw-status").textContent()).toContain("Active");
     const spark = row.getByRole("img");
-    await spark.waitFor();
     expect(await spark.getAttribute("aria-label")).toMatch(/^1 request in the last 30 days; busiest day \d{4}-\d\d-\d\d with 1$/);
 
     // After a reload neither the page nor anything the router sends it holds the secret.
     const bodies: Array<Promise<string>> = [];
     page.on("response", (response) => { bodies.push(response.text().catch(() => "")); });
     await page.reload();
-    await page.locator("#kw-loading").waitFor({ state: "hidden" });
-    await row.getByRole("img").waitFor();
+    await settled(page);
     expect(await secretTraces(page, secret)).toEqual([]);
     const received = await Promise.all(bodies);
     expect(received.length).toBeGreaterThanOrEqual(4); // page, css, js, list, usage
@@ -168,6 +178,7 @@ describeInBrowser("keys page in Chromium", () => {
     expect(successor).not.toBe(secret);
     await page.getByRole("button", { name: "Done, I've stored it" }).click();
     expect(await secretTraces(page, successor)).toEqual([]);
+    await settled(page);
     expect((await callApi(successor)).status).toBe(200);
     expect((await callApi(secret)).status).toBe(200);
     const rows = page.locator("#kw-rows tr", { hasText: "ci-deploys" });
@@ -181,7 +192,8 @@ describeInBrowser("keys page in Chromium", () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Cancel");
     await revokeDialog.getByRole("button", { name: "Revoke key" }).click();
     await revokeDialog.waitFor({ state: "hidden" });
-    await oldRow.locator(".kw-status", { hasText: "Revoked" }).waitFor();
+    await settled(page);
+    expect(await oldRow.locator(".kw-status").textContent()).toContain("Revoked");
     await page.waitForFunction(() => document.activeElement?.tagName === "TR");
     expect(await page.evaluate(() => document.activeElement?.textContent)).toContain("Revoked");
     const refused = await callApi(secret);
@@ -192,22 +204,25 @@ describeInBrowser("keys page in Chromium", () => {
 
     // Filters: revoked only, then live active only.
     await page.getByLabel("Status").selectOption("revoked");
-    await page.locator("#kw-rows tr").first().locator(".kw-status", { hasText: "Revoked" }).waitFor();
+    await settled(page);
     await expect(page.locator("#kw-rows tr").count()).resolves.toBe(1);
+    expect(await page.locator("#kw-rows tr .kw-status").textContent()).toContain("Revoked");
     await page.getByLabel("Status").selectOption("");
+    await settled(page);
 
     // A few more keys so the screenshot shows a realistic table.
     const testKey = await createKey(page, "local-dev", { mode: "test", scopes: ["notes:read", "notes:write"], expiry: "30 days" });
     for (let i = 0; i < 3; i++) await callApi(testKey);
     await createKey(page, "billing-export", { mode: "live", scopes: ["billing:read"], projects: ["proj_beta"], expiry: "60 days" });
-    await page.getByRole("button", { name: "Refresh" }).click();
-    await page.locator("#kw-rows tr", { hasText: "local-dev" }).locator(".kw-count", { hasText: /^3$/ }).waitFor();
-    await page.locator("#kw-rows tr .kw-usage svg").nth(3).waitFor();
+    await refresh(page);
+    expect(await page.locator("#kw-rows tr", { hasText: "local-dev" }).locator(".kw-count").textContent()).toBe("3");
+    await expect(page.locator("#kw-rows tr .kw-usage svg").count()).resolves.toBe(4);
     await page.screenshot({ path: `${ARTIFACTS}/keys-page.png`, fullPage: true });
 
     // Mode filter.
     await page.getByRole("group", { name: "Filter keys" }).getByLabel("Mode").selectOption("test");
-    await page.locator("#kw-rows tr", { hasText: "local-dev" }).waitFor();
+    await settled(page);
+    expect(await page.locator("#kw-rows tr").textContent()).toContain("local-dev");
     await expect(page.locator("#kw-rows tr").count()).resolves.toBe(1);
     expect(cspViolations).toEqual([]);
     await page.close();

@@ -250,7 +250,6 @@ export const CLIENT_JS = String.raw`(function () {
     return call("GET", "/" + listQuery(append ? state.next : null)).then(function (result) {
       if (generation !== state.generation) return;
       state.loading = false;
-      table.setAttribute("aria-busy", "false");
       $("kw-loading").hidden = true;
       $("kw-more").disabled = false;
       if (!result.ok) {
@@ -258,6 +257,7 @@ export const CLIENT_JS = String.raw`(function () {
         if (!append) { rows.textContent = ""; state.keys = []; }
         $("kw-more").hidden = true;
         createOpen.disabled = result.error.code === "unauthenticated";
+        table.setAttribute("aria-busy", "false");
         return;
       }
       clearError(alertBox);
@@ -270,7 +270,10 @@ export const CLIENT_JS = String.raw`(function () {
       renderEmpty();
       announce(plural(state.keys.length, "key") + " shown.");
       if (focusId) focusRow(focusId);
-      return loadSparklines(page, generation);
+      // The table stays aria-busy until its sparklines are drawn too.
+      return loadSparklines(page, generation).then(function () {
+        if (generation === state.generation) table.setAttribute("aria-busy", "false");
+      });
     });
   }
 
