@@ -12,7 +12,14 @@ import { STYLES_CSS } from "./assets/styles.js";
 import { projectChoices, resolvePageOptions, scopeChoices, type KeysPageOptions } from "./options.js";
 import { renderPage } from "./render.js";
 
-/** The policy sent with the page: only this origin's script, style and fetches; no framing. */
+/**
+ * The Content-Security-Policy sent with the page: only this origin's script, style and fetches;
+ * no inline code, no plugins, no framing.
+ *
+ * @example
+ * // Allow the same policy on a page of your own that embeds nothing else:
+ * res.setHeader("Content-Security-Policy", KEYS_PAGE_CSP);
+ */
 export const KEYS_PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

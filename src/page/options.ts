@@ -10,12 +10,27 @@ import type { MaybePromise } from "../core/types.js";
 import { KeyManager } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 
-/** A scope offered as a checkbox: its name, or the name with a short description. */
+/**
+ * A scope offered as a checkbox: its name, or the name with a short description.
+ *
+ * @example
+ * const scopes: PageScope[] = ["notes:read", { scope: "notes:write", description: "Create and edit notes" }];
+ */
 export type PageScope = string | { scope: string; description?: string };
-/** A project offered in the allow-list: its id, or the id with a display name. */
+/**
+ * A project offered in the allow-list: its id, or the id with a display name.
+ *
+ * @example
+ * const projects: PageProject[] = ["proj_1", { id: "proj_2", name: "Billing" }];
+ */
 export type PageProject = string | { id: string; name?: string };
 
-/** Options for {@link keysPage}. */
+/**
+ * Options for {@link keysPage}.
+ *
+ * @example
+ * const options: KeysPageOptions = { router: "/api/keys", scopes: ["notes:read", { scope: "notes:write", description: "Create and edit notes" }], modes: ["live", "test"], title: "Developer keys" };
+ */
 export interface KeysPageOptions {
   /** Path where `keysRouter` is mounted on the same origin, e.g. `"/api/keys"`. Defaults to `"/api/keys"`. */
   router?: string;
