@@ -41,7 +41,8 @@ describeInBrowser("keys page in Chromium", () => {
 
   afterAll(async () => {
     await closeBrowser?.();
-    await new Promise((resolve) => server?.close(resolve));
+    server?.closeAllConnections();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
     await keys?.close();
   });
 
@@ -265,8 +266,10 @@ describeInBrowser("keys page in Chromium", () => {
     await page.close();
   });
 
-  test("works with a { data, error } envelope (formatBody / formatError)", async () => {
-    const envelope = createPageApp(keys, {}, { formatBody: (data) => ({ data, error: null }), formatError: (e) => ({ data: null, error: e.message }) }).app.listen(0, "127.0.0.1");
+  test("works with a { data, error } envelope (formatBody / formatError) and pages through long lists", async () => {
+    const routerOptions = { formatBody: (data: unknown) => ({ data, error: null }), formatError: (e: Error) => ({ data: null, error: e.message }), maxPageSize: 2 };
+    for (const name of ["older-1", "older-2"]) await keys.create({ name, ownerId: "erin", expiresIn: "30d" });
+    const envelope = createPageApp(keys, {}, routerOptions).app.listen(0, "127.0.0.1");
     await new Promise((resolve) => envelope.once("listening", resolve));
     const origin = `http://127.0.0.1:${(envelope.address() as AddressInfo).port}`;
     try {
@@ -281,8 +284,15 @@ describeInBrowser("keys page in Chromium", () => {
       const row = page.locator("#kw-rows tr", { hasText: "enveloped" });
       await row.getByRole("img").waitFor();
       expect(await row.locator(".kw-status").textContent()).toContain("Active");
+      await expect(page.locator("#kw-rows tr").count()).resolves.toBe(2);
+      await page.getByRole("button", { name: "Load more keys" }).click();
+      await settled(page);
+      expect(await page.locator("#kw-rows tr .kw-name").allTextContents()).toEqual(["enveloped", "older-2", "older-1"]);
+      expect(await page.locator("#kw-rows tr .kw-usage svg").count()).toBe(3);
+      expect(await page.getByRole("button", { name: "Load more keys" }).isVisible()).toBe(false);
       await page.close();
     } finally {
+      envelope.closeAllConnections();
       await new Promise((resolve) => envelope.close(resolve));
       await signIn(); // cookies ignore ports: erin's cookie replaced alice's
     }

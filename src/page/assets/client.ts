@@ -66,6 +66,16 @@ export const CLIENT_JS = String.raw`(function () {
   function timeNode(iso, text) {
     return el("time", { datetime: iso, title: fullFormat.format(new Date(iso)), text: text });
   }
+  function relativeNode(iso) {
+    var node = timeNode(iso, relative(iso));
+    node.setAttribute("data-relative", "");
+    return node;
+  }
+  // Relative times ("5 minutes ago") stay true while the page is open.
+  window.setInterval(function () {
+    var nodes = rows.querySelectorAll("time[data-relative]");
+    for (var i = 0; i < nodes.length; i++) nodes[i].textContent = relative(nodes[i].getAttribute("datetime"));
+  }, 30000);
 
   // ------------------------------------------------------------------ talking to keysRouter
 
@@ -132,14 +142,14 @@ export const CLIENT_JS = String.raw`(function () {
     if (!key.expiresAt) return el("span", { text: "Never" });
     var at = new Date(key.expiresAt);
     var wrap = el("span", null, [timeNode(key.expiresAt, dateFormat.format(at))]);
-    if (key.status === "active") wrap.appendChild(el("span", { class: "kw-sub", text: relative(key.expiresAt) }));
+    if (key.status === "active") wrap.appendChild(el("span", { class: "kw-sub" }, [relativeNode(key.expiresAt)]));
     return wrap;
   }
 
   function statusNode(key) {
     var node = el("span", null, [badge(key.status, key.status.charAt(0).toUpperCase() + key.status.slice(1))]);
     if (key.status === "active" && key.rotatedTo) node.appendChild(el("span", { class: "kw-sub", text: "Replaced; stops at expiry" }));
-    if (key.status === "revoked" && key.revokedAt) node.appendChild(el("span", { class: "kw-sub" }, [timeNode(key.revokedAt, relative(key.revokedAt))]));
+    if (key.status === "revoked" && key.revokedAt) node.appendChild(el("span", { class: "kw-sub" }, [relativeNode(key.revokedAt)]));
     return node;
   }
 
@@ -167,7 +177,7 @@ export const CLIENT_JS = String.raw`(function () {
     if (config.projects) cells.push(cell("Projects", null, [tags(projects, "All projects")]));
     cells.push(cell("Created", "kw-nowrap", [timeNode(key.createdAt, dateFormat.format(new Date(key.createdAt)))]));
     cells.push(cell("Expires", "kw-nowrap", [expiresNode(key)]));
-    cells.push(cell("Last used", "kw-nowrap kw-last-used", [key.lastUsedAt ? timeNode(key.lastUsedAt, relative(key.lastUsedAt)) : el("span", { class: "kw-sub", text: "Never" })]));
+    cells.push(cell("Last used", "kw-nowrap kw-last-used", [key.lastUsedAt ? relativeNode(key.lastUsedAt) : el("span", { class: "kw-sub", text: "Never" })]));
     var usage = el("div", null, [el("span", { class: "kw-count", text: numberFormat.format(key.requestCount || 0) }), el("span", { class: "kw-usage" }, [el("span", { class: "kw-sub", text: "…" })])]);
     cells.push(cell("Requests", "kw-requests", [usage]));
     cells.push(cell("Status", "kw-status", [statusNode(key)]));
@@ -200,18 +210,22 @@ export const CLIENT_JS = String.raw`(function () {
     return node;
   }
 
-  function loadSparklines(keys, generation) {
-    var queue = keys.slice();
+  /** Fetches and draws each key's 30-day usage into its row (skipped once a reload replaced the row). */
+  function loadSparklines(keys) {
+    var queue = [];
+    for (var i = 0; i < keys.length; i++) {
+      var cellNode = rows.querySelector('tr[data-key-id="' + CSS.escape(keys[i].id) + '"] .kw-usage');
+      if (cellNode) queue.push({ id: keys[i].id, cell: cellNode });
+    }
     function worker() {
-      var key = queue.shift();
-      if (!key) return Promise.resolve();
-      return call("GET", "/" + encodeURIComponent(key.id) + "/usage?days=30").then(function (result) {
-        if (generation !== state.generation) return;
-        var target = rows.querySelector('tr[data-key-id="' + CSS.escape(key.id) + '"] .kw-usage');
-        if (!target) return;
-        target.textContent = "";
-        if (result.ok && Array.isArray(result.data.usage)) target.appendChild(sparkline(result.data.usage));
-        else target.appendChild(el("span", { class: "kw-sub", text: "Unavailable" }));
+      var job = queue.shift();
+      if (!job) return Promise.resolve();
+      if (!job.cell.isConnected) return worker();
+      return call("GET", "/" + encodeURIComponent(job.id) + "/usage?days=30").then(function (result) {
+        if (!job.cell.isConnected) return;
+        job.cell.textContent = "";
+        if (result.ok && Array.isArray(result.data.usage)) job.cell.appendChild(sparkline(result.data.usage));
+        else job.cell.appendChild(el("span", { class: "kw-sub", text: "Unavailable" }));
       }).then(worker);
     }
     return Promise.all([worker(), worker(), worker(), worker()]);
@@ -271,7 +285,7 @@ export const CLIENT_JS = String.raw`(function () {
       announce(plural(state.keys.length, "key") + " shown.");
       if (focusId) focusRow(focusId);
       // The table stays aria-busy until its sparklines are drawn too.
-      return loadSparklines(page, generation).then(function () {
+      return loadSparklines(page).then(function () {
         if (generation === state.generation) table.setAttribute("aria-busy", "false");
       });
     });
@@ -456,6 +470,10 @@ export const CLIENT_JS = String.raw`(function () {
   filterStatus.addEventListener("change", function () { load(false); });
   $("kw-refresh").addEventListener("click", function () { load(false); });
   $("kw-more").addEventListener("click", function () { load(true); });
+  // Coming back to the tab (e.g. after trying a key elsewhere) shows fresh usage, unless a dialog is open.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && !app.querySelector("dialog[open]")) load(false);
+  });
   load(false);
 })();
 `;
