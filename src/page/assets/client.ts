@@ -132,7 +132,9 @@ export const CLIENT_JS = String.raw`(function () {
   function badge(kind, text) { return el("span", { class: "kw-badge kw-badge-" + kind, text: text }); }
   function tags(list, empty) {
     if (!list || list.length === 0) return el("span", { class: "kw-sub", text: empty });
-    return el("span", { class: "kw-tags" }, list.map(function (s) { return el("span", { class: "kw-tag", text: s }); }));
+    return el("span", { class: "kw-tags" }, list.map(function (s) {
+      return s === "*" ? el("span", { class: "kw-tag", title: "Scope *: every scope", text: "* (full access)" }) : el("span", { class: "kw-tag", text: s });
+    }));
   }
   function cell(label, className, children) {
     return el("td", { "data-label": label, class: className || null }, children);

@@ -7,7 +7,7 @@ export const STYLES_CSS = String.raw`
   color-scheme: light dark;
   --kw-bg: #f6f7f9; --kw-panel: #ffffff; --kw-text: #1d2330; --kw-muted: #5d6677; --kw-border: #dde1e8;
   --kw-accent: #2f5bea; --kw-accent-text: #ffffff; --kw-focus: #2f5bea;
-  --kw-danger: #c4302b; --kw-danger-bg: #fdecec; --kw-ok: #18794e; --kw-ok-bg: #e6f6ee;
+  --kw-danger: #c4302b; --kw-danger-bg: #fdecec; --kw-danger-text: #ffffff; --kw-ok: #18794e; --kw-ok-bg: #e6f6ee;
   --kw-warn: #8a5a00; --kw-warn-bg: #fff4d6; --kw-grey-bg: #eceef2;
   --kw-live: #7a3ff2; --kw-live-bg: #efe8fe; --kw-test: #0f6f8f; --kw-test-bg: #e2f4fa;
   --kw-radius: 8px;
@@ -16,7 +16,7 @@ export const STYLES_CSS = String.raw`
   :root {
     --kw-bg: #12151b; --kw-panel: #1a1e26; --kw-text: #e7eaf0; --kw-muted: #9aa3b2; --kw-border: #2e3440;
     --kw-accent: #6d8dff; --kw-accent-text: #0b1020; --kw-focus: #8ea8ff;
-    --kw-danger: #ff7b72; --kw-danger-bg: #3a1d1d; --kw-ok: #5cd39a; --kw-ok-bg: #15301f;
+    --kw-danger: #ff7b72; --kw-danger-bg: #3a1d1d; --kw-danger-text: #2a0b0b; --kw-ok: #5cd39a; --kw-ok-bg: #15301f;
     --kw-warn: #f2c14e; --kw-warn-bg: #362b10; --kw-grey-bg: #262b35;
     --kw-live: #b79bff; --kw-live-bg: #2c2244; --kw-test: #6fd0ee; --kw-test-bg: #12313b;
   }
@@ -43,7 +43,7 @@ body { margin: 0; background: var(--kw-bg); color: var(--kw-text);
 .kw-btn:disabled { opacity: 0.55; cursor: not-allowed; }
 .kw-btn-primary { background: var(--kw-accent); border-color: var(--kw-accent); color: var(--kw-accent-text); }
 .kw-btn-primary:hover { filter: brightness(1.08); border-color: var(--kw-accent); }
-.kw-btn-danger { background: var(--kw-danger); border-color: var(--kw-danger); color: #fff; }
+.kw-btn-danger { background: var(--kw-danger); border-color: var(--kw-danger); color: var(--kw-danger-text); }
 .kw-btn-small { min-height: 30px; padding: 3px 10px; font-size: 0.825rem; }
 .kw-btn-link { border: 0; background: none; color: var(--kw-accent); padding: 0; min-height: 0; }
 .kw :focus-visible { outline: 3px solid var(--kw-focus); outline-offset: 2px; }
