@@ -26,6 +26,14 @@ export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
 export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
 export type { KeysPageOptions, PageScope, PageProject } from "./page/options.js";
 
+export { createWebhookSecret, webhookSecretMode } from "./webhooks/secret.js";
+export { signWebhook } from "./webhooks/sign.js";
+export type { SignWebhookOptions } from "./webhooks/sign.js";
+export { verifyWebhook } from "./webhooks/verify.js";
+export type { VerifyWebhookOptions, VerifiedWebhook } from "./webhooks/verify.js";
+export { parseSignatureHeader } from "./webhooks/signature.js";
+export type { ParsedSignature, WebhookPayload } from "./webhooks/signature.js";
+
 export { KeywardError, KeywardConfigError, ERROR_STATUS } from "./core/errors.js";
 export type { KeywardErrorCode, KeywardErrorOptions } from "./core/errors.js";
 export { KeyFormat } from "./core/key-format.js";
