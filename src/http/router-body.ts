@@ -6,29 +6,19 @@
 import { z } from "zod";
 import { durationMs } from "../core/duration.js";
 import { isKeyId } from "../core/ids.js";
-import { metadataError } from "../core/metadata.js";
 import { MAX_SCOPES, scopeError } from "../core/scopes.js";
 import { KeywardError } from "../core/errors.js";
-import { PROJECT_ID_PATTERN } from "../keys/projects.js";
+import { checked, keyName, metadataField, projectIdField } from "../keys/fields.js";
 
 const text = (what = "a string") => z.string({ error: `must be ${what}` });
 
-const name = text().trim().min(1, "must not be empty").max(128, "must be at most 128 characters")
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "must not contain control characters");
+const name = keyName(text());
 
-const scope = z.unknown().superRefine((v, ctx) => {
-  const error = scopeError(v);
-  if (error) ctx.addIssue({ code: "custom", message: error });
-}).transform((v) => v as string);
+const scope = checked<string>(scopeError);
 
 const scopes = z.array(scope, { error: "must be an array of scope strings" }).max(MAX_SCOPES, `at most ${MAX_SCOPES} scopes`);
 
-const projectId = text("a project id").regex(PROJECT_ID_PATTERN, "must be 1-128 characters from [A-Za-z0-9_.:-]");
-
-const metadata = z.unknown().superRefine((v, ctx) => {
-  const error = metadataError(v);
-  if (error) ctx.addIssue({ code: "custom", message: error });
-}).transform((v) => v as Record<string, unknown>);
+const projectId = projectIdField(text("a project id"));
 
 /** A positive lifetime: `"90d"`, `"12h"`, a number of seconds, or null for none. */
 const expiresIn = z.union([text(), z.number(), z.null()], { error: 'must be a duration such as "90d", a number of seconds, or null' })
@@ -48,14 +38,14 @@ export const createBody = z.strictObject({
   kind: z.enum(["user", "project"], { error: 'must be "user" or "project"' }).optional(),
   project: projectId.optional(),
   expiresIn: expiresIn.optional(),
-  metadata: metadata.optional(),
+  metadata: metadataField.optional(),
   tier: text().max(64, "must be at most 64 characters").optional(),
 });
 
 /** `PATCH /:id` body: at least one field. */
 export const patchBody = z.strictObject({
   name: name.optional(),
-  metadata: metadata.optional(),
+  metadata: metadataField.optional(),
   scopes: scopes.optional(),
 }).refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined, { message: "give at least one of name, metadata, scopes" });
 

@@ -2,10 +2,9 @@
 import { z } from "zod";
 import type { Duration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
-import { metadataError } from "../core/metadata.js";
 import { rateLimitOption } from "../core/options.js";
 import type { KeyKind } from "../core/types.js";
-import { PROJECT_ID_PATTERN } from "./projects.js";
+import { keyName, metadataField, projectIdField } from "./fields.js";
 
 /** What `create` accepts. */
 export interface CreateKeyInput {
@@ -42,13 +41,8 @@ export interface UpdateKeyInput {
   metadata?: Record<string, unknown>;
 }
 
-const name = z.string().trim().min(1, "must not be empty").max(128, "must be at most 128 characters")
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "must not contain control characters");
-const projectId = z.string().regex(PROJECT_ID_PATTERN, "must be 1-128 characters from [A-Za-z0-9_.:-]");
-const metadata = z.unknown().superRefine((v, ctx) => {
-  const error = metadataError(v);
-  if (error) ctx.addIssue({ code: "custom", message: error });
-}).transform((v) => v as Record<string, unknown>);
+const name = keyName(z.string());
+const projectId = projectIdField(z.string());
 
 export const createSchema = z.strictObject({
   name,
@@ -58,7 +52,7 @@ export const createSchema = z.strictObject({
   projects: z.array(projectId).max(256).optional(),
   mode: z.string().optional(),
   scopes: z.array(z.unknown()).optional(),
-  metadata: metadata.optional(),
+  metadata: metadataField.optional(),
   tier: z.string().max(64).optional(),
   expiresIn: z.union([z.string().max(32), z.number(), z.null()]).optional(),
   expiresAt: z.union([z.date(), z.number(), z.string().max(64), z.null()]).optional(),
@@ -68,7 +62,7 @@ export const createSchema = z.strictObject({
 export const updateSchema = z.strictObject({
   name: name.optional(),
   scopes: z.array(z.unknown()).optional(),
-  metadata: metadata.optional(),
+  metadata: metadataField.optional(),
 });
 
 export const rotateSchema = z.strictObject({
