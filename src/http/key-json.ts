@@ -2,32 +2,18 @@
  * The JSON form of a key in management responses: an explicit list of fields (dates as ISO
  * strings), so a hash or secret can never leak through a field added to the record later.
  */
-import type { ApiKey, KeyKind, KeyStatus } from "../core/types.js";
+import type { ApiKey } from "../core/types.js";
 
-/** A key as the management API returns it. */
-export interface ApiKeyJson {
-  id: string;
-  name: string;
-  /** Display form, e.g. `sk_live_AbCd`. */
-  start: string;
-  ownerId: string | null;
-  kind: KeyKind;
-  projectId: string | null;
-  projects: string[];
-  mode: string | null;
-  scopes: string[];
-  tier: string | null;
-  rateLimit: { limit: number; windowMs: number } | null;
-  metadata: Record<string, unknown>;
-  status: KeyStatus;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-  requestCount: number;
-  rotatedFrom: string | null;
-  rotatedTo: string | null;
-}
+/**
+ * A key as the management API returns it: the fields of {@link ApiKey}, with dates as ISO strings.
+ *
+ * @example
+ * const { key } = (await res.json()) as { key: ApiKeyJson };
+ * new Date(key.createdAt);
+ */
+export type ApiKeyJson = {
+  [K in keyof ApiKey]: ApiKey[K] extends Date ? string : ApiKey[K] extends Date | null ? string | null : ApiKey[K];
+};
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
