@@ -1,55 +1,11 @@
 /**
- * Shared tools for the hostile suite: a store proxy that counts (and can break or slow down) calls,
+ * Shared tools for the hostile suite: the counting store proxy (re-exported from test/counting-store),
  * raw HTTP requests over a socket (duplicate headers, raw bytes), and a listening test server.
  */
 import { createServer, type RequestListener, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
-import type { KeyStore } from "keyward";
 
-type Method = keyof KeyStore & string;
-
-/** How a wrapped store method misbehaves: throw, hang forever, or answer after a delay (read at call time). */
-export type Fault = "throw" | "hang" | { delayMs: number } | { reject: true } | null;
-
-/** A store wrapped so every call is counted and any method can be made to fail, hang or lag. */
-export interface CountingStore<S extends KeyStore> {
-  store: S;
-  /** Calls per method name since the last reset. */
-  calls: Record<string, number>;
-  /** Total calls of the methods a request can reach (findByHash, consume, refund, recordUsage). */
-  reads(): number;
-  reset(): void;
-  /** Makes `method` misbehave until cleared with `null`. */
-  fault(method: Method, fault: Fault): void;
-}
-
-/** Wraps `inner` in a Proxy that counts and can sabotage calls; everything else passes through. */
-export function countingStore<S extends KeyStore>(inner: S): CountingStore<S> {
-  const calls: Record<string, number> = {};
-  const faults = new Map<string, Fault>();
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof prop !== "string" || typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls[prop] = (calls[prop] ?? 0) + 1;
-        const fault = faults.get(prop) ?? null;
-        if (fault === "throw") throw new Error(`injected ${prop} failure`);
-        if (fault === "hang") return new Promise(() => undefined);
-        if (fault && "reject" in fault) return Promise.reject(new Error(`injected ${prop} rejection`));
-        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (fault && "delayMs" in fault) return new Promise((resolve) => setTimeout(() => resolve(result), fault.delayMs));
-        return result;
-      };
-    },
-  });
-  return {
-    store, calls,
-    reads: () => (calls.findByHash ?? 0) + (calls.findById ?? 0) + (calls.consume ?? 0) + (calls.list ?? 0),
-    reset: () => { for (const k of Object.keys(calls)) delete calls[k]; },
-    fault: (method, fault) => { if (fault === null) faults.delete(method); else faults.set(method, fault); },
-  };
-}
+export { countingStore, type CountingStore, type Fault } from "../counting-store";
 
 /** An HTTP server on a random local port, closed by `close()`. */
 export async function listen(handler: RequestListener, options: { maxHeaderSize?: number } = {}): Promise<{ server: Server; port: number; close: () => Promise<void> }> {

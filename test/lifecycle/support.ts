@@ -1,32 +1,7 @@
 /** Helpers for the lifecycle and limits tests: a store wrapper that counts calls, and secret checks. */
-import { createHasher, type KeyStore } from "keyward";
+import { createHasher } from "keyward";
 
-/** Wraps a store and counts calls per method; `fail` makes the next calls of a method throw. */
-export function countingStore<S extends KeyStore>(inner: S) {
-  const calls: Record<string, number> = {};
-  const failures: Record<string, number> = {};
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== "function" || typeof prop !== "string") return value;
-      return (...args: unknown[]) => {
-        calls[prop] = (calls[prop] ?? 0) + 1;
-        if (failures[prop]) {
-          failures[prop]--;
-          throw new Error(`${prop} failed (test)`);
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return {
-    store,
-    calls,
-    count: (method: string) => calls[method] ?? 0,
-    /** The next `times` calls of `method` throw synchronously. */
-    fail: (method: string, times = 1) => { failures[method] = times; },
-  };
-}
+export { countingStore } from "../counting-store";
 
 /** Every substring a leak could show: the secret, its body after the prefix, its hash. */
 export function secretTraces(secret: string, pepper?: string): string[] {
