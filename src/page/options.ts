@@ -115,26 +115,26 @@ export function resolvePageOptions(options: KeysPageOptions): PageConfig {
 
 /** Scope entries as checkbox choices (duplicates dropped). */
 export function scopeChoices(list: readonly PageScope[]): Choice[] {
-  const seen = new Set<string>();
-  const out: Choice[] = [];
-  for (const item of list) {
-    const value = typeof item === "string" ? item : item.scope;
-    if (seen.has(value)) continue;
-    seen.add(value);
-    out.push(typeof item === "string" || !item.description ? { value, label: value } : { value, label: value, description: item.description });
-  }
-  return out;
+  return uniqueChoices(list, (item) => {
+    if (typeof item === "string") return { value: item, label: item };
+    return item.description ? { value: item.scope, label: item.scope, description: item.description } : { value: item.scope, label: item.scope };
+  });
 }
 
 /** Project entries as checkbox choices (duplicates dropped). */
 export function projectChoices(list: readonly PageProject[]): Choice[] {
+  return uniqueChoices(list, (item) => (typeof item === "string" ? { value: item, label: item } : { value: item.id, label: item.name || item.id }));
+}
+
+/** `list` mapped to choices, keeping the first of each value. */
+function uniqueChoices<T>(list: readonly T[], toChoice: (item: T) => Choice): Choice[] {
   const seen = new Set<string>();
   const out: Choice[] = [];
   for (const item of list) {
-    const value = typeof item === "string" ? item : item.id;
-    if (seen.has(value)) continue;
-    seen.add(value);
-    out.push({ value, label: typeof item === "string" ? item : item.name || item.id });
+    const choice = toChoice(item);
+    if (seen.has(choice.value)) continue;
+    seen.add(choice.value);
+    out.push(choice);
   }
   return out;
 }
