@@ -99,9 +99,9 @@ export function keysPage(options: KeysPageOptions = {}): Middleware {
     if (req.method !== "GET" && req.method !== "HEAD") return next();
     const [path = "/", query = ""] = (req.url ?? "/").split("?", 2);
     const file = ASSETS[path];
-    const base = mountBase(req);
     if (file) return sendAsset(req, res, file, query);
     if (path !== "/" && path !== "") return next();
+    const base = mountBase(req);
     const css = ASSETS["/keys-page.css"]!;
     const js = ASSETS["/keys-page.js"]!;
     Promise.all([config.scopes(req), config.projects ? config.projects(req) : null])

@@ -70,10 +70,8 @@ export interface PageConfig {
 
 const sameOriginPath = z.string().max(512).regex(/^\/(?!\/)[^\s"'<>\\]*$/, 'must be a path on this origin starting with "/", e.g. "/api/keys"');
 const scopeItem = z.union([scopeOption, z.strictObject({ scope: scopeOption, description: z.string().max(200).optional() })]);
-const projectItem = z.union([
-  z.string().regex(PROJECT_ID_PATTERN, "must be a project id"),
-  z.strictObject({ id: z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), name: z.string().max(128).optional() }),
-]);
+const projectId = z.string().regex(PROJECT_ID_PATTERN, "must be a project id");
+const projectItem = z.union([projectId, z.strictObject({ id: projectId, name: z.string().max(128).optional() })]);
 const expiry = z.union([z.string(), z.number(), z.null()]).refine((v) => v === null || durationMs(v) !== null, 'must be a duration such as "30d" or null for "Never"');
 
 const schema = z.strictObject({
