@@ -14,7 +14,8 @@ export const CHECKSUM_LENGTH = 6;
 /** Characters of the body kept in the display form (`start`). */
 export const START_BODY_CHARS = 4;
 
-const NAME_PATTERN = /^[a-z0-9]{1,16}$/;
+/** Prefix and mode names: 1-16 characters from [a-z0-9]. */
+export const NAME_PATTERN = /^[a-z0-9]{1,16}$/;
 
 /** A key split into its parts by {@link KeyFormat.parse}. */
 export interface ParsedKey {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import { NAME_PATTERN } from "../core/key-format.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-manager.js";
 import type { Middleware } from "./api-key-auth.js";
@@ -86,7 +87,7 @@ export function requireAnyScope(...scopes: string[]): Middleware {
 export function requireMode(...modes: string[]): Middleware {
   if (modes.length === 0) throw new KeywardConfigError("requireMode", "name at least one mode, e.g. requireMode(\"live\")");
   modes.forEach((m, i) => {
-    if (typeof m !== "string" || !/^[a-z0-9]{1,16}$/.test(m)) throw new KeywardConfigError(`requireMode[${i}]`, `"${String(m)}" is not a mode name`);
+    if (typeof m !== "string" || !NAME_PATTERN.test(m)) throw new KeywardConfigError(`requireMode[${i}]`, `"${String(m)}" is not a mode name`);
   });
   const error = modeForbidden(modes);
   return guard((key) => (modes.includes(key.mode as string) ? null : error));

@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Duration } from "../core/duration.js";
 import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { createHasher, type SecretHasher } from "../core/hash.js";
+import { NAME_PATTERN } from "../core/key-format.js";
 import { normalizeScopes } from "../core/scopes.js";
 import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
@@ -77,8 +78,8 @@ const schema = z.strictObject({
     message: "a store is required: pass new SqliteStore(\"keys.db\") (from keyward/sqlite) or new MemoryStore()",
   }),
   counters: z.custom<CounterStore>((v) => typeof v === "object" && v !== null && typeof (v as CounterStore).consume === "function", { message: "must implement consume() and refund()" }).optional(),
-  prefix: z.string().regex(/^[a-z0-9]{1,16}$/, 'use 1-16 characters from [a-z0-9], e.g. "sk"').default("sk"),
-  modes: z.array(z.string().regex(/^[a-z0-9]{1,16}$/, 'each mode is 1-16 characters from [a-z0-9], e.g. "live"')).max(8).default(["live", "test"])
+  prefix: z.string().regex(NAME_PATTERN, 'use 1-16 characters from [a-z0-9], e.g. "sk"').default("sk"),
+  modes: z.array(z.string().regex(NAME_PATTERN, 'each mode is 1-16 characters from [a-z0-9], e.g. "live"')).max(8).default(["live", "test"])
     .refine((m) => new Set(m).size === m.length, "modes must not repeat"),
   pepper: z.string().min(16, "a pepper must be at least 16 characters").optional(),
   defaultScopes: z.array(scopeOption).max(256).default(["*"]),

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { durationMs, type Duration } from "../core/duration.js";
+import { NAME_PATTERN } from "../core/key-format.js";
 import { fn, parseOptions, scopeOption } from "../core/options.js";
 import type { MaybePromise } from "../core/types.js";
 import { KeyManager } from "../keys/key-manager.js";
@@ -78,7 +79,7 @@ const schema = z.strictObject({
   router: sameOriginPath.default("/api/keys"),
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }).optional(),
   scopes: z.union([z.array(scopeItem).max(1024), fn<(req: IncomingMessage) => MaybePromise<PageScope[]>>()]).optional(),
-  modes: z.array(z.string().regex(/^[a-z0-9]{1,16}$/, "each mode is 1-16 characters from [a-z0-9]")).max(8).optional(),
+  modes: z.array(z.string().regex(NAME_PATTERN, "each mode is 1-16 characters from [a-z0-9]")).max(8).optional(),
   projects: z.union([z.array(projectItem).max(1024), fn<(req: IncomingMessage) => MaybePromise<PageProject[]>>()]).optional(),
   title: z.string().trim().min(1, "must not be empty").max(120).default("API keys"),
   expiries: z.array(expiry).min(1, "offer at least one lifetime").max(12).default(["30d", "60d", "90d", null]),
