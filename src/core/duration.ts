@@ -6,10 +6,21 @@ const PATTERN = /^(\d{1,12})(ms|s|m|h|d|w)$/;
 /** The longest duration accepted: 100 years. */
 export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
 
-/** A duration as a string with a unit or a number of seconds. */
+/**
+ * A duration as a string with a unit or a number of seconds.
+ *
+ * @example
+ * const lifetime: Duration = "90d"; // or "12h", "30m", "500ms", or 3600 (seconds)
+ */
 export type Duration = string | number;
 
-/** Milliseconds in `value`, or `null` when it is not a duration. Never throws. */
+/**
+ * Milliseconds in `value`, or `null` when it is not a duration. Never throws.
+ *
+ * @example
+ * durationMs("12h"); // 43200000
+ * durationMs("soon"); // null
+ */
 export function durationMs(value: unknown): number | null {
   let ms: number;
   if (typeof value === "number") {

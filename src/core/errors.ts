@@ -3,7 +3,13 @@
  * response `headers`, so `switch (err.code)` narrows and Express's own error handler answers right.
  */
 
-/** Every refusal keyward can produce, with the HTTP status it maps to. */
+/**
+ * Every refusal keyward can produce, with the HTTP status it maps to.
+ *
+ * @example
+ * ERROR_STATUS.key_revoked; // 401
+ * ERROR_STATUS.rate_limited; // 429
+ */
 export const ERROR_STATUS = {
   missing_key: 401,
   invalid_request: 400,
@@ -28,12 +34,24 @@ export const ERROR_STATUS = {
   store_unavailable: 503,
 } as const;
 
-/** A stable error code: switch on it, never on the message. */
+/**
+ * A stable error code: switch on it, never on the message.
+ *
+ * @example
+ * function explain(code: KeywardErrorCode): string {
+ *   switch (code) { case "key_expired": return "Create a new key."; default: return "Refused."; }
+ * }
+ */
 export type KeywardErrorCode = keyof typeof ERROR_STATUS;
 
 import type { LimitState } from "./types.js";
 
-/** Options for {@link KeywardError}. */
+/**
+ * Options for {@link KeywardError}.
+ *
+ * @example
+ * throw new KeywardError("forbidden", "Not your project.", { details: [{ path: "project", message: "not one of your projects" }] });
+ */
 export interface KeywardErrorOptions {
   /** Extra response headers (e.g. `Retry-After`). */
   headers?: Record<string, string>;

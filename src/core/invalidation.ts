@@ -1,12 +1,23 @@
 /** The contract between a KeyManager and a cross-instance cache-invalidation channel (Redis, Postgres). */
 
-/** What a channel needs from a KeyManager: hear local changes, evict remote ones. */
+/**
+ * What a channel needs from a KeyManager: hear local changes, evict remote ones.
+ *
+ * @example
+ * const channel = await redisInvalidation(keys, { publisher, subscriber }); // keys (a KeyManager) is the target
+ */
 export interface InvalidationTarget {
   onInvalidate(listener: (id: string) => void): () => void;
   invalidate(id?: string): void;
 }
 
-/** A running invalidation channel. */
+/**
+ * A running invalidation channel.
+ *
+ * @example
+ * const channel = await postgresInvalidation(keys, store);
+ * await channel.close(); // on shutdown
+ */
 export interface InvalidationChannel {
   /** Stops publishing and listening (connections you passed in stay open). */
   close(): Promise<void>;

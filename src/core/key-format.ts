@@ -17,7 +17,12 @@ export const START_BODY_CHARS = 4;
 /** Prefix and mode names: 1-16 characters from [a-z0-9]. */
 export const NAME_PATTERN = /^[a-z0-9]{1,16}$/;
 
-/** A key split into its parts by {@link KeyFormat.parse}. */
+/**
+ * A key split into its parts by {@link KeyFormat.parse}.
+ *
+ * @example
+ * new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).parse(secret); // { prefix: "sk", mode: "live", body: "…" } or null
+ */
 export interface ParsedKey {
   prefix: string;
   /** The mode, or `null` for a format without modes. */

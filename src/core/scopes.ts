@@ -11,7 +11,13 @@ const MAX_SCOPE_LENGTH = 129;
 /** At most this many scopes on one key. */
 export const MAX_SCOPES = 256;
 
-/** Why `scope` is not a valid scope, or `null` when it is. Never throws. */
+/**
+ * Why `scope` is not a valid scope, or `null` when it is. Never throws.
+ *
+ * @example
+ * scopeError("notes:read"); // null
+ * scopeError("Notes Read"); // "\"Notes Read\" is not a valid scope: …"
+ */
 export function scopeError(scope: unknown): string | null {
   if (typeof scope !== "string") return `scope must be a string, got ${scope === null ? "null" : typeof scope}`;
   if (scope.length === 0) return "scope must not be empty";
@@ -20,7 +26,12 @@ export function scopeError(scope: unknown): string | null {
   return null;
 }
 
-/** Options that shape which scopes exist and what they imply. */
+/**
+ * Options that shape which scopes exist and what they imply.
+ *
+ * @example
+ * new KeyManager({ store, scopes: ["notes:read", "notes:write"], implies: { "notes:write": ["notes:read"] } });
+ */
 export interface ScopePolicy {
   /** Known scopes; when given, any other scope is refused at creation. */
   catalogue?: readonly string[];
@@ -63,7 +74,12 @@ function isCovered(scope: string, known: Set<string>): boolean {
   return false;
 }
 
-/** A scope a route requires, split once at start-up. */
+/**
+ * A scope a route requires, split once at start-up.
+ *
+ * @example
+ * const need = requiredScope("notes:read"); // { scope: "notes:read", resource: "notes", hasAction: true }
+ */
 export interface RequiredScope {
   readonly scope: string;
   /** The part before `:`, or the whole scope when it has none. */

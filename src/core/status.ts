@@ -1,7 +1,12 @@
 /** Status of a stored key at a given time, and helpers shared by stores. */
 import type { KeyStatus, StoredKey } from "./types.js";
 
-/** `revoked` beats `expired` beats `active`. A key expires at `expiresAt` exactly. */
+/**
+ * `revoked` beats `expired` beats `active`. A key expires at `expiresAt` exactly.
+ *
+ * @example
+ * keyStatus({ revokedAt: null, expiresAt: Date.now() - 1 }, Date.now()); // "expired"
+ */
 export function keyStatus(key: Pick<StoredKey, "revokedAt" | "expiresAt">, now: number): KeyStatus {
   if (key.revokedAt !== null) return "revoked";
   if (key.expiresAt !== null && key.expiresAt <= now) return "expired";

@@ -3,16 +3,36 @@
  * the epoch); the KeyManager hands out {@link ApiKey} views, which never carry the hash.
  */
 
-/** A value or a promise of it: in-process stores answer synchronously on the hot path. */
+/**
+ * A value or a promise of it: in-process stores answer synchronously on the hot path.
+ *
+ * @example
+ * const found: MaybePromise<StoredKey | null> = store.findByHash(hash); // sync for memory/SQLite, a promise for Postgres
+ */
 export type MaybePromise<T> = T | Promise<T>;
 
-/** `user` keys act for their owner (scopes, project allow-list); `project` keys are bound to one project. */
+/**
+ * `user` keys act for their owner (scopes, project allow-list); `project` keys are bound to one project.
+ *
+ * @example
+ * await keys.create({ name: "ci", kind: "project", project: "proj_1" }); // KeyKind "project"
+ */
 export type KeyKind = "user" | "project";
 
-/** Where a key stands now. */
+/**
+ * Where a key stands now.
+ *
+ * @example
+ * const { keys: active } = await keys.list({ ownerId: "user_1", status: "active" });
+ */
 export type KeyStatus = "active" | "expired" | "revoked";
 
-/** A fixed-window rate limit in resolved form. */
+/**
+ * A fixed-window rate limit in resolved form.
+ *
+ * @example
+ * const rule: RateLimitRule = { limit: 100, windowMs: 60_000 }; // 100 requests a minute
+ */
 export interface RateLimitRule {
   /** Requests admitted per window. */
   limit: number;
@@ -20,7 +40,12 @@ export interface RateLimitRule {
   windowMs: number;
 }
 
-/** One limit that applied to a request, for the `RateLimit` headers and 429 bodies. */
+/**
+ * One limit that applied to a request, for the `RateLimit` headers and 429 bodies.
+ *
+ * @example
+ * if (err instanceof KeywardError) for (const l of err.limits ?? []) console.log(l.policy, l.remaining, l.resetSeconds);
+ */
 export interface LimitState {
   /** Policy name in headers: `"window"` for the rate limit, `"monthly"` for the quota. */
   readonly policy: "window" | "monthly";
@@ -32,7 +57,12 @@ export interface LimitState {
   readonly resetSeconds: number;
 }
 
-/** A key as a store keeps it. `hash` never leaves the KeyManager. */
+/**
+ * A key as a store keeps it. `hash` never leaves the KeyManager.
+ *
+ * @example
+ * const stored = await store.findById("key_…"); // a StoredKey: hash included, dates as epoch ms
+ */
 export interface StoredKey {
   id: string;
   /** Hex SHA-256 (or HMAC-SHA-256 with a pepper) of the secret: the lookup index. */
@@ -61,7 +91,12 @@ export interface StoredKey {
   rotatedTo: string | null;
 }
 
-/** Fields `update` may change. */
+/**
+ * Fields `update` may change.
+ *
+ * @example
+ * await store.update("key_…", { name: "renamed", scopes: ["notes:read"] });
+ */
 export interface KeyPatch {
   name?: string;
   scopes?: string[];
@@ -69,7 +104,12 @@ export interface KeyPatch {
   expiresAt?: number | null;
 }
 
-/** What `list` selects; every field optional. Results are newest first. */
+/**
+ * What `list` selects; every field optional. Results are newest first.
+ *
+ * @example
+ * const page = await keys.list({ ownerId: "user_1", mode: "live", status: "active", limit: 20 });
+ */
 export interface KeyFilter {
   ownerId?: string | null;
   /** Keys bound to, or allow-listing, this project (user keys with an empty allow-list match too). */
@@ -85,7 +125,12 @@ export interface KeyFilter {
   before?: string;
 }
 
-/** Usage accumulated in memory for one key, flushed in batches. `days` are UTC days since the epoch. */
+/**
+ * Usage accumulated in memory for one key, flushed in batches. `days` are UTC days since the epoch.
+ *
+ * @example
+ * await store.recordUsage([{ id: "key_…", count: 3, lastUsedAt: Date.now(), days: [[20415, 3]] }]);
+ */
 export interface UsageDelta {
   id: string;
   count: number;
@@ -93,14 +138,24 @@ export interface UsageDelta {
   days: Array<[day: number, count: number]>;
 }
 
-/** Requests on one UTC day. */
+/**
+ * Requests on one UTC day.
+ *
+ * @example
+ * const usage: DailyUsage[] = await keys.usage("key_…", 30); // [{ date: "2026-11-23", count: 42 }, …]
+ */
 export interface DailyUsage {
   /** `YYYY-MM-DD` in UTC. */
   date: string;
   count: number;
 }
 
-/** The change `rotate` applies to the old key together with inserting its successor. */
+/**
+ * The change `rotate` applies to the old key together with inserting its successor.
+ *
+ * @example
+ * await store.rotate(oldId, successor, { expiresAt: Date.now() + 86_400_000 }); // old key lives 24 h more
+ */
 export interface RotationChange {
   /** The old key's new expiry (end of the overlap), or unchanged when undefined. */
   expiresAt?: number;
@@ -111,6 +166,9 @@ export interface RotationChange {
 /**
  * Atomic counters for rate limits and quotas. `consume` increments only while the count is below
  * `limit` and returns the new count, or -1 when the limit was already reached (nothing changes).
+ *
+ * @example
+ * const keys = new KeyManager({ store, counters: new RedisCounters(redis) }); // or your own CounterStore
  */
 export interface CounterStore {
   consume(counter: string, limit: number, resetAt: number): MaybePromise<number>;
@@ -150,7 +208,13 @@ export interface KeyStore extends CounterStore {
   close?(): MaybePromise<void>;
 }
 
-/** A key as the KeyManager returns it: no hash, dates as `Date`, with its current status. */
+/**
+ * A key as the KeyManager returns it: no hash, dates as `Date`, with its current status.
+ *
+ * @example
+ * const key: ApiKey | null = await keys.get("key_…");
+ * if (key?.status === "active") console.log(key.name, key.start, key.lastUsedAt);
+ */
 export interface ApiKey {
   id: string;
   name: string;
@@ -174,7 +238,12 @@ export interface ApiKey {
   rotatedTo: string | null;
 }
 
-/** The key that authenticated a request: `req.apiKey`. Never holds the secret or its hash. */
+/**
+ * The key that authenticated a request: `req.apiKey`. Never holds the secret or its hash.
+ *
+ * @example
+ * app.get("/v1/me", (req, res) => res.json({ keyId: req.apiKey!.id, owner: req.apiKey!.ownerId, scopes: req.apiKey!.scopes }));
+ */
 export interface AuthenticatedKey {
   readonly id: string;
   readonly name: string;

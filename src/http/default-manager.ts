@@ -8,7 +8,12 @@ import { SqliteStore } from "../stores/sqlite.js";
 
 let shared: KeyManager | null = null;
 
-/** The database file the zero-config setup and the CLI use: `$KEYWARD_DB` or `keyward.db`. */
+/**
+ * The database file the zero-config setup and the CLI use: `$KEYWARD_DB` or `keyward.db`.
+ *
+ * @example
+ * defaultDatabasePath(); // "keyward.db", or $KEYWARD_DB when set
+ */
 export function defaultDatabasePath(): string {
   return process.env.KEYWARD_DB || "keyward.db";
 }

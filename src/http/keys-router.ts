@@ -19,7 +19,13 @@ import { resolveCaller, type Caller, type CallerPolicy } from "./router-caller.j
 import { assertGrantable } from "./router-scopes.js";
 import { sendJson } from "./respond.js";
 
-/** Options for {@link keysRouter}. */
+/**
+ * Options for {@link keysRouter}.
+ *
+ * @example
+ * const options: KeysRouterOptions = { keys, owner: (req) => req.session?.userId, allowedScopes: () => ["notes:read", "notes:write"] };
+ * app.use("/api/keys", keysRouter(options));
+ */
 export interface KeysRouterOptions {
   /** The KeyManager. Required. */
   keys: KeyManager;

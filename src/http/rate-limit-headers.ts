@@ -6,7 +6,12 @@
 import type { ServerResponse } from "node:http";
 import type { LimitState } from "../core/types.js";
 
-/** Which rate-limit headers to write: the current draft (default), the legacy trio, both, or none. */
+/**
+ * Which rate-limit headers to write: the current draft (default), the legacy trio, both, or none.
+ *
+ * @example
+ * app.use(apiKeyAuth({ keys, rateLimitHeaders: "both" })); // draft RateLimit + legacy X-RateLimit-*
+ */
 export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
 
 /** Writes the headers for `limits` on `res`. */

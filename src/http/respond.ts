@@ -7,10 +7,21 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardError } from "../core/errors.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 
-/** Shapes the body of a refusal. Defaults to `{ error: { code, message } }`. */
+/**
+ * Shapes the body of a refusal. Defaults to `{ error: { code, message } }`.
+ *
+ * @example
+ * const formatError: FormatError = (e) => ({ data: null, error: e.message });
+ * app.use(apiKeyAuth({ keys, formatError }));
+ */
 export type FormatError = (error: KeywardError, req: IncomingMessage) => unknown;
 
-/** How refusals are answered; resolved once per middleware. */
+/**
+ * How refusals are answered; resolved once per middleware.
+ *
+ * @example
+ * refuse(req, res, next, error, { realm: "api", scheme: "Bearer", formatError: undefined, forwardErrors: false, rateLimitHeaders: "draft" });
+ */
 export interface Responder {
   readonly realm: string;
   /** `Bearer` for the Authorization header, `ApiKey` for a custom header. */
@@ -31,7 +42,13 @@ const RFC6750_ERROR: Partial<Record<KeywardError["code"], string>> = {
 
 const quote = (s: string) => `"${s.replace(/["\\]/g, "\\$&")}"`;
 
-/** The WWW-Authenticate value for a refusal, or null when none applies. */
+/**
+ * The WWW-Authenticate value for a refusal, or null when none applies.
+ *
+ * @example
+ * wwwAuthenticate(new KeywardError("key_revoked", "Revoked."), { realm: "api", scheme: "Bearer" });
+ * // 'Bearer realm="api", error="invalid_token", error_description="Revoked."'
+ */
 export function wwwAuthenticate(error: KeywardError, responder: Pick<Responder, "realm" | "scheme">): string | null {
   if (error.status !== 401 && error.code !== "insufficient_scope" && error.code !== "invalid_request") return null;
   let value = `${responder.scheme} realm=${quote(responder.realm)}`;
@@ -41,7 +58,12 @@ export function wwwAuthenticate(error: KeywardError, responder: Pick<Responder, 
   return value;
 }
 
-/** Sends a JSON body with a status, unless headers were already sent. */
+/**
+ * Sends a JSON body with a status, unless headers were already sent.
+ *
+ * @example
+ * sendJson(res, 200, { ok: true });
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
@@ -50,7 +72,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** Answers `error` on `res` (or forwards it to `next`). */
+/**
+ * Answers `error` on `res` (or forwards it to `next`).
+ *
+ * @example
+ * if (!req.apiKey) return refuse(req, res, next, new KeywardError("missing_key", "Send an API key."), responder);
+ */
 export function refuse(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, responder: Responder): void {
   if (responder.forwardErrors || res.headersSent) {
     next(forwarded(error, responder));

@@ -6,7 +6,12 @@ import { rateLimitOption } from "../core/options.js";
 import type { KeyKind } from "../core/types.js";
 import { keyName, metadataField, projectIdField } from "./fields.js";
 
-/** What `create` accepts. */
+/**
+ * What `create` accepts.
+ *
+ * @example
+ * const { secret, key } = await keys.create({ name: "n8n-production", ownerId: "user_1", scopes: ["notes:read"], expiresIn: "90d" });
+ */
 export interface CreateKeyInput {
   /** A label, 1-128 characters (e.g. `"n8n-production"`). Required. */
   name: string;
@@ -34,7 +39,12 @@ export interface CreateKeyInput {
   rateLimit?: { limit: number; window: Duration } | null;
 }
 
-/** What `update` may change. */
+/**
+ * What `update` may change.
+ *
+ * @example
+ * await keys.update("key_…", { name: "n8n (old)", scopes: ["notes:read"] });
+ */
 export interface UpdateKeyInput {
   name?: string;
   scopes?: string[];

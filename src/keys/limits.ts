@@ -14,13 +14,23 @@ export interface ResolvedTier {
 }
 
 
-/** The fixed window holding `now`: windows are aligned to the epoch, so every process agrees. */
+/**
+ * The fixed window holding `now`: windows are aligned to the epoch, so every process agrees.
+ *
+ * @example
+ * fixedWindow(Date.UTC(2026, 10, 23, 12, 0, 30), 60_000); // { start: …12:00:00, resetAt: …12:01:00 }
+ */
 export function fixedWindow(now: number, windowMs: number): { start: number; resetAt: number } {
   const start = now - (now % windowMs);
   return { start, resetAt: start + windowMs };
 }
 
-/** The UTC calendar month holding `now`: its label (`2026-11`), start and the next 1st 00:00 UTC. */
+/**
+ * The UTC calendar month holding `now`: its label (`2026-11`), start and the next 1st 00:00 UTC.
+ *
+ * @example
+ * utcMonth(Date.UTC(2026, 10, 23)).label; // "2026-11"
+ */
 export function utcMonth(now: number): { label: string; start: number; resetAt: number } {
   const d = new Date(now);
   const year = d.getUTCFullYear();

@@ -13,7 +13,12 @@ import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
 import type { KeywardEvent } from "./events.js";
 import type { ResolvedTier } from "./limits.js";
 
-/** A tier's limits; an absent field is unlimited. */
+/**
+ * A tier's limits; an absent field is unlimited.
+ *
+ * @example
+ * new KeyManager({ store, tiers: { free: { monthlyRequests: 1000, maxActiveKeys: 2, rateLimit: { limit: 10, window: "1s" } } }, defaultTier: "free" });
+ */
 export interface TierOptions {
   /** Requests per key per UTC calendar month (resets on the 1st, 00:00 UTC). */
   monthlyRequests?: number;
@@ -23,7 +28,12 @@ export interface TierOptions {
   rateLimit?: { limit: number; window: Duration };
 }
 
-/** Options for {@link KeyManager}. */
+/**
+ * Options for {@link KeyManager}.
+ *
+ * @example
+ * const keys = new KeyManager({ store: new SqliteStore("keys.db"), prefix: "sk", modes: ["live", "test"], defaultTtl: "90d" });
+ */
 export interface KeyManagerOptions {
   /** Where keys, counters and usage live: `MemoryStore`, `SqliteStore`, `PostgresStore`… Required. */
   store: KeyStore;

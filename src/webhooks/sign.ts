@@ -3,7 +3,12 @@ import { KeywardConfigError } from "../core/errors.js";
 import { computeSignature, type WebhookPayload } from "./signature.js";
 import { webhookSecretMode } from "./secret.js";
 
-/** Options for {@link signWebhook}. */
+/**
+ * Options for {@link signWebhook}.
+ *
+ * @example
+ * signWebhook(body, secret, { timestamp: new Date() });
+ */
 export interface SignWebhookOptions {
   /** Signing time: Unix seconds or a Date. Defaults to now. */
   timestamp?: number | Date;

@@ -6,7 +6,12 @@
 import { createHmac } from "node:crypto";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 
-/** A raw request body: the exact bytes that were signed (not re-serialized JSON). */
+/**
+ * A raw request body: the exact bytes that were signed (not re-serialized JSON).
+ *
+ * @example
+ * app.post("/hooks", express.raw({ type: "application/json" }), (req, res) => { verifyWebhook(req.body as WebhookPayload, req.get("keyward-signature"), secret); res.sendStatus(204); });
+ */
 export type WebhookPayload = string | Uint8Array;
 
 /** Longest signature header inspected. */
@@ -20,7 +25,12 @@ export function computeSignature(payload: WebhookPayload, secret: string, timest
   return createHmac("sha256", secret).update(`${timestamp}.`).update(payload).digest();
 }
 
-/** A parsed signature header. */
+/**
+ * A parsed signature header.
+ *
+ * @example
+ * const { timestamp, signatures } = parseSignatureHeader(req.get("keyward-signature"));
+ */
 export interface ParsedSignature {
   timestamp: number;
   /** The `v1` signatures, 32 bytes each. */

@@ -9,7 +9,12 @@ import { webhookSecretMode } from "./secret.js";
 import { unixSeconds } from "./sign.js";
 import { computeSignature, parseSignatureHeader, type WebhookPayload } from "./signature.js";
 
-/** Options for {@link verifyWebhook}. */
+/**
+ * Options for {@link verifyWebhook}.
+ *
+ * @example
+ * verifyWebhook(body, header, [newSecret, oldSecret], { mode: "live", tolerance: 600 });
+ */
 export interface VerifyWebhookOptions {
   /** Largest allowed distance between the header's timestamp and now, in seconds. Defaults to 300. */
   tolerance?: number;
@@ -19,7 +24,12 @@ export interface VerifyWebhookOptions {
   now?: number | Date;
 }
 
-/** What a successful verification tells you. */
+/**
+ * What a successful verification tells you.
+ *
+ * @example
+ * const { timestamp, mode } = verifyWebhook(body, header, secret); // { timestamp: 1700000000, mode: "live" }
+ */
 export interface VerifiedWebhook {
   /** The signing time (Unix seconds). */
   timestamp: number;
