@@ -106,7 +106,7 @@ export function keysRouter(options: KeysRouterOptions): Router {
     sendJson(res, refusal.status, body);
   };
 
-  const body = (req: Request, res: Response): Promise<void> => new Promise((resolve, reject) => {
+  const readJson = (req: Request, res: Response): Promise<void> => new Promise((resolve, reject) => {
     parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve()));
   });
 
@@ -117,7 +117,7 @@ export function keysRouter(options: KeysRouterOptions): Router {
       const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
       if (refused) throw refused;
       const caller = await resolveCaller(req, policy);
-      await body(req, res);
+      await readJson(req, res);
       const { status, data } = await handler(req, caller);
       sendJson(res, status, o.formatBody ? o.formatBody(data, req) : data);
     } catch (error) {
@@ -164,7 +164,7 @@ export function keysRouter(options: KeysRouterOptions): Router {
       throw new KeywardError("validation_failed", `mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, { details: [{ path: "mode", message: `must be one of ${keys.modes.join(", ") || "(none)"}` }] });
     }
     const page = await keys.list({
-      ownerId: caller.ownerId, mode: q.mode, status: q.status as ApiKey["status"] | undefined, projectId: q.project,
+      ownerId: caller.ownerId, mode: q.mode, status: q.status, projectId: q.project,
       limit: q.limit ?? o.maxPageSize, before: q.before,
     });
     return { status: 200, data: { keys: page.keys.map(keyJson), next: page.next } };
