@@ -12,7 +12,7 @@ import request from "supertest";
 import { KeyManager, KeywardError, MemoryStore, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, makeKeys, tempDir } from "../helpers";
-import { countingStore, sleep } from "./support";
+import { countingStore, listen, sleep } from "./support";
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -258,8 +258,8 @@ describe("close() during traffic", () => {
     const file = tmp.file("close.db");
     const keys = new KeyManager({ store: new SqliteStore(file), usage: { flushInterval: "20ms" } });
     const { secret, key } = await keys.create({ name: "busy" });
-    const server = makeApp(keys).listen(0);
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const server = await listen(makeApp(keys));
+    const base = `http://127.0.0.1:${server.port}`;
     const call = () => request(base).get("/whoami").set("Authorization", `Bearer ${secret}`);
     const statuses: number[] = [];
     let closing: Promise<void> | null = null;
@@ -271,7 +271,7 @@ describe("close() during traffic", () => {
     }));
     await closing;
     for (let i = 0; i < 5; i++) expectStoreDown(await call()); // a cache hit after close() is refused too
-    server.close();
+    await server.close();
     const ok = statuses.filter((s) => s === 200).length;
     expect(ok).toBeGreaterThanOrEqual(40);
     expect(ok + statuses.filter((s) => s === 503).length).toBe(150);
