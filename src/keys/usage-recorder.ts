@@ -67,10 +67,12 @@ export class UsageRecorder {
     this.inFlight = batch;
     const deltas: UsageDelta[] = [];
     for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...p.days] });
-    // The store is called from a callback, never inline: a synchronous store that throws must not
-    // settle (and clear `flushing`) before `flushing` is assigned, or later flushes would spin forever.
+    // Assigned before the write starts, and cleared only by this write's own settlement, so a store
+    // that throws synchronously cannot leave a settled promise behind that later flushes wait on.
     const write = Promise.resolve().then(() => this.store.recordUsage(deltas)).then(
-      () => { this.inFlight = null; },
+      () => {
+        this.inFlight = null;
+      },
       (error: unknown) => {
         this.inFlight = null;
         this.mergeBack(batch);
@@ -78,11 +80,11 @@ export class UsageRecorder {
         throw error;
       },
     );
-    const flushing = write.finally(() => {
-      if (this.flushing === flushing) this.flushing = null;
+    const settled = write.finally(() => {
+      if (this.flushing === settled) this.flushing = null;
     });
-    this.flushing = flushing;
-    return flushing;
+    this.flushing = settled;
+    return settled;
   }
 
   /** Stops the timer and flushes what is left (retrying a few times on failure). */
