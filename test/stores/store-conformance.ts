@@ -92,7 +92,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       it("refuses a duplicate hash (the lookup index is unique)", async () => {
         const key = storedKey();
         await store.insert(key);
-        await expect(async () => store.insert(storedKey({ hash: key.hash }))).rejects.toThrow();
+        // Caught by hand: a driver's error class may come from another jest realm (not `instanceof Error` here).
+        const refused = await Promise.resolve().then(() => store.insert(storedKey({ hash: key.hash }))).then(() => false, () => true);
+        expect(refused).toBe(true);
         expect(ids(await store.list({}))).toEqual([key.id]);
       });
 
