@@ -21,8 +21,7 @@ describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "re
 
   beforeAll(async () => {
     const options = { schema, redisPrefix, counters: "redis", channel: "redis", cacheTtl: "60s" } as const;
-    a = await startInstance(options);
-    b = await startInstance(options);
+    [a, b] = await Promise.all([startInstance(options), startInstance(options)]);
   });
   afterAll(async () => {
     await Promise.all([a, b].map((i) => i?.stop()));
