@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { PG_URL, describeWithServices } from "../stores/services";
-import { pollUntil, startInstance, summarize, writeArtifact, type Instance } from "./cluster";
+import { pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
 
 jest.setTimeout(60_000);
 
@@ -22,12 +22,12 @@ describeWithServices("several instances on one PostgreSQL", ["postgres"], () => 
 
   beforeAll(async () => {
     // The instances start together (their migrations take turns under an advisory lock).
-    [a, b, c, d] = await Promise.all([
-      startInstance({ schema, cacheTtl: `${TTL_MS}ms`, flushInterval: `${FLUSH_MS}ms` }),
-      startInstance({ schema, cacheTtl: `${TTL_MS}ms`, flushInterval: `${FLUSH_MS}ms` }),
-      startInstance({ schema, channel: "postgres", cacheTtl: "60s" }),
-      startInstance({ schema, channel: "postgres", cacheTtl: "60s" }),
-    ]);
+    [a, b, c, d] = await startInstances([
+      { schema, cacheTtl: `${TTL_MS}ms`, flushInterval: `${FLUSH_MS}ms` },
+      { schema, cacheTtl: `${TTL_MS}ms`, flushInterval: `${FLUSH_MS}ms` },
+      { schema, channel: "postgres", cacheTtl: "60s" },
+      { schema, channel: "postgres", cacheTtl: "60s" },
+    ]) as [Instance, Instance, Instance, Instance];
   });
   afterAll(async () => {
     await Promise.all([a, b, c, d].map((i) => i?.stop()));
