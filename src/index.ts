@@ -23,6 +23,8 @@ export type { KeysRouterOptions } from "./http/keys-router.js";
 export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
+export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
+export type { KeysPageOptions, PageScope, PageProject } from "./page/options.js";
 
 export { createWebhookSecret, webhookSecretMode } from "./webhooks/secret.js";
 export { signWebhook } from "./webhooks/sign.js";

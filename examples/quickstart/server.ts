@@ -14,7 +14,7 @@ const keys = new KeyManager({
 });
 
 async function main() {
-  const { secret } = await keys.create({ name: "quickstart", mode: "test", scopes: ["notes:read"], expiresIn: "1d" });
+  const { secret } = await keys.create({ name: "quickstart", ownerId: "demo", mode: "test", scopes: ["notes:read"], expiresIn: "1d" });
   const server = createApp(keys).listen(port, "127.0.0.1", () => {
     const base = `http://127.0.0.1:${port}`;
     process.stdout.write(
@@ -26,6 +26,8 @@ async function main() {
         `  curl -i ${base}/v1/whoami -H "Authorization: Bearer ${secret}"          # 200`,
         `  curl -i ${base}/v1/whoami                                              # 401 missing_key`,
         `  curl -i -X POST ${base}/v1/notes -H "Authorization: Bearer ${secret}"  # 403 insufficient_scope`,
+        ``,
+        `Manage keys in the browser (demo login): ${base}/login`,
         ``,
       ].join("\n"),
     );

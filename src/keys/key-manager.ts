@@ -5,7 +5,7 @@
  */
 import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
-import { createHasher, type SecretHasher } from "../core/hash.js";
+import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
@@ -58,6 +58,10 @@ const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
 const EXPIRED_MESSAGE = "The API key has expired.";
 const REVOKED_MESSAGE = "The API key has been revoked.";
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
+const CLOSED = new KeywardError("store_unavailable", "This KeyManager has been closed.", { headers: { "Retry-After": "1" } });
+
+/** How often ended counter windows are deleted. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
 
@@ -78,36 +82,27 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
+  private readonly pruneTimer: NodeJS.Timeout | null = null;
   private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
+  /** Asynchronous charges not yet settled, which `close()` waits for. */
+  private pendingCharges = 0;
+  private drained: (() => void) | null = null;
 
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
-    this.hash = createHasher(this.config.pepper);
-    this.cache = new VerifyCache({ ...this.config.cache, clock: this.config.clock });
+    this.hash = this.config.hash;
+    // With a custom clock (tests), cache TTLs follow it; otherwise they use the monotonic clock.
+    this.cache = new VerifyCache({ ...this.config.cache, ...(options.clock ? { clock: this.config.clock } : {}) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
-    this.ready = this.startInit();
-  }
-
-  /** Runs the store's `init`; a failed one is retried by the next call instead of failing forever. */
-  private startInit(): Promise<void> | null {
-    const init = this.config.store.init?.();
-    if (!isPromise(init)) {
-      this.initialized = true;
-      return null;
+    if (this.config.counters.prune) {
+      this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
+      this.pruneTimer.unref();
     }
-    const ready: Promise<void> = init.then(
-      () => { this.initialized = true; },
-      (error: unknown) => {
-        if (this.ready === ready) this.ready = null;
-        throw error;
-      },
-    );
-    ready.catch(() => undefined); // callers see the failure (503); it is not an unhandled rejection
-    return ready;
+    this.startInit(this.config.store.init?.());
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -172,7 +167,7 @@ export class KeyManager {
       scopes, tier: v.tier ?? null, rateLimit: v.rateLimit ?? null, metadata: v.metadata ? cloneMetadata(v.metadata) : {},
       createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: null, rotatedTo: null,
     };
-    const tier = await this.tierFor(record);
+    const tier = await this.storeCall(() => this.tierFor(record));
     const max = tier?.maxActiveKeys ?? null;
     const inserted = await this.storeCall(() => this.config.store.insert(record, max === null ? undefined : { max, now }));
     if (!inserted) throw new KeywardError("key_limit_reached", `This owner already has the maximum of ${max} active keys for the tier; revoke one first.`);
@@ -337,7 +332,7 @@ export class KeyManager {
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
     if (cached !== undefined) return this.checkStatus(cached);
-    if (!this.initialized) return (this.ready ??= this.startInit() ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
+    if (!this.initialized) return this.whenReady().then(() => this.lookup(hash), (e: unknown) => asStoreUnavailable(e));
     return this.lookup(hash);
   }
 
@@ -348,6 +343,15 @@ export class KeyManager {
    */
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     if (key.rate === null && key.monthly === null) return NO_CHARGE;
+    const result = this.takeCharge(key);
+    if (!isPromise(result)) return result;
+    this.pendingCharges++;
+    return result.finally(() => {
+      if (--this.pendingCharges === 0) this.drained?.();
+    });
+  }
+
+  private takeCharge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     const now = this.now();
     const plan: PlannedCounter[] = [];
     if (key.rate !== null) {
@@ -442,20 +446,41 @@ export class KeyManager {
     return this.cache.size;
   }
 
+  /**
+   * Deletes rate-limit and quota counters whose window has ended (by this manager's clock). Runs on
+   * its own about once a minute when the counter store supports it.
+   *
+   * @example
+   * await keys.pruneCounters();
+   */
+  async pruneCounters(): Promise<void> {
+    if (this.closed) return;
+    await this.init();
+    await this.config.counters.prune?.(this.now());
+  }
+
   /** Writes buffered usage to the store now. */
   async flushUsage(): Promise<void> {
     await this.recorder?.flush();
   }
 
   /**
-   * Flushes usage and closes the store. After K requests and `close()`, stored counts equal K.
+   * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests
+   * already past verification finish, flushes usage and closes the store. After K admitted
+   * requests and `close()`, stored counts equal K.
    *
    * @example
    * process.on("SIGTERM", () => keys.close().then(() => process.exit(0)));
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.closed = true; // from now on verification answers 503, so nothing new is admitted
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    // Requests already past verification finish first: pending asynchronous charges settle (each is
+    // bounded by storeTimeout), then one macrotask turn lets their continuations record their use.
+    while (this.pendingCharges > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+    this.drained = null;
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       await this.recorder?.close();
     } finally {
@@ -482,6 +507,7 @@ export class KeyManager {
   }
 
   private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
+    if (this.closed) return CLOSED;
     if (entry.revokedAt !== null) return new KeywardError("key_revoked", REVOKED_MESSAGE, { keyId: entry.id });
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: entry.id });
     return entry;
@@ -549,17 +575,12 @@ export class KeyManager {
     if (i === plan.length) return counts;
     const p = plan[i]!;
     return this.after(this.counterCall(() => this.config.counters.consume(p.counter, p.limit, p.resetAt)), (n) => {
-      const giveBack = () => this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
-      if (n instanceof KeywardError) {
-        giveBack();
-        return n;
+      if (n instanceof KeywardError || n < 0) {
+        if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+        if (n instanceof KeywardError) return n;
       }
       counts.push(n);
-      if (n < 0) {
-        giveBack();
-        return counts;
-      }
-      return this.consumeInOrder(plan, i + 1, counts);
+      return n < 0 ? counts : this.consumeInOrder(plan, i + 1, counts);
     });
   }
 
@@ -591,9 +612,45 @@ export class KeyManager {
 
   private init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (this.initialized) return;
-    const ready = (this.ready ??= this.startInit());
-    if (ready) return ready.catch((error: unknown) => { throw storeUnavailable(error); });
+    if (!this.initialized) return this.whenReady().catch((e: unknown) => { throw asStoreUnavailable(e); });
+  }
+
+  /**
+   * Tracks an asynchronous `store.init()`. A failure is observed here (no unhandled rejection) and
+   * forgotten, so the next call retries: a store that was down at start-up is picked up when it is back.
+   */
+  private startInit(init: MaybePromise<void> | undefined): void {
+    if (!isPromise(init)) {
+      this.initialized = true;
+      return;
+    }
+    const attempt: Promise<void> = init.then(
+      () => { this.initialized = true; },
+      (error: unknown) => {
+        if (this.ready === attempt) this.ready = null;
+        throw error;
+      },
+    );
+    attempt.catch(() => undefined);
+    this.ready = attempt;
+  }
+
+  /** Resolves once the store is initialized, starting a new attempt after a failed one; bounded by storeTimeout. */
+  private whenReady(): Promise<void> {
+    if (this.initialized) return Promise.resolve();
+    if (this.ready === null) {
+      try {
+        this.startInit(this.config.store.init?.());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const attempt = this.ready;
+    if (attempt === null) return Promise.resolve();
+    return this.withTimeout(attempt).catch((error: unknown) => {
+      if (this.ready === attempt) this.ready = null; // a hung attempt is abandoned; the next call starts afresh
+      throw error;
+    });
   }
 
   private policy() {
@@ -685,6 +742,10 @@ function settleCharge(plan: readonly PlannedCounter[], counts: readonly number[]
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function asStoreUnavailable(error: unknown): KeywardError {
+  return error instanceof KeywardError && error.code === "store_unavailable" ? error : storeUnavailable(error);
 }
 
 function storeUnavailable(error: unknown): KeywardError {

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { Duration } from "../core/duration.js";
 import { KeywardConfigError, type KeywardError } from "../core/errors.js";
+import { createHasher, type SecretHasher } from "../core/hash.js";
 import { normalizeScopes } from "../core/scopes.js";
 import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
@@ -103,7 +104,8 @@ export interface ManagerConfig {
   counters: CounterStore;
   prefix: string;
   modes: string[];
-  pepper: string | undefined;
+  /** The secret hasher; the pepper lives only inside it, so inspecting a manager never shows it. */
+  hash: SecretHasher;
   defaultScopes: string[];
   catalogue: string[] | undefined;
   implies: Record<string, string[]> | undefined;
@@ -146,7 +148,7 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     counters: o.counters ?? o.store,
     prefix: o.prefix,
     modes: o.modes,
-    pepper: o.pepper,
+    hash: createHasher(o.pepper),
     defaultScopes: o.defaultScopes,
     catalogue: o.scopes,
     implies: o.implies,
