@@ -16,8 +16,11 @@ export { MemoryStore } from "./stores/memory.js";
 export { apiKeyAuth } from "./http/api-key-auth.js";
 export type { ApiKeyAuthOptions, Middleware } from "./http/api-key-auth.js";
 export { requireScope, requireAnyScope, requireMode } from "./http/guards.js";
-export { defaultKeyManager, defaultDatabasePath } from "./http/default-manager.js";
+export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./http/default-manager.js";
 export { refuse, sendJson, wwwAuthenticate } from "./http/respond.js";
+export { keysRouter } from "./http/keys-router.js";
+export type { KeysRouterOptions } from "./http/keys-router.js";
+export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
 

@@ -108,6 +108,16 @@ export class KeyManager {
     return this.config.catalogue;
   }
 
+  /** Scopes stored on a user key created without any (the `defaultScopes` option). */
+  get defaultScopes(): readonly string[] {
+    return this.config.defaultScopes;
+  }
+
+  /** Scope implications (the `implies` option), when configured. */
+  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined {
+    return this.config.implies;
+  }
+
   /** Names of the configured tiers. */
   get tierNames(): string[] {
     return [...this.config.tiers.keys()];
@@ -363,9 +373,9 @@ export class KeyManager {
     this.recorder?.record(key.id, this.now());
   }
 
-  /** `req.apiKey` for a request acting on `project` (the shared frozen object when there is none). */
+  /** `req.apiKey` for a request acting on `project` (the shared frozen object when it is the key's own). */
   principalFor(key: VerifiedKey, project: string | null): AuthenticatedKey {
-    if (project === null) return key.principal;
+    if (project === key.principal.project) return key.principal;
     return Object.freeze({ ...key.principal, project });
   }
 
