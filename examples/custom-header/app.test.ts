@@ -58,12 +58,47 @@ describe("scopes", () => {
     await request(current.app).post("/v1/content/drafts").set("X-NearIQ-Key", secret).expect(403);
     const fresh = await mint();
     await request(current.app).post("/v1/content/drafts").set("X-NearIQ-Key", fresh.secret).expect(201);
+    await current.keys.close();
+    current = createApp({ db });
   });
 
   test("an explicit scope list is kept as given", async () => {
     const { secret } = await mint(["alerts:write"]);
     await request(current.app).patch("/v1/alerts/a1").set("X-NearIQ-Key", secret).send({ read: true }).expect(200, { id: "a1", read: true });
     await request(current.app).get("/v1/alerts").set("X-NearIQ-Key", secret).expect(403);
+  });
+});
+
+describe("Settings → API: key management from a dashboard session only", () => {
+  test("a session generates a key (shown once, default scopes stored) and lists it without the secret", async () => {
+    const session = current.login("acct_dash");
+    const created = await request(current.app).post("/settings/api/keys").set("Cookie", session).send({ name: "hubspot" }).expect(201);
+    expect(created.body.secret).toMatch(/^niq_live_/);
+    expect(created.body.key).toMatchObject({ name: "hubspot", ownerId: "acct_dash", scopes: READ_ONLY_SCOPES });
+    const listed = await request(current.app).get("/settings/api/keys").set("Cookie", session).expect(200);
+    expect(listed.body.keys.map((k: { name: string }) => k.name)).toEqual(["hubspot"]);
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.secret);
+    await request(current.app).get("/v1/alerts").set("X-NearIQ-Key", created.body.secret).expect(200);
+  });
+
+  test("management is refused with an API key, even a valid one, and without a session", async () => {
+    const { secret } = await mint([...READ_ONLY_SCOPES, "export"], "acct_dash");
+    for (const req of [
+      request(current.app).get("/settings/api/keys").set("X-NearIQ-Key", secret),
+      request(current.app).post("/settings/api/keys").set("X-NearIQ-Key", secret).send({ name: "escalate" }),
+      request(current.app).get("/settings/api/keys").set("Authorization", `Bearer ${secret}`),
+    ]) expect((await req.expect(403)).body.error.code).toBe("forbidden");
+    expect((await request(current.app).get("/settings/api/keys").expect(401)).body.error.code).toBe("unauthenticated");
+    expect((await current.keys.list({ ownerId: "acct_dash" })).keys.map((k) => k.name)).not.toContain("escalate");
+  });
+
+  test("revoking in the dashboard makes the key answer 401 on the very next request", async () => {
+    const session = current.login("acct_revoke");
+    const { body } = await request(current.app).post("/settings/api/keys").set("Cookie", session).send({ name: "old-zap" }).expect(201);
+    await request(current.app).get("/v1/usage").set("X-NearIQ-Key", body.secret).expect(200);
+    await request(current.app).delete(`/settings/api/keys/${body.key.id}`).set("Cookie", session).expect(200);
+    const refused = await request(current.app).get("/v1/usage").set("X-NearIQ-Key", body.secret).expect(401);
+    expect(refused.body.error.code).toBe("key_revoked");
   });
 });
 

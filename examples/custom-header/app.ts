@@ -6,7 +6,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth, requireScope } from "keyward";
+import { KeyManager, apiKeyAuth, keysRouter, requireScope } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 /** Every scope a key may hold. */
@@ -46,7 +46,7 @@ export function createApp({ db, defaultScopes = READ_ONLY_SCOPES }: AppOptions) 
   };
 
   const app = express();
-  // ROUTER app.use("/settings/api/keys", keysRouter({ keys, owner: accountOf }));
+  app.use("/settings/api/keys", keysRouter({ keys, owner: accountOf }));
   app.use("/v1", apiKeyAuth({ keys, header: "x-neariq-key" }), express.json());
   app.get("/v1/business/competitors", requireScope("competitors:read"), (_req, res) => { res.json({ competitors: [] }); });
   app.get("/v1/alerts", requireScope("alerts:read"), (_req, res) => { res.json({ alerts: [] }); });

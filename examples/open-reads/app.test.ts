@@ -2,22 +2,18 @@
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
 import { createApp } from "./app";
 
 const dir = mkdtempSync(join(tmpdir(), "keyward-002-"));
-let now = Date.UTC(2027, 4, 20, 12, 0, 0);
+let now = Date.UTC(2031, 4, 20, 12, 0, 0);
 const clock = () => now;
 const strict = createApp({ db: join(dir, "strict.db"), clock });
 const transition = createApp({ db: join(dir, "transition.db"), transition: true, clock });
-let server: Server;
 strict.login("ada", "enterprise"); // the account most tests use: no key cap
-beforeAll(() => new Promise<void>((ready) => { server = strict.app.listen(0, "127.0.0.1", ready); }));
 afterAll(async () => {
-  await new Promise((done) => server.close(done));
   await strict.keys.close();
   await transition.keys.close();
   rmSync(dir, { recursive: true, force: true });
@@ -48,6 +44,49 @@ describe("keys", () => {
   });
 });
 
+describe("the key management API at /api/developers/keys (session cookie)", () => {
+  const cookie = strict.login("dev", "free");
+  const api = (method: "get" | "post" | "delete" | "patch", path = "") => request(strict.app)[method](`/api/developers/keys${path}`).set("Cookie", cookie);
+
+  test("POST → 201 { key: { id, raw_key, … } }, shown once; GET → 200 { keys } without it; the key then writes", async () => {
+    const created = await api("post").send({ name: "my-agent-key" }).expect(201);
+    expect(created.body.key).toMatchObject({ id: expect.stringMatching(/^key_/), name: "my-agent-key", raw_key: expect.stringMatching(/^nanda_/), status: "active" });
+    const listed = await api("get").expect(200);
+    expect(listed.body.keys.map((k: { id: string }) => k.id)).toContain(created.body.key.id);
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.key.raw_key);
+    await register(strict.app, "via-api", bearer(created.body.key.raw_key)).expect(201);
+  });
+
+  test("DELETE → 200 { message }; revocation cannot be undone", async () => {
+    const { key } = (await api("post").send({ name: "short-lived" }).expect(201)).body;
+    const revoked = await api("delete", `/${key.id}`).expect(200);
+    expect(revoked.body).toMatchObject({ message: "API key revoked successfully", key: { id: key.id, status: "revoked" } });
+    await register(strict.app, "after-revoke", bearer(key.raw_key)).expect(401);
+    expect((await api("patch", `/${key.id}`).send({ status: "active" }).expect(422)).body.error.code).toBe("validation_failed");
+    await api("delete", `/${key.id}`).expect(200);
+    await register(strict.app, "still-revoked", bearer(key.raw_key)).expect(401);
+  });
+
+  test("a cookie is required; another account's key is not found", async () => {
+    expect((await request(strict.app).get("/api/developers/keys").expect(401)).body.error.code).toBe("unauthenticated");
+    expect((await request(strict.app).get("/api/developers/keys").set("Cookie", "access_token=forged").expect(401)).body.error.code).toBe("unauthenticated");
+    const { key } = (await api("post").send({ name: "mine" }).expect(201)).body;
+    await request(strict.app).delete(`/api/developers/keys/${key.id}`).set("Cookie", strict.login("mallory")).expect(404);
+  });
+
+  test('the body may name the account\'s own tier ({"tier": "free"}) but not a bigger one', async () => {
+    await api("post").send({ name: "my-key", tier: "free" }).expect(201);
+    expect((await api("post").send({ name: "sneaky", tier: "enterprise" }).expect(403)).body.error.code).toBe("forbidden");
+  });
+
+  test("past the plan's max active keys → 403 key_limit_reached", async () => {
+    const capped = strict.login("capped", "free");
+    for (let i = 0; i < 5; i++) await request(strict.app).post("/api/developers/keys").set("Cookie", capped).send({ name: `k${i}` }).expect(201);
+    const refused = await request(strict.app).post("/api/developers/keys").set("Cookie", capped).send({ name: "k5" }).expect(403);
+    expect(refused.body.error.code).toBe("key_limit_reached");
+  });
+});
+
 describe("open reads, keyed writes", () => {
   test.each(["/list", "/search?q=my", "/lookup/agent-1", "/agentfacts/agent-1", "/health", "/stats", "/reputation"])("GET %s needs no key", async (path) => {
     const { secret } = await strict.keys.create({ name: "writer", ownerId: "ada" });
@@ -72,17 +111,17 @@ describe("plans: monthly quotas and active-key caps", () => {
   test("a Free key gets 1,000 requests a month, then 429 until the 1st (UTC)", async () => {
     strict.login("fran", "free");
     const { secret } = await strict.keys.create({ name: "busy", ownerId: "fran" });
-    const first = await register(server, "quota-0", bearer(secret)).expect(201);
+    const first = await register(strict.app, "quota-0", bearer(secret)).expect(201);
     expect(first.headers["ratelimit-policy"]).toContain('"monthly";q=1000');
     for (let i = 1; i < 999; i++) expect((await strict.keys.verify(secret)).ok).toBe(true); // the same counter, without 998 HTTP round trips
-    const last = await register(server, "quota-999", bearer(secret)).expect(201);
+    const last = await register(strict.app, "quota-999", bearer(secret)).expect(201);
     expect(last.headers["ratelimit"]).toContain('"monthly";r=0');
-    const over = await register(server, "quota-1000", bearer(secret)).expect(429);
+    const over = await register(strict.app, "quota-1000", bearer(secret)).expect(429);
     expect(over.body.error.code).toBe("quota_exceeded");
-    expect(Number(over.headers["retry-after"])).toBe((Date.UTC(2027, 5, 1) - now) / 1000);
-    await request(server).get("/list").expect(200); // reads stay open
-    now = Date.UTC(2027, 5, 1, 0, 0, 0);
-    await register(server, "quota-june", bearer(secret)).expect(201);
+    expect(Number(over.headers["retry-after"])).toBe((Date.UTC(2031, 5, 1) - now) / 1000);
+    await request(strict.app).get("/list").expect(200); // reads stay open
+    now = Date.UTC(2031, 5, 1, 0, 0, 0);
+    await register(strict.app, "quota-june", bearer(secret)).expect(201);
   });
 
   test.each([["pro", 10_000], ["enterprise", 100_000]] as const)("a %s key's monthly quota is %i", async (plan, quota) => {

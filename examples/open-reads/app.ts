@@ -7,7 +7,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth } from "keyward";
+import { KeyManager, apiKeyAuth, keysRouter } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 /** Requests per key per UTC month and active keys per account, by plan. */
@@ -42,16 +42,17 @@ export function createApp({ db, transition = process.env.TRANSITION === "1", clo
   const agents = new Map<string, { agent_id: string; agent_url: string; facts: Record<string, unknown>; registeredBy: string | null }>();
 
   const app = express();
-  /* ROUTER app.use("/api/developers/keys", keysRouter({
+  app.use("/api/developers/keys", keysRouter({
     keys,
     owner: accountOf,
+    tiers: (req) => [plans.get(accountOf(req) ?? "") ?? "free"], // `tier` in a body may only name the account's plan
     // The seed's shapes: 201 { key: { …, raw_key } } and 200 { message, key } on revoke.
     formatBody: (data, req) => {
       const { secret, key } = data as { secret?: string; key?: object };
       if (secret) return { key: { ...key, raw_key: secret } };
       return req.method === "DELETE" ? { message: "API key revoked successfully", ...(data as object) } : data;
     },
-  })); ROUTER */
+  }));
 
   const open = express.Router();
   open.get("/health", (_req, res) => { res.json({ status: "ok" }); });

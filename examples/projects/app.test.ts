@@ -8,7 +8,7 @@ import { PROJECTS, createApp } from "./app";
 const [SHOP, BLOG, INTERNAL] = Object.keys(PROJECTS) as [string, string, string];
 const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), "keyward-003-"));
-let now = Date.UTC(2026, 6, 1, 8, 0, 0);
+let now = Date.UTC(2031, 6, 1, 8, 0, 0);
 const { app, keys, login, members } = createApp({ db: join(dir, "keys.db"), rateLimit: { limit: 20, window: "1m" }, clock: () => now });
 login("alice", [SHOP, BLOG]);
 login("bob", [INTERNAL]);
@@ -135,5 +135,41 @@ describe("expiry, revocation and errors", () => {
     const limited = await request(app).get("/v1/regions").set(as(secret)).expect(429);
     expect(limited.body.error.code).toBe("rate_limited");
     expect(limited.headers["retry-after"]).toBeDefined();
+  });
+});
+
+describe("the dashboard: User Settings → Security → API Keys, and a project's Security tab", () => {
+  const session = login("dana", [SHOP, BLOG]);
+  const dash = (method: "get" | "post" | "delete", path = "") => request(app)[method](`/dashboard/keys${path}`).set("Cookie", session);
+
+  test("a user key is created with scopes, an allow-list of the user's projects and a TTL; the token is shown once", async () => {
+    const created = await dash("post").send({ name: "cursor", scopes: ["read", "logs:read"], projects: [BLOG], expiresIn: "60d" }).expect(201);
+    expect(created.body.secret).toMatch(/^nodion_/);
+    expect(created.body.key).toMatchObject({ kind: "user", scopes: ["read", "logs:read"], projects: [BLOG], expiresAt: new Date(now + 60 * DAY).toISOString() });
+    await request(app).get("/v1/applications/blog/logs").set(as(created.body.secret, BLOG)).expect(200);
+    expect(JSON.stringify((await dash("get").expect(200)).body)).not.toContain(created.body.secret);
+  });
+
+  test("allow-lists and project keys are limited to the user's own projects", async () => {
+    expect((await dash("post").send({ name: "x", scopes: ["read"], projects: [INTERNAL] }).expect(403)).body.error.code).toBe("project_forbidden");
+    expect((await dash("post").send({ name: "x", kind: "project", project: INTERNAL }).expect(403)).body.error.code).toBe("project_forbidden");
+    const ci = await dash("post").send({ name: "ci", kind: "project", project: SHOP }).expect(201);
+    expect(ci.body.key).toMatchObject({ kind: "project", projectId: SHOP });
+    await request(app).post("/v1/applications/shop-web/deployments").set(as(ci.body.secret)).expect(201);
+  });
+
+  test("only the documented TTLs are accepted", async () => {
+    const refused = await dash("post").send({ name: "odd", scopes: ["read"], expiresIn: "45d" }).expect(422);
+    expect(refused.body.error.details[0].path).toBe("expiresIn");
+    await dash("post").send({ name: "forever", scopes: ["read"], expiresIn: null }).expect(201);
+  });
+
+  test("last_used_at shows in the dashboard; deleting a key locks it out on the next request", async () => {
+    const { body } = await dash("post").send({ name: "claude", scopes: ["read"] }).expect(201);
+    expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.lastUsedAt).toBeNull();
+    await request(app).get("/v1/regions").set(as(body.secret)).expect(200);
+    expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.lastUsedAt).toBe(new Date(now).toISOString());
+    await dash("delete", `/${body.key.id}`).expect(200);
+    await request(app).get("/v1/regions").set(as(body.secret)).expect(401);
   });
 });

@@ -6,7 +6,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth, requireScope } from "keyward";
+import { KeyManager, apiKeyAuth, keysRouter, requireScope } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 export const SCOPES = ["read", "write", "deploy", "env:read", "env:write", "logs:read"];
@@ -58,7 +58,7 @@ export function createApp({ db, rateLimit = { limit: 300, window: "1m" }, clock 
   const app_ = (req: express.Request) => PROJECTS[req.apiKey!.project!]?.apps.find((a) => a === req.params.id);
 
   const app = express();
-  // ROUTER app.use("/dashboard/keys", keysRouter({ keys, owner: userOf, projects: (req) => members.get(userOf(req) ?? "") ?? [] }));
+  app.use("/dashboard/keys", keysRouter({ keys, owner: userOf, projects: (req) => members.get(userOf(req) ?? "") ?? [] }));
   // Without the header: the owner's default project (or the key's first allow-listed one, if the default is not on its list).
   const defaultProject = (key: { ownerId: string | null; projects: readonly string[] }) => {
     const home = members.get(key.ownerId ?? "")?.[0];

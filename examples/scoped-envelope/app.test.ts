@@ -6,7 +6,7 @@ import request from "supertest";
 import { SCOPES, createApp } from "./app";
 
 const dir = mkdtempSync(join(tmpdir(), "keyward-000-"));
-let now = Date.UTC(2026, 1, 10, 9, 0, 0);
+let now = Date.UTC(2031, 1, 10, 9, 0, 0);
 const { app, keys, login } = createApp({ db: join(dir, "keys.db"), rateLimit: { limit: 10, window: "1m" }, clock: () => now });
 afterAll(async () => {
   await keys.close();
@@ -117,5 +117,63 @@ describe("status codes, all in the { data, error } envelope", () => {
     await request(app).get("/api/v1/nodes").set(auth(await key())).expect(200);
     now += 60_000;
     await request(app).get("/api/v1/nodes").set(auth(busy)).expect(200);
+  });
+});
+
+describe("the dashboard's API keys page (session only)", () => {
+  const session = login("org_dash");
+  const dash = (method: "get" | "post" | "delete", path = "") => request(app)[method](`/dashboard/api-keys${path}`).set("Cookie", session);
+
+  test("create shows the key once, labelled, in the envelope; the listing never shows it again", async () => {
+    const created = await dash("post").send({ name: "crm-sync-2026-02", mode: "live", scopes: ["analytics:read"] }).expect(201);
+    expect(created.body).toEqual({ data: { secret: expect.stringMatching(/^sk_live_/), key: expect.objectContaining({ name: "crm-sync-2026-02", scopes: ["analytics:read"] }) }, error: null });
+    const listed = await dash("get").expect(200);
+    expect(listed.body.error).toBeNull();
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.data.secret);
+    expect(listed.body.data.keys[0]).toMatchObject({ name: "crm-sync-2026-02", start: expect.stringMatching(/^sk_live_/), lastUsedAt: null, requestCount: 0 });
+  });
+
+  test("the listing shows each key's last-used time and request count", async () => {
+    const { body } = await dash("post").send({ name: "mobile-app-v2", mode: "test" }).expect(201);
+    for (let i = 0; i < 3; i++) await request(app).get("/api/v1/nodes").set(auth(body.data.secret)).expect(200);
+    const listed = await dash("get").expect(200);
+    const row = listed.body.data.keys.find((k: { id: string }) => k.id === body.data.key.id);
+    expect(row).toMatchObject({ requestCount: 3, lastUsedAt: new Date(now).toISOString() });
+  });
+
+  test("without a session the dashboard answers 401 in the envelope, and an API key is refused", async () => {
+    expect((await request(app).get("/dashboard/api-keys").expect(401)).body).toEqual({ data: null, error: "Sign in to manage API keys." });
+    const secret = await key(undefined, "live", "org_dash");
+    const refused = await request(app).get("/dashboard/api-keys").set(auth(secret)).expect(403);
+    expect(refused.body).toEqual({ data: null, error: expect.any(String) });
+  });
+
+  test("another organisation's key is not found", async () => {
+    const { body } = await dash("post").send({ name: "theirs" }).expect(201);
+    await request(app).delete(`/dashboard/api-keys/${body.data.key.id}`).set("Cookie", login("org_other")).expect(404);
+  });
+
+  test("rotation without downtime: both keys work during the overlap, last-used shows the switch, then the old key is revoked", async () => {
+    const old = (await dash("post").send({ name: "n8n-production", scopes: ["nodes:read"] }).expect(201)).body.data;
+    await request(app).get("/api/v1/nodes").set(auth(old.secret)).expect(200);
+    const rotated = await dash("post", `/${old.key.id}/rotate`).send({ overlap: "24h" }).expect(201);
+    const fresh = rotated.body.data;
+    expect(fresh.key).toMatchObject({ scopes: ["nodes:read"], rotatedFrom: old.key.id });
+    expect(fresh.previous).toMatchObject({ id: old.key.id, rotatedTo: fresh.key.id, status: "active" });
+    await request(app).get("/api/v1/nodes").set(auth(old.secret)).expect(200);
+    await request(app).get("/api/v1/nodes").set(auth(fresh.secret)).expect(200);
+    const shown = (await dash("get", `/${fresh.key.id}`).expect(200)).body.data.key;
+    expect(shown.lastUsedAt).toBe(new Date(now).toISOString());
+    await dash("delete", `/${old.key.id}`).expect(200);
+    expect((await request(app).get("/api/v1/nodes").set(auth(old.secret)).expect(401)).body).toEqual({ data: null, error: "The API key has been revoked." });
+    await request(app).get("/api/v1/nodes").set(auth(fresh.secret)).expect(200);
+  });
+
+  test("the overlap ends by itself after 24 hours", async () => {
+    const old = (await dash("post").send({ name: "crm-sync" }).expect(201)).body.data;
+    const fresh = (await dash("post", `/${old.key.id}/rotate`).send({ overlap: "24h" }).expect(201)).body.data;
+    now += 24 * 3_600_000;
+    expect((await request(app).get("/api/v1/nodes").set(auth(old.secret)).expect(401)).body.error).toBe("The API key has expired.");
+    await request(app).get("/api/v1/nodes").set(auth(fresh.secret)).expect(200);
   });
 });

@@ -6,7 +6,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth, requireScope, type KeywardError } from "keyward";
+import { KeyManager, apiKeyAuth, keysRouter, requireScope, type KeywardError } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 /** The scopes a key may be restricted to. */
@@ -39,7 +39,7 @@ export function createApp({ db, rateLimit = { limit: 100, window: "1m" }, clock 
   };
 
   const app = express();
-  // ROUTER app.use("/dashboard/api-keys", keysRouter({ keys, owner: orgOf, formatBody: (data) => ({ data, error: null }), formatError: envelope }));
+  app.use("/dashboard/api-keys", keysRouter({ keys, owner: orgOf, formatBody: (data) => ({ data, error: null }), formatError: envelope }));
   app.use("/api/v1", apiKeyAuth({ keys, formatError: envelope }), express.json());
   app.get("/api/v1/nodes", requireScope("nodes:read"), (req, res) => { ok(res, bucket(req)); });
   app.get("/api/v1/nodes/:id", requireScope("nodes:read"), (req, res) => {
