@@ -24,6 +24,14 @@ export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
 
+export { createWebhookSecret, webhookSecretMode } from "./webhooks/secret.js";
+export { signWebhook } from "./webhooks/sign.js";
+export type { SignWebhookOptions } from "./webhooks/sign.js";
+export { verifyWebhook } from "./webhooks/verify.js";
+export type { VerifyWebhookOptions, VerifiedWebhook } from "./webhooks/verify.js";
+export { parseSignatureHeader } from "./webhooks/signature.js";
+export type { ParsedSignature, WebhookPayload } from "./webhooks/signature.js";
+
 export { KeywardError, KeywardConfigError, ERROR_STATUS } from "./core/errors.js";
 export type { KeywardErrorCode, KeywardErrorOptions } from "./core/errors.js";
 export { KeyFormat } from "./core/key-format.js";

@@ -7,6 +7,7 @@ import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import type { KeyManager } from "../keys/key-manager.js";
 import { parseCommandLine, UsageError, type Values } from "./args.js";
 import type { Io } from "./commands.js";
+import { readFlags } from "./flags.js";
 import { TOP_HELP } from "./spec.js";
 
 /** Exit codes. */
@@ -41,9 +42,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     json = invocation.values.json === true;
+    const flags = readFlags(invocation.command.name, invocation.values);
     keys = await openManager(invocation.values, invocation.command.name === "create");
     const { RUNNERS } = await import("./commands.js");
-    await RUNNERS.get(invocation.command.name)!(keys, invocation.args, invocation.values, io);
+    await RUNNERS.get(invocation.command.name)!(keys, invocation.args, flags, io);
     return EXIT.ok;
   } catch (error) {
     return report(error, io, json);

@@ -100,25 +100,23 @@ export function keysRouter(options: KeysRouterOptions): Router {
     sendJson(res, refusal.status, body);
   };
 
-  const run = async (req: Request, res: Response, next: NextFunction, handler: Handler): Promise<void> => {
+  const body = (req: Request, res: Response): Promise<void> => new Promise((resolve, reject) => {
+    parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve()));
+  });
+
+  /** One middleware per route: CSRF, caller (before reading the body), JSON body, handler, error mapping. */
+  const route = (handler: Handler) => async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    res.setHeader("Cache-Control", "no-store");
     try {
+      const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
+      if (refused) throw refused;
       const caller = await resolveCaller(req, policy);
+      await body(req, res);
       const { status, data } = await handler(req, caller);
       sendJson(res, status, o.formatBody ? o.formatBody(data, req) : data);
     } catch (error) {
       fail(req, res, next, error);
     }
-  };
-
-  /** One middleware per route: CSRF, JSON parsing, caller, handler, error mapping. */
-  const route = (handler: Handler) => (req: Request, res: Response, next: NextFunction): void => {
-    res.setHeader("Cache-Control", "no-store");
-    const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
-    if (refused) return fail(req, res, next, refused);
-    parseJson(req, res, (err?: unknown) => {
-      if (err) return fail(req, res, next, err);
-      void run(req, res, next, handler);
-    });
   };
 
   const owned = async (id: string | string[] | undefined, caller: Caller): Promise<ApiKey> => {

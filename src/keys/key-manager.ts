@@ -10,7 +10,7 @@ import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
 import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
-import { keyStatus } from "../core/status.js";
+import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
@@ -55,8 +55,8 @@ export interface KeyPage {
 
 const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]) });
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
-const EXPIRED = new KeywardError("key_expired", "The API key has expired.");
-const REVOKED = new KeywardError("key_revoked", "The API key has been revoked.");
+const EXPIRED_MESSAGE = "The API key has expired.";
+const REVOKED_MESSAGE = "The API key has been revoked.";
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
@@ -78,6 +78,7 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
+  private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
@@ -86,7 +87,7 @@ export class KeyManager {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
     this.hash = createHasher(this.config.pepper);
-    this.cache = new VerifyCache(this.config.cache);
+    this.cache = new VerifyCache({ ...this.config.cache, clock: this.config.clock });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
     const init = this.config.store.init?.();
     if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
@@ -185,7 +186,7 @@ export class KeyManager {
    */
   async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
     await this.init();
-    const limit = Math.min(1000, Math.max(1, Math.floor(filter.limit ?? 100)));
+    const limit = pageSize(filter.limit);
     const records = await this.storeCall(() => this.config.store.list({ ...filter, limit, now: this.now() }));
     return { keys: records.map((r) => this.view(r)), next: records.length === limit ? records[records.length - 1]!.id : null };
   }
@@ -205,6 +206,7 @@ export class KeyManager {
     const updated = await this.storeCall(() => this.config.store.update(id, { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata) }));
     if (!updated) throw notFound();
     this.cache.invalidateHash(updated.hash);
+    this.announceInvalidation(id);
     this.emitKey("key.updated", updated);
     return this.view(updated);
   }
@@ -223,6 +225,7 @@ export class KeyManager {
     const revoked = await this.storeCall(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();
     this.cache.invalidateHash(revoked.hash);
+    this.announceInvalidation(id);
     if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
     return this.view(revoked);
   }
@@ -256,6 +259,7 @@ export class KeyManager {
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.cache.invalidateHash(old.hash);
     this.cache.invalidateHash(successor.hash);
+    this.announceInvalidation(old.id);
     const previous = await this.mustFind(old.id);
     this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
     if (overlapMs === 0) this.emitKey("key.revoked", previous);
@@ -312,7 +316,7 @@ export class KeyManager {
    * Returns the refusal as a value, never throws.
    */
   authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
-    if (this.format.check(secret) === undefined) return INVALID;
+    if (typeof secret !== "string" || this.format.check(secret) === undefined) return INVALID;
     const hash = this.hash(secret);
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
@@ -321,39 +325,24 @@ export class KeyManager {
     return this.lookup(hash);
   }
 
-  /** Takes one unit from the key's rate-limit window and monthly quota, or refuses with 429. */
+  /**
+   * Takes one unit from the key's rate-limit window, then from its monthly quota, or refuses with
+   * 429. Each take is one atomic store operation; when the quota refuses, the window unit is given
+   * back, so a refused request costs nothing.
+   */
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     if (key.rate === null && key.monthly === null) return NO_CHARGE;
     const now = this.now();
-    const limits: LimitState[] = [];
-    const counters: string[] = [];
-    const quota = () => {
-      if (key.monthly === null) return { limits, counters };
+    const plan: PlannedCounter[] = [];
+    if (key.rate !== null) {
+      const window = fixedWindow(now, key.rate.windowMs);
+      plan.push({ policy: "window", counter: `r:${key.id}:${window.start}`, limit: key.rate.limit, resetAt: window.resetAt, windowSeconds: Math.round(key.rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) });
+    }
+    if (key.monthly !== null) {
       const month = utcMonth(now);
-      const name = `q:${key.id}:${month.label}`;
-      return this.after(this.counterCall(() => this.config.counters.consume(name, key.monthly!, month.resetAt)), (n) => {
-        if (n instanceof KeywardError) return this.refundAll(counters, n);
-        const state: LimitState = { policy: "monthly", limit: key.monthly!, remaining: Math.max(0, key.monthly! - Math.max(n, 0)), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
-        limits.push(state);
-        if (n < 0) {
-          return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${key.monthly} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits }));
-        }
-        counters.push(name);
-        return { limits, counters };
-      });
-    };
-    if (key.rate === null) return quota();
-    const rate = key.rate;
-    const window = fixedWindow(now, rate.windowMs);
-    const name = `r:${key.id}:${window.start}`;
-    return this.after(this.counterCall(() => this.config.counters.consume(name, rate.limit, window.resetAt)), (n) => {
-      if (n instanceof KeywardError) return n;
-      const state: LimitState = { policy: "window", limit: rate.limit, remaining: Math.max(0, rate.limit - Math.max(n, 0)), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) };
-      limits.push(state);
-      if (n < 0) return new KeywardError("rate_limited", `Rate limit of ${rate.limit} requests per ${state.windowSeconds}s exceeded; retry in ${state.resetSeconds}s.`, { headers: { "Retry-After": String(state.resetSeconds) }, limits });
-      counters.push(name);
-      return quota();
-    });
+      plan.push({ policy: "monthly", counter: `q:${key.id}:${month.label}`, limit: key.monthly, resetAt: month.resetAt, windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) });
+    }
+    return this.after(this.consumeInOrder(plan, 0, []), (counts) => (counts instanceof KeywardError ? counts : settleCharge(plan, counts)));
   }
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
@@ -407,6 +396,31 @@ export class KeyManager {
     else this.cache.invalidateId(id);
   }
 
+  /**
+   * Calls `listener` with the key id each time this manager updates, revokes or rotates a key (after
+   * the store write, once this process's cache is clean), so a channel can tell other instances to
+   * call {@link KeyManager.invalidate}. Returns a function that removes the listener.
+   *
+   * @example
+   * const stop = keys.onInvalidate((id) => redis.publish("keyward:invalidate", id));
+   */
+  onInvalidate(listener: (id: string) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => {
+      this.invalidationListeners.delete(listener);
+    };
+  }
+
+  private announceInvalidation(id: string): void {
+    for (const listener of this.invalidationListeners) {
+      try {
+        listener(id);
+      } catch {
+        /* a channel failure must not fail the management call; the cache TTL still bounds staleness */
+      }
+    }
+  }
+
   /** Cache occupancy, for monitoring and tests. */
   get cacheSize(): { keys: number; unknown: number } {
     return this.cache.size;
@@ -452,13 +466,18 @@ export class KeyManager {
   }
 
   private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
-    if (entry.revokedAt !== null) return REVOKED;
-    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return EXPIRED;
+    if (entry.revokedAt !== null) return new KeywardError("key_revoked", REVOKED_MESSAGE, { keyId: entry.id });
+    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: entry.id });
     return entry;
   }
 
   private compile(record: StoredKey): MaybePromise<VerifiedKey | KeywardError> {
-    const tier = this.tierFor(record);
+    let tier: MaybePromise<ResolvedTier | null>;
+    try {
+      tier = this.tierFor(record);
+    } catch (error) {
+      return storeUnavailable(error); // tierOf threw: fail closed, like a store failure
+    }
     const build = (t: ResolvedTier | null): VerifiedKey => {
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
@@ -482,9 +501,13 @@ export class KeyManager {
   }
 
   private tierFor(record: Pick<StoredKey, "ownerId" | "tier">): MaybePromise<ResolvedTier | null> {
-    const pick = (name: string | null | undefined) => {
+    const pick = (name: string | null | undefined): ResolvedTier | null => {
       const chosen = name ?? record.tier ?? this.config.defaultTier;
-      return chosen === null ? null : (this.config.tiers.get(chosen) ?? null);
+      if (chosen === null) return null;
+      // An unknown name (e.g. a plan tierOf returns that has no tier) falls back to the default tier.
+      const tier = this.config.tiers.get(chosen);
+      if (tier !== undefined) return tier;
+      return this.config.defaultTier === null ? null : (this.config.tiers.get(this.config.defaultTier) ?? null);
     };
     if (record.tier !== null || !this.config.tierOf) return pick(null);
     const resolved = this.config.tierOf({ ownerId: record.ownerId, tier: record.tier });
@@ -501,18 +524,31 @@ export class KeyManager {
     return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
   }
 
-  private counterCall(call: () => MaybePromise<number>): MaybePromise<number | KeywardError> {
+  private counterCall<T>(call: () => MaybePromise<T>): MaybePromise<T | KeywardError> {
     return this.storeRead(call);
+  }
+
+  /** Consumes `plan[i…]` one by one; on a refusal (or failure) gives back the ones taken before. */
+  private consumeInOrder(plan: readonly PlannedCounter[], i: number, counts: number[]): MaybePromise<number[] | KeywardError> {
+    if (i === plan.length) return counts;
+    const p = plan[i]!;
+    return this.after(this.counterCall(() => this.config.counters.consume(p.counter, p.limit, p.resetAt)), (n) => {
+      const giveBack = () => this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+      if (n instanceof KeywardError) {
+        giveBack();
+        return n;
+      }
+      counts.push(n);
+      if (n < 0) {
+        giveBack();
+        return counts;
+      }
+      return this.consumeInOrder(plan, i + 1, counts);
+    });
   }
 
   private after<T, U>(value: MaybePromise<T>, next: (v: T) => MaybePromise<U>): MaybePromise<U> {
     return isPromise(value) ? value.then(next) : next(value);
-  }
-
-  private refundAll(counters: string[], error: KeywardError): KeywardError {
-    this.refund({ limits: [], counters });
-    counters.length = 0;
-    return error;
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -592,6 +628,41 @@ export class KeyManager {
   private emitKey(type: "key.created" | "key.updated" | "key.revoked", record: StoredKey): void {
     this.emit({ type, at: new Date(this.now()), keyId: record.id, ownerId: record.ownerId, name: record.name, mode: record.mode });
   }
+}
+
+/** One counter a request is charged against, with what its headers will say. */
+interface PlannedCounter {
+  readonly policy: LimitState["policy"];
+  readonly counter: string;
+  readonly limit: number;
+  readonly resetAt: number;
+  readonly windowSeconds: number;
+  readonly resetSeconds: number;
+}
+
+/**
+ * Turns the counts `consume` returned (in plan order, stopping at the first -1) into the charge, or
+ * into the 429 for the refused policy. Units taken before a refusal were given back, so their
+ * `remaining` is shown as it stands without this request.
+ */
+function settleCharge(plan: readonly PlannedCounter[], counts: readonly number[]): Charge | KeywardError {
+  const limits: LimitState[] = [];
+  const counters: string[] = [];
+  for (let i = 0; i < counts.length && i < plan.length; i++) {
+    const p = plan[i]!;
+    const n = counts[i]!;
+    if (n < 0) {
+      for (let j = 0; j < limits.length; j++) limits[j] = { ...limits[j]!, remaining: Math.min(limits[j]!.limit, limits[j]!.remaining + 1) };
+      limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds: p.resetSeconds });
+      const message = p.policy === "window"
+        ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${p.resetSeconds}s.`
+        : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
+      return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(p.resetSeconds) }, limits });
+    }
+    limits.push({ policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds: p.resetSeconds });
+    counters.push(p.counter);
+  }
+  return { limits, counters };
 }
 
 function errorMessage(error: unknown): string {

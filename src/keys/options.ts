@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 import type { Duration } from "../core/duration.js";
-import { KeywardConfigError } from "../core/errors.js";
+import { KeywardConfigError, type KeywardError } from "../core/errors.js";
+import { normalizeScopes } from "../core/scopes.js";
 import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
 import type { KeywardEvent } from "./events.js";
@@ -130,8 +131,13 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
   }
   if (o.defaultTier !== undefined && !tiers.has(o.defaultTier)) throw new KeywardConfigError("KeyManager.defaultTier", `"${o.defaultTier}" is not one of the tiers (${[...tiers.keys()].join(", ") || "none defined"})`);
   if (o.scopes) {
-    const known = new Set(o.scopes);
-    for (const s of o.defaultScopes) if (s !== "*" && !known.has(s) && !s.endsWith(":*")) throw new KeywardConfigError("KeyManager.defaultScopes", `"${s}" is not in the scopes catalogue`);
+    // The same catalogue rule as create(): `*` and `resource:*` must cover at least one known scope.
+    try {
+      normalizeScopes(o.defaultScopes, { catalogue: o.scopes }, "defaultScopes");
+    } catch (error) {
+      const detail = (error as KeywardError).details?.[0];
+      throw new KeywardConfigError(`KeyManager.${detail?.path ?? "defaultScopes"}`, detail?.message ?? String(error));
+    }
   }
   if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl)) throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
   const cache = o.cache === false ? { max: 0, ttlMs: 0, unknownMax: 0 } : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000 };

@@ -207,9 +207,13 @@ export class SqliteStore implements KeyStore {
         this.stmt.addUsage.run(delta.count, delta.lastUsedAt, delta.id);
         for (const [day, count] of delta.days) this.stmt.addDaily.run(delta.id, day, count);
       }
-      const now = Date.now();
-      if (now - this.lastPrune > 60_000) {
-        this.lastPrune = now;
+      // Prune ended windows at most once a minute. "Now" is the latest use in the batch, i.e. the
+      // KeyManager's clock, so a manager on another clock (tests) never loses live counters.
+      const wall = Date.now();
+      if (wall - this.lastPrune > 60_000 && batch.length) {
+        this.lastPrune = wall;
+        let now = 0;
+        for (const delta of batch) if (delta.lastUsedAt > now) now = delta.lastUsedAt;
         this.stmt.prune.run(now);
       }
     });

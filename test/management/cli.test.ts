@@ -90,13 +90,14 @@ it("create --json prints { secret, key } on stdout with no hash; list, show and 
     keyward(["keys", "usage", key.id, "--days", "2", "--json"]),
   ]);
   expect(table.code).toBe(0);
-  expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+NAME\s+START\s+MODE\s+STATUS/);
-  expect(table.stdout).toContain(key.id);
-  expect(table.stdout).not.toContain(secret);
+  expect(table.stderr.split("\n")[0]).toMatch(/^ID\s+NAME\s+START\s+MODE\s+STATUS/);
+  expect(table.stdout).toBe("");
+  expect(table.stderr).toContain(key.id);
+  expect(table.stderr).not.toContain(secret);
   expect(JSON.parse(listed.stdout).keys.map((k: { id: string }) => k.id)).toEqual([key.id]);
   expect(JSON.parse(mine.stdout).keys.map((k: { name: string }) => k.name)).toEqual(["edge"]);
-  expect(show.stdout).toContain(`${key.id}  edge`);
-  expect(show.stdout).toMatch(/requests:\s+2/);
+  expect(show.stderr).toContain(`${key.id}  edge`);
+  expect(show.stderr).toMatch(/requests:\s+2/);
   expect(JSON.parse(shownJson.stdout).key).toMatchObject({ id: key.id, requestCount: 2 });
   const days = JSON.parse(usage.stdout).usage;
   expect(days).toHaveLength(2);

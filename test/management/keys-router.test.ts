@@ -2,7 +2,7 @@
 import express from "express";
 import express4 from "express4";
 import request from "supertest";
-import { apiKeyAuth, keysRouter, KeywardConfigError, type KeysRouterOptions } from "keyward";
+import { apiKeyAuth, keysRouter, KeywardConfigError, MemoryStore, type FormatError, type KeyFilter, type KeysRouterOptions, type StoredKey } from "keyward";
 import { makeKeys } from "../helpers";
 import { routerApp, snapshot } from "./router-app";
 
@@ -88,6 +88,7 @@ describe("POST / (create)", () => {
     const { app, store } = await setup();
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").send({ name: "x" }), 401, "unauthenticated");
     await refusedWithoutWrite(store, () => request(app).get("/api/keys"), 401, "unauthenticated");
+    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set("Content-Type", "application/json").send('{"name":'), 401, "unauthenticated");
   });
 
   it("refuses scopes outside allowedScopes(req) with 403 insufficient_scope, including the default *", async () => {
@@ -99,6 +100,12 @@ describe("POST / (create)", () => {
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", kind: "project", project: "p1" }), 403, "insufficient_scope");
     const ok = await request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:read", "reports:export"] });
     expect(ok.status).toBe(201);
+  });
+
+  it("stores the manager's default scope set when scopes are omitted and the allowance covers it (seed 001)", async () => {
+    const { app } = await setup({ defaultScopes: ["nodes:read", "analytics:read"] }, { allowedScopes: () => ["nodes:*", "analytics:read"] });
+    const res = await request(app).post("/api/keys").set(U1).send({ name: "dashboard" }).expect(201);
+    expect(res.body.key.scopes).toEqual(["nodes:read", "analytics:read"]);
   });
 
   it("applies the tier's maxActiveKeys per owner: 403 key_limit_reached; revoking frees a slot", async () => {
@@ -289,7 +296,8 @@ describe("changing keys", () => {
 
 describe("envelopes and CSRF", () => {
   it("shapes bodies with formatBody/formatError (seed 000's { data, error })", async () => {
-    const { app } = await setup({}, { formatBody: (data) => ({ data, error: null }), formatError: (e) => ({ data: null, error: e.message }) });
+    const envelope: FormatError = (e) => ({ data: null, error: e.message }); // one formatter for apiKeyAuth and keysRouter
+    const { app } = await setup({}, { formatBody: (data) => ({ data, error: null }), formatError: envelope });
     const ok = await request(app).post("/api/keys").set(U1).send({ name: "x" }).expect(201);
     expect(ok.body.error).toBeNull();
     expect(ok.body.data.secret).toMatch(/^sk_live_/);
@@ -322,6 +330,44 @@ describe("envelopes and CSRF", () => {
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).set("Content-Type", "text/plain").send('{"name":"x"}'), 415, "unsupported_media_type");
     const open = routerApp(keys, { csrf: false });
     await request(open).post("/api/keys").set(U1).set("Origin", "https://elsewhere.example").send({ name: "x" }).expect(201);
+  });
+});
+
+/** A MemoryStore that fails every call while `down` is set. */
+class FlakyStore extends MemoryStore {
+  down = false;
+  override findById(id: string) {
+    if (this.down) throw new Error("disk gone");
+    return super.findById(id);
+  }
+  override list(filter: KeyFilter) {
+    if (this.down) throw new Error("disk gone");
+    return super.list(filter);
+  }
+  override insert(key: StoredKey, cap?: { max: number; now: number }) {
+    if (this.down) throw new Error("disk gone");
+    return super.insert(key, cap);
+  }
+}
+
+describe("store failures", () => {
+  it("fail closed with 503 store_unavailable and Retry-After, revealing nothing", async () => {
+    const store = new FlakyStore();
+    const { app, keys } = await setup({ store });
+    const { key } = await keys.create({ name: "k", ownerId: "user_1" });
+    store.down = true;
+    for (const send of [
+      () => request(app).get("/api/keys").set(U1),
+      () => request(app).get(`/api/keys/${key.id}`).set(U1),
+      () => request(app).post("/api/keys").set(U1).send({ name: "x" }),
+      () => request(app).delete(`/api/keys/${key.id}`).set(U1),
+    ]) {
+      const res = await send();
+      expect({ status: res.status, code: res.body.error.code, retry: res.headers["retry-after"] }).toEqual({ status: 503, code: "store_unavailable", retry: "1" });
+      expect(res.text).not.toContain("disk gone");
+    }
+    store.down = false;
+    expect((await request(app).get(`/api/keys/${key.id}`).set(U1).expect(200)).body.key.status).toBe("active");
   });
 });
 
