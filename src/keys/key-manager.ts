@@ -59,6 +59,9 @@ const EXPIRED_MESSAGE = "The API key has expired.";
 const REVOKED_MESSAGE = "The API key has been revoked.";
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
 
+/** How often ended counter windows are deleted. */
+const PRUNE_INTERVAL_MS = 60_000;
+
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
 
 /**
@@ -78,6 +81,7 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
+  private readonly pruneTimer: NodeJS.Timeout | null = null;
   private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
@@ -87,11 +91,32 @@ export class KeyManager {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
     this.hash = createHasher(this.config.pepper);
-    this.cache = new VerifyCache({ ...this.config.cache, clock: this.config.clock });
+    // With a custom clock (tests), cache TTLs follow it; otherwise they use the monotonic clock.
+    this.cache = new VerifyCache({ ...this.config.cache, ...(options.clock ? { clock: this.config.clock } : {}) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
+    if (this.config.counters.prune) {
+      this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
+      this.pruneTimer.unref();
+    }
+    this.ready = this.startInit();
+  }
+
+  /** Runs the store's `init`; a failed one is retried by the next call instead of failing forever. */
+  private startInit(): Promise<void> | null {
     const init = this.config.store.init?.();
-    if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
-    else this.initialized = true;
+    if (!isPromise(init)) {
+      this.initialized = true;
+      return null;
+    }
+    const ready: Promise<void> = init.then(
+      () => { this.initialized = true; },
+      (error: unknown) => {
+        if (this.ready === ready) this.ready = null;
+        throw error;
+      },
+    );
+    ready.catch(() => undefined); // callers see the failure (503); it is not an unhandled rejection
+    return ready;
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -321,7 +346,7 @@ export class KeyManager {
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
     if (cached !== undefined) return this.checkStatus(cached);
-    if (!this.initialized) return (this.ready ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
+    if (!this.initialized) return (this.ready ??= this.startInit() ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
     return this.lookup(hash);
   }
 
@@ -426,6 +451,19 @@ export class KeyManager {
     return this.cache.size;
   }
 
+  /**
+   * Deletes rate-limit and quota counters whose window has ended (by this manager's clock). Runs on
+   * its own about once a minute when the counter store supports it.
+   *
+   * @example
+   * await keys.pruneCounters();
+   */
+  async pruneCounters(): Promise<void> {
+    if (this.closed) return;
+    await this.init();
+    await this.config.counters.prune?.(this.now());
+  }
+
   /** Writes buffered usage to the store now. */
   async flushUsage(): Promise<void> {
     await this.recorder?.flush();
@@ -440,6 +478,7 @@ export class KeyManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     try {
       await this.recorder?.close();
     } finally {
@@ -533,17 +572,12 @@ export class KeyManager {
     if (i === plan.length) return counts;
     const p = plan[i]!;
     return this.after(this.counterCall(() => this.config.counters.consume(p.counter, p.limit, p.resetAt)), (n) => {
-      const giveBack = () => this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
-      if (n instanceof KeywardError) {
-        giveBack();
-        return n;
+      if (n instanceof KeywardError || n < 0) {
+        if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+        if (n instanceof KeywardError) return n;
       }
       counts.push(n);
-      if (n < 0) {
-        giveBack();
-        return counts;
-      }
-      return this.consumeInOrder(plan, i + 1, counts);
+      return n < 0 ? counts : this.consumeInOrder(plan, i + 1, counts);
     });
   }
 
@@ -575,7 +609,9 @@ export class KeyManager {
 
   private init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (!this.initialized && this.ready) return this.ready;
+    if (this.initialized) return;
+    const ready = (this.ready ??= this.startInit());
+    if (ready) return ready.catch((error: unknown) => { throw storeUnavailable(error); });
   }
 
   private policy() {

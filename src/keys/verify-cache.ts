@@ -15,8 +15,8 @@ export class VerifyCache<V extends { readonly id: string }> {
   private generation = 0;
 
   /**
-   * @param options.clock The manager's clock, so TTLs follow it (a test clock moves them too).
-   * `ttlResolution: 0` reads it on every check: no stale "now" kept by a timer.
+   * @param options.clock A custom clock for TTLs (the manager's, when it has one), else the
+   * monotonic `performance.now`. `ttlResolution: 0` reads it on every check: no stale "now".
    */
   constructor(options: { max: number; ttlMs: number; unknownMax: number; clock?: () => number }) {
     const enabled = options.ttlMs > 0 && options.max > 0;

@@ -158,7 +158,12 @@ export class PostgresStore implements KeyStore {
 
   /** Connects (creating the pool from a connection string) and runs pending migrations. Idempotent. */
   init(): Promise<void> {
-    this.starting ??= this.start();
+    if (this.starting === null) {
+      const starting = this.start();
+      this.starting = starting;
+      // A failed start (database down) is retried by the next call.
+      starting.catch(() => { if (this.starting === starting) this.starting = null; });
+    }
     return this.starting;
   }
 
@@ -166,7 +171,11 @@ export class PostgresStore implements KeyStore {
     if (this.pool === null) {
       const mod = (await import("pg")) as unknown as { default?: PgModule } & PgModule;
       const pg = mod.default ?? mod;
-      this.pool = new pg.Pool({ connectionString: this.url!, max: this.poolSize });
+      const pool = new pg.Pool({ connectionString: this.url!, max: this.poolSize });
+      // An idle connection the server closed (restart, failover) is dropped by the pool; without
+      // a listener its "error" event would crash the process.
+      pool.on("error", () => undefined);
+      this.pool = pool;
     }
     await this.migrate();
   }
@@ -369,5 +378,5 @@ export class PostgresStore implements KeyStore {
 }
 
 interface PgModule {
-  Pool: new (config: { connectionString: string; max?: number }) => PgPoolLike;
+  Pool: new (config: { connectionString: string; max?: number }) => PgPoolLike & { on(event: "error", listener: (error: Error) => void): unknown };
 }

@@ -94,7 +94,6 @@ export class SqliteStore implements KeyStore {
   /** The better-sqlite3 handle, for apps that want to share it. */
   readonly db: Db;
   private readonly owned: boolean;
-  private lastPrune = 0;
   private readonly stmt: ReturnType<SqliteStore["prepare"]>;
 
   constructor(file: string | Db = "keyward.db", options: SqliteStoreOptions = {}) {
@@ -207,15 +206,6 @@ export class SqliteStore implements KeyStore {
         this.stmt.addUsage.run(delta.count, delta.lastUsedAt, delta.id);
         for (const [day, count] of delta.days) this.stmt.addDaily.run(delta.id, day, count);
       }
-      // Prune ended windows at most once a minute. "Now" is the latest use in the batch, i.e. the
-      // KeyManager's clock, so a manager on another clock (tests) never loses live counters.
-      const wall = Date.now();
-      if (wall - this.lastPrune > 60_000 && batch.length) {
-        this.lastPrune = wall;
-        let now = 0;
-        for (const delta of batch) if (delta.lastUsedAt > now) now = delta.lastUsedAt;
-        this.stmt.prune.run(now);
-      }
     });
     tx.immediate();
   }
@@ -232,6 +222,11 @@ export class SqliteStore implements KeyStore {
 
   refund(counter: string): void {
     this.stmt.refund.run(counter);
+  }
+
+  /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */
+  prune(now: number): void {
+    this.stmt.prune.run(now);
   }
 
   close(): void {

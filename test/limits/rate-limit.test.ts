@@ -70,3 +70,23 @@ describe.each(["memory", "sqlite"] as const)("rate limit (%s)", (storeKind) => {
     await close();
   });
 });
+
+describe("counter pruning", () => {
+  it("deletes counters of ended windows by the manager's clock and keeps live ones", async () => {
+    const { keys, clock, store, close } = makeKeys({ storeKind: "sqlite", usage: false, tiers: { t: { monthlyRequests: 100, rateLimit: { limit: 2, window: "1m" } } } });
+    const rows = () => (store as unknown as { db: { prepare(sql: string): { pluck(): { get(): number } } } }).db.prepare("SELECT count(*) FROM keyward_counters").pluck().get();
+    const { secret } = await keys.create({ name: "t", tier: "t" });
+    clock.set(Date.UTC(2026, 10, 23, 12, 0, 0));
+    for (let minute = 0; minute < 5; minute++) {
+      expect((await keys.verify(secret)).ok).toBe(true);
+      clock.advance(MINUTE);
+    }
+    expect(rows()).toBe(6); // five windows and the month
+    clock.advance(-MINUTE); // back into the last window used
+    expect((await keys.verify(secret)).ok).toBe(true);
+    await keys.pruneCounters();
+    expect(rows()).toBe(2); // the live window and the month
+    expect((await keys.verify(secret)).ok).toBe(false); // the live window still counts: 2 of 2 used
+    await close();
+  });
+});

@@ -63,6 +63,19 @@ describeWithServices("PostgresStore", ["postgres"], () => {
       expect(store.pool).toBeNull();
     });
 
+    it("survives the server closing its idle connections (restart, failover) and reconnects", async () => {
+      const app = `kwterm_${randomBytes(4).toString("hex")}`;
+      const store = new PostgresStore(`${PG_URL}?application_name=${app}`, { schema });
+      await store.init();
+      const key = storedKey();
+      await store.insert(key);
+      const { rows } = await pool.query("SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1", [app]);
+      expect(rows[0].n).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // let the pool see the closed sockets
+      expect((await store.findById(key.id))?.id).toBe(key.id);
+      await store.close();
+    });
+
     it("names the bad option at construction", () => {
       expect(() => new PostgresStore("mysql://x")).toThrow(KeywardConfigError);
       expect(() => new PostgresStore(PG_URL, { schema: "Bad-Name" })).toThrow(/PostgresStore.schema/);
