@@ -48,8 +48,8 @@ export function createApp({ db, transition = process.env.TRANSITION === "1", clo
     tiers: (req) => [plans.get(accountOf(req) ?? "") ?? "free"], // `tier` in a body may only name the account's plan
     // The seed's shapes: 201 { key: { …, raw_key } } and 200 { message, key } on revoke.
     formatBody: (data, req) => {
-      const { secret, key } = data as { secret?: string; key?: object };
-      if (secret) return { key: { ...key, raw_key: secret } };
+      const { secret, key, ...rest } = data as { secret?: string; key?: object };
+      if (secret) return { ...rest, key: { ...key, raw_key: secret } };
       return req.method === "DELETE" ? { message: "API key revoked successfully", ...(data as object) } : data;
     },
   }));
