@@ -70,7 +70,7 @@ const PENDING = new Set([
   "VerifyResult (src/keys/key-manager.ts)", "insufficientScope (src/keys/key-manager.ts)",
   "modeForbidden (src/keys/key-manager.ts)", "projectForbidden (src/keys/key-manager.ts)",
   "SQLITE_SCHEMA_VERSION (src/stores/sqlite.ts)", "SqliteStoreOptions (src/stores/sqlite.ts)",
-  "POSTGRES_SCHEMA_VERSION (src/stores/postgres.ts)", "PgClientLike (src/stores/postgres.ts)", "PgPoolLike (src/stores/postgres.ts)",
+  "PgClientLike (src/stores/postgres.ts)", "PgPoolLike (src/stores/postgres.ts)",
   "PgResultLike (src/stores/postgres.ts)", "PostgresStoreOptions (src/stores/postgres.ts)",
   "PostgresInvalidationOptions (src/stores/postgres-invalidation.ts)",
   "RedisCountersOptions (src/redis/counters.ts)", "RedisScriptClient (src/redis/counters.ts)",
