@@ -93,6 +93,11 @@ export async function startInstances(list: InstanceOptions[]): Promise<Instance[
   return started;
 }
 
+/** Creates a key named "multi" (of `tier`, when given) through `via`'s admin route. */
+export async function createKey(via: Instance, tier?: string): Promise<{ secret: string; id: string }> {
+  return (await via.request("/admin/keys", { method: "POST", body: { name: "multi", tier } })).body as { secret: string; id: string };
+}
+
 /**
  * Calls `probe` until it returns true or `limitMs` passes; resolves with the elapsed ms, or null
  * when it never became true.

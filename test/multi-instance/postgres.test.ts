@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { PG_URL, describeWithServices } from "../stores/services";
-import { pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
+import { createKey, pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
 
 jest.setTimeout(60_000);
 
@@ -35,8 +35,6 @@ describeWithServices("several instances on one PostgreSQL", ["postgres"], () => 
     await pool.end();
     writeArtifact("multi-instance-postgres", artifact);
   });
-
-  const createKey = async (via: Instance, tier?: string) => (await via.request("/admin/keys", { method: "POST", body: { name: "multi", tier } })).body as { secret: string; id: string };
 
   it("admits exactly the monthly quota (50) of 200 concurrent requests spread over two instances", async () => {
     const { secret, id } = await createKey(a, "metered");

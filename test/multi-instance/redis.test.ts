@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import pg from "pg";
 import { PG_URL, REDIS_URL, describeWithServices } from "../stores/services";
-import { pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
+import { createKey, pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
 
 jest.setTimeout(60_000);
 
@@ -32,8 +32,6 @@ describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "re
     redis.disconnect();
     writeArtifact("multi-instance-redis", artifact);
   });
-
-  const createKey = async (via: Instance, tier?: string) => (await via.request("/admin/keys", { method: "POST", body: { name: "multi", tier } })).body as { secret: string; id: string };
 
   it("admits exactly the monthly quota (50) of 200 concurrent requests spread over two instances", async () => {
     const { secret, id } = await createKey(a, "metered");
