@@ -152,6 +152,7 @@ export class KeyManager {
     if (kind === "project" && v.project === undefined) details.push({ path: "project", message: "a project key needs the project it is bound to" });
     if (kind === "project" && v.projects !== undefined && v.projects.length > 0) details.push({ path: "projects", message: "a project key is bound to one project; use project, not projects" });
     if (kind === "user" && v.project !== undefined) details.push({ path: "project", message: "only project keys are bound to a project; use projects for a user key's allow-list" });
+    if (kind === "project" && v.scopes !== undefined && v.scopes.length > 0) details.push({ path: "scopes", message: "project keys are not scope-gated; leave scopes out" });
     if (v.mode !== undefined && !this.format.modes.includes(v.mode)) {
       details.push({ path: "mode", message: this.format.modes.length ? `must be one of ${this.format.modes.join(", ")}` : "this key format has no modes" });
     }
@@ -196,6 +197,10 @@ export class KeyManager {
    * const { keys: page, next } = await keys.list({ ownerId: "user_1", status: "active", limit: 50 });
    */
   async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
+    if (filter.mode != null && !this.format.modes.includes(filter.mode)) {
+      const message = this.format.modes.length ? `must be one of ${this.format.modes.join(", ")}` : "this key format has no modes";
+      throw new KeywardError("validation_failed", `mode: ${message}`, { details: [{ path: "mode", message }] });
+    }
     await this.init();
     const limit = pageSize(filter.limit);
     const records = await this.storeCall(() => this.config.store.list({ ...filter, limit, now: this.now() }));

@@ -87,7 +87,7 @@ const schema = z.strictObject({
   store: z.custom<KeyStore>((v) => typeof v === "object" && v !== null && typeof (v as KeyStore).findByHash === "function" && typeof (v as KeyStore).insert === "function", {
     message: "a store is required: pass new SqliteStore(\"keys.db\") (from keyward/sqlite) or new MemoryStore()",
   }),
-  counters: z.custom<CounterStore>((v) => typeof v === "object" && v !== null && typeof (v as CounterStore).consume === "function", { message: "must implement consume() and refund()" }).optional(),
+  counters: z.custom<CounterStore>((v) => typeof v === "object" && v !== null && typeof (v as CounterStore).consume === "function" && typeof (v as CounterStore).refund === "function", { message: "must implement consume() and refund()" }).optional(),
   prefix: z.string().regex(NAME_PATTERN, 'use 1-16 characters from [a-z0-9], e.g. "sk"').default("sk"),
   modes: z.array(z.string().regex(NAME_PATTERN, 'each mode is 1-16 characters from [a-z0-9], e.g. "live"')).max(8).default(["live", "test"])
     .refine((m) => new Set(m).size === m.length, "modes must not repeat"),

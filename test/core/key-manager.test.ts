@@ -46,6 +46,16 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     await expect(keys.create({ name: "x", metadata: { nested: { __proto__: 1 } } as never })).resolves.toBeDefined();
     await expect(keys.create({ name: "x", metadata: JSON.parse('{"__proto__":{"admin":true}}') })).rejects.toMatchObject({ details: [{ path: "metadata" }] });
     await expect(keys.create(null as never)).rejects.toMatchObject({ code: "validation_failed" });
+    await expect(keys.create({ name: "p", kind: "project", project: "p1", scopes: ["nodes:read"] })).rejects.toMatchObject({ code: "validation_failed", details: [{ path: "scopes" }] });
+    expect((await keys.list()).keys.map((k) => k.name)).not.toContain("p");
+    await keys.close();
+  });
+
+  it("list refuses a mode the key format does not have, instead of silently matching nothing", async () => {
+    const { keys } = make();
+    await keys.create({ name: "a", mode: "live" });
+    await expect(keys.list({ mode: "prod" })).rejects.toMatchObject({ code: "validation_failed", details: [{ path: "mode" }] });
+    expect((await keys.list({ mode: "live" })).keys).toHaveLength(1);
     await keys.close();
   });
 
