@@ -35,6 +35,7 @@ describe("KeyManager options", () => {
     ["a bad mode", { store: new MemoryStore(), modes: ["Live"] }, "KeyManager.modes.0", /each mode is 1-16 characters/],
     ["repeated modes", { store: new MemoryStore(), modes: ["live", "live"] }, "KeyManager.modes", /must not repeat/],
     ["a short pepper", { store: new MemoryStore(), pepper: "short" }, "KeyManager.pepper", /at least 16 characters/],
+    ["counters without refund()", { store: new MemoryStore(), counters: { consume: () => 1 } }, "KeyManager.counters", /must implement consume\(\) and refund\(\)/],
     ["a bad default scope", { store: new MemoryStore(), defaultScopes: ["*:*:*"] }, "KeyManager.defaultScopes.0", /not a valid scope/],
     ["an empty catalogue scope", { store: new MemoryStore(), scopes: [""] }, "KeyManager.scopes.0", /must not be empty/],
     ["a bad implication", { store: new MemoryStore(), implies: { "nodes:write": ["__proto__"] } }, "KeyManager.implies.nodes:write.0", /not a valid scope/],
