@@ -1,0 +1,221 @@
+/**
+ * The servers the load benchmark compares. Each setup builds a request listener for one GET route
+ * (`/v1/ping`, answering `{"ok":true}`) and says which headers a valid request carries. Every setup
+ * runs in its own process (see server.mts), so nothing one of them allocates or JITs slows another.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import connect from "connect";
+import express from "express";
+import { KeyManager, MemoryStore, apiKeyAuth, requireScope, type Middleware } from "../src/index.js";
+import { SqliteStore } from "../src/sqlite.js";
+
+/** What a setup hands the server process. */
+export interface Built {
+  listener: RequestListener;
+  /** Headers a valid request sends (e.g. the API key). */
+  headers: Record<string, string>;
+  /** Extra facts printed with the results (versions, store file…). */
+  notes?: string;
+  close?: () => Promise<void> | void;
+}
+
+/** One compared configuration. */
+export interface Setup {
+  name: string;
+  label: string;
+  build: () => Promise<Built>;
+}
+
+const BODY = JSON.stringify({ ok: true });
+const PATH = "/v1/ping";
+
+/** The plain node:http answer every setup ends with. */
+function sendOk(res: ServerResponse): void {
+  res.statusCode = 200;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", BODY.length);
+  res.end(BODY);
+}
+
+function notFound(res: ServerResponse): void {
+  res.statusCode = 404;
+  res.end();
+}
+
+const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "keyward-bench-")), name);
+
+/** Limits high enough never to refuse during a run, so every request pays for both counters. */
+const HIGH = { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000, window: "1m" } };
+
+/** A KeyManager on a store with one key holding `nodes:read` (and, for SQLite, tier limits on). */
+async function keyward(kind: "memory" | "sqlite"): Promise<{ keys: KeyManager; secret: string; notes: string }> {
+  if (kind === "memory") {
+    const keys = new KeyManager({ store: new MemoryStore() });
+    const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"] });
+    return { keys, secret, notes: "MemoryStore, usage tracking on, no limits" };
+  }
+  const file = tempFile("keys.db");
+  const keys = new KeyManager({ store: new SqliteStore(file), tiers: { bench: HIGH } });
+  const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench" });
+  return { keys, secret, notes: `SqliteStore (WAL, synchronous=NORMAL) at ${file}; usage tracking + per-key rate limit + monthly quota on` };
+}
+
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+/** Runs Connect-style middleware in order on plain node:http, then the handler. */
+function chain(middleware: Middleware[], handler: (req: IncomingMessage, res: ServerResponse) => void): RequestListener {
+  return (req, res) => {
+    if (req.url !== PATH) return notFound(res);
+    let i = 0;
+    const next = (err?: unknown): void => {
+      if (err) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      const m = middleware[i++];
+      if (m) m(req, res, next);
+      else handler(req, res);
+    };
+    next();
+  };
+}
+
+export const SETUPS: Setup[] = [
+  {
+    name: "http",
+    label: "bare node:http",
+    build: async () => ({ listener: (req, res) => (req.url === PATH ? sendOk(res) : notFound(res)), headers: {} }),
+  },
+  {
+    name: "express",
+    label: "bare Express 5",
+    build: async () => {
+      const app = express();
+      app.get(PATH, (_req, res) => { res.json({ ok: true }); });
+      return { listener: app as unknown as RequestListener, headers: {} };
+    },
+  },
+  {
+    name: "kw-express-memory",
+    label: "keyward, Express 5, MemoryStore",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("memory");
+      const app = express();
+      app.use(apiKeyAuth({ keys }));
+      app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-express-sqlite",
+    label: "keyward, Express 5, SQLite, all features",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      const app = express();
+      app.use(apiKeyAuth({ keys }));
+      app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-http-sqlite",
+    label: "keyward, node:http, SQLite, all features",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      const listener = chain([apiKeyAuth({ keys }), requireScope("nodes:read")], (_req, res) => sendOk(res));
+      return { listener, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-connect-sqlite",
+    label: "keyward, Connect, SQLite, all features",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      const app = connect();
+      app.use(apiKeyAuth({ keys }) as connect.NextHandleFunction);
+      app.use(PATH, requireScope("nodes:read") as connect.NextHandleFunction);
+      app.use(PATH, (_req: IncomingMessage, res: ServerResponse) => sendOk(res));
+      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "passport",
+    label: "passport + passport-headerapikey",
+    build: async () => {
+      const { default: passport } = await import("passport");
+      const { HeaderAPIKeyStrategy } = (await import("passport-headerapikey")) as unknown as { HeaderAPIKeyStrategy: new (...args: unknown[]) => import("passport").Strategy };
+      // What the package's README suggests, with the key stored hashed (SHA-256) in a Map: no DB, no scopes.
+      const secret = "pk_" + createHash("sha256").update(String(Math.random())).digest("hex");
+      const users = new Map([[createHash("sha256").update(secret).digest("hex"), { id: "user_1", scopes: ["nodes:read"] }]]);
+      passport.use(new HeaderAPIKeyStrategy({ header: "Authorization", prefix: "Bearer " }, false, (apikey: string, done: (err: unknown, user?: unknown) => void) => {
+        done(null, users.get(createHash("sha256").update(apikey).digest("hex")) ?? false);
+      }));
+      const app = express();
+      app.use(passport.initialize());
+      app.get(PATH, passport.authenticate("headerapikey", { session: false }), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes: "in-memory Map of SHA-256 hashes (no store, no limits, no usage)" };
+    },
+  },
+  {
+    name: "better-auth",
+    label: "better-auth api-key plugin, SQLite",
+    build: async () => {
+      const [{ betterAuth }, { apiKey }, { getMigrations }, { default: Database }, pkg] = await Promise.all([
+        import("better-auth"), import("@better-auth/api-key"), import("better-auth/db/migration"), import("better-sqlite3"),
+        import("better-auth/package.json", { with: { type: "json" } }).catch(() => ({ default: { version: "?" } })),
+      ]);
+      const file = tempFile("better-auth.db");
+      const db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      const options = {
+        database: db,
+        secret: "bench-secret-bench-secret-bench-secret-0123456789",
+        baseURL: "http://127.0.0.1",
+        emailAndPassword: { enabled: true },
+        logger: { disabled: true },
+        telemetry: { enabled: false },
+        // Its default per-key limit is 10 requests a day; raise it so every request is admitted.
+        plugins: [apiKey({ rateLimit: { enabled: true, timeWindow: 60_000, maxRequests: 1_000_000_000 } })],
+      };
+      const auth = betterAuth(options);
+      const { runMigrations } = await getMigrations(options as never);
+      await runMigrations();
+      const { user } = await auth.api.signUpEmail({ body: { email: "bench@example.com", password: "bench-password-123", name: "bench" } });
+      const created = (await auth.api.createApiKey({ body: { userId: user.id, name: "bench", rateLimitEnabled: true, rateLimitMax: 1_000_000_000, rateLimitTimeWindow: 60_000 } })) as { key: string };
+      const verify = auth.api.verifyApiKey as (input: { body: { key: string } }) => Promise<{ valid: boolean }>;
+      const app = express();
+      app.get(PATH, (req, res, next) => {
+        const key = req.headers["x-api-key"];
+        if (typeof key !== "string") { res.status(401).json({ error: "missing" }); return; }
+        verify({ body: { key } }).then((r) => {
+          if (r.valid) res.json({ ok: true });
+          else res.status(401).json({ error: "invalid" });
+        }, next);
+      });
+      return {
+        listener: app as unknown as RequestListener,
+        headers: { "x-api-key": created.key },
+        notes: `better-auth ${(pkg.default as { version: string }).version} + @better-auth/api-key, better-sqlite3 (WAL) at ${file}; verifyApiKey per request, rate limit on (high)`,
+        close: () => db.close(),
+      };
+    },
+  },
+];
+
+/** Starts `setup` on 127.0.0.1 at a free port. */
+export async function listen(built: Built): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer(built.listener);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return {
+    port: address.port,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
