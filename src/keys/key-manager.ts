@@ -363,9 +363,9 @@ export class KeyManager {
     this.recorder?.record(key.id, this.now());
   }
 
-  /** `req.apiKey` for a request acting on `project` (the shared frozen object when there is none). */
+  /** `req.apiKey` for a request acting on `project` (the shared frozen object when it is the key's own). */
   principalFor(key: VerifiedKey, project: string | null): AuthenticatedKey {
-    if (project === null) return key.principal;
+    if (project === key.principal.project) return key.principal;
     return Object.freeze({ ...key.principal, project });
   }
 
