@@ -1,7 +1,8 @@
 /**
  * SqliteStore: the embedded default, on better-sqlite3. WAL journal with synchronous=NORMAL (no
  * fsync per commit), a busy timeout so several processes can share one file, a versioned schema
- * migrated in an IMMEDIATE transaction, and statements prepared once.
+ * migrated in an IMMEDIATE transaction, and statements prepared once. Rate-limit and quota
+ * counters are taken from the file in small reserved batches, so most requests write nothing.
  */
 import Database from "better-sqlite3";
 import { pageSize } from "../core/status.js";
@@ -13,6 +14,24 @@ type Db = Database.Database;
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's lock before failing, in ms. Defaults to 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Most counter units (rate-limit or quota requests) reserved from the file in one write and then
+   * handed out from memory: never more than 1% of what is left of the limit, so near the limit every
+   * request writes through. A limit is never exceeded, even across processes; another process may be
+   * refused while this one still holds reserved units (at most 1% of the remainder), which go back to
+   * the file on `close()`. `1` writes every request through. Defaults to 100.
+   */
+  counterBatch?: number;
+}
+
+/** Counter units this process took from the file and has not handed out yet. */
+interface Reserve {
+  /** The counter's value in the file after the last reservation. */
+  count: number;
+  /** Reserved units not yet handed out: the count seen by callers is `count - spare`. */
+  spare: number;
+  limit: number;
+  resetAt: number;
 }
 
 const MIGRATIONS: string[] = [
@@ -96,8 +115,13 @@ export class SqliteStore implements KeyStore {
   private readonly owned: boolean;
   private lastPrune = 0;
   private readonly stmt: ReturnType<SqliteStore["prepare"]>;
+  private readonly batch: number;
+  private readonly reserves = new Map<string, Reserve>();
+  private sweepAt = 1024;
+  private readonly reserveTx: (counter: string, limit: number, resetAt: number) => number;
 
   constructor(file: string | Db = "keyward.db", options: SqliteStoreOptions = {}) {
+    this.batch = Math.max(1, Math.floor(options.counterBatch ?? 100));
     this.owned = typeof file === "string";
     this.db = typeof file === "string" ? new Database(file) : file;
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
@@ -105,6 +129,8 @@ export class SqliteStore implements KeyStore {
     this.db.pragma("synchronous = NORMAL");
     this.migrate();
     this.stmt = this.prepare();
+    const reserve = this.db.transaction((counter: string, limit: number, resetAt: number) => this.reserve(counter, limit, resetAt));
+    this.reserveTx = (counter, limit, resetAt) => reserve.immediate(counter, limit, resetAt);
   }
 
   private migrate(): void {
@@ -129,8 +155,10 @@ export class SqliteStore implements KeyStore {
       addUsage: db.prepare(`UPDATE keyward_keys SET request_count = request_count + ?, last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`),
       addDaily: db.prepare(`INSERT INTO keyward_usage_daily (key_id, day, count) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`),
       daily: db.prepare(`SELECT day, count FROM keyward_usage_daily WHERE key_id = ? AND day BETWEEN ? AND ? ORDER BY day`).raw(),
-      consume: db.prepare(`INSERT INTO keyward_counters (name, count, reset_at) VALUES (?, 1, ?) ON CONFLICT (name) DO UPDATE SET count = count + 1 WHERE count < ? RETURNING count`).pluck(),
+      counter: db.prepare(`SELECT count FROM keyward_counters WHERE name = ?`).pluck(),
+      take: db.prepare(`INSERT INTO keyward_counters (name, count, reset_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`),
       refund: db.prepare(`UPDATE keyward_counters SET count = count - 1 WHERE name = ? AND count > 0`),
+      release: db.prepare(`UPDATE keyward_counters SET count = max(0, count - ?) WHERE name = ?`),
       prune: db.prepare(`DELETE FROM keyward_counters WHERE reset_at <= ?`),
     };
   }
@@ -222,16 +250,65 @@ export class SqliteStore implements KeyStore {
 
   consume(counter: string, limit: number, resetAt: number): number {
     if (limit < 1) return -1;
-    const count = this.stmt.consume.get(counter, resetAt, limit) as number | undefined;
-    return count === undefined ? -1 : count;
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.spare > 0 && r.limit === limit && r.resetAt === resetAt) {
+      r.spare--;
+      return r.count - r.spare;
+    }
+    return this.reserveTx(counter, limit, resetAt);
   }
 
   refund(counter: string): void {
-    this.stmt.refund.run(counter);
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.spare < r.count) r.spare++;
+    else this.stmt.refund.run(counter);
   }
 
   close(): void {
+    if (this.db.open) this.releaseReserves();
     if (this.owned && this.db.open) this.db.close();
+  }
+
+  /**
+   * Inside an IMMEDIATE transaction: gives back any spare units reserved under another limit, then
+   * takes one unit plus up to 1% of what is left (at most `counterBatch - 1` more) from the file.
+   * Returns the count after this request, or -1 at the limit.
+   */
+  private reserve(counter: string, limit: number, resetAt: number): number {
+    const old = this.reserves.get(counter);
+    if (old !== undefined) {
+      this.reserves.delete(counter);
+      if (old.spare > 0) this.stmt.release.run(old.spare, counter);
+    }
+    const current = (this.stmt.counter.get(counter) as number | undefined) ?? 0;
+    if (current >= limit) return -1;
+    const take = Math.max(1, Math.min(this.batch, Math.floor((limit - current) / 100)));
+    this.stmt.take.run(counter, take, resetAt);
+    if (take > 1) {
+      if (this.reserves.size >= this.sweepAt) this.sweep();
+      this.reserves.set(counter, { count: current + take, spare: take - 1, limit, resetAt });
+    }
+    return current + 1;
+  }
+
+  /** Forgets reserves of windows that have ended (their units lapse with the window). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [name, r] of this.reserves) if (r.resetAt <= now) this.reserves.delete(name);
+    this.sweepAt = Math.max(1024, this.reserves.size * 2);
+  }
+
+  /** Gives unused reserved units back to the file, so other processes can use them. */
+  private releaseReserves(): void {
+    if (this.reserves.size === 0) return;
+    const tx = this.db.transaction(() => {
+      for (const [name, r] of this.reserves) if (r.spare > 0) this.stmt.release.run(r.spare, name);
+    });
+    try {
+      tx.immediate();
+    } finally {
+      this.reserves.clear();
+    }
   }
 }
 
