@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KeyFormat, KeyManager, MemoryStore, ScopeSet, requiredScope, type VerifiedKey } from "../src/index.js";
-import { SqliteStore } from "../src/sqlite.js";
+import { KeyFormat, KeyManager, MemoryStore, ScopeSet, requiredScope, type VerifiedKey } from "../dist/esm/index.js";
+import { SqliteStore } from "../dist/esm/sqlite.js";
 import { fmt, table } from "./report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SqliteStore } from "../src/sqlite.js";
+import { SqliteStore } from "../dist/esm/sqlite.js";
 import { pickLoadGenerator, type LoadResult } from "./load.mjs";
 import { SETUPS } from "./setups.mjs";
 import { fmt, median, table } from "./report.mjs";
@@ -33,7 +33,7 @@ interface Unavailable { name: string; label: string; reason: string }
 
 /** Forks the server for `name` and waits for it to listen. */
 function start(name: string, label: string): Promise<Server> {
-  const child = fork(join(here, "server.mts"), [name], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "pipe", "ipc"] });
+  const child = fork(join(here, "server.mjs"), [name], { execArgv: [], stdio: ["ignore", "inherit", "pipe", "ipc"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => { stderr += d.toString(); });
   return new Promise((resolve, reject) => {

@@ -1,58 +1,55 @@
 /**
  * The servers the load benchmark compares. Each setup builds a request listener for one GET route
  * (`/v1/ping`, answering `{"ok":true}`) and says which headers a valid request carries. Every setup
- * runs in its own process (see server.mts), so nothing one of them allocates or JITs slows another.
+ * runs in its own process (see server.mjs), so nothing one of them allocates or JITs slows another.
+ * Plain JavaScript over the built package (dist/), so the servers run exactly what users run.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import connect from "connect";
 import express from "express";
-import { KeyManager, MemoryStore, apiKeyAuth, requireScope, type Middleware } from "../src/index.js";
-import { SqliteStore } from "../src/sqlite.js";
+import { KeyManager, MemoryStore, apiKeyAuth, requireScope } from "../dist/esm/index.js";
+import { SqliteStore } from "../dist/esm/sqlite.js";
 
-/** What a setup hands the server process. */
-export interface Built {
-  listener: RequestListener;
-  /** Headers a valid request sends (e.g. the API key). */
-  headers: Record<string, string>;
-  /** Extra facts printed with the results (versions, store file…). */
-  notes?: string;
-  close?: () => Promise<void> | void;
-}
+/**
+ * What a setup hands the server process.
+ * @typedef {{ listener: import("node:http").RequestListener, headers: Record<string, string>, notes?: string, close?: () => unknown }} Built
+ */
 
-/** One compared configuration. */
-export interface Setup {
-  name: string;
-  label: string;
-  build: () => Promise<Built>;
-}
+/**
+ * One compared configuration.
+ * @typedef {{ name: string, label: string, build: () => Promise<Built> }} Setup
+ */
 
 const BODY = JSON.stringify({ ok: true });
 const PATH = "/v1/ping";
 
 /** The plain node:http answer every setup ends with. */
-function sendOk(res: ServerResponse): void {
+/** @param {import("node:http").ServerResponse} res */
+function sendOk(res) {
   res.statusCode = 200;
   res.setHeader("Content-Type", "application/json; charset=utf-8");
   res.setHeader("Content-Length", BODY.length);
   res.end(BODY);
 }
 
-function notFound(res: ServerResponse): void {
+/** @param {import("node:http").ServerResponse} res */
+function notFound(res) {
   res.statusCode = 404;
   res.end();
 }
 
-const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "keyward-bench-")), name);
+const tempFile = (/** @type {string} */ name) => join(mkdtempSync(join(tmpdir(), "keyward-bench-")), name);
 
 /** Limits high enough never to refuse during a run, so every request pays for both counters. */
 const HIGH = { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000, window: "1m" } };
 
 /** A KeyManager on a store with one key holding `nodes:read` (and, for SQLite, tier limits on). */
-async function keyward(kind: "memory" | "sqlite"): Promise<{ keys: KeyManager; secret: string; notes: string }> {
+/** @param {"memory" | "sqlite"} kind */
+async function keyward(kind) {
   if (kind === "memory") {
     const keys = new KeyManager({ store: new MemoryStore() });
     const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"] });
@@ -64,28 +61,30 @@ async function keyward(kind: "memory" | "sqlite"): Promise<{ keys: KeyManager; s
   return { keys, secret, notes: `SqliteStore (WAL, synchronous=NORMAL) at ${file}; usage tracking + per-key rate limit + monthly quota on` };
 }
 
-const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+const bearer = (/** @type {string} */ secret) => ({ authorization: `Bearer ${secret}` });
 
-/** Runs Connect-style middleware in order on plain node:http, then the handler. */
-function chain(middleware: Middleware[], handler: (req: IncomingMessage, res: ServerResponse) => void): RequestListener {
+/**
+ * node:http with keyward as a user would write it: the middleware, then the guard, then the answer.
+ * @param {Function} auth @param {Function} guard
+ */
+function plainHttp(auth, guard) {
   return (req, res) => {
     if (req.url !== PATH) return notFound(res);
-    let i = 0;
-    const next = (err?: unknown): void => {
-      if (err) {
-        res.statusCode = 500;
-        res.end();
-        return;
-      }
-      const m = middleware[i++];
-      if (m) m(req, res, next);
-      else handler(req, res);
-    };
-    next();
+    auth(req, res, (err) => {
+      if (err) return fail(res);
+      guard(req, res, (err2) => (err2 ? fail(res) : sendOk(res)));
+    });
   };
 }
 
-export const SETUPS: Setup[] = [
+/** @param {import("node:http").ServerResponse} res */
+function fail(res) {
+  res.statusCode = 500;
+  res.end();
+}
+
+/** @type {Setup[]} */
+export const SETUPS = [
   {
     name: "http",
     label: "bare node:http",
@@ -97,7 +96,7 @@ export const SETUPS: Setup[] = [
     build: async () => {
       const app = express();
       app.get(PATH, (_req, res) => { res.json({ ok: true }); });
-      return { listener: app as unknown as RequestListener, headers: {} };
+      return { listener: app, headers: {} };
     },
   },
   {
@@ -108,7 +107,7 @@ export const SETUPS: Setup[] = [
       const app = express();
       app.use(apiKeyAuth({ keys }));
       app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
-      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes, close: () => keys.close() };
+      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
     },
   },
   {
@@ -119,7 +118,7 @@ export const SETUPS: Setup[] = [
       const app = express();
       app.use(apiKeyAuth({ keys }));
       app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
-      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes, close: () => keys.close() };
+      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
     },
   },
   {
@@ -127,7 +126,7 @@ export const SETUPS: Setup[] = [
     label: "keyward, node:http, SQLite, all features",
     build: async () => {
       const { keys, secret, notes } = await keyward("sqlite");
-      const listener = chain([apiKeyAuth({ keys }), requireScope("nodes:read")], (_req, res) => sendOk(res));
+      const listener = plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read"));
       return { listener, headers: bearer(secret), notes, close: () => keys.close() };
     },
   },
@@ -137,10 +136,10 @@ export const SETUPS: Setup[] = [
     build: async () => {
       const { keys, secret, notes } = await keyward("sqlite");
       const app = connect();
-      app.use(apiKeyAuth({ keys }) as connect.NextHandleFunction);
-      app.use(PATH, requireScope("nodes:read") as connect.NextHandleFunction);
-      app.use(PATH, (_req: IncomingMessage, res: ServerResponse) => sendOk(res));
-      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes, close: () => keys.close() };
+      app.use(apiKeyAuth({ keys }));
+      app.use(PATH, requireScope("nodes:read"));
+      app.use(PATH, (_req, res) => sendOk(res));
+      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
     },
   },
   {
@@ -148,17 +147,17 @@ export const SETUPS: Setup[] = [
     label: "passport + passport-headerapikey",
     build: async () => {
       const { default: passport } = await import("passport");
-      const { HeaderAPIKeyStrategy } = (await import("passport-headerapikey")) as unknown as { HeaderAPIKeyStrategy: new (...args: unknown[]) => import("passport").Strategy };
+      const { HeaderAPIKeyStrategy } = await import("passport-headerapikey");
       // What the package's README suggests, with the key stored hashed (SHA-256) in a Map: no DB, no scopes.
       const secret = "pk_" + createHash("sha256").update(String(Math.random())).digest("hex");
       const users = new Map([[createHash("sha256").update(secret).digest("hex"), { id: "user_1", scopes: ["nodes:read"] }]]);
-      passport.use(new HeaderAPIKeyStrategy({ header: "Authorization", prefix: "Bearer " }, false, (apikey: string, done: (err: unknown, user?: unknown) => void) => {
+      passport.use(new HeaderAPIKeyStrategy({ header: "Authorization", prefix: "Bearer " }, false, (apikey, done) => {
         done(null, users.get(createHash("sha256").update(apikey).digest("hex")) ?? false);
       }));
       const app = express();
       app.use(passport.initialize());
       app.get(PATH, passport.authenticate("headerapikey", { session: false }), (_req, res) => { res.json({ ok: true }); });
-      return { listener: app as unknown as RequestListener, headers: bearer(secret), notes: "in-memory Map of SHA-256 hashes (no store, no limits, no usage)" };
+      return { listener: app, headers: bearer(secret), notes: "in-memory Map of SHA-256 hashes (no store, no limits, no usage)" };
     },
   },
   {
@@ -183,11 +182,11 @@ export const SETUPS: Setup[] = [
         plugins: [apiKey({ rateLimit: { enabled: true, timeWindow: 60_000, maxRequests: 1_000_000_000 } })],
       };
       const auth = betterAuth(options);
-      const { runMigrations } = await getMigrations(options as never);
+      const { runMigrations } = await getMigrations(options);
       await runMigrations();
       const { user } = await auth.api.signUpEmail({ body: { email: "bench@example.com", password: "bench-password-123", name: "bench" } });
-      const created = (await auth.api.createApiKey({ body: { userId: user.id, name: "bench", rateLimitEnabled: true, rateLimitMax: 1_000_000_000, rateLimitTimeWindow: 60_000 } })) as { key: string };
-      const verify = auth.api.verifyApiKey as (input: { body: { key: string } }) => Promise<{ valid: boolean }>;
+      const created = await auth.api.createApiKey({ body: { userId: user.id, name: "bench", rateLimitEnabled: true, rateLimitMax: 1_000_000_000, rateLimitTimeWindow: 60_000 } });
+      const verify = auth.api.verifyApiKey;
       const app = express();
       app.get(PATH, (req, res, next) => {
         const key = req.headers["x-api-key"];
@@ -198,24 +197,28 @@ export const SETUPS: Setup[] = [
         }, next);
       });
       return {
-        listener: app as unknown as RequestListener,
+        listener: app,
         headers: { "x-api-key": created.key },
-        notes: `better-auth ${(pkg.default as { version: string }).version} + @better-auth/api-key, better-sqlite3 (WAL) at ${file}; verifyApiKey per request, rate limit on (high)`,
+        notes: `better-auth ${pkg.default.version} + @better-auth/api-key, better-sqlite3 (WAL) at ${file}; verifyApiKey per request, rate limit on (high)`,
         close: () => db.close(),
       };
     },
   },
 ];
 
-/** Starts `setup` on 127.0.0.1 at a free port. */
-export async function listen(built: Built): Promise<{ port: number; close: () => Promise<void> }> {
+/**
+ * Starts a built setup on 127.0.0.1 at a free port.
+ * @param {Built} built
+ * @returns {Promise<{ port: number, close: () => Promise<void> }>}
+ */
+export async function listen(built) {
   const server = createServer(built.listener);
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no port");
   return {
     port: address.port,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

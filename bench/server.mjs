@@ -5,11 +5,9 @@
  */
 import { listen, SETUPS } from "./setups.mjs";
 
-type Message = { type: "stats" } | { type: "stop" };
+const send = (message) => process.send?.(message);
 
-const send = (message: unknown) => process.send?.(message);
-
-async function main(): Promise<void> {
+async function main() {
   const name = process.argv[2];
   const setup = SETUPS.find((s) => s.name === name);
   if (!setup) throw new Error(`unknown setup "${name}"`);
@@ -21,7 +19,7 @@ async function main(): Promise<void> {
     inner(req, res);
   };
   const server = await listen(built);
-  process.on("message", (message: Message) => {
+  process.on("message", (message) => {
     if (message.type === "stats") send({ type: "stats", cpu: process.cpuUsage(), count, rss: process.memoryUsage.rss() });
     if (message.type === "stop") {
       void Promise.resolve()
@@ -33,7 +31,7 @@ async function main(): Promise<void> {
   send({ type: "ready", port: server.port, headers: built.headers, notes: built.notes ?? "", node: process.version });
 }
 
-main().catch((error: unknown) => {
+main().catch((error) => {
   send({ type: "error", message: error instanceof Error ? `${error.message}` : String(error) });
   setTimeout(() => process.exit(1), 50);
 });
