@@ -323,7 +323,7 @@ export class KeyManager {
       const name = `q:${key.id}:${month.label}`;
       return this.after(this.counterCall(() => this.config.counters.consume(name, key.monthly!, month.resetAt)), (n) => {
         if (n instanceof KeywardError) return this.refundAll(counters, n);
-        const state: LimitState = { policy: "monthly", limit: key.monthly!, remaining: Math.max(0, key.monthly! - Math.max(n, 0)), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
+        const state: LimitState = { policy: "monthly", limit: key.monthly!, remaining: n < 0 ? 0 : Math.max(0, key.monthly! - n), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
         limits.push(state);
         if (n < 0) {
           return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${key.monthly} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits }));
@@ -338,7 +338,7 @@ export class KeyManager {
     const name = `r:${key.id}:${window.start}`;
     return this.after(this.counterCall(() => this.config.counters.consume(name, rate.limit, window.resetAt)), (n) => {
       if (n instanceof KeywardError) return n;
-      const state: LimitState = { policy: "window", limit: rate.limit, remaining: Math.max(0, rate.limit - Math.max(n, 0)), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) };
+      const state: LimitState = { policy: "window", limit: rate.limit, remaining: n < 0 ? 0 : Math.max(0, rate.limit - n), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) };
       limits.push(state);
       if (n < 0) return new KeywardError("rate_limited", `Rate limit of ${rate.limit} requests per ${state.windowSeconds}s exceeded; retry in ${state.resetSeconds}s.`, { headers: { "Retry-After": String(state.resetSeconds) }, limits });
       counters.push(name);
