@@ -14,7 +14,7 @@ import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
 import { credential } from "./credentials.js";
 import { defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
-import { kCharge, kContext, kVerified, type AuthContext, type KeywardRequest } from "./request-state.js";
+import { kAuth, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
@@ -87,6 +87,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
   const context: AuthContext = Object.freeze({ keys, responder });
+  const anonymous: AuthState = Object.freeze({ key: undefined, context, charge: undefined });
   const modes = o.modes ?? null;
   const modeError = modes ? modeForbidden(modes) : null;
   const projectError = projectForbidden();
@@ -118,9 +119,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders);
     keys.recordUse(key);
     req.apiKey = keys.principalFor(key, project);
-    req[kVerified] = key;
-    req[kContext] = context;
-    if (charge.counters.length) req[kCharge] = charge;
+    req[kAuth] = { key, context, charge: charge.counters.length ? charge : undefined };
     if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
     next();
   };
@@ -142,7 +141,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
       const token = credential(req, header, o.bearer);
       if (token === null) {
         if (required) return fail(req, res, next, missing);
-        req[kContext] = context;
+        req[kAuth] = anonymous;
         return next();
       }
       if (typeof token !== "string") return fail(req, res, next, token);

@@ -8,23 +8,25 @@ import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, modeForbidden } from "../keys/key-manager.js";
 import type { Middleware } from "./api-key-auth.js";
-import { kCharge, kContext, kVerified, type KeywardRequest } from "./request-state.js";
+import { kAuth, type KeywardRequest } from "./request-state.js";
+import type { VerifiedKey } from "../keys/key-manager.js";
 import { requestInfo } from "./request-info.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
 
 const MISSING = new KeywardError("missing_key", "An API key is required for this route.");
 
-function guard(allowed: (req: KeywardRequest) => boolean, error: KeywardError): Middleware {
+function guard(allowed: (key: VerifiedKey) => boolean, error: KeywardError): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
-    const key = req[kVerified];
-    const context = req[kContext];
-    if (key !== undefined && allowed(req)) return next();
+    const state = req[kAuth];
+    const key = state?.key;
+    if (key !== undefined && allowed(key)) return next();
     const refusal = key === undefined ? MISSING : error;
-    if (context) {
-      const charge = req[kCharge];
+    const context = state?.context;
+    if (state && context) {
+      const charge = state.charge;
       if (charge) {
         context.keys.refund(charge);
-        req[kCharge] = undefined;
+        state.charge = undefined;
       }
       if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
     }
@@ -46,8 +48,8 @@ function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
 export function requireScope(...scopes: string[]): Middleware {
   const required = compileScopes(scopes, "requireScope");
   const error = insufficientScope(required);
-  return guard((req) => {
-    const grant = req[kVerified]!.grant;
+  return guard((key) => {
+    const grant = key.grant;
     for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) return false;
     return true;
   }, error);
@@ -62,8 +64,8 @@ export function requireScope(...scopes: string[]): Middleware {
 export function requireAnyScope(...scopes: string[]): Middleware {
   const required = compileScopes(scopes, "requireAnyScope");
   const error = insufficientScope(required, true);
-  return guard((req) => {
-    const grant = req[kVerified]!.grant;
+  return guard((key) => {
+    const grant = key.grant;
     for (let i = 0; i < required.length; i++) if (grant.has(required[i]!)) return true;
     return false;
   }, error);
@@ -81,5 +83,5 @@ export function requireMode(...modes: string[]): Middleware {
     if (typeof m !== "string" || !/^[a-z0-9]{1,16}$/.test(m)) throw new KeywardConfigError(`requireMode[${i}]`, `"${String(m)}" is not a mode name`);
   });
   const error = modeForbidden(modes);
-  return guard((req) => modes.includes(req[kVerified]!.mode as string), error);
+  return guard((key) => modes.includes(key.mode as string), error);
 }
