@@ -14,7 +14,7 @@ import { keyStatus } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
-import { fixedWindow, secondsUntil, utcMonth, type LimitState, type ResolvedTier } from "./limits.js";
+import { secondsUntil, utcMonth, type LimitState, type ResolvedTier } from "./limits.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import { resolveProject } from "./projects.js";
 import { DAY_MS, UsageRecorder } from "./usage-recorder.js";
@@ -53,6 +53,8 @@ export interface KeyPage {
   next: string | null;
 }
 
+type Month = ReturnType<typeof utcMonth>;
+
 const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]) });
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
 const EXPIRED = new KeywardError("key_expired", "The API key has expired.");
@@ -78,6 +80,8 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
+  /** The current UTC month, computed once a month rather than on every charge. */
+  private month: Month | null = null;
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
@@ -315,35 +319,14 @@ export class KeyManager {
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     if (key.rate === null && key.monthly === null) return NO_CHARGE;
     const now = this.now();
-    const limits: LimitState[] = [];
-    const counters: string[] = [];
-    const quota = () => {
-      if (key.monthly === null) return { limits, counters };
-      const month = utcMonth(now);
-      const name = `q:${key.id}:${month.label}`;
-      return this.after(this.counterCall(() => this.config.counters.consume(name, key.monthly!, month.resetAt)), (n) => {
-        if (n instanceof KeywardError) return this.refundAll(counters, n);
-        const state: LimitState = { policy: "monthly", limit: key.monthly!, remaining: n < 0 ? 0 : Math.max(0, key.monthly! - n), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
-        limits.push(state);
-        if (n < 0) {
-          return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${key.monthly} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits }));
-        }
-        counters.push(name);
-        return { limits, counters };
-      });
-    };
-    if (key.rate === null) return quota();
+    const charge: Charge = { limits: [], counters: [] };
     const rate = key.rate;
-    const window = fixedWindow(now, rate.windowMs);
-    const name = `r:${key.id}:${window.start}`;
-    return this.after(this.counterCall(() => this.config.counters.consume(name, rate.limit, window.resetAt)), (n) => {
-      if (n instanceof KeywardError) return n;
-      const state: LimitState = { policy: "window", limit: rate.limit, remaining: n < 0 ? 0 : Math.max(0, rate.limit - n), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) };
-      limits.push(state);
-      if (n < 0) return new KeywardError("rate_limited", `Rate limit of ${rate.limit} requests per ${state.windowSeconds}s exceeded; retry in ${state.resetSeconds}s.`, { headers: { "Retry-After": String(state.resetSeconds) }, limits });
-      counters.push(name);
-      return quota();
-    });
+    if (rate === null) return this.chargeQuota(key, now, charge);
+    const start = now - (now % rate.windowMs);
+    const resetAt = start + rate.windowMs;
+    const name = `r:${key.id}:${start}`;
+    const n = this.consume(name, rate.limit, resetAt);
+    return isPromise(n) ? n.then((v) => this.afterRate(key, now, charge, name, resetAt, v)) : this.afterRate(key, now, charge, name, resetAt, n);
   }
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
@@ -491,8 +474,48 @@ export class KeyManager {
     return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
   }
 
-  private counterCall(call: () => MaybePromise<number>): MaybePromise<number | KeywardError> {
-    return this.storeRead(call);
+  /** Takes one unit of a counter; a store failure becomes the `store_unavailable` refusal. */
+  private consume(name: string, limit: number, resetAt: number): MaybePromise<number | KeywardError> {
+    let n: MaybePromise<number>;
+    try {
+      n = this.config.counters.consume(name, limit, resetAt);
+    } catch (error) {
+      return storeUnavailable(error);
+    }
+    return isPromise(n) ? this.withTimeout(n).catch(storeUnavailable) : n;
+  }
+
+  private afterRate(key: VerifiedKey, now: number, charge: Charge, name: string, resetAt: number, n: number | KeywardError): MaybePromise<Charge | KeywardError> {
+    if (n instanceof KeywardError) return n;
+    const rate = key.rate!;
+    const state: LimitState = { policy: "window", limit: rate.limit, remaining: n < 0 ? 0 : Math.max(0, rate.limit - n), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(resetAt, now) };
+    (charge.limits as LimitState[]).push(state);
+    if (n < 0) return new KeywardError("rate_limited", `Rate limit of ${rate.limit} requests per ${state.windowSeconds}s exceeded; retry in ${state.resetSeconds}s.`, { headers: { "Retry-After": String(state.resetSeconds) }, limits: charge.limits });
+    (charge.counters as string[]).push(name);
+    return this.chargeQuota(key, now, charge);
+  }
+
+  private chargeQuota(key: VerifiedKey, now: number, charge: Charge): MaybePromise<Charge | KeywardError> {
+    if (key.monthly === null) return charge;
+    let month = this.month;
+    if (month === null || now < month.start || now >= month.resetAt) month = this.month = utcMonth(now);
+    const name = `q:${key.id}:${month.label}`;
+    const n = this.consume(name, key.monthly, month.resetAt);
+    const m = month;
+    return isPromise(n) ? n.then((v) => this.afterQuota(key, now, charge, name, m, v)) : this.afterQuota(key, now, charge, name, m, n);
+  }
+
+  private afterQuota(key: VerifiedKey, now: number, charge: Charge, name: string, month: Month, n: number | KeywardError): Charge | KeywardError {
+    const counters = charge.counters as string[];
+    if (n instanceof KeywardError) return this.refundAll(counters, n);
+    const limit = key.monthly!;
+    const state: LimitState = { policy: "monthly", limit, remaining: n < 0 ? 0 : Math.max(0, limit - n), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
+    (charge.limits as LimitState[]).push(state);
+    if (n < 0) {
+      return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${limit} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits: charge.limits }));
+    }
+    counters.push(name);
+    return charge;
   }
 
   private after<T, U>(value: MaybePromise<T>, next: (v: T) => MaybePromise<U>): MaybePromise<U> {
