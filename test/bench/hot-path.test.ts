@@ -3,7 +3,7 @@
  * Retry-After, refunds when a guard refuses, req.apiKey and the guards' view of the key, on the
  * memory and SQLite stores, under Express and plain node:http.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import request from "supertest";
 import { apiKeyAuth, requireScope, type Middleware } from "keyward";
 import { makeApp, makeKeys } from "../helpers";
@@ -74,5 +74,35 @@ describe.each(["memory", "sqlite"] as const)("hot path on the %s store", (storeK
     const again = await request(server).get("/").set("Authorization", `Bearer ${secret}`);
     expect(again.headers["ratelimit"]).toBe('"window";r=1;t=60, "monthly";r=2;t=648000');
     expect((await request(server).get("/")).status).toBe(401);
+  });
+});
+
+describe("Bearer parsing", () => {
+  let env: ReturnType<typeof makeKeys>;
+  beforeEach(() => { env = makeKeys(); });
+  afterEach(() => env.close());
+
+  it("takes the scheme in any case, refuses other schemes, empty tokens and repeated Authorization headers", async () => {
+    const { secret } = await env.keys.create({ name: "t" });
+    const app = makeApp(env.keys);
+    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) expect((await request(app).get("/whoami").set("Authorization", `${scheme} ${secret}`)).status).toBe(200);
+    expect((await request(app).get("/whoami").set("Authorization", `Bearer   ${secret}`)).status).toBe(200);
+    const basic = await request(app).get("/whoami").set("Authorization", `Basic ${secret}`);
+    expect([basic.status, basic.body.error.code]).toEqual([401, "missing_key"]);
+    const bearerx = await request(app).get("/whoami").set("Authorization", `Bearerx ${secret}`);
+    expect([bearerx.status, bearerx.body.error.code]).toEqual([401, "missing_key"]);
+    const empty = await request(app).get("/whoami").set("Authorization", "Bearer ");
+    expect(empty.status).toBe(400);
+    const server = createServer(makeApp(env.keys));
+    const twice = await new Promise<number>((resolve, reject) => {
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number };
+        const r = httpRequest({ port, host: "127.0.0.1", path: "/whoami", headers: ["Authorization", `Bearer ${secret}`, "authorization", `Bearer ${secret}`] }, (res: IncomingMessage) => { res.resume(); resolve(res.statusCode!); });
+        r.on("error", reject);
+        r.end();
+      });
+    });
+    server.close();
+    expect(twice).toBe(400);
   });
 });
