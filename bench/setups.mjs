@@ -100,6 +100,16 @@ export const SETUPS = [
     },
   },
   {
+    name: "express-noop",
+    label: "Express 5 + two no-op middleware (floor for any middleware)",
+    build: async () => {
+      const app = express();
+      app.use((_req, _res, next) => next());
+      app.get(PATH, (_req, _res, next) => next(), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app, headers: {} };
+    },
+  },
+  {
     name: "kw-express-memory",
     label: "keyward, Express 5, MemoryStore",
     build: async () => {

@@ -14,7 +14,7 @@ import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
 import { credential } from "./credentials.js";
 import { defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
-import { kAuth, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
+import { setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
@@ -119,7 +119,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders);
     keys.recordUse(key);
     req.apiKey = keys.principalFor(key, project);
-    req[kAuth] = { key, context, charge: charge.counters.length ? charge : undefined };
+    setAuthState(req, { key, context, charge: charge.counters.length ? charge : undefined });
     if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
     next();
   };
@@ -141,7 +141,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
       const token = credential(req, header, o.bearer);
       if (token === null) {
         if (required) return fail(req, res, next, missing);
-        req[kAuth] = anonymous;
+        setAuthState(req, anonymous);
         return next();
       }
       if (typeof token !== "string") return fail(req, res, next, token);

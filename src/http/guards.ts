@@ -8,7 +8,7 @@ import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, modeForbidden } from "../keys/key-manager.js";
 import type { Middleware } from "./api-key-auth.js";
-import { kAuth, type KeywardRequest } from "./request-state.js";
+import { authState, type KeywardRequest } from "./request-state.js";
 import type { VerifiedKey } from "../keys/key-manager.js";
 import { requestInfo } from "./request-info.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
@@ -17,7 +17,7 @@ const MISSING = new KeywardError("missing_key", "An API key is required for this
 
 function guard(allowed: (key: VerifiedKey) => boolean, error: KeywardError): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
-    const state = req[kAuth];
+    const state = authState(req);
     const key = state?.key;
     if (key !== undefined && allowed(key)) return next();
     const refusal = key === undefined ? MISSING : error;
