@@ -19,7 +19,7 @@ export interface SqliteStoreOptions {
    * handed out from memory: never more than 1% of what is left of the limit, so near the limit every
    * request writes through. A limit is never exceeded, even across processes; another process may be
    * refused while this one still holds reserved units (at most 1% of the remainder), which go back to
-   * the file on `close()`. `1` writes every request through. Defaults to 100.
+   * the file on `close()`. `1` writes every request through. Defaults to 1000.
    */
   counterBatch?: number;
 }
@@ -131,7 +131,7 @@ export class SqliteStore implements KeyStore {
   private readonly reserveTx: (counter: string, limit: number, resetAt: number) => number;
 
   constructor(file: string | Db = "keyward.db", options: SqliteStoreOptions = {}) {
-    this.batch = Math.max(1, Math.floor(options.counterBatch ?? 100));
+    this.batch = Math.max(1, Math.floor(options.counterBatch ?? 1000));
     this.owned = typeof file === "string";
     this.db = typeof file === "string" ? new Database(file) : file;
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
