@@ -16,10 +16,23 @@ export { MemoryStore } from "./stores/memory.js";
 export { apiKeyAuth } from "./http/api-key-auth.js";
 export type { ApiKeyAuthOptions, Middleware } from "./http/api-key-auth.js";
 export { requireScope, requireAnyScope, requireMode } from "./http/guards.js";
-export { defaultKeyManager, defaultDatabasePath } from "./http/default-manager.js";
+export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./http/default-manager.js";
 export { refuse, sendJson, wwwAuthenticate } from "./http/respond.js";
+export { keysRouter } from "./http/keys-router.js";
+export type { KeysRouterOptions } from "./http/keys-router.js";
+export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
+export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
+export type { KeysPageOptions, PageScope, PageProject } from "./page/options.js";
+
+export { createWebhookSecret, webhookSecretMode } from "./webhooks/secret.js";
+export { signWebhook } from "./webhooks/sign.js";
+export type { SignWebhookOptions } from "./webhooks/sign.js";
+export { verifyWebhook } from "./webhooks/verify.js";
+export type { VerifyWebhookOptions, VerifiedWebhook } from "./webhooks/verify.js";
+export { parseSignatureHeader } from "./webhooks/signature.js";
+export type { ParsedSignature, WebhookPayload } from "./webhooks/signature.js";
 
 export { KeywardError, KeywardConfigError, ERROR_STATUS } from "./core/errors.js";
 export type { KeywardErrorCode, KeywardErrorOptions } from "./core/errors.js";

@@ -18,7 +18,11 @@ export const ERROR_STATUS = {
   unauthenticated: 401,
   not_found: 404,
   conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
   validation_failed: 422,
+  invalid_signature: 400,
+  signature_expired: 400,
   rate_limited: 429,
   quota_exceeded: 429,
   store_unavailable: 503,
@@ -41,6 +45,8 @@ export interface KeywardErrorOptions {
   scope?: string;
   /** The limits in force, for `rate_limited` / `quota_exceeded` (the adapter writes them as headers). */
   limits?: readonly LimitState[];
+  /** The key the refusal concerns, when it was identified (for audit events; never sent to clients). */
+  keyId?: string;
 }
 
 /**
@@ -58,6 +64,8 @@ export class KeywardError extends Error {
   readonly details: Array<{ path: string; message: string }> | undefined;
   readonly scope: string | undefined;
   readonly limits: readonly LimitState[] | undefined;
+  /** The key the refusal concerns, when known (e.g. an expired or revoked key). Not in `toJSON`. */
+  readonly keyId: string | undefined;
 
   constructor(code: KeywardErrorCode, message: string, options: KeywardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +76,7 @@ export class KeywardError extends Error {
     this.details = options.details;
     this.scope = options.scope;
     this.limits = options.limits;
+    this.keyId = options.keyId;
   }
 
   /** The client-safe JSON form: code, message and field details. */

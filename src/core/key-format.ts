@@ -69,6 +69,7 @@ export class KeyFormat {
    * Allocation-free: this runs on every request.
    */
   check(secret: string): string | null | undefined {
+    if (typeof secret !== "string") return undefined;
     const heads = this.heads;
     for (let h = 0; h < heads.length; h++) {
       const entry = heads[h]!;

@@ -116,6 +116,8 @@ export interface CounterStore {
   consume(counter: string, limit: number, resetAt: number): MaybePromise<number>;
   /** Gives back one unit taken by `consume` (a later guard refused the request). */
   refund(counter: string): MaybePromise<void>;
+  /** Optional: deletes counters whose window ended at or before `now`. The KeyManager calls it about once a minute. */
+  prune?(now: number): MaybePromise<void>;
 }
 
 /**

@@ -11,8 +11,8 @@ import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
-import { credential } from "./credentials.js";
-import { defaultKeyManager } from "./default-manager.js";
+import { credential, OTHER_SCHEME } from "./credentials.js";
+import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
@@ -35,7 +35,7 @@ export interface ApiKeyAuthOptions {
   modes?: string[];
   /** Header naming the project a user key acts on (e.g. `"x-nodion-project"`). Defaults to none. */
   projectHeader?: string;
-  /** Picks the project from the request instead of (or before) the header. Defaults to none. */
+  /** Picks the project from the request before the header; a non-id answer is a 400. Defaults to none. */
   project?: (req: IncomingMessage) => string | null | undefined;
   /** The project when the request names none: an id, or a function of the key (e.g. the owner's default). */
   defaultProject?: string | ((key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined);
@@ -66,6 +66,7 @@ const schema = z.strictObject({
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
 });
 
+const BAD_PROJECT = new KeywardError("invalid_request", "The requested project is not a valid project id.");
 const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
 
 /**
@@ -79,10 +80,12 @@ const MISSING = new KeywardError("missing_key", "An API key is required: send `A
  */
 export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const o = parseOptions(schema, options, "apiKeyAuth");
-  const keys = o.keys ?? defaultKeyManager();
+  // Checked before the zero-config manager is created, so a misconfiguration opens no database.
+  const knownModes = o.keys ? o.keys.modes : defaultKeyFormat().modes;
   if (o.modes) for (const mode of o.modes) {
-    if (!keys.modes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
+    if (!knownModes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${knownModes.join(", ") || "none"}`);
   }
+  const keys = o.keys ?? defaultKeyManager();
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
@@ -96,7 +99,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const { project: pickProject, defaultProject, required, rateLimitHeaders } = o;
 
   const fail = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, keyId?: string) => {
-    if (keys.hasEventSink) keys.emit({ type: "auth.failed", at: new Date(keys.now()), code: error.code, ...(keyId ? { keyId } : {}), ...requestInfo(req) });
+    const id = keyId ?? error.keyId;
+    if (keys.hasEventSink) keys.emit({ type: "auth.failed", at: new Date(keys.now()), code: error.code, ...(id ? { keyId: id } : {}), ...requestInfo(req) });
     refuse(req, res, next, error, responder);
   };
 
@@ -105,13 +109,12 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     let chosen: string | null | undefined = pickProject ? pickProject(req) : undefined;
     if (chosen == null && projectHeader !== null) {
       const value = req.headers[projectHeader];
-      if (value !== undefined) {
-        if (typeof value !== "string" || !PROJECT_ID_PATTERN.test(value)) return badProjectHeader!;
-        chosen = value;
-      }
+      if (value !== undefined) return typeof value === "string" && PROJECT_ID_PATTERN.test(value) ? value : badProjectHeader!;
     }
     if (chosen == null && defaultProject !== undefined) chosen = typeof defaultProject === "string" ? defaultProject : defaultProject(key.principal, req);
-    return chosen ?? null;
+    if (chosen == null) return null;
+    // A resolver may read client input (a path, a query): its answer is checked like the header.
+    return typeof chosen === "string" && PROJECT_ID_PATTERN.test(chosen) ? chosen : BAD_PROJECT;
   };
 
   const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError) => {
@@ -139,7 +142,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   return function keywardApiKeyAuth(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     try {
       const token = credential(req, header, o.bearer);
-      if (token === null) {
+      // Another scheme (e.g. Basic) carries no API key: anonymous when keys are optional.
+      if (token === null || (token === OTHER_SCHEME && !required)) {
         if (required) return fail(req, res, next, missing);
         setAuthState(req, anonymous);
         return next();

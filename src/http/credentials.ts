@@ -15,7 +15,8 @@ const EMPTY = e400("The Bearer token is empty.");
 const MALFORMED = e400("The Bearer token is malformed: send exactly `Authorization: Bearer <key>`.");
 const TWO_AUTH = e400("The request has more than one Authorization header.");
 const BOTH = e400("The request carries a key in both the Authorization header and the API-key header; send one.");
-const UNSUPPORTED = new KeywardError("missing_key", "No API key was sent: use `Authorization: Bearer <key>`.");
+/** Returned for an Authorization header with another scheme (e.g. Basic): no API key was sent. */
+export const OTHER_SCHEME = new KeywardError("missing_key", "No API key was sent: use `Authorization: Bearer <key>`.");
 
 /** True for b64token characters (RFC 6750): ALPHA DIGIT - . _ ~ + / and trailing `=`. */
 function isB64Token(token: string): boolean {
@@ -48,11 +49,12 @@ export function bearerToken(req: IncomingMessage): string | null | KeywardError 
   if (header === undefined) return null;
   if (header.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
   if (rawCount(req, "authorization") > 1) return TWO_AUTH;
-  const space = header.indexOf(" ");
-  const schemeLength = space < 0 ? header.length : space;
-  const isBearer = schemeLength === 6 && header.slice(0, 6).toLowerCase() === "bearer";
-  if (!isBearer) return UNSUPPORTED;
-  let i = space < 0 ? header.length : space;
+  // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
+  let i = 0;
+  while (i < header.length && header.charCodeAt(i) !== 32 && header.charCodeAt(i) !== 9) i++;
+  const isBearer = i === 6 && header.slice(0, 6).toLowerCase() === "bearer";
+  if (!isBearer) return OTHER_SCHEME;
+  if (header.charCodeAt(i) === 9) return MALFORMED;
   while (header.charCodeAt(i) === 32) i++;
   if (i >= header.length) return EMPTY;
   const token = i === 7 ? header.slice(7) : header.slice(i);
@@ -76,6 +78,6 @@ export function credential(req: IncomingMessage, header: string | null, alsoBear
   if (!alsoBearer) return custom;
   const bearer = bearerToken(req);
   if (custom === null) return bearer;
-  if (bearer === null || bearer === UNSUPPORTED) return custom;
+  if (bearer === null || bearer === OTHER_SCHEME) return custom;
   return BOTH;
 }

@@ -1,6 +1,7 @@
 /**
- * The zero-config KeyManager: a SqliteStore at `KEYWARD_DB` (or `./keyward.db`), prefix `sk`,
- * modes live/test — the same file and format the `keyward` CLI uses by default.
+ * The zero-config KeyManager: a SqliteStore at `KEYWARD_DB` (or `./keyward.db`), prefix
+ * `KEYWARD_PREFIX` (or `sk`), modes `KEYWARD_MODES` (or live,test) — the same file and format the
+ * `keyward` CLI uses by default, so keys it creates authenticate here.
  */
 import { KeyManager } from "../keys/key-manager.js";
 import { SqliteStore } from "../stores/sqlite.js";
@@ -13,12 +14,38 @@ export function defaultDatabasePath(): string {
 }
 
 /**
+ * Parses a modes list such as `"live,test"`; `"none"` (or only commas) means keys without a mode.
+ *
+ * @example
+ * parseModes("live, test"); // ["live", "test"]
+ * parseModes("none");       // []
+ */
+export function parseModes(value: string): string[] {
+  if (value.trim().toLowerCase() === "none") return [];
+  return value.split(",").map((m) => m.trim()).filter((m) => m.length > 0);
+}
+
+/**
+ * The key format of the zero-config setup and the CLI: `$KEYWARD_PREFIX` (default `sk`) and
+ * `$KEYWARD_MODES` (comma-separated, default `live,test`; `none` for keys without a mode).
+ *
+ * @example
+ * process.env.KEYWARD_PREFIX = "nd";
+ * defaultKeyFormat(); // { prefix: "nd", modes: ["live", "test"] }
+ */
+export function defaultKeyFormat(): { prefix: string; modes: string[] } {
+  const prefix = process.env.KEYWARD_PREFIX || "sk";
+  const modes = process.env.KEYWARD_MODES ? parseModes(process.env.KEYWARD_MODES) : ["live", "test"];
+  return { prefix, modes };
+}
+
+/**
  * The process-wide default KeyManager, created on first use.
  *
  * @example
  * const keys = defaultKeyManager(); // same keys the CLI created in ./keyward.db
  */
 export function defaultKeyManager(): KeyManager {
-  if (!shared) shared = new KeyManager({ store: new SqliteStore(defaultDatabasePath()) });
+  if (!shared) shared = new KeyManager({ store: new SqliteStore(defaultDatabasePath()), ...defaultKeyFormat() });
   return shared;
 }

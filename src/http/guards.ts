@@ -6,27 +6,30 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
-import { insufficientScope, modeForbidden } from "../keys/key-manager.js";
+import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-manager.js";
 import type { Middleware } from "./api-key-auth.js";
 import { authState, type KeywardRequest } from "./request-state.js";
-import type { VerifiedKey } from "../keys/key-manager.js";
 import { requestInfo } from "./request-info.js";
+import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
 
 const MISSING = new KeywardError("missing_key", "An API key is required for this route.");
 
-function guard(allowed: (key: VerifiedKey) => boolean, error: KeywardError): Middleware {
+/** A guard: `check` answers null to let the key through, or the refusal. */
+function guard(check: (key: VerifiedKey) => KeywardError | null): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     const state = authState(req);
     const key = state?.key;
-    if (key !== undefined && allowed(key)) return next();
-    const refusal = key === undefined ? MISSING : error;
+    const refusal = key === undefined ? MISSING : check(key);
+    if (refusal === null) return next();
     const context = state?.context;
     if (state && context) {
       const charge = state.charge;
       if (charge) {
         context.keys.refund(charge);
         state.charge = undefined;
+        // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
+        writeRateLimitHeaders(res, charge.limits.map((l) => ({ ...l, remaining: Math.min(l.limit, l.remaining + 1) })), context.responder.rateLimitHeaders);
       }
       if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
     }
@@ -40,19 +43,23 @@ function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
 }
 
 /**
- * Lets the request through only when the key holds every listed scope (403 `insufficient_scope`).
+ * Lets the request through only when the key holds every listed scope (403 `insufficient_scope`
+ * naming the scopes the key lacks).
  *
  * @example
  * app.post("/v1/nodes", requireScope("nodes:write"), createNode);
  */
 export function requireScope(...scopes: string[]): Middleware {
   const required = compileScopes(scopes, "requireScope");
-  const error = insufficientScope(required);
+  const all = insufficientScope(required);
   return guard((key) => {
     const grant = key.grant;
-    for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) return false;
-    return true;
-  }, error);
+    let missing: RequiredScope[] | null = null;
+    for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) (missing ??= []).push(required[i]!);
+    if (missing === null) return null;
+    // The refusal names only the scopes the key lacks (built on the refusal path only).
+    return missing.length === required.length ? all : insufficientScope(missing);
+  });
 }
 
 /**
@@ -66,9 +73,9 @@ export function requireAnyScope(...scopes: string[]): Middleware {
   const error = insufficientScope(required, true);
   return guard((key) => {
     const grant = key.grant;
-    for (let i = 0; i < required.length; i++) if (grant.has(required[i]!)) return true;
-    return false;
-  }, error);
+    for (let i = 0; i < required.length; i++) if (grant.has(required[i]!)) return null;
+    return error;
+  });
 }
 
 /**
@@ -83,5 +90,5 @@ export function requireMode(...modes: string[]): Middleware {
     if (typeof m !== "string" || !/^[a-z0-9]{1,16}$/.test(m)) throw new KeywardConfigError(`requireMode[${i}]`, `"${String(m)}" is not a mode name`);
   });
   const error = modeForbidden(modes);
-  return guard((key) => modes.includes(key.mode as string), error);
+  return guard((key) => (modes.includes(key.mode as string) ? null : error));
 }

@@ -4,7 +4,7 @@
  * Uses only Node's `res` methods, so it works under Express, Connect and plain node:http.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { KeywardError } from "../core/errors.js";
+import { KeywardError } from "../core/errors.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 
 /** Shapes the body of a refusal. Defaults to `{ error: { code, message } }`. */
@@ -53,7 +53,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 /** Answers `error` on `res` (or forwards it to `next`). */
 export function refuse(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, responder: Responder): void {
   if (responder.forwardErrors || res.headersSent) {
-    next(error);
+    next(forwarded(error, responder));
     return;
   }
   for (const name in error.headers) res.setHeader(name, error.headers[name]!);
@@ -69,6 +69,19 @@ export function refuse(req: IncomingMessage, res: ServerResponse, next: (err?: u
     return;
   }
   sendJson(res, error.status, body);
+}
+
+/**
+ * The error handed to `next(err)`: a fresh copy (refusals are shared constants an app's error
+ * handler could mutate) whose `headers` include `WWW-Authenticate`, so Express's own final handler
+ * answers with the right status and challenge.
+ */
+function forwarded(error: KeywardError, responder: Responder): KeywardError {
+  const headers: Record<string, string> = { ...error.headers };
+  const challenge = wwwAuthenticate(error, responder);
+  if (challenge) headers["WWW-Authenticate"] = challenge;
+  if (error.status === 401) headers["Cache-Control"] = "no-store";
+  return new KeywardError(error.code, error.message, { headers, details: error.details, cause: error.cause, scope: error.scope, limits: error.limits });
 }
 
 /** The responder used when a guard runs without apiKeyAuth before it. */

@@ -5,16 +5,16 @@
  */
 import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
-import { createHasher, type SecretHasher } from "../core/hash.js";
+import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
 import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
-import { keyStatus } from "../core/status.js";
+import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
-import { secondsUntil, utcMonth, type LimitState, type ResolvedTier } from "./limits.js";
+import { fixedWindow, secondsUntil, utcMonth, type LimitState, type ResolvedTier } from "./limits.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import { resolveProject } from "./projects.js";
 import { DAY_MS, UsageRecorder } from "./usage-recorder.js";
@@ -53,13 +53,15 @@ export interface KeyPage {
   next: string | null;
 }
 
-type Month = ReturnType<typeof utcMonth>;
-
 const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]) });
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
-const EXPIRED = new KeywardError("key_expired", "The API key has expired.");
-const REVOKED = new KeywardError("key_revoked", "The API key has been revoked.");
+const EXPIRED_MESSAGE = "The API key has expired.";
+const REVOKED_MESSAGE = "The API key has been revoked.";
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
+const CLOSED = new KeywardError("store_unavailable", "This KeyManager has been closed.", { headers: { "Retry-After": "1" } });
+
+/** How often ended counter windows are deleted. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as Promise<T> | null)?.then === "function";
 
@@ -80,21 +82,29 @@ export class KeyManager {
   private readonly hash: SecretHasher;
   private readonly cache: VerifyCache<VerifiedKey>;
   private readonly recorder: UsageRecorder | null;
-  /** The current UTC month, computed once a month rather than on every charge. */
-  private month: Month | null = null;
+  private readonly pruneTimer: NodeJS.Timeout | null = null;
+  private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
   private closed = false;
+  /** Asynchronous charges not yet settled, which `close()` waits for. */
+  /** The current UTC month, computed once a month rather than on every charge. */
+  private month: ReturnType<typeof utcMonth> | null = null;
+  private pendingCharges = 0;
+  private drained: (() => void) | null = null;
 
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
-    this.hash = createHasher(this.config.pepper);
-    this.cache = new VerifyCache(this.config.cache);
+    this.hash = this.config.hash;
+    // With a custom clock (tests), cache TTLs follow it; otherwise they use the monotonic clock.
+    this.cache = new VerifyCache({ ...this.config.cache, ...(options.clock ? { clock: this.config.clock } : {}) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
-    const init = this.config.store.init?.();
-    if (isPromise(init)) this.ready = init.then(() => { this.initialized = true; });
-    else this.initialized = true;
+    if (this.config.counters.prune) {
+      this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
+      this.pruneTimer.unref();
+    }
+    this.startInit(this.config.store.init?.());
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -110,6 +120,16 @@ export class KeyManager {
   /** Known scopes (the catalogue), when one was configured. */
   get scopeCatalogue(): readonly string[] | undefined {
     return this.config.catalogue;
+  }
+
+  /** Scopes stored on a user key created without any (the `defaultScopes` option). */
+  get defaultScopes(): readonly string[] {
+    return this.config.defaultScopes;
+  }
+
+  /** Scope implications (the `implies` option), when configured. */
+  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined {
+    return this.config.implies;
   }
 
   /** Names of the configured tiers. */
@@ -149,7 +169,7 @@ export class KeyManager {
       scopes, tier: v.tier ?? null, rateLimit: v.rateLimit ?? null, metadata: v.metadata ? cloneMetadata(v.metadata) : {},
       createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: null, rotatedTo: null,
     };
-    const tier = await this.tierFor(record);
+    const tier = await this.storeCall(() => this.tierFor(record));
     const max = tier?.maxActiveKeys ?? null;
     const inserted = await this.storeCall(() => this.config.store.insert(record, max === null ? undefined : { max, now }));
     if (!inserted) throw new KeywardError("key_limit_reached", `This owner already has the maximum of ${max} active keys for the tier; revoke one first.`);
@@ -179,7 +199,7 @@ export class KeyManager {
    */
   async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
     await this.init();
-    const limit = Math.min(1000, Math.max(1, Math.floor(filter.limit ?? 100)));
+    const limit = pageSize(filter.limit);
     const records = await this.storeCall(() => this.config.store.list({ ...filter, limit, now: this.now() }));
     return { keys: records.map((r) => this.view(r)), next: records.length === limit ? records[records.length - 1]!.id : null };
   }
@@ -199,6 +219,7 @@ export class KeyManager {
     const updated = await this.storeCall(() => this.config.store.update(id, { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata) }));
     if (!updated) throw notFound();
     this.cache.invalidateHash(updated.hash);
+    this.announceInvalidation(id);
     this.emitKey("key.updated", updated);
     return this.view(updated);
   }
@@ -217,6 +238,7 @@ export class KeyManager {
     const revoked = await this.storeCall(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();
     this.cache.invalidateHash(revoked.hash);
+    this.announceInvalidation(id);
     if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
     return this.view(revoked);
   }
@@ -250,6 +272,7 @@ export class KeyManager {
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.cache.invalidateHash(old.hash);
     this.cache.invalidateHash(successor.hash);
+    this.announceInvalidation(old.id);
     const previous = await this.mustFind(old.id);
     this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
     if (overlapMs === 0) this.emitKey("key.revoked", previous);
@@ -306,27 +329,45 @@ export class KeyManager {
    * Returns the refusal as a value, never throws.
    */
   authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
-    if (this.format.check(secret) === undefined) return INVALID;
+    if (typeof secret !== "string" || this.format.check(secret) === undefined) return INVALID;
     const hash = this.hash(secret);
     const cached = this.cache.get(hash);
     if (cached === UNKNOWN) return INVALID;
     if (cached !== undefined) return this.checkStatus(cached);
-    if (!this.initialized) return (this.ready ?? Promise.resolve()).then(() => this.lookup(hash), (e) => storeUnavailable(e));
+    if (!this.initialized) return this.whenReady().then(() => this.lookup(hash), (e: unknown) => asStoreUnavailable(e));
     return this.lookup(hash);
   }
 
-  /** Takes one unit from the key's rate-limit window and monthly quota, or refuses with 429. */
+  /**
+   * Takes one unit from the key's rate-limit window, then from its monthly quota, or refuses with
+   * 429. Each take is one atomic store operation; when the quota refuses, the window unit is given
+   * back, so a refused request costs nothing.
+   */
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     if (key.rate === null && key.monthly === null) return NO_CHARGE;
+    const result = this.takeCharge(key);
+    if (!isPromise(result)) return result;
+    this.pendingCharges++;
+    return result.finally(() => {
+      if (--this.pendingCharges === 0) this.drained?.();
+    });
+  }
+
+  private takeCharge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     const now = this.now();
-    const charge: Charge = { limits: [], counters: [] };
-    const rate = key.rate;
-    if (rate === null) return this.chargeQuota(key, now, charge);
-    const start = now - (now % rate.windowMs);
-    const resetAt = start + rate.windowMs;
-    const name = `r:${key.id}:${start}`;
-    const n = this.consume(name, rate.limit, resetAt);
-    return isPromise(n) ? n.then((v) => this.afterRate(key, now, charge, name, resetAt, v)) : this.afterRate(key, now, charge, name, resetAt, n);
+    const plan: PlannedCounter[] = [];
+    if (key.rate !== null) {
+      const window = fixedWindow(now, key.rate.windowMs);
+      plan.push({ policy: "window", counter: `r:${key.id}:${window.start}`, limit: key.rate.limit, resetAt: window.resetAt, windowSeconds: Math.round(key.rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) });
+    }
+    if (key.monthly !== null) {
+      let month = this.month;
+      if (month === null || now < month.start || now >= month.resetAt) month = this.month = utcMonth(now);
+      plan.push({ policy: "monthly", counter: `q:${key.id}:${month.label}`, limit: key.monthly, resetAt: month.resetAt, windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) });
+    }
+    const counts = this.consumeInOrder(plan, 0, []);
+    if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, c)));
+    return counts instanceof KeywardError ? counts : settleCharge(plan, counts);
   }
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
@@ -380,9 +421,47 @@ export class KeyManager {
     else this.cache.invalidateId(id);
   }
 
+  /**
+   * Calls `listener` with the key id each time this manager updates, revokes or rotates a key (after
+   * the store write, once this process's cache is clean), so a channel can tell other instances to
+   * call {@link KeyManager.invalidate}. Returns a function that removes the listener.
+   *
+   * @example
+   * const stop = keys.onInvalidate((id) => redis.publish("keyward:invalidate", id));
+   */
+  onInvalidate(listener: (id: string) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => {
+      this.invalidationListeners.delete(listener);
+    };
+  }
+
+  private announceInvalidation(id: string): void {
+    for (const listener of this.invalidationListeners) {
+      try {
+        listener(id);
+      } catch {
+        /* a channel failure must not fail the management call; the cache TTL still bounds staleness */
+      }
+    }
+  }
+
   /** Cache occupancy, for monitoring and tests. */
   get cacheSize(): { keys: number; unknown: number } {
     return this.cache.size;
+  }
+
+  /**
+   * Deletes rate-limit and quota counters whose window has ended (by this manager's clock). Runs on
+   * its own about once a minute when the counter store supports it.
+   *
+   * @example
+   * await keys.pruneCounters();
+   */
+  async pruneCounters(): Promise<void> {
+    if (this.closed) return;
+    await this.init();
+    await this.config.counters.prune?.(this.now());
   }
 
   /** Writes buffered usage to the store now. */
@@ -391,14 +470,22 @@ export class KeyManager {
   }
 
   /**
-   * Flushes usage and closes the store. After K requests and `close()`, stored counts equal K.
+   * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests
+   * already past verification finish, flushes usage and closes the store. After K admitted
+   * requests and `close()`, stored counts equal K.
    *
    * @example
    * process.on("SIGTERM", () => keys.close().then(() => process.exit(0)));
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.closed = true; // from now on verification answers 503, so nothing new is admitted
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    // Requests already past verification finish first: pending asynchronous charges settle (each is
+    // bounded by storeTimeout), then one macrotask turn lets their continuations record their use.
+    while (this.pendingCharges > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+    this.drained = null;
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       await this.recorder?.close();
     } finally {
@@ -425,13 +512,19 @@ export class KeyManager {
   }
 
   private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
-    if (entry.revokedAt !== null) return REVOKED;
-    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return EXPIRED;
+    if (this.closed) return CLOSED;
+    if (entry.revokedAt !== null) return new KeywardError("key_revoked", REVOKED_MESSAGE, { keyId: entry.id });
+    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: entry.id });
     return entry;
   }
 
   private compile(record: StoredKey): MaybePromise<VerifiedKey | KeywardError> {
-    const tier = this.tierFor(record);
+    let tier: MaybePromise<ResolvedTier | null>;
+    try {
+      tier = this.tierFor(record);
+    } catch (error) {
+      return storeUnavailable(error); // tierOf threw: fail closed, like a store failure
+    }
     const build = (t: ResolvedTier | null): VerifiedKey => {
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
@@ -455,9 +548,13 @@ export class KeyManager {
   }
 
   private tierFor(record: Pick<StoredKey, "ownerId" | "tier">): MaybePromise<ResolvedTier | null> {
-    const pick = (name: string | null | undefined) => {
+    const pick = (name: string | null | undefined): ResolvedTier | null => {
       const chosen = name ?? record.tier ?? this.config.defaultTier;
-      return chosen === null ? null : (this.config.tiers.get(chosen) ?? null);
+      if (chosen === null) return null;
+      // An unknown name (e.g. a plan tierOf returns that has no tier) falls back to the default tier.
+      const tier = this.config.tiers.get(chosen);
+      if (tier !== undefined) return tier;
+      return this.config.defaultTier === null ? null : (this.config.tiers.get(this.config.defaultTier) ?? null);
     };
     if (record.tier !== null || !this.config.tierOf) return pick(null);
     const resolved = this.config.tierOf({ ownerId: record.ownerId, tier: record.tier });
@@ -474,58 +571,47 @@ export class KeyManager {
     return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
   }
 
-  /** Takes one unit of a counter; a store failure becomes the `store_unavailable` refusal. */
-  private consume(name: string, limit: number, resetAt: number): MaybePromise<number | KeywardError> {
-    let n: MaybePromise<number>;
+  /**
+   * Consumes `plan[i…]` one by one; on a refusal (or failure) gives back the ones taken before.
+   * A loop while the counter store answers synchronously (no closures), a promise chain otherwise.
+   */
+  private consumeInOrder(plan: readonly PlannedCounter[], i: number, counts: number[]): MaybePromise<number[] | KeywardError> {
+    for (; i < plan.length; i++) {
+      const p = plan[i]!;
+      const n = this.consumeCounter(p.counter, p.limit, p.resetAt);
+      if (isPromise(n)) {
+        const at = i;
+        return n.then((v) => this.consumed(plan, at, counts, v) ?? this.consumeInOrder(plan, at + 1, counts));
+      }
+      const done = this.consumed(plan, i, counts, n);
+      if (done !== null) return done;
+    }
+    return counts;
+  }
+
+  /** Records one counter's answer: the final result on a refusal or failure, null to go on. */
+  private consumed(plan: readonly PlannedCounter[], i: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
+    if (n instanceof KeywardError || n < 0) {
+      if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+      if (n instanceof KeywardError) return n;
+    }
+    counts.push(n);
+    return n < 0 ? counts : null;
+  }
+
+  /** One counter take, as `storeRead` would do it but without a closure per call. */
+  private consumeCounter(counter: string, limit: number, resetAt: number): MaybePromise<number | KeywardError> {
+    let result: MaybePromise<number>;
     try {
-      n = this.config.counters.consume(name, limit, resetAt);
+      result = this.config.counters.consume(counter, limit, resetAt);
     } catch (error) {
       return storeUnavailable(error);
     }
-    return isPromise(n) ? this.withTimeout(n).catch(storeUnavailable) : n;
-  }
-
-  private afterRate(key: VerifiedKey, now: number, charge: Charge, name: string, resetAt: number, n: number | KeywardError): MaybePromise<Charge | KeywardError> {
-    if (n instanceof KeywardError) return n;
-    const rate = key.rate!;
-    const state: LimitState = { policy: "window", limit: rate.limit, remaining: n < 0 ? 0 : Math.max(0, rate.limit - n), windowSeconds: Math.round(rate.windowMs / 1000), resetSeconds: secondsUntil(resetAt, now) };
-    (charge.limits as LimitState[]).push(state);
-    if (n < 0) return new KeywardError("rate_limited", `Rate limit of ${rate.limit} requests per ${state.windowSeconds}s exceeded; retry in ${state.resetSeconds}s.`, { headers: { "Retry-After": String(state.resetSeconds) }, limits: charge.limits });
-    (charge.counters as string[]).push(name);
-    return this.chargeQuota(key, now, charge);
-  }
-
-  private chargeQuota(key: VerifiedKey, now: number, charge: Charge): MaybePromise<Charge | KeywardError> {
-    if (key.monthly === null) return charge;
-    let month = this.month;
-    if (month === null || now < month.start || now >= month.resetAt) month = this.month = utcMonth(now);
-    const name = `q:${key.id}:${month.label}`;
-    const n = this.consume(name, key.monthly, month.resetAt);
-    const m = month;
-    return isPromise(n) ? n.then((v) => this.afterQuota(key, now, charge, name, m, v)) : this.afterQuota(key, now, charge, name, m, n);
-  }
-
-  private afterQuota(key: VerifiedKey, now: number, charge: Charge, name: string, month: Month, n: number | KeywardError): Charge | KeywardError {
-    const counters = charge.counters as string[];
-    if (n instanceof KeywardError) return this.refundAll(counters, n);
-    const limit = key.monthly!;
-    const state: LimitState = { policy: "monthly", limit, remaining: n < 0 ? 0 : Math.max(0, limit - n), windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) };
-    (charge.limits as LimitState[]).push(state);
-    if (n < 0) {
-      return this.refundAll(counters, new KeywardError("quota_exceeded", `Monthly quota of ${limit} requests used up; it resets on the 1st (UTC).`, { headers: { "Retry-After": String(state.resetSeconds) }, limits: charge.limits }));
-    }
-    counters.push(name);
-    return charge;
+    return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
   }
 
   private after<T, U>(value: MaybePromise<T>, next: (v: T) => MaybePromise<U>): MaybePromise<U> {
     return isPromise(value) ? value.then(next) : next(value);
-  }
-
-  private refundAll(counters: string[], error: KeywardError): KeywardError {
-    this.refund({ limits: [], counters });
-    counters.length = 0;
-    return error;
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -552,7 +638,45 @@ export class KeyManager {
 
   private init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (!this.initialized && this.ready) return this.ready;
+    if (!this.initialized) return this.whenReady().catch((e: unknown) => { throw asStoreUnavailable(e); });
+  }
+
+  /**
+   * Tracks an asynchronous `store.init()`. A failure is observed here (no unhandled rejection) and
+   * forgotten, so the next call retries: a store that was down at start-up is picked up when it is back.
+   */
+  private startInit(init: MaybePromise<void> | undefined): void {
+    if (!isPromise(init)) {
+      this.initialized = true;
+      return;
+    }
+    const attempt: Promise<void> = init.then(
+      () => { this.initialized = true; },
+      (error: unknown) => {
+        if (this.ready === attempt) this.ready = null;
+        throw error;
+      },
+    );
+    attempt.catch(() => undefined);
+    this.ready = attempt;
+  }
+
+  /** Resolves once the store is initialized, starting a new attempt after a failed one; bounded by storeTimeout. */
+  private whenReady(): Promise<void> {
+    if (this.initialized) return Promise.resolve();
+    if (this.ready === null) {
+      try {
+        this.startInit(this.config.store.init?.());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const attempt = this.ready;
+    if (attempt === null) return Promise.resolve();
+    return this.withTimeout(attempt).catch((error: unknown) => {
+      if (this.ready === attempt) this.ready = null; // a hung attempt is abandoned; the next call starts afresh
+      throw error;
+    });
   }
 
   private policy() {
@@ -607,8 +731,47 @@ export class KeyManager {
   }
 }
 
+/** One counter a request is charged against, with what its headers will say. */
+interface PlannedCounter {
+  readonly policy: LimitState["policy"];
+  readonly counter: string;
+  readonly limit: number;
+  readonly resetAt: number;
+  readonly windowSeconds: number;
+  readonly resetSeconds: number;
+}
+
+/**
+ * Turns the counts `consume` returned (in plan order, stopping at the first -1) into the charge, or
+ * into the 429 for the refused policy. Units taken before a refusal were given back, so their
+ * `remaining` is shown as it stands without this request.
+ */
+function settleCharge(plan: readonly PlannedCounter[], counts: readonly number[]): Charge | KeywardError {
+  const limits: LimitState[] = [];
+  const counters: string[] = [];
+  for (let i = 0; i < counts.length && i < plan.length; i++) {
+    const p = plan[i]!;
+    const n = counts[i]!;
+    if (n < 0) {
+      for (let j = 0; j < limits.length; j++) limits[j] = { ...limits[j]!, remaining: Math.min(limits[j]!.limit, limits[j]!.remaining + 1) };
+      limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds: p.resetSeconds });
+      const message = p.policy === "window"
+        ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${p.resetSeconds}s.`
+        : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
+      return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(p.resetSeconds) }, limits });
+    }
+    limits.push({ policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds: p.resetSeconds });
+    counters.push(p.counter);
+  }
+  return { limits, counters };
+}
+
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function asStoreUnavailable(error: unknown): KeywardError {
+  return error instanceof KeywardError && error.code === "store_unavailable" ? error : storeUnavailable(error);
 }
 
 function storeUnavailable(error: unknown): KeywardError {

@@ -4,7 +4,9 @@
  */
 import { z } from "zod";
 import type { Duration } from "../core/duration.js";
-import { KeywardConfigError } from "../core/errors.js";
+import { KeywardConfigError, type KeywardError } from "../core/errors.js";
+import { createHasher, type SecretHasher } from "../core/hash.js";
+import { normalizeScopes } from "../core/scopes.js";
 import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
 import type { KeywardEvent } from "./events.js";
@@ -102,7 +104,8 @@ export interface ManagerConfig {
   counters: CounterStore;
   prefix: string;
   modes: string[];
-  pepper: string | undefined;
+  /** The secret hasher; the pepper lives only inside it, so inspecting a manager never shows it. */
+  hash: SecretHasher;
   defaultScopes: string[];
   catalogue: string[] | undefined;
   implies: Record<string, string[]> | undefined;
@@ -130,8 +133,13 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
   }
   if (o.defaultTier !== undefined && !tiers.has(o.defaultTier)) throw new KeywardConfigError("KeyManager.defaultTier", `"${o.defaultTier}" is not one of the tiers (${[...tiers.keys()].join(", ") || "none defined"})`);
   if (o.scopes) {
-    const known = new Set(o.scopes);
-    for (const s of o.defaultScopes) if (s !== "*" && !known.has(s) && !s.endsWith(":*")) throw new KeywardConfigError("KeyManager.defaultScopes", `"${s}" is not in the scopes catalogue`);
+    // The same catalogue rule as create(): `*` and `resource:*` must cover at least one known scope.
+    try {
+      normalizeScopes(o.defaultScopes, { catalogue: o.scopes }, "defaultScopes");
+    } catch (error) {
+      const detail = (error as KeywardError).details?.[0];
+      throw new KeywardConfigError(`KeyManager.${detail?.path ?? "defaultScopes"}`, detail?.message ?? String(error));
+    }
   }
   if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl)) throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
   const cache = o.cache === false ? { max: 0, ttlMs: 0, unknownMax: 0 } : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000 };
@@ -140,7 +148,7 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     counters: o.counters ?? o.store,
     prefix: o.prefix,
     modes: o.modes,
-    pepper: o.pepper,
+    hash: createHasher(o.pepper),
     defaultScopes: o.defaultScopes,
     catalogue: o.scopes,
     implies: o.implies,

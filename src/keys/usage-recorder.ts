@@ -67,19 +67,24 @@ export class UsageRecorder {
     this.inFlight = batch;
     const deltas: UsageDelta[] = [];
     for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...p.days] });
-    this.flushing = (async () => {
-      try {
-        await this.store.recordUsage(deltas);
-      } catch (error) {
+    // Assigned before the write starts, and cleared only by this write's own settlement, so a store
+    // that throws synchronously cannot leave a settled promise behind that later flushes wait on.
+    const write = Promise.resolve().then(() => this.store.recordUsage(deltas)).then(
+      () => {
+        this.inFlight = null;
+      },
+      (error: unknown) => {
+        this.inFlight = null;
         this.mergeBack(batch);
         this.onError(error);
         throw error;
-      } finally {
-        this.inFlight = null;
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
+      },
+    );
+    const settled = write.finally(() => {
+      if (this.flushing === settled) this.flushing = null;
+    });
+    this.flushing = settled;
+    return settled;
   }
 
   /** Stops the timer and flushes what is left (retrying a few times on failure). */

@@ -14,10 +14,16 @@ export class VerifyCache<V extends { readonly id: string }> {
   private readonly misses: LRUCache<string, true> | null;
   private generation = 0;
 
-  constructor(options: { max: number; ttlMs: number; unknownMax: number }) {
+  /**
+   * @param options.clock A custom clock for TTLs (the manager's, when it has one), else the
+   * monotonic `performance.now`. `ttlResolution: 0` reads it on every check: no stale "now".
+   */
+  constructor(options: { max: number; ttlMs: number; unknownMax: number; clock?: () => number }) {
     const enabled = options.ttlMs > 0 && options.max > 0;
-    this.hits = enabled ? new LRUCache<string, V>({ max: options.max, ttl: options.ttlMs, ttlResolution: 1 }) : null;
-    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, true>({ max: options.unknownMax, ttl: options.ttlMs, ttlResolution: 1 }) : null;
+    const perf = options.clock ? { now: options.clock } : undefined;
+    const base = { ttl: options.ttlMs, ttlResolution: 0, ...(perf ? { perf } : {}) };
+    this.hits = enabled ? new LRUCache<string, V>({ max: options.max, ...base }) : null;
+    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, true>({ max: options.unknownMax, ...base }) : null;
   }
 
   /** The cached value, {@link UNKNOWN} for a cached miss, or undefined. */

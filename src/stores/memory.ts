@@ -108,7 +108,6 @@ export class MemoryStore implements KeyStore {
     if (!entry) {
       if (limit < 1) return -1;
       this.counters.set(counter, { count: 1, resetAt });
-      if (this.counters.size > 10_000) this.prune(Date.now());
       return 1;
     }
     if (entry.count >= limit) return -1;
@@ -120,8 +119,8 @@ export class MemoryStore implements KeyStore {
     if (entry && entry.count > 0) entry.count--;
   }
 
-  /** Drops counters whose window has ended. */
-  private prune(now: number): void {
+  /** Drops counters whose window has ended (the KeyManager calls this once a minute with its clock). */
+  prune(now: number): void {
     for (const [name, entry] of this.counters) if (entry.resetAt <= now) this.counters.delete(name);
   }
 }

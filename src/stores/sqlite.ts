@@ -123,7 +123,6 @@ export class SqliteStore implements KeyStore {
   /** The better-sqlite3 handle, for apps that want to share it. */
   readonly db: Db;
   private readonly owned: boolean;
-  private lastPrune = 0;
   private readonly stmt: ReturnType<SqliteStore["prepare"]>;
   private readonly batch: number;
   private readonly reserves = new Map<string, Reserve>();
@@ -245,11 +244,6 @@ export class SqliteStore implements KeyStore {
         this.stmt.addUsage.run(delta.count, delta.lastUsedAt, delta.id);
         for (const [day, count] of delta.days) this.stmt.addDaily.run(delta.id, day, count);
       }
-      const now = Date.now();
-      if (now - this.lastPrune > 60_000) {
-        this.lastPrune = now;
-        this.stmt.prune.run(now);
-      }
     });
     tx.immediate();
   }
@@ -272,6 +266,11 @@ export class SqliteStore implements KeyStore {
     const r = this.reserves.get(counter);
     if (r !== undefined && r.spare < r.count) r.spare++;
     else this.stmt.refund.run(counter);
+  }
+
+  /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */
+  prune(now: number): void {
+    this.stmt.prune.run(now);
   }
 
   close(): void {

@@ -42,7 +42,7 @@ describe.each(["memory", "sqlite"] as const)("hot path on the %s store", (storeK
     expect(over.status).toBe(429);
     expect(over.body.error.code).toBe("quota_exceeded");
     expect(over.headers["retry-after"]).toBe("647940");
-    expect(over.headers["ratelimit"]).toBe('"window";r=0;t=60, "monthly";r=0;t=647940');
+    expect(over.headers["ratelimit"]).toBe('"window";r=1;t=60, "monthly";r=0;t=647940');
     env.clock.advance(60_000);
     expect((await request(app).get("/read").set(auth)).body.error.code).toBe("quota_exceeded");
   });
@@ -72,7 +72,7 @@ describe.each(["memory", "sqlite"] as const)("hot path on the %s store", (storeK
     expect(refused.status).toBe(403);
     expect(refused.headers["www-authenticate"]).toContain('error="insufficient_scope"');
     const again = await request(server).get("/").set("Authorization", `Bearer ${secret}`);
-    expect(again.headers["ratelimit"]).toBe('"window";r=1;t=60, "monthly";r=2;t=648000');
+    expect(again.headers["ratelimit"]).toBe('"window";r=2;t=60, "monthly";r=3;t=648000');
     expect((await request(server).get("/")).status).toBe(401);
   });
 });

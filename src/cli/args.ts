@@ -1,0 +1,65 @@
+/**
+ * Command-line parsing with `node:util` parseArgs: a lenient pass finds the command, then a
+ * strict pass with that command's options. Every mistake becomes a one-line {@link UsageError}.
+ */
+import { parseArgs } from "node:util";
+import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec } from "./spec.js";
+
+/** A bad command line (exit code 2), with the help to point at. */
+export class UsageError extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Option values as parseArgs returns them. */
+export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+/** What the command line asks for. */
+export type Invocation =
+  | { kind: "help"; command: CommandSpec | null }
+  | { kind: "run"; command: CommandSpec; args: string[]; values: Values };
+
+const ALL_OPTIONS = Object.assign({}, GLOBAL_OPTIONS, ...[...COMMANDS.values()].map((c) => c.options));
+
+/**
+ * Parses `argv` (without `node` and the script).
+ *
+ * @example
+ * parseCommandLine(["keys", "create", "--name", "ci", "--scope", "a:b"]);
+ * // { kind: "run", command: <create>, args: [], values: { name: "ci", scope: ["a:b"] } }
+ */
+export function parseCommandLine(argv: string[]): Invocation {
+  const loose = parseArgs({ args: argv, options: ALL_OPTIONS, strict: false, allowPositionals: true });
+  const [group, name] = loose.positionals;
+  const wantsHelp = loose.values.help === true;
+  if (group === undefined) {
+    if (wantsHelp) return { kind: "help", command: null };
+    throw new UsageError("missing command", "Run `keyward --help`.");
+  }
+  if (group !== "keys") throw new UsageError(`unknown command "${group}"`, "Run `keyward --help`.");
+  if (name === undefined) {
+    if (wantsHelp) return { kind: "help", command: null };
+    throw new UsageError("missing keys command (create, list, show, rotate, revoke, usage)", "Run `keyward --help`.");
+  }
+  const command = COMMANDS.get(name);
+  if (!command) throw new UsageError(`unknown command "keys ${name}"`, "Run `keyward --help`.");
+  if (wantsHelp) return { kind: "help", command };
+  const hint = `Run \`keyward keys ${command.name} --help\`.`;
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...command.options }, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };
+  } catch (error) {
+    throw new UsageError(firstSentence(error instanceof Error ? error.message : String(error)), hint);
+  }
+  const args = parsed.positionals.slice(2);
+  if (args.length < command.positionals.length) throw new UsageError(`missing ${command.positionals.slice(args.length).join(" ")}`, hint);
+  if (args.length > command.positionals.length) throw new UsageError(`unexpected argument "${args[command.positionals.length]}"`, hint);
+  return { kind: "run", command, args, values: parsed.values };
+}
+
+function firstSentence(message: string): string {
+  const end = message.indexOf(". ");
+  return (end < 0 ? message : message.slice(0, end)).replace(/\.$/, "");
+}

@@ -1,0 +1,78 @@
+/**
+ * The `keyward keys …` commands over a KeyManager. Each writes its result through `io`: a
+ * secret alone on stdout (create, rotate) so it pipes cleanly; everything else (tables, notes) on
+ * stderr, or one JSON document on stdout with `--json`.
+ */
+import { KeywardError } from "../core/errors.js";
+import type { CreateKeyInput } from "../keys/inputs.js";
+import type { KeyManager } from "../keys/key-manager.js";
+import { keyJson } from "../http/key-json.js";
+import { UsageError } from "./args.js";
+import type { Flags } from "./flags.js";
+import { describeKey, keyTable, usageLines } from "./format.js";
+
+/** Where a command writes. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** A command body: the manager, positional arguments, checked flags, output. */
+type Command = (keys: KeyManager, args: string[], flags: Flags, io: Io) => Promise<void>;
+
+const json = (io: Io, data: unknown) => io.out(JSON.stringify(data, null, 2) + "\n");
+
+const create: Command = async (keys, _args, f, io) => {
+  const input: CreateKeyInput = {
+    name: f.name!, ownerId: f.owner ?? null, mode: f.mode, tier: f.tier,
+    ...(f.kind === "project" ? { kind: "project" as const, project: f.projects[0]! } : { kind: "user" as const, projects: f.projects }),
+    ...(f.scopes.length ? { scopes: f.scopes } : {}),
+    ...(f.expires !== undefined ? { expiresIn: f.expires } : {}),
+  };
+  const { secret, key } = await keys.create(input);
+  if (f.json) return json(io, { secret, key: keyJson(key) });
+  io.out(`${secret}\n`);
+  io.err(`Created ${describeKey(keyJson(key))}The secret above is shown once: store it in a secrets manager now.\n`);
+};
+
+const listKeys: Command = async (keys, _args, f, io) => {
+  if (f.mode !== undefined && !keys.modes.includes(f.mode)) throw new UsageError(`--mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, "Run `keyward keys list --help`.");
+  const page = await keys.list({ ownerId: f.owner, mode: f.mode, status: f.status, projectId: f.projects[0], limit: f.limit ?? 100 });
+  const rows = page.keys.map(keyJson);
+  if (f.json) return json(io, { keys: rows, next: page.next });
+  if (rows.length === 0) return io.err("No keys.\n");
+  io.err(keyTable(rows));
+  if (page.next) io.err(`More keys exist; raise --limit to see them.\n`);
+};
+
+const show: Command = async (keys, [id], f, io) => {
+  const key = await keys.get(id!);
+  if (!key) throw new KeywardError("not_found", `No key with id ${id}.`);
+  if (f.json) return json(io, { key: keyJson(key) });
+  io.err(describeKey(keyJson(key)));
+};
+
+const rotate: Command = async (keys, [id], f, io) => {
+  const { secret, key, previous } = await keys.rotate(id!, f.overlap === undefined ? {} : { overlap: f.overlap });
+  if (f.json) return json(io, { secret, key: keyJson(key), previous: keyJson(previous) });
+  io.out(`${secret}\n`);
+  const old = previous.revokedAt ? "was revoked now" : `keeps working until ${previous.expiresAt?.toISOString()}`;
+  io.err(`Rotated ${previous.id} → ${key.id} (${key.start}…); the old key ${old}.\nThe secret above is shown once: store it in a secrets manager now.\n`);
+};
+
+const revoke: Command = async (keys, [id], f, io) => {
+  const key = await keys.revoke(id!);
+  if (f.json) return json(io, { key: keyJson(key) });
+  io.err(`Revoked ${key.id} (${key.name}, ${key.start}…) at ${key.revokedAt?.toISOString()}.\n`);
+};
+
+const usage: Command = async (keys, [id], f, io) => {
+  const rows = await keys.usage(id!, f.days ?? 30);
+  if (f.json) return json(io, { usage: rows });
+  io.err(usageLines(rows));
+};
+
+/** Command bodies by name (`keyward keys <name>`). */
+export const RUNNERS: ReadonlyMap<string, Command> = new Map([
+  ["create", create], ["list", listKeys], ["show", show], ["rotate", rotate], ["revoke", revoke], ["usage", usage],
+]);

@@ -1,0 +1,70 @@
+/**
+ * Flag values checked and typed before the database is opened, so a bad flag fails fast with
+ * a one-line usage error (exit 2). Values the KeyManager owns (mode, scopes) are checked by it.
+ */
+import { UsageError, type Values } from "./args.js";
+
+/** The typed flags of any `keys` command. */
+export interface Flags {
+  json: boolean;
+  name?: string;
+  mode?: string;
+  scopes: string[];
+  /** `--expires`: a duration string, seconds, or null for never. */
+  expires?: string | number | null;
+  /** `--project` values (create: the allow-list or the project key's project; list: the filter). */
+  projects: string[];
+  owner?: string;
+  kind?: "user" | "project";
+  tier?: string;
+  status?: "active" | "expired" | "revoked";
+  limit?: number;
+  overlap?: string | number;
+  days?: number;
+}
+
+const str = (v: Values[string]): string | undefined => (typeof v === "string" ? v : undefined);
+const many = (v: Values[string]): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === "string" ? [v] : []);
+
+/**
+ * Reads and checks the flags of `keys <command>`; throws {@link UsageError}.
+ *
+ * @example
+ * readFlags("create", { name: "ci", scope: ["a:b"], expires: "90d" }); // { name: "ci", scopes: ["a:b"], expires: "90d", … }
+ */
+export function readFlags(command: string, v: Values): Flags {
+  const usage = (message: string) => new UsageError(message, `Run \`keyward keys ${command} --help\`.`);
+  const duration = (flag: string, allowNever: boolean): string | number | null | undefined => {
+    const value = str(v[flag]);
+    if (value === undefined) return undefined;
+    if (allowNever && (value === "never" || value === "none")) return null;
+    if (/^\d{1,12}$/.test(value)) return Number(value);
+    if (/^\d{1,12}(ms|s|m|h|d|w)$/.test(value)) return value;
+    throw usage(`--${flag}: "${value}" is not a duration; use e.g. 90d, 12h, 30m${allowNever ? " or never" : ", or 0"}`);
+  };
+  const integer = (flag: string, min: number, max: number): number | undefined => {
+    const value = str(v[flag]);
+    if (value === undefined) return undefined;
+    const n = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
+    if (!(n >= min && n <= max)) throw usage(`--${flag}: must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const flags: Flags = { json: v.json === true, scopes: many(v.scope), projects: many(v.project), name: str(v.name), mode: str(v.mode), owner: str(v.owner), tier: str(v.tier) };
+  if (command === "create") {
+    if (flags.name === undefined) throw usage("--name is required");
+    const kind = str(v.kind);
+    if (kind !== undefined && kind !== "user" && kind !== "project") throw usage('--kind: must be "user" or "project"');
+    flags.kind = kind;
+    if (kind === "project" && flags.projects.length !== 1) throw usage("--kind project needs exactly one --project");
+    flags.expires = duration("expires", true);
+  }
+  if (command === "list") {
+    const status = str(v.status);
+    if (status !== undefined && status !== "active" && status !== "expired" && status !== "revoked") throw usage("--status: must be active, expired or revoked");
+    flags.status = status;
+    flags.limit = integer("limit", 1, 1000);
+  }
+  if (command === "rotate") flags.overlap = duration("overlap", false) ?? undefined;
+  if (command === "usage") flags.days = integer("days", 1, 90);
+  return flags;
+}

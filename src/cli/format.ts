@@ -1,0 +1,58 @@
+/** Human-readable output of the CLI: a key's details, a key table, usage lines. */
+import type { ApiKeyJson } from "../http/key-json.js";
+import type { DailyUsage } from "../core/types.js";
+
+const day = (iso: string | null, none = "-") => (iso === null ? none : iso.slice(0, 16).replace("T", " ") + "Z");
+
+/**
+ * A multi-line description of one key (no secret, no hash).
+ *
+ * @example
+ * describeKey(key); // "key_…  ci-deploys\n  start:    sk_live_AbCd…\n  …"
+ */
+export function describeKey(key: ApiKeyJson): string {
+  const lines: Array<[string, string]> = [
+    ["start", `${key.start}…`],
+    ["mode", key.mode ?? "-"],
+    ["status", key.status],
+    ["kind", key.kind === "project" ? `project (${key.projectId})` : "user"],
+    ["scopes", key.kind === "project" ? "(not scope-gated)" : key.scopes.join(", ") || "(none)"],
+    ["projects", key.projects.join(", ") || "-"],
+    ["owner", key.ownerId ?? "-"],
+    ["tier", key.tier ?? "-"],
+    ["created", day(key.createdAt)],
+    ["expires", day(key.expiresAt, "never")],
+    ["revoked", day(key.revokedAt)],
+    ["last used", day(key.lastUsedAt, "never")],
+    ["requests", String(key.requestCount)],
+  ];
+  if (key.rotatedFrom) lines.push(["rotated from", key.rotatedFrom]);
+  if (key.rotatedTo) lines.push(["rotated to", key.rotatedTo]);
+  return `${key.id}  ${key.name}\n${lines.map(([k, v]) => `  ${(k + ":").padEnd(14)}${v}`).join("\n")}\n`;
+}
+
+/**
+ * A table of keys, one per line, with a header.
+ *
+ * @example
+ * keyTable(page.keys); // "ID  NAME  START  MODE  STATUS  SCOPES  EXPIRES  LAST USED\n…"
+ */
+export function keyTable(keys: ApiKeyJson[]): string {
+  const rows = [["ID", "NAME", "START", "MODE", "STATUS", "SCOPES", "EXPIRES", "LAST USED"]];
+  for (const k of keys) {
+    rows.push([k.id, k.name, k.start, k.mode ?? "-", k.status, k.kind === "project" ? `project:${k.projectId}` : k.scopes.join(",") || "-", day(k.expiresAt, "never"), day(k.lastUsedAt, "never")]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n") + "\n";
+}
+
+/**
+ * Usage as `YYYY-MM-DD  count` lines and a total.
+ *
+ * @example
+ * usageLines([{ date: "2026-11-23", count: 4 }]); // "2026-11-23  4\ntotal       4\n"
+ */
+export function usageLines(usage: DailyUsage[]): string {
+  const total = usage.reduce((n, d) => n + d.count, 0);
+  return usage.map((d) => `${d.date}  ${d.count}`).join("\n") + `\ntotal       ${total}\n`;
+}

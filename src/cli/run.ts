@@ -1,0 +1,81 @@
+/**
+ * The CLI driver: parses the command line, opens the SQLite database with the right key format,
+ * runs the command and maps the outcome to an exit code (0 ok, 1 failure, 2 usage error).
+ */
+import { existsSync } from "node:fs";
+import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import type { KeyManager } from "../keys/key-manager.js";
+import { parseCommandLine, UsageError, type Values } from "./args.js";
+import type { Io } from "./commands.js";
+import { readFlags } from "./flags.js";
+import { TOP_HELP } from "./spec.js";
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Opens the database; the heavy modules (zod, better-sqlite3) load only here, so help and usage errors stay fast. */
+async function openManager(values: Values, create: boolean): Promise<KeyManager> {
+  const [{ defaultDatabasePath, defaultKeyFormat, parseModes }, { KeyManager }, { SqliteStore }] = await Promise.all([
+    import("../http/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"),
+  ]);
+  const db = typeof values.db === "string" ? values.db : defaultDatabasePath();
+  if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);
+  const format = defaultKeyFormat();
+  const prefix = typeof values.prefix === "string" ? values.prefix : format.prefix;
+  const modes = typeof values.modes === "string" ? parseModes(values.modes) : format.modes;
+  return new KeyManager({ store: new SqliteStore(db), prefix, modes, cache: false, usage: false });
+}
+
+/**
+ * Runs `keyward` with `argv` (without `node` and the script) and returns the exit code.
+ *
+ * @example
+ * process.exitCode = await runCli(process.argv.slice(2), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+ */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  let json = false;
+  let keys: KeyManager | null = null;
+  try {
+    const invocation = parseCommandLine(argv);
+    if (invocation.kind === "help") {
+      io.out(invocation.command ? invocation.command.help : TOP_HELP);
+      return EXIT.ok;
+    }
+    json = invocation.values.json === true;
+    const flags = readFlags(invocation.command.name, invocation.values);
+    keys = await openManager(invocation.values, invocation.command.name === "create");
+    const { RUNNERS } = await import("./commands.js");
+    await RUNNERS.get(invocation.command.name)!(keys, invocation.args, flags, io);
+    return EXIT.ok;
+  } catch (error) {
+    return report(error, io, json);
+  } finally {
+    await keys?.close().catch(() => undefined);
+  }
+}
+
+function report(error: unknown, io: Io, json: boolean): number {
+  if (error instanceof UsageError) {
+    io.err(`keyward: ${error.message}. ${error.hint}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof KeywardConfigError) {
+    io.err(`keyward: ${error.message.replace(/^KeyManager\./, "--")}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof KeywardError) {
+    if (json) io.out(JSON.stringify({ error: error.toJSON() }) + "\n");
+    const message = error.code === "validation_failed" && error.details?.length ? error.details.map((d) => `${flagFor(d.path)}: ${d.message}`).join("; ") : error.message;
+    io.err(`keyward: ${message}\n`);
+    return error.code === "validation_failed" ? EXIT.usage : EXIT.failure;
+  }
+  io.err(`keyward: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT.failure;
+}
+
+const FLAGS: Record<string, string> = { name: "--name", scopes: "--scope", expiresIn: "--expires", mode: "--mode", projects: "--project", project: "--project", ownerId: "--owner", tier: "--tier", kind: "--kind", overlap: "--overlap" };
+
+/** The flag a validation detail's path came from (`scopes.1` → `--scope`). */
+function flagFor(path: string): string {
+  return FLAGS[path.split(".")[0]!] ?? path;
+}

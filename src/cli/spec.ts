@@ -1,0 +1,85 @@
+/**
+ * The `keyward` command table: each command's options (for `node:util` parseArgs), its
+ * positional arguments and its help text. Pure data; no I/O.
+ */
+import type { ParseArgsConfig } from "node:util";
+
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/** Options every command accepts. */
+export const GLOBAL_OPTIONS: OptionSpec = {
+  db: { type: "string" },
+  prefix: { type: "string" },
+  modes: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+/** One `keyward keys <name>` command. */
+export interface CommandSpec {
+  readonly name: string;
+  readonly summary: string;
+  /** Positional argument names (each required), e.g. `["ID"]`. */
+  readonly positionals: readonly string[];
+  readonly options: OptionSpec;
+  /** Usage line and option descriptions shown by `--help`. */
+  readonly help: string;
+}
+
+const GLOBAL_HELP = `Global options:
+  --db FILE        SQLite key database (default: $KEYWARD_DB or ./keyward.db)
+  --prefix P       key prefix (default: $KEYWARD_PREFIX or sk)
+  --modes LIST     comma-separated modes, or "none" (default: $KEYWARD_MODES or live,test)
+  --json           machine-readable JSON on stdout
+  -h, --help       show help`;
+
+const command = (name: string, summary: string, positionals: string[], options: OptionSpec, usage: string, details: string): CommandSpec => ({
+  name, summary, positionals, options,
+  help: `Usage: keyward keys ${usage}\n\n${summary}\n\n${details ? `Options:\n${details}\n\n` : ""}${GLOBAL_HELP}\n`,
+});
+
+/** The `keys` commands by name. */
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
+  command("create", "Create a key. Prints the secret alone on stdout (shown once); details go to stderr.", [], {
+    name: { type: "string" }, mode: { type: "string" }, scope: { type: "string", multiple: true }, expires: { type: "string" },
+    project: { type: "string", multiple: true }, owner: { type: "string" }, kind: { type: "string" }, tier: { type: "string" },
+  }, "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--owner U] [--kind user|project] [--tier T] [--json]",
+  `  --name NAME      label, e.g. ci-deploys (required)
+  --mode MODE      one of the modes (default: the first, e.g. live)
+  --scope S        a granted scope such as models:read; repeat for more (default: full access)
+  --expires D      lifetime such as 30d, 90d, 12h, a number of seconds, or "never" (default: never)
+  --project P      project allow-list entry (user keys; repeatable), or the project of a --kind project key
+  --owner U        owner user id (default: none)
+  --kind K         user (default) or project
+  --tier T         tier name, when the server defines tiers`),
+  command("list", "List keys, newest first.", [], {
+    owner: { type: "string" }, mode: { type: "string" }, status: { type: "string" }, project: { type: "string" }, limit: { type: "string" },
+  }, "list [--owner U] [--mode MODE] [--status active|expired|revoked] [--project P] [--limit N] [--json]",
+  `  --owner U        only keys of this owner
+  --mode MODE      only keys of this mode
+  --status S       active, expired or revoked
+  --project P      only keys that may act on this project
+  --limit N        at most N keys (default 100, at most 1000)`),
+  command("show", "Show one key.", ["ID"], {}, "show ID [--json]", ""),
+  command("rotate", "Issue a successor key; the old one keeps working during the overlap. Prints the new secret alone on stdout.", ["ID"], {
+    overlap: { type: "string" },
+  }, "rotate ID [--overlap 24h] [--json]", `  --overlap D      how long the old key keeps working, e.g. 24h, 7d; 0 revokes it now (default 24h)`),
+  command("revoke", "Revoke a key now and for good (repeating is a no-op).", ["ID"], {}, "revoke ID [--json]", ""),
+  command("usage", "Requests per UTC day, oldest first.", ["ID"], { days: { type: "string" } }, "usage ID [--days 30] [--json]",
+    `  --days N         how many days, 1-90 (default 30)`),
+].map((c) => [c.name, c]));
+
+/** `keyward --help`. */
+export const TOP_HELP = `Usage: keyward keys <command> [options]
+
+Manage API keys in the keyward SQLite database (the one apiKeyAuth() uses by default).
+
+Commands:
+${[...COMMANDS.values()].map((c) => `  keys ${c.name.padEnd(8)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`).join("\n")}
+
+Run \`keyward keys <command> --help\` for a command's options.
+
+${GLOBAL_HELP}
+
+Exit codes: 0 success, 1 failure (e.g. no such key), 2 usage error (bad flags or values).
+`;

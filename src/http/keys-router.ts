@@ -1,0 +1,218 @@
+/**
+ * keysRouter(): the key-management REST API as an Express Router (create, list, show, usage,
+ * patch, rotate, revoke). The owner comes only from the app's `owner(req)`; requests carrying an
+ * API key are refused unless `allowApiKeys` names a scope; bodies are zod-validated before any
+ * write; CSRF checks and JSON parsing (16 KiB limit) are built in; envelopes follow `formatBody`
+ * and `formatError`. Responses carry `Cache-Control: no-store` and never a hash.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import { z } from "zod";
+import { KeywardError } from "../core/errors.js";
+import { fn, parseOptions } from "../core/options.js";
+import { requiredScope, ScopeSet } from "../core/scopes.js";
+import type { ApiKey, MaybePromise } from "../core/types.js";
+import { KeyManager } from "../keys/key-manager.js";
+import { crossSiteError, jsonBodyError } from "./csrf.js";
+import { keyJson } from "./key-json.js";
+import { createBody, listQuery, parseRequest, patchBody, rotateBody, usageQuery } from "./router-body.js";
+import { resolveCaller, type Caller, type CallerPolicy } from "./router-caller.js";
+import { assertGrantable } from "./router-scopes.js";
+import { sendJson } from "./respond.js";
+
+/** Options for {@link keysRouter}. */
+export interface KeysRouterOptions {
+  /** The KeyManager. Required. */
+  keys: KeyManager;
+  /** The signed-in user's id from your session; none → 401 `unauthenticated`. Required. */
+  owner: (req: Request) => MaybePromise<string | null | undefined>;
+  /** Projects the owner may bind keys to (`project`, `projects`); others → 403 `project_forbidden`. Defaults to any. */
+  projects?: (req: Request) => MaybePromise<string[]>;
+  /** Scopes the creator may grant; others → 403 `insufficient_scope`. Defaults to any (within the catalogue). */
+  allowedScopes?: (req: Request) => MaybePromise<string[]>;
+  /** Tiers the creator may pick with `tier`; others → 403 `forbidden`. Defaults to any configured tier. */
+  tiers?: (req: Request) => MaybePromise<string[]>;
+  /** `{ scope }` lets API keys holding that scope manage their owner's keys. Defaults to false (403 `forbidden`). */
+  allowApiKeys?: false | { scope: string };
+  /** Shapes error bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message, details? } }`. */
+  formatError?: (error: KeywardError, req: Request) => unknown;
+  /** Shapes success bodies, e.g. `(data) => ({ data, error: null })`. Defaults to the data itself. */
+  formatBody?: (data: unknown, req: Request) => unknown;
+  /** Refuse cross-site POST/PATCH/DELETE and non-JSON bodies. Defaults to true. */
+  csrf?: boolean;
+  /** Largest `limit` a listing accepts (and the default page size). Defaults to 100. */
+  maxPageSize?: number;
+}
+
+const schema = z.strictObject({
+  keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
+  owner: fn<KeysRouterOptions["owner"]>("a function returning the signed-in user's id, e.g. (req) => req.session?.userId"),
+  projects: fn<NonNullable<KeysRouterOptions["projects"]>>().optional(),
+  allowedScopes: fn<NonNullable<KeysRouterOptions["allowedScopes"]>>().optional(),
+  tiers: fn<NonNullable<KeysRouterOptions["tiers"]>>().optional(),
+  allowApiKeys: z.union([z.literal(false), z.strictObject({ scope: z.string() })]).default(false),
+  formatError: fn<NonNullable<KeysRouterOptions["formatError"]>>().optional(),
+  formatBody: fn<NonNullable<KeysRouterOptions["formatBody"]>>().optional(),
+  csrf: z.boolean().default(true),
+  maxPageSize: z.number().int().min(1).max(1000).default(100),
+});
+
+/** Largest JSON body the router parses. */
+export const MAX_BODY = "16kb";
+
+type Handler = (req: Request, caller: Caller) => Promise<{ status: number; data: unknown }>;
+
+const NOT_FOUND = new KeywardError("not_found", "No such API key.");
+
+/**
+ * The key-management REST API for the signed-in user's own keys.
+ *
+ * Routes: `POST /` (201 `{ secret, key }`), `GET /` (`{ keys, next }`), `GET /:id` (`{ key }`),
+ * `GET /:id/usage?days=30` (`{ usage }`), `PATCH /:id` (`{ key }`), `POST /:id/rotate`
+ * (201 `{ secret, key, previous }`), `DELETE /:id` (`{ key }`).
+ *
+ * @example
+ * import { keysRouter } from "keyward";
+ * app.use("/api/keys", keysRouter({ keys, owner: (req) => req.session?.userId }));
+ * // seed 000's envelope:
+ * app.use("/api/keys", keysRouter({ keys, owner, formatBody: (data) => ({ data, error: null }), formatError: (e) => ({ data: null, error: e.message }) }));
+ */
+export function keysRouter(options: KeysRouterOptions): Router {
+  const o = parseOptions(schema, options, "keysRouter");
+  const keys = o.keys;
+  const policy: CallerPolicy = {
+    keys,
+    owner: o.owner as CallerPolicy["owner"],
+    apiKeyScope: o.allowApiKeys === false ? null : requiredScope(o.allowApiKeys.scope, "keysRouter.allowApiKeys.scope"),
+  };
+  const parseJson = express.json({ limit: MAX_BODY });
+  const list = listQuery(o.maxPageSize);
+
+  const fail = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
+    const refusal = asRefusal(error);
+    if (!refusal || res.headersSent) return next(error);
+    for (const name in refusal.headers) res.setHeader(name, refusal.headers[name]!);
+    let body: unknown;
+    try {
+      body = o.formatError ? o.formatError(refusal, req) : { error: refusal.toJSON() };
+    } catch (formatFailure) {
+      return next(formatFailure);
+    }
+    sendJson(res, refusal.status, body);
+  };
+
+  const body = (req: Request, res: Response): Promise<void> => new Promise((resolve, reject) => {
+    parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve()));
+  });
+
+  /** One middleware per route: CSRF, caller (before reading the body), JSON body, handler, error mapping. */
+  const route = (handler: Handler) => async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    res.setHeader("Cache-Control", "no-store");
+    try {
+      const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
+      if (refused) throw refused;
+      const caller = await resolveCaller(req, policy);
+      await body(req, res);
+      const { status, data } = await handler(req, caller);
+      sendJson(res, status, o.formatBody ? o.formatBody(data, req) : data);
+    } catch (error) {
+      fail(req, res, next, error);
+    }
+  };
+
+  const owned = async (id: string | string[] | undefined, caller: Caller): Promise<ApiKey> => {
+    const key = typeof id !== "string" ? null : await keys.get(id);
+    if (!key || key.ownerId !== caller.ownerId) throw NOT_FOUND;
+    return key;
+  };
+
+  const router = express.Router();
+
+  router.post("/", route(async (req, caller) => {
+    const body = parseRequest(createBody, req.body, "body");
+    const kind = body.kind ?? "user";
+    if (kind === "project" && body.scopes !== undefined) {
+      throw new KeywardError("validation_failed", "scopes: project keys are not scope-gated", { details: [{ path: "scopes", message: "project keys are not scope-gated; leave scopes out" }] });
+    }
+    if (o.projects) await checkProjects(await o.projects(req), body.project, body.projects);
+    const allowance = o.allowedScopes ? ScopeSet.compile(await o.allowedScopes(req), keys.scopeImplications) : null;
+    if (kind === "project") {
+      if ((allowance && !allowance.all) || (caller.grant && !caller.grant.all)) {
+        throw new KeywardError("insufficient_scope", "Not allowed to create project keys: a project key has full access within its project.", { details: [{ path: "kind", message: "project keys need the * scope" }], scope: "*" });
+      }
+    } else {
+      const granted = body.scopes ?? keys.defaultScopes;
+      const why = body.scopes ? "is outside the scopes you may grant" : "is among the default scopes but outside the scopes you may grant; list scopes explicitly";
+      if (allowance) assertGrantable(granted, allowance, why);
+      if (caller.grant) assertGrantable(granted, caller.grant, "is not held by the API key making this request");
+    }
+    if (body.tier !== undefined && o.tiers && !(await o.tiers(req)).includes(body.tier)) {
+      throw new KeywardError("forbidden", `The tier "${body.tier}" is not available to you.`, { details: [{ path: "tier", message: "not available to you" }] });
+    }
+    const { secret, key } = await keys.create({ ...body, ownerId: caller.ownerId });
+    return { status: 201, data: { secret, key: keyJson(key) } };
+  }));
+
+  router.get("/", route(async (req, caller) => {
+    const q = parseRequest(list, req.query, "query");
+    if (q.mode !== undefined && !keys.modes.includes(q.mode)) {
+      throw new KeywardError("validation_failed", `mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, { details: [{ path: "mode", message: `must be one of ${keys.modes.join(", ") || "(none)"}` }] });
+    }
+    const page = await keys.list({
+      ownerId: caller.ownerId, mode: q.mode, status: q.status as ApiKey["status"] | undefined, projectId: q.project,
+      limit: q.limit ?? o.maxPageSize, before: q.before,
+    });
+    return { status: 200, data: { keys: page.keys.map(keyJson), next: page.next } };
+  }));
+
+  router.get("/:id", route(async (req, caller) => ({ status: 200, data: { key: keyJson(await owned(req.params.id, caller)) } })));
+
+  router.get("/:id/usage", route(async (req, caller) => {
+    const key = await owned(req.params.id, caller);
+    const q = parseRequest(usageQuery, req.query, "query");
+    return { status: 200, data: { usage: await keys.usage(key.id, q.days ?? 30) } };
+  }));
+
+  router.patch("/:id", route(async (req, caller) => {
+    const key = await owned(req.params.id, caller);
+    const body = parseRequest(patchBody, req.body, "body");
+    if (body.scopes !== undefined && key.kind === "user") {
+      assertGrantable(body.scopes, ScopeSet.compile(key.scopes, keys.scopeImplications), "is not held by this key; scopes may only narrow");
+    }
+    return { status: 200, data: { key: keyJson(await keys.update(key.id, body)) } };
+  }));
+
+  router.post("/:id/rotate", route(async (req, caller) => {
+    const key = await owned(req.params.id, caller);
+    const body = parseRequest(rotateBody, req.body, "body");
+    const { secret, key: successor, previous } = await keys.rotate(key.id, body.overlap === undefined ? {} : { overlap: body.overlap });
+    return { status: 201, data: { secret, key: keyJson(successor), previous: keyJson(previous) } };
+  }));
+
+  router.delete("/:id", route(async (req, caller) => {
+    const key = await owned(req.params.id, caller);
+    return { status: 200, data: { key: keyJson(await keys.revoke(key.id)) } };
+  }));
+
+  return router;
+}
+
+/** Throws 403 `project_forbidden` naming each project outside `allowed`. */
+async function checkProjects(allowed: string[], project: string | undefined, projects: string[] | undefined): Promise<void> {
+  const details: Array<{ path: string; message: string }> = [];
+  if (project !== undefined && !allowed.includes(project)) details.push({ path: "project", message: "not one of your projects" });
+  projects?.forEach((p, i) => {
+    if (!allowed.includes(p)) details.push({ path: `projects.${i}`, message: "not one of your projects" });
+  });
+  if (details.length) throw new KeywardError("project_forbidden", "Keys may only be bound to your own projects.", { details });
+}
+
+/** A KeywardError for `error`, mapping body-parser failures; null for anything else (forwarded). */
+function asRefusal(error: unknown): KeywardError | null {
+  if (error instanceof KeywardError) return error;
+  const type = (error as { type?: unknown } | null)?.type;
+  if (type === "entity.too.large") return new KeywardError("payload_too_large", `The request body is larger than ${MAX_BODY}.`);
+  if (type === "entity.parse.failed") return new KeywardError("invalid_request", "The request body is not valid JSON.");
+  if (type === "encoding.unsupported" || type === "charset.unsupported") return new KeywardError("unsupported_media_type", "Send the request body as UTF-8 JSON.");
+  if (typeof type === "string" && (error as { status?: unknown }).status === 400) return new KeywardError("invalid_request", "The request body could not be read.");
+  return null;
+}

@@ -1,0 +1,44 @@
+/**
+ * Scope-escalation checks for the management router: a creator may grant only scopes its
+ * allowance covers (`allowedScopes(req)`, the calling key's own scopes), and PATCH may only
+ * narrow a key's scopes. Wildcards are covered only by an equal or wider wildcard.
+ */
+import { KeywardError } from "../core/errors.js";
+import { ScopeSet, type RequiredScope } from "../core/scopes.js";
+
+/** The check form of a granted scope, wildcards included (`*`, `nodes:*`, `nodes`, `nodes:read`). */
+function asRequired(scope: string): RequiredScope {
+  const colon = scope.indexOf(":");
+  return { scope, resource: colon < 0 ? scope : scope.slice(0, colon), hasAction: colon >= 0 };
+}
+
+/**
+ * Whether `allowance` covers granting `scope`: `*` only under `*`, `nodes:*` only under `nodes:*`
+ * or `*`, a concrete scope under itself, its resource wildcard, `*` or an implication.
+ *
+ * @example
+ * covers(ScopeSet.compile(["nodes:*"]), "nodes:read"); // true
+ * covers(ScopeSet.compile(["nodes:read"]), "nodes:*"); // false
+ */
+export function covers(allowance: ScopeSet, scope: string): boolean {
+  return allowance.has(asRequired(scope));
+}
+
+/**
+ * Throws 403 `insufficient_scope` naming each scope of `requested` that `allowance` does not
+ * cover, with a detail per entry (`path` is `scopes.<index>`, `message` is `why`).
+ *
+ * @example
+ * assertGrantable(["admin:write"], ScopeSet.compile(["nodes:read"]), "is outside the scopes you may grant");
+ */
+export function assertGrantable(requested: readonly string[], allowance: ScopeSet, why: string, path = "scopes"): void {
+  const details: Array<{ path: string; message: string }> = [];
+  const names: string[] = [];
+  requested.forEach((scope, i) => {
+    if (covers(allowance, scope)) return;
+    names.push(scope);
+    details.push({ path: `${path}.${i}`, message: why });
+  });
+  if (names.length === 0) return;
+  throw new KeywardError("insufficient_scope", `Not allowed to grant ${names.join(", ")}: ${why}.`, { details, scope: names.join(" ") });
+}

@@ -1,0 +1,81 @@
+/**
+ * Cross-instance cache invalidation over Redis pub/sub: when a KeyManager updates, revokes or
+ * rotates a key, the key id (never a secret or hash) is published; every other instance drops
+ * its cached entry at once. After the subscriber reconnects, the whole cache is dropped, since
+ * messages sent meanwhile were lost.
+ */
+import { randomBytes } from "node:crypto";
+import { KeywardConfigError } from "../core/errors.js";
+import { parseInvalidation, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
+
+/** The publishing side: any ioredis client. */
+export interface RedisPublisher {
+  publish(channel: string, message: string): Promise<unknown>;
+}
+
+/** The subscribing side: an ioredis client used for nothing else (subscriber mode). */
+export interface RedisSubscriber {
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** Options for {@link redisInvalidation}. */
+export interface RedisInvalidationOptions {
+  /** Publishes this instance's changes. */
+  publisher: RedisPublisher;
+  /** A separate connection that listens (Redis reserves a subscribed connection for messages). */
+  subscriber: RedisSubscriber;
+  /** The pub/sub channel. Defaults to `"keyward:invalidate"`. */
+  channel?: string;
+  /** Called when a publish fails (other instances then rely on the cache TTL). Defaults to none. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Connects a KeyManager to a Redis pub/sub channel; resolves once subscribed.
+ *
+ * @example
+ * import Redis from "ioredis";
+ * import { redisInvalidation } from "keyward/redis";
+ * const channel = await redisInvalidation(keys, { publisher: new Redis(url), subscriber: new Redis(url) });
+ * // a revoke in any instance now evicts the key from every instance's cache within milliseconds
+ */
+export async function redisInvalidation(keys: InvalidationTarget, options: RedisInvalidationOptions): Promise<InvalidationChannel> {
+  const { publisher, subscriber, onError } = options;
+  if (!publisher || typeof publisher.publish !== "function") throw new KeywardConfigError("redisInvalidation.publisher", "pass an ioredis client");
+  if (!subscriber || typeof subscriber.subscribe !== "function") throw new KeywardConfigError("redisInvalidation.subscriber", "pass a second ioredis client, used only for subscribing");
+  if (publisher === (subscriber as unknown)) throw new KeywardConfigError("redisInvalidation.subscriber", "must be a different connection from publisher (a subscribed connection can only listen)");
+  const channel = options.channel ?? "keyward:invalidate";
+  const origin = randomBytes(8).toString("hex");
+  let connected = false;
+
+  const onMessage = (from: string, message: string) => {
+    if (from !== channel) return;
+    const parsed = parseInvalidation(message);
+    if (parsed && parsed.origin !== origin) keys.invalidate(parsed.id);
+  };
+  const onReady = () => {
+    // A reconnect: anything published while we were away is lost, so forget everything cached.
+    if (connected) keys.invalidate();
+    connected = true;
+  };
+  subscriber.on("message", onMessage);
+  subscriber.on("ready", onReady);
+  await subscriber.subscribe(channel);
+  connected = true;
+
+  const stop = keys.onInvalidate((id) => {
+    publisher.publish(channel, `${origin}|${id}`).catch((error: unknown) => onError?.(error));
+  });
+
+  return {
+    async close() {
+      stop();
+      subscriber.removeListener("message", onMessage);
+      subscriber.removeListener("ready", onReady);
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+    },
+  };
+}

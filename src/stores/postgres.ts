@@ -1,0 +1,382 @@
+/**
+ * PostgresStore: keys, counters and usage in PostgreSQL (node-postgres), shared by every instance
+ * of an app. Versioned migrations under an advisory lock, a unique index for the hash lookup,
+ * counters as one `INSERT … ON CONFLICT … WHERE count < limit RETURNING`, key caps under a
+ * per-owner advisory lock, rotation as one statement, and one statement per usage batch.
+ * `pg` is loaded only when a connection string is given; no type from it leaks into this API.
+ */
+import { pageSize } from "../core/status.js";
+import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import { KeywardConfigError } from "../core/errors.js";
+
+/** The part of a `pg.Pool` (or any compatible pool) the store uses. */
+export interface PgPoolLike {
+  query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<PgResultLike>;
+  connect(): Promise<PgClientLike>;
+  end(): Promise<void>;
+}
+
+/** A checked-out connection of a {@link PgPoolLike}. */
+export interface PgClientLike {
+  query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<PgResultLike>;
+  release(error?: Error | boolean): void;
+}
+
+/** What a query answers. */
+export interface PgResultLike {
+  rows: any[];
+  rowCount: number | null;
+}
+
+/** Options for {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** A schema for keyward's tables, created when missing (e.g. one per test run). Defaults to the search path (usually `public`). */
+  schema?: string;
+  /** Prefix of keyward's table names. Defaults to `"keyward_"`. */
+  tablePrefix?: string;
+  /** Connections in the pool the store creates from a connection string. Defaults to 10. */
+  poolSize?: number;
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,39}$/;
+const PRUNE_EVERY_MS = 60_000;
+
+const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
+  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to`;
+
+/** The migrations, in order; `{p}` is the qualified table-name prefix. Never edit one that shipped: append. */
+const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
+  (p, prefix) => `
+    CREATE TABLE ${p}keys (
+      id text COLLATE "C" PRIMARY KEY,
+      hash text NOT NULL,
+      start text NOT NULL,
+      name text NOT NULL,
+      owner_id text,
+      kind text NOT NULL,
+      project_id text,
+      projects text[] NOT NULL,
+      mode text,
+      scopes text[] NOT NULL,
+      tier text,
+      rate_limit jsonb,
+      metadata jsonb NOT NULL,
+      created_at bigint NOT NULL,
+      expires_at bigint,
+      revoked_at bigint,
+      last_used_at bigint,
+      request_count bigint NOT NULL DEFAULT 0,
+      rotated_from text,
+      rotated_to text
+    );
+    CREATE UNIQUE INDEX ${prefix}keys_hash ON ${p}keys (hash);
+    CREATE INDEX ${prefix}keys_owner ON ${p}keys (owner_id, id);
+    CREATE TABLE ${p}usage_daily (
+      key_id text NOT NULL, day integer NOT NULL, count bigint NOT NULL,
+      PRIMARY KEY (key_id, day)
+    );
+    CREATE TABLE ${p}counters (
+      name text PRIMARY KEY, count integer NOT NULL, reset_at bigint NOT NULL
+    );
+    CREATE INDEX ${prefix}counters_reset ON ${p}counters (reset_at);`,
+];
+
+/** The schema version this build writes (rows in the `…migrations` table). */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+interface Row {
+  id: string; hash: string; start: string; name: string; owner_id: string | null; kind: string;
+  project_id: string | null; projects: string[]; mode: string | null; scopes: string[]; tier: string | null;
+  rate_limit: { limit: number; windowMs: number } | null; metadata: Record<string, unknown>;
+  created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null;
+  request_count: string; rotated_from: string | null; rotated_to: string | null;
+}
+
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+function fromRow(row: Row): StoredKey {
+  return {
+    id: row.id, hash: row.hash, start: row.start, name: row.name, ownerId: row.owner_id,
+    kind: row.kind === "project" ? "project" : "user", projectId: row.project_id, projects: row.projects,
+    mode: row.mode, scopes: row.scopes, tier: row.tier, rateLimit: row.rate_limit, metadata: row.metadata,
+    createdAt: Number(row.created_at), expiresAt: num(row.expires_at), revokedAt: num(row.revoked_at),
+    lastUsedAt: num(row.last_used_at), requestCount: Number(row.request_count),
+    rotatedFrom: row.rotated_from, rotatedTo: row.rotated_to,
+  };
+}
+
+function keyValues(k: StoredKey): unknown[] {
+  return [
+    k.id, k.hash, k.start, k.name, k.ownerId, k.kind, k.projectId, k.projects, k.mode, k.scopes, k.tier,
+    k.rateLimit === null ? null : JSON.stringify(k.rateLimit), JSON.stringify(k.metadata),
+    k.createdAt, k.expiresAt, k.revokedAt, k.lastUsedAt, k.requestCount, k.rotatedFrom, k.rotatedTo,
+  ];
+}
+
+const PLACEHOLDERS = Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(", ");
+const TYPES = ["text", "text", "text", "text", "text", "text", "text", "text[]", "text", "text[]", "text", "jsonb", "jsonb", "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text"];
+/** The same placeholders with explicit types, for `INSERT … SELECT`, where Postgres cannot infer them. */
+const TYPED_PLACEHOLDERS = TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
+
+/**
+ * A {@link KeyStore} on PostgreSQL, for apps running on several machines.
+ *
+ * @example
+ * import { KeyManager } from "keyward";
+ * import { PostgresStore } from "keyward/postgres";
+ * const keys = new KeyManager({ store: new PostgresStore(process.env.DATABASE_URL!) });
+ * // or share your pool: new PostgresStore(new pg.Pool({ connectionString }), { schema: "auth" })
+ */
+export class PostgresStore implements KeyStore {
+  /** The pool, once connected (given, or created from the connection string by `init`). */
+  pool: PgPoolLike | null;
+  private readonly url: string | null;
+  private readonly owned: boolean;
+  private readonly poolSize: number;
+  private readonly schema: string | null;
+  private readonly t: { keys: string; usage: string; counters: string; migrations: string; prefix: string; base: string };
+  private starting: Promise<void> | null = null;
+  private lastPrune = 0;
+
+  constructor(poolOrUrl: PgPoolLike | string, options: PostgresStoreOptions = {}) {
+    if (typeof poolOrUrl === "string") {
+      if (!/^postgres(ql)?:\/\//.test(poolOrUrl)) throw new KeywardConfigError("PostgresStore", 'pass a pg.Pool or a connection string such as "postgres://user@127.0.0.1:5432/app"');
+    } else if (!poolOrUrl || typeof poolOrUrl.query !== "function" || typeof poolOrUrl.connect !== "function") {
+      throw new KeywardConfigError("PostgresStore", "pass a pg.Pool or a connection string");
+    }
+    const prefix = options.tablePrefix ?? "keyward_";
+    if (!IDENT.test(prefix)) throw new KeywardConfigError("PostgresStore.tablePrefix", "use 1-40 characters from [a-z0-9_], starting with a letter or _");
+    if (options.schema !== undefined && !IDENT.test(options.schema)) throw new KeywardConfigError("PostgresStore.schema", "use 1-40 characters from [a-z0-9_], starting with a letter or _");
+    this.url = typeof poolOrUrl === "string" ? poolOrUrl : null;
+    this.pool = typeof poolOrUrl === "string" ? null : poolOrUrl;
+    this.owned = typeof poolOrUrl === "string";
+    this.poolSize = Math.max(1, Math.floor(options.poolSize ?? 10));
+    this.schema = options.schema ?? null;
+    const p = `${this.schema ? `"${this.schema}".` : ""}${prefix}`;
+    this.t = { keys: `${p}keys`, usage: `${p}usage_daily`, counters: `${p}counters`, migrations: `${p}migrations`, prefix, base: p };
+  }
+
+  /** Connects (creating the pool from a connection string) and runs pending migrations. Idempotent. */
+  init(): Promise<void> {
+    if (this.starting === null) {
+      const starting = this.start();
+      this.starting = starting;
+      // A failed start (database down) is retried by the next call.
+      starting.catch(() => { if (this.starting === starting) this.starting = null; });
+    }
+    return this.starting;
+  }
+
+  private async start(): Promise<void> {
+    if (this.pool === null) {
+      const mod = (await import("pg")) as unknown as { default?: PgModule } & PgModule;
+      const pg = mod.default ?? mod;
+      const pool = new pg.Pool({ connectionString: this.url!, max: this.poolSize });
+      // An idle connection the server closed (restart, failover) is dropped by the pool; without
+      // a listener its "error" event would crash the process.
+      pool.on("error", () => undefined);
+      this.pool = pool;
+    }
+    await this.migrate();
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.db().connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`keyward:migrate:${this.t.base}`]);
+      if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { rows } = await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`);
+      const version = Number(rows[0].v);
+      if (version > MIGRATIONS.length) throw new Error(`keyward: database schema version ${version} is newer than this keyward (${MIGRATIONS.length}); upgrade keyward`);
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        await client.query(MIGRATIONS[v]!(this.t.base, this.t.prefix));
+        await client.query(`INSERT INTO ${this.t.migrations} (version) VALUES ($1)`, [v + 1]);
+      }
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private db(): PgPoolLike {
+    if (this.pool === null) throw new Error("PostgresStore: call init() first (the KeyManager does)");
+    return this.pool;
+  }
+
+  private async ready(): Promise<PgPoolLike> {
+    if (this.pool === null || this.starting === null) await this.init();
+    return this.pool!;
+  }
+
+  /** A named (prepared once per connection) query. */
+  private async named(name: string, text: string, values: unknown[]): Promise<PgResultLike> {
+    const pool = await this.ready();
+    return pool.query({ name: `kw_${this.t.base.replace(/"/g, "")}_${name}`, text, values });
+  }
+
+  /** Runs `work` in a transaction on one connection. */
+  private async transaction<T>(work: (client: PgClientLike) => Promise<T>): Promise<T> {
+    const client = await (await this.ready()).connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async insert(key: StoredKey, cap?: { max: number; now: number }): Promise<boolean> {
+    const insert = `INSERT INTO ${this.t.keys} (${COLUMNS}) VALUES (${PLACEHOLDERS})`;
+    if (!cap) {
+      await this.named("insert", insert, keyValues(key));
+      return true;
+    }
+    return this.transaction(async (client) => {
+      // Serialises inserts per owner across every process; the count below then sees all of them.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", [this.t.keys, key.ownerId ?? "\u0000"]);
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM ${this.t.keys} WHERE owner_id IS NOT DISTINCT FROM $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+        [key.ownerId, cap.now],
+      );
+      if (rows[0].n >= cap.max) return false;
+      await client.query(insert, keyValues(key));
+      return true;
+    });
+  }
+
+  async findByHash(hash: string): Promise<StoredKey | null> {
+    const { rows } = await this.named("by_hash", `SELECT ${COLUMNS} FROM ${this.t.keys} WHERE hash = $1`, [hash]);
+    return rows.length ? fromRow(rows[0]) : null;
+  }
+
+  async findById(id: string): Promise<StoredKey | null> {
+    const { rows } = await this.named("by_id", `SELECT ${COLUMNS} FROM ${this.t.keys} WHERE id = $1`, [id]);
+    return rows.length ? fromRow(rows[0]) : null;
+  }
+
+  async list(filter: KeyFilter): Promise<StoredKey[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (v: unknown) => `$${values.push(v)}`;
+    if (filter.ownerId !== undefined) where.push(`owner_id IS NOT DISTINCT FROM ${param(filter.ownerId)}`);
+    if (filter.mode !== undefined) where.push(`mode IS NOT DISTINCT FROM ${param(filter.mode)}`);
+    if (filter.kind !== undefined) where.push(`kind = ${param(filter.kind)}`);
+    if (filter.before !== undefined) where.push(`id < ${param(filter.before)}`);
+    if (filter.projectId !== undefined) {
+      const p = param(filter.projectId);
+      where.push(`((kind = 'project' AND project_id = ${p}) OR (kind = 'user' AND (cardinality(projects) = 0 OR ${p} = ANY (projects))))`);
+    }
+    const now = filter.now ?? Date.now();
+    if (filter.status === "revoked") where.push("revoked_at IS NOT NULL");
+    else if (filter.status === "expired") where.push(`revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ${param(now)}`);
+    else if (filter.status === "active") where.push(`revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${param(now)})`);
+    const sql = `SELECT ${COLUMNS} FROM ${this.t.keys} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ${param(pageSize(filter.limit))}`;
+    const { rows } = await (await this.ready()).query(sql, values);
+    return rows.map(fromRow);
+  }
+
+  async update(id: string, patch: KeyPatch): Promise<StoredKey | null> {
+    const sets: string[] = [];
+    const values: unknown[] = [id];
+    const param = (v: unknown) => `$${values.push(v)}`;
+    if (patch.name !== undefined) sets.push(`name = ${param(patch.name)}`);
+    if (patch.scopes !== undefined) sets.push(`scopes = ${param(patch.scopes)}`);
+    if (patch.metadata !== undefined) sets.push(`metadata = ${param(JSON.stringify(patch.metadata))}`);
+    if (patch.expiresAt !== undefined) sets.push(`expires_at = ${param(patch.expiresAt)}`);
+    if (!sets.length) return this.findById(id);
+    const { rows } = await (await this.ready()).query(`UPDATE ${this.t.keys} SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
+    return rows.length ? fromRow(rows[0]) : null;
+  }
+
+  async revoke(id: string, at: number): Promise<StoredKey | null> {
+    const { rows } = await this.named("revoke", `UPDATE ${this.t.keys} SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING ${COLUMNS}`, [id, at]);
+    return rows.length ? fromRow(rows[0]) : null;
+  }
+
+  async rotate(oldId: string, successor: StoredKey, change: RotationChange): Promise<boolean> {
+    // One statement: the row lock taken by the UPDATE makes racing rotations wait, then find
+    // rotated_to set and link nothing; a failing successor insert rolls the link back.
+    const values = [...keyValues(successor), oldId, change.expiresAt ?? null, change.revokedAt ?? null];
+    const sql = `WITH linked AS (
+        UPDATE ${this.t.keys} SET rotated_to = $1,
+          expires_at = CASE WHEN $22::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $22::bigint ELSE least(expires_at, $22::bigint) END,
+          revoked_at = coalesce($23::bigint, revoked_at)
+        WHERE id = $21 AND revoked_at IS NULL AND rotated_to IS NULL
+        RETURNING id)
+      INSERT INTO ${this.t.keys} (${COLUMNS}) SELECT ${TYPED_PLACEHOLDERS} FROM linked`;
+    const result = await this.named("rotate", sql, values);
+    return result.rowCount === 1;
+  }
+
+  async recordUsage(batch: UsageDelta[]): Promise<void> {
+    if (batch.length === 0) return;
+    const ids: string[] = [], counts: number[] = [], lasts: number[] = [];
+    const dayIds: string[] = [], days: number[] = [], dayCounts: number[] = [];
+    for (const d of batch) {
+      ids.push(d.id); counts.push(d.count); lasts.push(d.lastUsedAt);
+      for (const [day, n] of d.days) { dayIds.push(d.id); days.push(day); dayCounts.push(n); }
+    }
+    // Rows are locked in id order (no deadlock between instances flushing overlapping batches);
+    // unknown ids get no daily rows.
+    const sql = `WITH d AS (
+        SELECT id, sum(n)::bigint AS n, max(last)::bigint AS last FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(id, n, last) GROUP BY id),
+      locked AS (SELECT k.id FROM ${this.t.keys} k WHERE k.id IN (SELECT id FROM d) ORDER BY k.id FOR UPDATE),
+      counted AS (
+        UPDATE ${this.t.keys} k SET request_count = k.request_count + d.n, last_used_at = greatest(k.last_used_at, d.last)
+        FROM d, locked WHERE k.id = d.id AND locked.id = d.id RETURNING k.id)
+      INSERT INTO ${this.t.usage} (key_id, day, count)
+        SELECT u.id, u.day, sum(u.n) FROM unnest($4::text[], $5::int[], $6::bigint[]) AS u(id, day, n)
+        WHERE u.id IN (SELECT id FROM counted) GROUP BY u.id, u.day ORDER BY u.id, u.day
+      ON CONFLICT (key_id, day) DO UPDATE SET count = ${this.t.usage}.count + excluded.count`;
+    await this.named("usage", sql, [ids, counts, lasts, dayIds, days, dayCounts]);
+    const now = Date.now();
+    if (now - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      await this.named("prune", `DELETE FROM ${this.t.counters} WHERE reset_at <= $1`, [now]);
+    }
+  }
+
+  async usage(id: string, fromDay: number, toDay: number): Promise<Array<[number, number]>> {
+    const { rows } = await this.named("daily", `SELECT day, count FROM ${this.t.usage} WHERE key_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day`, [id, fromDay, toDay]);
+    return rows.map((r: { day: number; count: string }) => [r.day, Number(r.count)]);
+  }
+
+  async consume(counter: string, limit: number, resetAt: number): Promise<number> {
+    if (limit < 1) return -1;
+    const { rows } = await this.named(
+      "consume",
+      `INSERT INTO ${this.t.counters} AS c (name, count, reset_at) VALUES ($1, 1, $2)
+       ON CONFLICT (name) DO UPDATE SET count = c.count + 1 WHERE c.count < $3 RETURNING count`,
+      [counter, resetAt, limit],
+    );
+    return rows.length ? (rows[0].count as number) : -1;
+  }
+
+  async refund(counter: string): Promise<void> {
+    await this.named("refund", `UPDATE ${this.t.counters} SET count = count - 1 WHERE name = $1 AND count > 0`, [counter]);
+  }
+
+  /** Ends the pool when the store created it (a pool you passed in stays yours to end). */
+  async close(): Promise<void> {
+    if (this.owned && this.pool) {
+      const pool = this.pool;
+      this.pool = null;
+      this.starting = null;
+      await pool.end();
+    }
+  }
+}
+
+interface PgModule {
+  Pool: new (config: { connectionString: string; max?: number }) => PgPoolLike & { on(event: "error", listener: (error: Error) => void): unknown };
+}

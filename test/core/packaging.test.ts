@@ -1,0 +1,120 @@
+/**
+ * Issue 2, point 9: packaging. The built package loads with `require` and `import` (self-reference
+ * through the exports map, `keyward` and `keyward/sqlite`) with the same names as the sources, its
+ * `.d.ts` type-check as CommonJS and ESM consumers (test/core/types.test-d.ts), and publint passes.
+ * `npm test` builds first; run alone, this file builds when dist/ is older than src/.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as source from "keyward";
+import * as sourceSqlite from "keyward/sqlite";
+import { tempDir } from "../helpers";
+
+const root = join(__dirname, "..", "..");
+const node = (args: string[], cwd = root, env: NodeJS.ProcessEnv = {}) => {
+  const run = spawnSync(process.execPath, args, { cwd, encoding: "utf8", env: { ...process.env, ...env } });
+  if (run.status !== 0) throw new Error(`node ${args.join(" ")} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+  return run.stdout;
+};
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+beforeAll(() => {
+  const outputs = ["dist/cjs/index.js", "dist/esm/index.js", "dist/cjs/sqlite.d.ts", "dist/esm/sqlite.d.ts"].map((f) => join(root, f));
+  const built = outputs.every(existsSync) ? Math.min(...outputs.map((f) => statSync(f).mtimeMs)) : 0;
+  if (built < newestMtime(join(root, "src"))) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "pipe" });
+}, 120_000);
+
+/** A script that loads both entry points and proves they work: create a key, verify it. */
+const smoke = (load: string) => `
+${load}
+const keys = new main.KeyManager({ store: new sqlite.SqliteStore(":memory:"), usage: false });
+const { secret } = await keys.create({ name: "smoke", scopes: ["a:read"] });
+const ok = await keys.verify(secret);
+await keys.close();
+console.log(JSON.stringify({ main: Object.keys(main).sort(), sqlite: Object.keys(sqlite).sort(), ok: ok.ok, mode: ok.key.mode,
+  error: main.KeywardError.name, prototype: new main.KeywardError("invalid_key", "x") instanceof Error }));`;
+
+describe("the built package", () => {
+  const expected = { main: Object.keys(source).sort(), sqlite: Object.keys(sourceSqlite).sort(), ok: true, mode: "live", error: "KeywardError", prototype: true };
+
+  it("loads with require() (CommonJS) and exports the same names as the sources", () => {
+    const out = node(["-e", `(async () => {${smoke("const main = require('keyward'); const sqlite = require('keyward/sqlite');")}})().catch((e) => { console.error(e); process.exit(1); });`]);
+    expect(JSON.parse(out)).toEqual(expected);
+    expect(expected.main).toEqual(expect.arrayContaining(["KeyManager", "MemoryStore", "apiKeyAuth", "requireScope", "requireAnyScope", "requireMode", "KeywardError", "KeywardConfigError"]));
+    expect(expected.sqlite).toEqual(["SQLITE_SCHEMA_VERSION", "SqliteStore"]);
+  });
+
+  it("loads with import (ESM) and exports the same names", () => {
+    const out = node(["--input-type=module", "-e", smoke("const main = await import('keyward'); const sqlite = await import('keyward/sqlite');")]);
+    expect(JSON.parse(out)).toEqual(expected);
+  });
+
+  it("resolves each condition of the exports map to the right build", () => {
+    const out = node(["--input-type=module", "-e", `
+      import { createRequire } from "node:module";
+      const require = createRequire(process.cwd() + "/x.js");
+      console.log(JSON.stringify([import.meta.resolve("keyward"), import.meta.resolve("keyward/sqlite"), require.resolve("keyward"), require.resolve("keyward/sqlite")]));`]);
+    const [esm, esmSqlite, cjs, cjsSqlite] = (JSON.parse(out) as string[]).map((p) => p.replace(/^file:\/\//, "").slice(root.length));
+    expect([esm, esmSqlite, cjs, cjsSqlite]).toEqual(["/dist/esm/index.js", "/dist/esm/sqlite.js", "/dist/cjs/index.js", "/dist/cjs/sqlite.js"]);
+  });
+
+  it("has .d.ts that type-check for CommonJS and ESM consumers (req.apiKey typed, no secret or hash)", async () => {
+    const tmp = tempDir();
+    try {
+      mkdirSync(tmp.file("node_modules"));
+      symlinkSync(root, tmp.file("node_modules/keyward"), "dir");
+      symlinkSync(join(root, "node_modules/express"), tmp.file("node_modules/express"), "dir");
+      symlinkSync(join(root, "node_modules/@types"), tmp.file("node_modules/@types"), "dir");
+      // One program per module format: the Express augmentation is global, so a program holding
+      // both builds would pass even if one build lost it.
+      const compile = (file: string) => {
+        copyFileSync(join(__dirname, "types.test-d.ts"), tmp.file(file));
+        writeFileSync(tmp.file(`${file}.json`), JSON.stringify({
+          compilerOptions: { strict: true, module: "node16", moduleResolution: "node16", target: "ES2022", noEmit: true, esModuleInterop: true, types: ["node"], skipLibCheck: true },
+          files: [file],
+        }));
+        return new Promise<string>((resolve) => {
+          const child = spawn(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", tmp.file(`${file}.json`)], { cwd: tmp.dir });
+          let out = "";
+          child.stdout.on("data", (d: Buffer) => (out += d));
+          child.stderr.on("data", (d: Buffer) => (out += d));
+          child.on("close", (code) => resolve(`${file}: exit ${code}${out ? "\n" + out : ""}`));
+        });
+      };
+      expect(await Promise.all([compile("consumer.cts"), compile("consumer.mts")])).toEqual(["consumer.cts: exit 0", "consumer.mts: exit 0"]);
+    } finally {
+      tmp.cleanup();
+    }
+  }, 60_000);
+
+  it("passes publint --strict", () => {
+    const run = spawnSync(process.execPath, [join(root, "node_modules/publint/src/cli.js"), "--strict", "--pack", "false"], { cwd: root, encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(run.stdout + run.stderr).not.toMatch(/Errors|Warnings/);
+  });
+
+  it("zero-config: apiKeyAuth() with no options opens ./keyward.db in the working directory", () => {
+    const tmp = tempDir();
+    try {
+      const env = { KEYWARD_DB: "" };
+      const out = node(["-e", `const { apiKeyAuth, defaultDatabasePath } = require(${JSON.stringify(join(root, "dist/cjs/index.js"))});
+        const fs = require("node:fs");
+        try { apiKeyAuth({ modes: ["prod"] }); } catch (e) { console.log(e.option, fs.existsSync("keyward.db")); }
+        apiKeyAuth();
+        if (defaultDatabasePath() !== "keyward.db") process.exit(2);`], tmp.dir, env);
+      expect(out.trim()).toBe("apiKeyAuth.modes false"); // a misconfiguration opens no database
+      expect(readdirSync(tmp.dir)).toContain("keyward.db");
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

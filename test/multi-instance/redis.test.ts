@@ -1,0 +1,68 @@
+/**
+ * Several app processes on PostgreSQL (keys, usage) + Redis (counters, invalidation channel):
+ * quotas stay exact across them, and a key revoked in one is refused by the others long before
+ * the 60 s cache TTL. Latencies go to test-artifacts/multi-instance-redis.json.
+ */
+import { randomBytes } from "node:crypto";
+import Redis from "ioredis";
+import pg from "pg";
+import { PG_URL, REDIS_URL, describeWithServices } from "../stores/services";
+import { pollUntil, startInstance, summarize, writeArtifact, type Instance } from "./cluster";
+
+jest.setTimeout(60_000);
+
+describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "redis"], () => {
+  const schema = `kw_multi_${randomBytes(5).toString("hex")}`;
+  const redisPrefix = `kwtest:${schema}:`;
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const artifact: Record<string, unknown> = { cacheTtlMs: 60_000 };
+  let a: Instance, b: Instance;
+
+  beforeAll(async () => {
+    const options = { schema, redisPrefix, counters: "redis", channel: "redis", cacheTtl: "60s" } as const;
+    a = await startInstance(options);
+    b = await startInstance(options);
+  });
+  afterAll(async () => {
+    await Promise.all([a, b].map((i) => i?.stop()));
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pool.end();
+    const names = await redis.keys(`${redisPrefix}*`);
+    if (names.length) await redis.del(...names);
+    redis.disconnect();
+    writeArtifact("multi-instance-redis", artifact);
+  });
+
+  const createKey = async (via: Instance, tier?: string) => (await via.request("/admin/keys", { method: "POST", body: { name: "multi", tier } })).body as { secret: string; id: string };
+
+  it("admits exactly the monthly quota (50) of 200 concurrent requests spread over two instances", async () => {
+    const { secret, id } = await createKey(a, "metered");
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).request("/v1/ping", { secret })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(50);
+    expect(results.filter((r) => r.status === 429 && r.body.error.code === "quota_exceeded")).toHaveLength(150);
+    const counters = await redis.keys(`${redisPrefix}q:${id}:*`);
+    expect(counters).toHaveLength(1);
+    expect(await redis.get(counters[0]!)).toBe("50");
+    // The counters live in Redis, not in the Postgres table.
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".keyward_counters`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("refuses a key revoked in one instance in the other long before the 60 s cache TTL", async () => {
+    const latencies: number[] = [];
+    for (let trial = 0; trial < 7; trial++) {
+      const [from, to] = trial % 2 ? [a, b] : [b, a];
+      const { secret, id } = await createKey(from);
+      expect((await to.request("/v1/ping", { secret })).status).toBe(200);
+      expect((await from.request(`/admin/keys/${id}/revoke`, { method: "POST" })).body.status).toBe("revoked");
+      const ms = await pollUntil(async () => {
+        const r = await to.request("/v1/ping", { secret });
+        return r.status === 401 && r.body.error.code === "key_revoked";
+      }, 5000);
+      expect(ms).not.toBeNull();
+      latencies.push(ms!);
+    }
+    artifact.revocationRedisPubSubMs = summarize(latencies);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * One app instance for the multi-instance tests, run as a child process with tsx. Configured by
+ * the KEYWARD_INSTANCE env var (JSON): Postgres schema, where counters live (Postgres or Redis),
+ * which invalidation channel (none, Redis, Postgres), cache TTL and usage flush interval.
+ * Prints `{"port":N}` on stdout once it listens; closes cleanly on SIGTERM.
+ */
+import http from "node:http";
+import Redis from "ioredis";
+import express from "express";
+import { KeyManager, apiKeyAuth } from "keyward";
+import { PostgresStore, postgresInvalidation } from "keyward/postgres";
+import { RedisCounters, redisInvalidation, type InvalidationChannel } from "keyward/redis";
+
+interface InstanceConfig {
+  pgUrl: string;
+  schema: string;
+  redisUrl: string;
+  redisPrefix: string;
+  counters: "postgres" | "redis";
+  channel: "none" | "redis" | "postgres";
+  cacheTtl: string;
+  flushInterval: string;
+}
+
+const config = JSON.parse(process.env.KEYWARD_INSTANCE ?? "{}") as InstanceConfig;
+
+async function main(): Promise<void> {
+  const store = new PostgresStore(config.pgUrl, { schema: config.schema, poolSize: 8 });
+  const redisClients: Redis[] = [];
+  const redis = () => {
+    const client = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+    redisClients.push(client);
+    return client;
+  };
+  const counters = config.counters === "redis" ? new RedisCounters(redis(), { prefix: config.redisPrefix }) : undefined;
+  const keys = new KeyManager({
+    store, counters,
+    tiers: { metered: { monthlyRequests: 50 } },
+    cache: { ttl: config.cacheTtl },
+    usage: { flushInterval: config.flushInterval },
+  });
+  await store.init();
+  let channel: InvalidationChannel | null = null;
+  if (config.channel === "redis") channel = await redisInvalidation(keys, { publisher: redis(), subscriber: redis(), channel: `${config.redisPrefix}invalidate` });
+  if (config.channel === "postgres") channel = await postgresInvalidation(keys, store, { channel: `${config.schema}_inv` });
+
+  const app = express();
+  app.use(express.json());
+  // Test-only management endpoints (a real app puts these behind its own login).
+  app.post("/admin/keys", async (req, res) => {
+    const { secret, key } = await keys.create({ name: String(req.body?.name ?? "k"), tier: req.body?.tier });
+    res.json({ secret, id: key.id });
+  });
+  app.post("/admin/keys/:id/revoke", async (req, res) => {
+    const key = await keys.revoke(req.params.id);
+    res.json({ status: key.status });
+  });
+  app.use("/v1", apiKeyAuth({ keys }));
+  app.get("/v1/ping", (req, res) => {
+    res.json({ id: req.apiKey!.id, pid: process.pid });
+  });
+
+  const server = http.createServer({ keepAliveTimeout: 1000 }, app);
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address();
+    process.stdout.write(JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 }) + "\n");
+  });
+  process.on("SIGTERM", () => {
+    server.close();
+    server.closeAllConnections();
+    void (async () => {
+      await channel?.close();
+      await keys.close();
+      for (const c of redisClients) c.disconnect();
+      process.exit(0);
+    })();
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`instance failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
