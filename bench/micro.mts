@@ -134,39 +134,47 @@ async function cacheMemory(): Promise<number | null> {
   return after - before;
 }
 
-/** Uncached verify cost with `size` keys in one SQLite file (rows inserted in one transaction). */
+/**
+ * Uncached verify cost with 1k, 100k and 1M keys: one SQLite file per size (filler rows inserted in
+ * one transaction through the store's db handle, plus 1000 real keys to look up), then the sizes
+ * are timed in interleaved rounds (A B C A B C A B C) and each keeps its best round, so a burst of
+ * load from other processes cannot land on one size only.
+ */
 async function scaling(sizes: number[]): Promise<Array<{ keys: number; nsPerOp: number; insertMs: number }>> {
-  const out: Array<{ keys: number; nsPerOp: number; insertMs: number }> = [];
   const dir = mkdtempSync(join(tmpdir(), "keyward-scale-"));
+  const subjects: Array<{ size: number; keys: KeyManager; probes: string[]; insertMs: number; best: number }> = [];
   try {
-    const store = new SqliteStore(join(dir, "scale.db"));
-    const keys = new KeyManager({ store, cache: false, usage: false });
-    const probes: string[] = [];
-    for (let i = 0; i < 1000; i++) probes.push((await keys.create({ name: `probe${i}`, scopes: ["nodes:read"] })).secret);
-    const insert = store.db.prepare(`INSERT INTO keyward_keys (id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata, created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to)
-      VALUES (?, ?, 'sk_live_xxxx', 'filler', 'owner', 'user', NULL, '[]', 'live', '["nodes:read"]', NULL, NULL, '{}', ?, NULL, NULL, NULL, 0, NULL, NULL)`);
-    let have = probes.length;
     for (const size of sizes) {
+      const store = new SqliteStore(join(dir, `scale-${size}.db`));
+      const keys = new KeyManager({ store, cache: false, usage: false });
+      const probes: string[] = [];
+      for (let i = 0; i < 1000; i++) probes.push((await keys.create({ name: `probe${i}`, scopes: ["nodes:read"] })).secret);
+      const insert = store.db.prepare(`INSERT INTO keyward_keys (id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata, created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to)
+        VALUES (?, ?, 'sk_live_xxxx', 'filler', 'owner', 'user', NULL, '[]', 'live', '["nodes:read"]', NULL, NULL, '{}', ?, NULL, NULL, NULL, 0, NULL, NULL)`);
       const t0 = performance.now();
-      const fill = store.db.transaction((from: number, to: number) => {
-        for (let i = from; i < to; i++) {
+      store.db.transaction(() => {
+        for (let i = probes.length; i < size; i++) {
           const hash = createHash("sha256").update(`filler-${i}`).digest("hex");
           insert.run(`key_filler${String(i).padStart(14, "0")}`, hash, 1_700_000_000_000 + i);
         }
-      });
-      if (size > have) fill(have, size);
-      have = Math.max(have, size);
+      })();
       const insertMs = performance.now() - t0;
       store.db.pragma("wal_checkpoint(TRUNCATE)");
-      const t = time(`uncached authenticate(), ${size.toLocaleString("en-US")} keys`, (i) => keys.authenticate(probes[(i * 7919) % probes.length]!), false);
-      out.push({ keys: size, nsPerOp: t.nsPerOp, insertMs });
-      process.stderr.write(`  scaling: ${size.toLocaleString("en-US")} keys: ${fmt(t.nsPerOp / 1000, 2)} µs/op (insert ${fmt(insertMs / 1000, 1)} s)\n`);
+      process.stderr.write(`  scaling: ${size.toLocaleString("en-US")} keys inserted in ${fmt(insertMs / 1000, 1)} s\n`);
+      subjects.push({ size, keys, probes, insertMs, best: Infinity });
     }
-    await keys.close();
+    for (let round = 0; round < 3; round++) {
+      for (const s of subjects) {
+        const t = time(`uncached authenticate(), ${s.size} keys`, (i) => s.keys.authenticate(s.probes[(i * 7919) % s.probes.length]!), false);
+        s.best = Math.min(s.best, t.nsPerOp);
+      }
+    }
+    for (const s of subjects) process.stderr.write(`  scaling: ${s.size.toLocaleString("en-US")} keys: ${fmt(s.best / 1000, 2)} µs/op\n`);
+    return subjects.map((s) => ({ keys: s.size, nsPerOp: s.best, insertMs: s.insertMs }));
   } finally {
+    for (const s of subjects) await s.keys.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return out;
 }
 
 async function main(): Promise<void> {
