@@ -140,6 +140,8 @@ async function main(): Promise<void> {
       cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
       vsExpress: ratio(s.name, "express", (r) => r.rps, div),
       vsHttp: ratio(s.name, "http", (r) => r.rps, div),
+      /** Bare Express's CPU per request over this setup's, in the same round: the req/s ratio a machine with an idle core would show. */
+      vsExpressByCpu: ratio(s.name, "express", (r) => r.cpuUsPerRequest, (a, b) => b / a),
       cpuOverHttpUs: ratio(s.name, "http", (r) => r.cpuUsPerRequest, minus),
       failures: rs.reduce((a, r) => a + r.failures, 0),
       rounds: rs,
@@ -154,6 +156,8 @@ async function main(): Promise<void> {
     targets.push({ target: `${what} ≥ ${min}×`, value: v === null ? "n/a" : `${fmt(v, 2)}×`, pass: v === null ? null : v >= min });
   };
   rel("kw-express-sqlite", "express", 0.95, "keyward (Express, SQLite, all features) vs bare Express");
+  const byCpu = ratio("kw-express-sqlite", "express", (r) => r.cpuUsPerRequest, (a, b) => b / a);
+  targets.push({ target: "(same, from server CPU per request: less sensitive to a busy machine)", value: byCpu === null ? "n/a" : `${fmt(byCpu, 2)}×`, pass: byCpu === null ? null : byCpu >= 0.95 });
   rel("kw-express-sqlite", "better-auth", 8, "keyward (Express, SQLite, all features) vs better-auth api-key");
   rel("kw-express-sqlite", "passport", 1.25, "keyward (Express, SQLite, all features) vs passport-headerapikey");
   const over = ratio("kw-http-sqlite", "http", (r) => r.cpuUsPerRequest, minus);
@@ -171,14 +175,14 @@ async function main(): Promise<void> {
 
   const lines: string[] = [];
   lines.push(`### Load benchmark (${meta.date.slice(0, 16).replace("T", " ")} UTC, Node ${meta.node}, ${meta.cores} cores, ${loadgen.name}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s)`, "");
-  lines.push(...table(["setup", "req/s (median)", "× Express", "× node:http", "p99 ms", "server CPU µs/req", "CPU µs over node:http"], results.map((r) => [
-    r.label, fmt(r.rps, 0), r.vsExpress === null ? "–" : fmt(r.vsExpress, 2), r.vsHttp === null ? "–" : fmt(r.vsHttp, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerRequest, 0), r.cpuOverHttpUs === null ? "–" : fmt(r.cpuOverHttpUs, 0),
+  lines.push(...table(["setup", "req/s (median)", "× Express", "× node:http", "p99 ms", "server CPU µs/req", "CPU µs over node:http", "× Express by CPU/req"], results.map((r) => [
+    r.label, fmt(r.rps, 0), r.vsExpress === null ? "–" : fmt(r.vsExpress, 2), r.vsHttp === null ? "–" : fmt(r.vsHttp, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerRequest, 0), r.cpuOverHttpUs === null ? "–" : fmt(r.cpuOverHttpUs, 0), r.vsExpressByCpu === null ? "–" : fmt(r.vsExpressByCpu, 2),
   ])));
   for (const u of unavailable) lines.push("", `**${u.label}: not measured** (${u.reason})`);
   if (failures.length) lines.push("", `Non-2xx/errors: ${failures.map((f) => `${f.name} ${f.failures}`).join(", ")} (a setup must answer 200 to every request)`);
   lines.push("", "| target | measured | result |", "|---|---|---|");
   for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"} |`);
-  lines.push("", "Ratios are medians of per-round ratios (each setup against the baseline run in the same round). Results: bench/results/latest.json.");
+  lines.push("", `Ratios are medians of per-round ratios (each setup against the baseline run in the same round). Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(", ")} on ${meta.cores} cores. Results: bench/results/latest.json.`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 
