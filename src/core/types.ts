@@ -124,7 +124,7 @@ export interface CounterStore {
  * What a backend implements. Small on purpose: every method is one atomic operation.
  *
  * @example
- * class MyStore implements KeyStore { ... } // then run test/store-conformance.ts against it
+ * class MyStore implements KeyStore { ... } // then run test/stores/store-conformance.ts against it
  */
 export interface KeyStore extends CounterStore {
   /** Create tables / run migrations. Called once by the KeyManager before first use. */

@@ -21,7 +21,7 @@ import { renderPage } from "./render.js";
  * res.setHeader("Content-Security-Policy", KEYS_PAGE_CSP);
  */
 export const KEYS_PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 interface Asset {

@@ -101,6 +101,7 @@ export function expiryLabel(value: Duration | null): string {
 export function resolvePageOptions(options: KeysPageOptions): PageConfig {
   const o = parseOptions(schema, options, "keysPage");
   const staticScopes: PageScope[] = Array.isArray(o.scopes) ? o.scopes : [...(o.keys?.scopeCatalogue ?? [])];
+  const staticProjects: PageProject[] | null = Array.isArray(o.projects) ? o.projects : null;
   return {
     router: o.router.replace(/\/+$/, "") || "/",
     title: o.title,
@@ -108,7 +109,7 @@ export function resolvePageOptions(options: KeysPageOptions): PageConfig {
     expiries: o.expiries.map((value) => ({ value, label: expiryLabel(value) })),
     loginUrl: o.loginUrl ?? null,
     scopes: typeof o.scopes === "function" ? o.scopes : () => staticScopes,
-    projects: o.projects === undefined ? null : typeof o.projects === "function" ? o.projects : (() => { const list = o.projects; return () => list; })(),
+    projects: typeof o.projects === "function" ? o.projects : staticProjects ? () => staticProjects : null,
   };
 }
 

@@ -81,7 +81,13 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
     CREATE INDEX ${prefix}counters_reset ON ${p}counters (reset_at);`,
 ];
 
-/** The schema version this build writes (rows in the `…migrations` table). */
+/**
+ * The schema version this build writes (rows in the `…migrations` table).
+ *
+ * @example
+ * const { rows } = await pool.query("SELECT max(version) AS v FROM keyward_migrations");
+ * if (rows[0].v < POSTGRES_SCHEMA_VERSION) console.log("keyward will migrate on start-up");
+ */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
 interface Row {

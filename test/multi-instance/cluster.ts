@@ -42,7 +42,7 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
     cacheTtl: options.cacheTtl ?? "5s", flushInterval: options.flushInterval ?? "1s", schema: options.schema,
   };
   // One process (tsx as a loader, not its CLI, which would put a second process in between).
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER], { cwd: ROOT, env: { ...process.env, KEYWARD_INSTANCE: JSON.stringify(config) }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER], { cwd: ROOT, env: { ...process.env, KEYWARD_INSTANCE: JSON.stringify(config) }, stdio: ["pipe", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
@@ -79,6 +79,18 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
       });
     });
   });
+}
+
+/** Starts several instances at once; when one fails, stops the others and rethrows. */
+export async function startInstances(list: InstanceOptions[]): Promise<Instance[]> {
+  const settled = await Promise.allSettled(list.map(startInstance));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  const started = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  if (failed) {
+    await Promise.all(started.map((i) => i.kill()));
+    throw failed.reason;
+  }
+  return started;
 }
 
 /**

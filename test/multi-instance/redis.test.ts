@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import pg from "pg";
 import { PG_URL, REDIS_URL, describeWithServices } from "../stores/services";
-import { pollUntil, startInstance, summarize, writeArtifact, type Instance } from "./cluster";
+import { pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
 
 jest.setTimeout(60_000);
 
@@ -21,8 +21,7 @@ describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "re
 
   beforeAll(async () => {
     const options = { schema, redisPrefix, counters: "redis", channel: "redis", cacheTtl: "60s" } as const;
-    a = await startInstance(options);
-    b = await startInstance(options);
+    [a, b] = (await startInstances([options, options])) as [Instance, Instance];
   });
   afterAll(async () => {
     await Promise.all([a, b].map((i) => i?.stop()));

@@ -2,7 +2,8 @@
  * One app instance for the multi-instance tests, run as a child process with tsx. Configured by
  * the KEYWARD_INSTANCE env var (JSON): Postgres schema, where counters live (Postgres or Redis),
  * which invalidation channel (none, Redis, Postgres), cache TTL and usage flush interval.
- * Prints `{"port":N}` on stdout once it listens; closes cleanly on SIGTERM.
+ * Prints `{"port":N}` on stdout once it listens; closes cleanly on SIGTERM; exits when its
+ * parent goes away (stdin closes), so a killed test run leaves no instance behind.
  */
 import http from "node:http";
 import Redis from "ioredis";
@@ -65,6 +66,8 @@ async function main(): Promise<void> {
     const address = server.address();
     process.stdout.write(JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 }) + "\n");
   });
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
   process.on("SIGTERM", () => {
     server.close();
     server.closeAllConnections();

@@ -1,0 +1,148 @@
+/** Seed 004 (NodeData) end to end: test/live keys that never cross, per-mode webhook secrets and signed deliveries, restricted keys, rotation. */
+import express from "express";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { AddressInfo, Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import request from "supertest";
+import { SCOPES, createApp } from "./app";
+
+const dir = mkdtempSync(join(tmpdir(), "keyward-004-"));
+const db = join(dir, "keys.db");
+let now = Date.now();
+const { app, keys, login } = createApp({ db, clock: () => now });
+const session = login("user_ada");
+
+// A webhook receiver standing in for the customer's endpoint.
+const received: Array<{ body: string; signature: string }> = [];
+const receiver = express().post("/hooks", express.text({ type: "*/*" }), (req, res) => {
+  received.push({ body: req.body as string, signature: String(req.headers["nodedata-signature"]) });
+  res.sendStatus(204);
+});
+let hooks: Server;
+let hookUrl = "";
+beforeAll(() => new Promise<void>((ready) => {
+  hooks = receiver.listen(0, "127.0.0.1", () => { hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks`; ready(); });
+}));
+afterAll(async () => {
+  await new Promise((done) => hooks.close(done));
+  await keys.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const mint = async (mode: "test" | "live", scopes?: string[]) => (await keys.create({ name: "ci-deploys", ownerId: "user_ada", mode, scopes })).secret;
+const as = (secret: string) => ({ Authorization: `Bearer ${secret}` });
+
+describe("test and live modes", () => {
+  test("keys are nd_test_… or nd_live_… and /v1/me names the mode", async () => {
+    const test = await mint("test");
+    const live = await mint("live");
+    expect(test).toMatch(/^nd_test_/);
+    expect(live).toMatch(/^nd_live_/);
+    expect((await request(app).get("/v1/me").set(as(test)).expect(200)).body).toMatchObject({ account: "user_ada", mode: "test" });
+    expect((await request(app).get("/v1/me").set(as(live)).expect(200)).body).toMatchObject({ account: "user_ada", mode: "live" });
+  });
+
+  test("nothing crosses over: a test key never sees live objects, and the reverse", async () => {
+    const test = await mint("test");
+    const live = await mint("live");
+    const liveModel = (await request(app).post("/v1/models").set(as(live)).send({ name: "prod-llm" }).expect(201)).body;
+    const testModel = (await request(app).post("/v1/models").set(as(test)).send({ name: "sandbox-llm" }).expect(201)).body;
+    expect((await request(app).get("/v1/models").set(as(test)).expect(200)).body.models).toEqual([testModel]);
+    expect((await request(app).get("/v1/models").set(as(live)).expect(200)).body.models).toEqual([liveModel]);
+    await request(app).get(`/v1/models/${liveModel.id}`).set(as(test)).expect(404);
+    await request(app).get(`/v1/models/${testModel.id}`).set(as(live)).expect(404);
+    expect((await request(app).get("/v1/payouts").set(as(test)).expect(200)).body.mode).toBe("test");
+  });
+});
+
+describe("webhook signing secrets per mode", () => {
+  test("each mode has its own whsec_test_/whsec_live_ secret, stable per account", async () => {
+    const test = await mint("test");
+    const live = await mint("live");
+    const t1 = (await request(app).post("/v1/webhook_endpoints").set(as(test)).send({ url: hookUrl }).expect(201)).body;
+    const l1 = (await request(app).post("/v1/webhook_endpoints").set(as(live)).send({ url: hookUrl }).expect(201)).body;
+    expect(t1.secret).toMatch(/^whsec_test_/);
+    expect(l1.secret).toMatch(/^whsec_live_/);
+    const again = (await request(app).post("/v1/webhook_endpoints").set(as(await mint("test"))).send({ url: `${hookUrl}?2` }).expect(201)).body;
+    expect(again.secret).toBe(t1.secret);
+  });
+});
+
+describe("restricted keys", () => {
+  const routes: Array<[string, string, string]> = [
+    ["get", "/v1/models", "models:read"],
+    ["post", "/v1/models", "models:upload"],
+    ["get", "/v1/datasets", "datasets:read"],
+    ["post", "/v1/datasets", "datasets:upload"],
+    ["get", "/v1/listings", "listings:read"],
+    ["post", "/v1/listings", "listings:write"],
+    ["get", "/v1/payouts", "payouts:read"],
+    ["post", "/v1/deployments", "deploy:write"],
+    ["post", "/v1/webhook_endpoints", "webhooks:write"],
+  ];
+  test.each(routes)("%s %s needs %s", async (method, path, scope) => {
+    const send = (secret: string) => request(app)[method as "get"](path).set(as(secret)).send({ name: "m", url: hookUrl });
+    expect((await send(await mint("live", [scope]))).status).toBeLessThan(300);
+    const refused = await send(await mint("live", SCOPES.filter((s) => s !== scope)));
+    expect([refused.status, refused.body.error?.code]).toEqual([403, "insufficient_scope"]);
+  });
+
+  test("a default key (no scopes) can do anything; a restricted key only what it lists", async () => {
+    const full = await mint("live");
+    for (const [method, path] of routes) expect((await request(app)[method as "get"](path).set(as(full)).send({ name: "m", url: hookUrl })).status).toBeLessThan(300);
+    const ci = await mint("live", ["models:read", "models:upload"]);
+    await request(app).post("/v1/models").set(as(ci)).send({ name: "ci-build" }).expect(201);
+    await request(app).get("/v1/payouts").set(as(ci)).expect(403);
+  });
+});
+
+describe("rotation from the dashboard: overlap, then revoke", () => {
+  test("the new key works at once, the old one until it is revoked", async () => {
+    const created = await request(app).post("/dashboard/api-keys").set("Cookie", session).send({ name: "ci-deploys", mode: "live", scopes: ["models:read"], expiresIn: "90d" }).expect(201);
+    const old = created.body;
+    const rotated = (await request(app).post(`/dashboard/api-keys/${old.key.id}/rotate`).set("Cookie", session).send({ overlap: "24h" }).expect(201)).body;
+    expect(rotated.secret).toMatch(/^nd_live_/);
+    expect(rotated.key).toMatchObject({ name: "ci-deploys", mode: "live", scopes: ["models:read"], rotatedFrom: old.key.id });
+    await request(app).get("/v1/models").set(as(old.secret)).expect(200);
+    await request(app).get("/v1/models").set(as(rotated.secret)).expect(200);
+    await request(app).delete(`/dashboard/api-keys/${old.key.id}`).set("Cookie", session).expect(200);
+    expect((await request(app).get("/v1/models").set(as(old.secret)).expect(401)).body.error.code).toBe("key_revoked");
+    await request(app).get("/v1/models").set(as(rotated.secret)).expect(200);
+  });
+
+  test("the SDK pattern: create a new key, then revoke the old one", async () => {
+    const old = await keys.create({ name: "ci-deploys-2026q2", ownerId: "user_ada", mode: "live" });
+    const fresh = await keys.create({ name: "ci-deploys-2026q3", ownerId: "user_ada", mode: "live" });
+    await request(app).get("/v1/me").set(as(fresh.secret)).expect(200);
+    await keys.revoke(old.key.id);
+    await request(app).get("/v1/me").set(as(old.secret)).expect(401);
+    await request(app).get("/v1/me").set(as(fresh.secret)).expect(200);
+  });
+});
+
+describe("the seed's CLI line", () => {
+  const root = join(__dirname, "..", "..");
+  const bin = join(root, JSON.parse(readFileSync(join(root, "package.json"), "utf8")).bin.keyward as string);
+  const keyward = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+    execFile(process.execPath, [bin, ...args], { cwd: dir }, (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+  beforeAll(() => {
+    if (!existsSync(bin)) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "ignore" }); // `npm test` builds first
+  });
+
+  test('keyward keys create --name "ci-deploys" --mode live --scope … --scope … --expires 90d makes a restricted live key the app accepts', async () => {
+    const run = await keyward(["keys", "create", "--db", db, "--prefix", "nd", "--owner", "user_ada",
+      "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"]);
+    expect(run.code).toBe(0);
+    const secret = run.stdout.trim();
+    expect(secret).toMatch(/^nd_live_[A-Za-z0-9]+$/);
+    expect(run.stderr).not.toContain(secret);
+    expect((await request(app).get("/v1/me").set(as(secret)).expect(200)).body).toMatchObject({ mode: "live", key: "ci-deploys", scopes: ["models:read", "models:upload"] });
+    await request(app).post("/v1/models").set(as(secret)).send({ name: "from-ci" }).expect(201);
+    await request(app).get("/v1/payouts").set(as(secret)).expect(403);
+    const stored = (await keys.list({ ownerId: "user_ada", mode: "live" })).keys.find((k) => secret.startsWith(k.start))!;
+    expect(Math.round((stored.expiresAt!.getTime() - stored.createdAt.getTime()) / 86_400_000)).toBe(90);
+  });
+});
