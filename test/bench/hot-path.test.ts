@@ -106,3 +106,33 @@ describe("Bearer parsing", () => {
     expect(twice).toBe(400);
   });
 });
+
+describe("req.apiKey under Express", () => {
+  let env: ReturnType<typeof makeKeys>;
+  beforeEach(() => { env = makeKeys(); });
+  afterEach(() => env.close());
+
+  it("is readable in handlers, in mounted sub-apps and Express 4, assignable by the app, and absent for anonymous requests", async () => {
+    const { secret, key } = await env.keys.create({ name: "t", scopes: ["nodes:read"] });
+    const express5 = (await import("express")).default;
+    const express4 = (await import("express4")).default as unknown as typeof express5;
+    for (const express of [express5, express4]) {
+      const app = express();
+      app.use(apiKeyAuth({ keys: env.keys, required: false }));
+      const sub = express();
+      sub.get("/who", (req, res) => { res.json({ id: req.apiKey?.id ?? null }); });
+      app.use("/sub", sub);
+      app.get("/who", (req, res) => { res.json({ id: req.apiKey?.id ?? null, scopes: req.apiKey?.scopes ?? null }); });
+      app.get("/override", (req, res) => {
+        req.apiKey = { ...req.apiKey!, name: "changed" };
+        res.json({ name: req.apiKey.name });
+      });
+      const auth = { Authorization: `Bearer ${secret}` };
+      expect((await request(app).get("/who").set(auth)).body).toEqual({ id: key.id, scopes: ["nodes:read"] });
+      expect((await request(app).get("/sub/who").set(auth)).body).toEqual({ id: key.id });
+      expect((await request(app).get("/override").set(auth)).body).toEqual({ name: "changed" });
+      expect((await request(app).get("/who")).body).toEqual({ id: null, scopes: null });
+      expect((await request(app).get("/who").set(auth)).body.id).toBe(key.id);
+    }
+  });
+});
