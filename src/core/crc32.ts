@@ -1,6 +1,8 @@
 /** CRC-32 (IEEE) over a string's char codes, table-driven and allocation-free for the hot path. */
 
-const TABLE = new Int32Array(256);
+/** The CRC-32 (IEEE, reflected) byte table, for loops that fold the CRC into other per-char work. */
+export const CRC32_TABLE = new Int32Array(256);
+const TABLE = CRC32_TABLE;
 for (let n = 0; n < 256; n++) {
   let c = n;
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;

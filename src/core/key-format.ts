@@ -4,7 +4,7 @@
  * so a mistyped or invented key is refused without a store read and scanners can match the shape.
  */
 import { BASE62, encodeBase62Fixed, isBase62Code, randomBase62 } from "./base62.js";
-import { crc32 } from "./crc32.js";
+import { CRC32_TABLE, crc32 } from "./crc32.js";
 import { KeywardConfigError } from "./errors.js";
 
 /** Random characters in a key body (32 × log2(62) ≈ 190 bits). */
@@ -80,9 +80,17 @@ export class KeyFormat {
     for (let h = 0; h < heads.length; h++) {
       const entry = heads[h]!;
       if (secret.length !== entry.length || !secret.startsWith(entry.head)) continue;
+      // One pass: CRC-32 over head and random part, checking the random part is base62; then the
+      // checksum characters must spell that CRC (which also makes them base62).
       const end = secret.length - CHECKSUM_LENGTH;
-      for (let i = entry.head.length; i < secret.length; i++) if (!isBase62Code(secret.charCodeAt(i))) return undefined;
-      let v = crc32(secret, 0, end);
+      const headLength = entry.head.length;
+      let crc = -1;
+      for (let i = 0; i < end; i++) {
+        const c = secret.charCodeAt(i);
+        if (i >= headLength && !isBase62Code(c)) return undefined;
+        crc = CRC32_TABLE[(crc ^ c) & 0xff]! ^ (crc >>> 8);
+      }
+      let v = (crc ^ -1) >>> 0;
       for (let i = secret.length - 1; i >= end; i--) {
         if (secret.charCodeAt(i) !== BASE62.charCodeAt(v % 62)) return undefined;
         v = Math.floor(v / 62);

@@ -14,7 +14,7 @@ import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
 import { credential, OTHER_SCHEME } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
-import { kCharge, kContext, kVerified, type AuthContext, type KeywardRequest } from "./request-state.js";
+import { setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
@@ -90,6 +90,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
   const context: AuthContext = Object.freeze({ keys, responder });
+  const anonymous: AuthState = Object.freeze({ key: undefined, context, charge: undefined });
   const modes = o.modes ?? null;
   const modeError = modes ? modeForbidden(modes) : null;
   const projectError = projectForbidden();
@@ -121,9 +122,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders);
     keys.recordUse(key);
     req.apiKey = keys.principalFor(key, project);
-    req[kVerified] = key;
-    req[kContext] = context;
-    if (charge.counters.length) req[kCharge] = charge;
+    setAuthState(req, { key, context, charge: charge.counters.length ? charge : undefined });
     if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
     next();
   };
@@ -146,7 +145,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
       // Another scheme (e.g. Basic) carries no API key: anonymous when keys are optional.
       if (token === null || (token === OTHER_SCHEME && !required)) {
         if (required) return fail(req, res, next, missing);
-        req[kContext] = context;
+        setAuthState(req, anonymous);
         return next();
       }
       if (typeof token !== "string") return fail(req, res, next, token);

@@ -9,7 +9,7 @@ import { NAME_PATTERN } from "../core/key-format.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-manager.js";
 import type { Middleware } from "./api-key-auth.js";
-import { kCharge, kContext, kVerified, type KeywardRequest } from "./request-state.js";
+import { authState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
 import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
@@ -19,15 +19,16 @@ const MISSING = new KeywardError("missing_key", "An API key is required for this
 /** A guard: `check` answers null to let the key through, or the refusal. */
 function guard(check: (key: VerifiedKey) => KeywardError | null): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
-    const key = req[kVerified];
-    const context = req[kContext];
+    const state = authState(req);
+    const key = state?.key;
     const refusal = key === undefined ? MISSING : check(key);
     if (refusal === null) return next();
-    if (context) {
-      const charge = req[kCharge];
+    const context = state?.context;
+    if (state && context) {
+      const charge = state.charge;
       if (charge) {
         context.keys.refund(charge);
-        req[kCharge] = undefined;
+        state.charge = undefined;
         // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
         writeRateLimitHeaders(res, charge.limits.map((l) => ({ ...l, remaining: Math.min(l.limit, l.remaining + 1) })), context.responder.rateLimitHeaders);
       }

@@ -8,7 +8,7 @@ import { KeywardError } from "../core/errors.js";
 import { ScopeSet, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { KeyManager } from "../keys/key-manager.js";
-import { kVerified, type KeywardRequest } from "./request-state.js";
+import { authState, type KeywardRequest } from "./request-state.js";
 
 /** The resolved caller of a management request. */
 export interface Caller {
@@ -86,7 +86,7 @@ async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string
   } else {
     principal = carried;
     if (principal.kind === "project") throw PROJECT_KEY;
-    grant = req[kVerified]?.grant ?? ScopeSet.compile(principal.scopes, keys.scopeImplications);
+    grant = authState(req)?.key?.grant ?? ScopeSet.compile(principal.scopes, keys.scopeImplications);
     if (!grant.has(scope)) throw insufficient(scope);
   }
   if (principal.ownerId === null) throw NO_KEY_OWNER;

@@ -88,6 +88,8 @@ export class KeyManager {
   private initialized = false;
   private closed = false;
   /** Asynchronous charges not yet settled, which `close()` waits for. */
+  /** The current UTC month, computed once a month rather than on every charge. */
+  private month: ReturnType<typeof utcMonth> | null = null;
   private pendingCharges = 0;
   private drained: (() => void) | null = null;
 
@@ -364,10 +366,13 @@ export class KeyManager {
       plan.push({ policy: "window", counter: `r:${key.id}:${window.start}`, limit: key.rate.limit, resetAt: window.resetAt, windowSeconds: Math.round(key.rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) });
     }
     if (key.monthly !== null) {
-      const month = utcMonth(now);
+      let month = this.month;
+      if (month === null || now < month.start || now >= month.resetAt) month = this.month = utcMonth(now);
       plan.push({ policy: "monthly", counter: `q:${key.id}:${month.label}`, limit: key.monthly, resetAt: month.resetAt, windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) });
     }
-    return this.after(this.consumeInOrder(plan, 0, []), (counts) => (counts instanceof KeywardError ? counts : settleCharge(plan, counts)));
+    const counts = this.consumeInOrder(plan, 0, []);
+    if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, c)));
+    return counts instanceof KeywardError ? counts : settleCharge(plan, counts);
   }
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
@@ -571,22 +576,43 @@ export class KeyManager {
     return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
   }
 
-  private counterCall<T>(call: () => MaybePromise<T>): MaybePromise<T | KeywardError> {
-    return this.storeRead(call);
+  /**
+   * Consumes `plan[i…]` one by one; on a refusal (or failure) gives back the ones taken before.
+   * A loop while the counter store answers synchronously (no closures), a promise chain otherwise.
+   */
+  private consumeInOrder(plan: readonly PlannedCounter[], i: number, counts: number[]): MaybePromise<number[] | KeywardError> {
+    for (; i < plan.length; i++) {
+      const p = plan[i]!;
+      const n = this.consumeCounter(p.counter, p.limit, p.resetAt);
+      if (isPromise(n)) {
+        const at = i;
+        return n.then((v) => this.consumed(plan, at, counts, v) ?? this.consumeInOrder(plan, at + 1, counts));
+      }
+      const done = this.consumed(plan, i, counts, n);
+      if (done !== null) return done;
+    }
+    return counts;
   }
 
-  /** Consumes `plan[i…]` one by one; on a refusal (or failure) gives back the ones taken before. */
-  private consumeInOrder(plan: readonly PlannedCounter[], i: number, counts: number[]): MaybePromise<number[] | KeywardError> {
-    if (i === plan.length) return counts;
-    const p = plan[i]!;
-    return this.after(this.counterCall(() => this.config.counters.consume(p.counter, p.limit, p.resetAt)), (n) => {
-      if (n instanceof KeywardError || n < 0) {
-        if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
-        if (n instanceof KeywardError) return n;
-      }
-      counts.push(n);
-      return n < 0 ? counts : this.consumeInOrder(plan, i + 1, counts);
-    });
+  /** Records one counter's answer: the final result on a refusal or failure, null to go on. */
+  private consumed(plan: readonly PlannedCounter[], i: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
+    if (n instanceof KeywardError || n < 0) {
+      if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+      if (n instanceof KeywardError) return n;
+    }
+    counts.push(n);
+    return n < 0 ? counts : null;
+  }
+
+  /** One counter take, as `storeRead` would do it but without a closure per call. */
+  private consumeCounter(counter: string, limit: number, resetAt: number): MaybePromise<number | KeywardError> {
+    let result: MaybePromise<number>;
+    try {
+      result = this.config.counters.consume(counter, limit, resetAt);
+    } catch (error) {
+      return storeUnavailable(error);
+    }
+    return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
   }
 
   private after<T, U>(value: MaybePromise<T>, next: (v: T) => MaybePromise<U>): MaybePromise<U> {

@@ -1,7 +1,8 @@
 /**
  * SqliteStore: the embedded default, on better-sqlite3. WAL journal with synchronous=NORMAL (no
  * fsync per commit), a busy timeout so several processes can share one file, a versioned schema
- * migrated in an IMMEDIATE transaction, and statements prepared once.
+ * migrated in an IMMEDIATE transaction, and statements prepared once. Rate-limit and quota
+ * counters are taken from the file in small reserved batches, so most requests write nothing.
  */
 import Database from "better-sqlite3";
 import { pageSize } from "../core/status.js";
@@ -13,6 +14,24 @@ type Db = Database.Database;
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's lock before failing, in ms. Defaults to 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Most counter units (rate-limit or quota requests) reserved from the file in one write and then
+   * handed out from memory: never more than 1% of what is left of the limit, so near the limit every
+   * request writes through. A limit is never exceeded, even across processes; another process may be
+   * refused while this one still holds reserved units (at most 1% of the remainder), which go back to
+   * the file on `close()`. `1` writes every request through. Defaults to 1000.
+   */
+  counterBatch?: number;
+}
+
+/** Counter units this process took from the file and has not handed out yet. */
+interface Reserve {
+  /** The counter's value in the file after the last reservation. */
+  count: number;
+  /** Reserved units not yet handed out: the count seen by callers is `count - spare`. */
+  spare: number;
+  limit: number;
+  resetAt: number;
 }
 
 const MIGRATIONS: string[] = [
@@ -54,22 +73,32 @@ export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
   created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to`;
 
-interface Row {
-  id: string; hash: string; start: string; name: string; owner_id: string | null; kind: string;
-  project_id: string | null; projects: string; mode: string | null; scopes: string; tier: string | null;
-  rate_limit: string | null; metadata: string; created_at: number; expires_at: number | null;
-  revoked_at: number | null; last_used_at: number | null; request_count: number;
-  rotated_from: string | null; rotated_to: string | null;
+/** A row as better-sqlite3 returns it in raw mode: the values in COLUMNS order (arrays build faster than objects). */
+type Row = [
+  id: string, hash: string, start: string, name: string, owner_id: string | null, kind: string,
+  project_id: string | null, projects: string, mode: string | null, scopes: string, tier: string | null,
+  rate_limit: string | null, metadata: string, created_at: number, expires_at: number | null,
+  revoked_at: number | null, last_used_at: number | null, request_count: number,
+  rotated_from: string | null, rotated_to: string | null,
+];
+
+/** JSON.parse, with the common empty list and empty object built directly. */
+function parseList(text: string): string[] {
+  return text === "[]" ? [] : JSON.parse(text);
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  return text === "{}" ? {} : JSON.parse(text);
 }
 
 function fromRow(row: Row): StoredKey {
   return {
-    id: row.id, hash: row.hash, start: row.start, name: row.name, ownerId: row.owner_id,
-    kind: row.kind === "project" ? "project" : "user", projectId: row.project_id,
-    projects: JSON.parse(row.projects), mode: row.mode, scopes: JSON.parse(row.scopes), tier: row.tier,
-    rateLimit: row.rate_limit === null ? null : JSON.parse(row.rate_limit), metadata: JSON.parse(row.metadata),
-    createdAt: row.created_at, expiresAt: row.expires_at, revokedAt: row.revoked_at, lastUsedAt: row.last_used_at,
-    requestCount: row.request_count, rotatedFrom: row.rotated_from, rotatedTo: row.rotated_to,
+    id: row[0], hash: row[1], start: row[2], name: row[3], ownerId: row[4],
+    kind: row[5] === "project" ? "project" : "user", projectId: row[6],
+    projects: parseList(row[7]), mode: row[8], scopes: parseList(row[9]), tier: row[10],
+    rateLimit: row[11] === null ? null : JSON.parse(row[11]), metadata: parseObject(row[12]),
+    createdAt: row[13], expiresAt: row[14], revokedAt: row[15], lastUsedAt: row[16],
+    requestCount: row[17], rotatedFrom: row[18], rotatedTo: row[19],
   };
 }
 
@@ -95,8 +124,13 @@ export class SqliteStore implements KeyStore {
   readonly db: Db;
   private readonly owned: boolean;
   private readonly stmt: ReturnType<SqliteStore["prepare"]>;
+  private readonly batch: number;
+  private readonly reserves = new Map<string, Reserve>();
+  private sweepAt = 1024;
+  private readonly reserveTx: (counter: string, limit: number, resetAt: number) => number;
 
   constructor(file: string | Db = "keyward.db", options: SqliteStoreOptions = {}) {
+    this.batch = Math.max(1, Math.floor(options.counterBatch ?? 1000));
     this.owned = typeof file === "string";
     this.db = typeof file === "string" ? new Database(file) : file;
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
@@ -104,6 +138,8 @@ export class SqliteStore implements KeyStore {
     this.db.pragma("synchronous = NORMAL");
     this.migrate();
     this.stmt = this.prepare();
+    const reserve = this.db.transaction((counter: string, limit: number, resetAt: number) => this.reserve(counter, limit, resetAt));
+    this.reserveTx = (counter, limit, resetAt) => reserve.immediate(counter, limit, resetAt);
   }
 
   private migrate(): void {
@@ -121,15 +157,17 @@ export class SqliteStore implements KeyStore {
     return {
       insert: db.prepare(`INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to)`),
       countActive: db.prepare(`SELECT count(*) AS n FROM keyward_keys WHERE owner_id IS ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`).pluck(),
-      byHash: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE hash = ?`),
-      byId: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE id = ?`),
+      byHash: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE hash = ?`).raw(),
+      byId: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE id = ?`).raw(),
       revoke: db.prepare(`UPDATE keyward_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`),
       link: db.prepare(`UPDATE keyward_keys SET rotated_to = ?, expires_at = CASE WHEN ? IS NULL THEN expires_at WHEN expires_at IS NULL THEN ? ELSE min(expires_at, ?) END, revoked_at = coalesce(?, revoked_at) WHERE id = ? AND revoked_at IS NULL AND rotated_to IS NULL`),
       addUsage: db.prepare(`UPDATE keyward_keys SET request_count = request_count + ?, last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`),
       addDaily: db.prepare(`INSERT INTO keyward_usage_daily (key_id, day, count) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`),
       daily: db.prepare(`SELECT day, count FROM keyward_usage_daily WHERE key_id = ? AND day BETWEEN ? AND ? ORDER BY day`).raw(),
-      consume: db.prepare(`INSERT INTO keyward_counters (name, count, reset_at) VALUES (?, 1, ?) ON CONFLICT (name) DO UPDATE SET count = count + 1 WHERE count < ? RETURNING count`).pluck(),
+      counter: db.prepare(`SELECT count FROM keyward_counters WHERE name = ?`).pluck(),
+      take: db.prepare(`INSERT INTO keyward_counters (name, count, reset_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`),
       refund: db.prepare(`UPDATE keyward_counters SET count = count - 1 WHERE name = ? AND count > 0`),
+      release: db.prepare(`UPDATE keyward_counters SET count = max(0, count - ?) WHERE name = ?`),
       prune: db.prepare(`DELETE FROM keyward_counters WHERE reset_at <= ?`),
     };
   }
@@ -170,7 +208,7 @@ export class SqliteStore implements KeyStore {
     else if (filter.status === "active") { where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"); params.push(now); }
     const sql = `SELECT ${COLUMNS} FROM keyward_keys ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ?`;
     params.push(pageSize(filter.limit));
-    return (this.db.prepare(sql).all(...params) as Row[]).map(fromRow);
+    return (this.db.prepare(sql).raw().all(...params) as Row[]).map(fromRow);
   }
 
   update(id: string, patch: KeyPatch): StoredKey | null {
@@ -216,12 +254,18 @@ export class SqliteStore implements KeyStore {
 
   consume(counter: string, limit: number, resetAt: number): number {
     if (limit < 1) return -1;
-    const count = this.stmt.consume.get(counter, resetAt, limit) as number | undefined;
-    return count === undefined ? -1 : count;
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.spare > 0 && r.limit === limit && r.resetAt === resetAt) {
+      r.spare--;
+      return r.count - r.spare;
+    }
+    return this.reserveTx(counter, limit, resetAt);
   }
 
   refund(counter: string): void {
-    this.stmt.refund.run(counter);
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.spare < r.count) r.spare++;
+    else this.stmt.refund.run(counter);
   }
 
   /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */
@@ -230,7 +274,50 @@ export class SqliteStore implements KeyStore {
   }
 
   close(): void {
+    if (this.db.open) this.releaseReserves();
     if (this.owned && this.db.open) this.db.close();
+  }
+
+  /**
+   * Inside an IMMEDIATE transaction: gives back any spare units reserved under another limit, then
+   * takes one unit plus up to 1% of what is left (at most `counterBatch - 1` more) from the file.
+   * Returns the count after this request, or -1 at the limit.
+   */
+  private reserve(counter: string, limit: number, resetAt: number): number {
+    const old = this.reserves.get(counter);
+    if (old !== undefined) {
+      this.reserves.delete(counter);
+      if (old.spare > 0) this.stmt.release.run(old.spare, counter);
+    }
+    const current = (this.stmt.counter.get(counter) as number | undefined) ?? 0;
+    if (current >= limit) return -1;
+    const take = Math.max(1, Math.min(this.batch, Math.floor((limit - current) / 100)));
+    this.stmt.take.run(counter, take, resetAt);
+    if (take > 1) {
+      if (this.reserves.size >= this.sweepAt) this.sweep();
+      this.reserves.set(counter, { count: current + take, spare: take - 1, limit, resetAt });
+    }
+    return current + 1;
+  }
+
+  /** Forgets reserves of windows that have ended (their units lapse with the window). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [name, r] of this.reserves) if (r.resetAt <= now) this.reserves.delete(name);
+    this.sweepAt = Math.max(1024, this.reserves.size * 2);
+  }
+
+  /** Gives unused reserved units back to the file, so other processes can use them. */
+  private releaseReserves(): void {
+    if (this.reserves.size === 0) return;
+    const tx = this.db.transaction(() => {
+      for (const [name, r] of this.reserves) if (r.spare > 0) this.stmt.release.run(r.spare, name);
+    });
+    try {
+      tx.immediate();
+    } finally {
+      this.reserves.clear();
+    }
   }
 }
 

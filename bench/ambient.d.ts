@@ -1,0 +1,2 @@
+/** Types for the bench's untyped imports (checked with `npx tsc -p bench` after `npm run build`). */
+declare module "autocannon";

@@ -1,0 +1,192 @@
+/**
+ * `npm run bench`: the load benchmark. Starts every setup in its own server process, then runs
+ * them round by round (A B C … A B C …) with the same load generator, reading each server's CPU
+ * time over IPC before and after its run. Prints a Markdown table with PASS/FAIL per target and
+ * writes bench/results/latest.json. Tunable: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS,
+ * BENCH_WARMUP, BENCH_LOADGEN (wrk|autocannon), BENCH_SETUPS (comma-separated names).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SqliteStore } from "../dist/esm/sqlite.js";
+import { pickLoadGenerator, type LoadResult } from "./load.mjs";
+import { SETUPS } from "./setups.mjs";
+import { fmt, median, table } from "./report.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const ROUNDS = env("BENCH_ROUNDS", 3);
+const SECONDS = env("BENCH_SECONDS", 3);
+const CONNECTIONS = env("BENCH_CONNECTIONS", 50);
+const WARMUP = env("BENCH_WARMUP", 1);
+const chosen = process.env.BENCH_SETUPS?.split(",").map((s) => s.trim()).filter(Boolean);
+
+interface Stats { cpu: NodeJS.CpuUsage; count: number; rss: number }
+interface Server { name: string; label: string; child: ChildProcess; port: number; headers: Record<string, string>; notes: string; stats: () => Promise<Stats> }
+interface RunRecord extends LoadResult { round: number; cpuUsPerRequest: number; served: number }
+interface Unavailable { name: string; label: string; reason: string }
+
+/** Forks the server for `name` and waits for it to listen. */
+function start(name: string, label: string): Promise<Server> {
+  const child = fork(join(here, "server.mjs"), [name], { execArgv: [], stdio: ["ignore", "inherit", "pipe", "ipc"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill(); reject(new Error("did not start within 60 s")); }, 60_000);
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`exited with code ${code}: ${stderr.trim().split("\n").slice(-3).join(" ")}`)); });
+    child.on("message", function onMessage(m: { type: string; port: number; headers: Record<string, string>; notes: string; message: string }) {
+      if (m.type === "error") { clearTimeout(timer); child.off("message", onMessage); reject(new Error(m.message)); }
+      if (m.type !== "ready") return;
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.removeAllListeners("exit");
+      const stats = () => new Promise<Stats>((res) => {
+        const on = (s: { type: string } & Stats) => { if (s.type === "stats") { child.off("message", on); res(s); } };
+        child.on("message", on);
+        child.send({ type: "stats" });
+      });
+      resolve({ name, label, child, port: m.port, headers: m.headers, notes: m.notes, stats });
+    });
+  });
+}
+
+async function stop(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { server.child.kill(); resolve(); }, 5000);
+    server.child.once("exit", () => { clearTimeout(timer); resolve(); });
+    server.child.send({ type: "stop" });
+  });
+}
+
+/** The request a setup answers with 200; anything else means the setup is broken. */
+async function check(server: Server): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${server.port}/v1/ping`, { headers: server.headers });
+  if (res.status !== 200) throw new Error(`GET /v1/ping answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+}
+
+/** WAL + synchronous=NORMAL: commits append to the WAL without fsync (only checkpoints sync). */
+function syncMode(): { journal: string; synchronous: number } {
+  const dir = join(here, "results");
+  mkdirSync(dir, { recursive: true });
+  const store = new SqliteStore(join(dir, ".pragma-check.db"));
+  try {
+    return { journal: String(store.db.pragma("journal_mode", { simple: true })), synchronous: Number(store.db.pragma("synchronous", { simple: true })) };
+  } finally {
+    store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const loadgen = pickLoadGenerator();
+  const setups = chosen ? SETUPS.filter((s) => chosen.includes(s.name)) : SETUPS;
+  process.stderr.write(`keyward bench: ${setups.length} setups, ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, load generator ${loadgen.name}\n`);
+  const servers: Server[] = [];
+  const unavailable: Unavailable[] = [];
+  for (const s of setups) {
+    try {
+      const server = await start(s.name, s.label);
+      await check(server);
+      servers.push(server);
+    } catch (error) {
+      unavailable.push({ name: s.name, label: s.label, reason: error instanceof Error ? error.message : String(error) });
+      process.stderr.write(`  ${s.name}: unavailable (${unavailable.at(-1)!.reason})\n`);
+    }
+  }
+  const runs = new Map<string, RunRecord[]>(servers.map((s) => [s.name, []]));
+  const once = async (server: Server, seconds: number, round: number) => {
+    const before = await server.stats();
+    const load = await loadgen.run({ url: `http://127.0.0.1:${server.port}/v1/ping`, headers: server.headers, connections: CONNECTIONS, seconds });
+    const after = await server.stats();
+    const served = after.count - before.count;
+    const cpu = after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system;
+    return { ...load, round, served, cpuUsPerRequest: served > 0 ? cpu / served : NaN };
+  };
+  try {
+    for (const server of servers) await once(server, WARMUP, 0);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const server of servers) {
+        const r = await once(server, SECONDS, round);
+        runs.get(server.name)!.push(r);
+        process.stderr.write(`  round ${round} ${server.name.padEnd(18)} ${fmt(r.rps, 0).padStart(7)} req/s  p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req${r.failures ? `  ${r.failures} failures` : ""}\n`);
+      }
+    }
+  } finally {
+    await Promise.all(servers.map(stop));
+  }
+
+  // Ratios are taken within a round (same machine load), then the median over rounds.
+  const inRound = (name: string, round: number) => runs.get(name)?.find((r) => r.round === round);
+  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => {
+    const values: number[] = [];
+    for (const r of runs.get(name) ?? []) {
+      const b = inRound(base, r.round);
+      if (b) values.push(op(pick(r), pick(b)));
+    }
+    return values.length ? median(values) : null;
+  };
+  const div = (a: number, b: number) => a / b;
+  const minus = (a: number, b: number) => a - b;
+  const results = servers.map((s) => {
+    const rs = runs.get(s.name)!;
+    return {
+      name: s.name, label: s.label, notes: s.notes,
+      rps: median(rs.map((r) => r.rps)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+      cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
+      vsExpress: ratio(s.name, "express", (r) => r.rps, div),
+      vsHttp: ratio(s.name, "http", (r) => r.rps, div),
+      /** Bare Express's CPU per request over this setup's, in the same round: the req/s ratio a machine with an idle core would show. */
+      vsExpressByCpu: ratio(s.name, "express", (r) => r.cpuUsPerRequest, (a, b) => b / a),
+      cpuOverHttpUs: ratio(s.name, "http", (r) => r.cpuUsPerRequest, minus),
+      failures: rs.reduce((a, r) => a + r.failures, 0),
+      rounds: rs,
+    };
+  });
+
+  const sync = syncMode();
+  type Target = { target: string; value: string; pass: boolean | null };
+  const targets: Target[] = [];
+  const rel = (name: string, base: string, min: number, what: string) => {
+    const v = ratio(name, base, (r) => r.rps, div);
+    targets.push({ target: `${what} ≥ ${min}×`, value: v === null ? "n/a" : `${fmt(v, 2)}×`, pass: v === null ? null : v >= min });
+  };
+  rel("kw-express-sqlite", "express", 0.95, "keyward (Express, SQLite, all features) vs bare Express");
+  const byCpu = ratio("kw-express-sqlite", "express", (r) => r.cpuUsPerRequest, (a, b) => b / a);
+  targets.push({ target: "(same, from server CPU per request: less sensitive to a busy machine)", value: byCpu === null ? "n/a" : `${fmt(byCpu, 2)}×`, pass: byCpu === null ? null : byCpu >= 0.95 });
+  rel("kw-express-sqlite", "better-auth", 8, "keyward (Express, SQLite, all features) vs better-auth api-key");
+  rel("kw-express-sqlite", "passport", 1.25, "keyward (Express, SQLite, all features) vs passport-headerapikey");
+  const over = ratio("kw-http-sqlite", "http", (r) => r.cpuUsPerRequest, minus);
+  targets.push({ target: "keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req", value: over === null ? "n/a" : `${fmt(over, 1)} µs`, pass: over === null ? null : over <= 15 });
+  targets.push({ target: "no fsync per request (SQLite journal_mode=WAL, synchronous=NORMAL)", value: `${sync.journal}, synchronous=${sync.synchronous}`, pass: sync.journal === "wal" && sync.synchronous === 1 });
+  const failures = results.filter((r) => r.failures > 0);
+
+  const meta = {
+    date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, loadavg: loadavg(),
+    loadGenerator: loadgen.name, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, warmupSeconds: WARMUP,
+  };
+  const dir = join(here, "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "latest.json"), JSON.stringify({ ...meta, results, unavailable, targets }, null, 2) + "\n");
+
+  const lines: string[] = [];
+  lines.push(`### Load benchmark (${meta.date.slice(0, 16).replace("T", " ")} UTC, Node ${meta.node}, ${meta.cores} cores, ${loadgen.name}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s)`, "");
+  lines.push(...table(["setup", "req/s (median)", "× Express", "× node:http", "p99 ms", "server CPU µs/req", "CPU µs over node:http", "× Express by CPU/req"], results.map((r) => [
+    r.label, fmt(r.rps, 0), r.vsExpress === null ? "–" : fmt(r.vsExpress, 2), r.vsHttp === null ? "–" : fmt(r.vsHttp, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerRequest, 0), r.cpuOverHttpUs === null ? "–" : fmt(r.cpuOverHttpUs, 0), r.vsExpressByCpu === null ? "–" : fmt(r.vsExpressByCpu, 2),
+  ])));
+  for (const u of unavailable) lines.push("", `**${u.label}: not measured** (${u.reason})`);
+  if (failures.length) lines.push("", `Non-2xx/errors: ${failures.map((f) => `${f.name} ${f.failures}`).join(", ")} (a setup must answer 200 to every request)`);
+  lines.push("", "| target | measured | result |", "|---|---|---|");
+  for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"} |`);
+  lines.push("", `Ratios are medians of per-round ratios (each setup against the baseline run in the same round). Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(", ")} on ${meta.cores} cores. Results: bench/results/latest.json.`);
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

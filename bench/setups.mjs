@@ -1,0 +1,234 @@
+/**
+ * The servers the load benchmark compares. Each setup builds a request listener for one GET route
+ * (`/v1/ping`, answering `{"ok":true}`) and says which headers a valid request carries. Every setup
+ * runs in its own process (see server.mjs), so nothing one of them allocates or JITs slows another.
+ * Plain JavaScript over the built package (dist/), so the servers run exactly what users run.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import connect from "connect";
+import express from "express";
+import { KeyManager, MemoryStore, apiKeyAuth, requireScope } from "../dist/esm/index.js";
+import { SqliteStore } from "../dist/esm/sqlite.js";
+
+/**
+ * What a setup hands the server process.
+ * @typedef {{ listener: import("node:http").RequestListener, headers: Record<string, string>, notes?: string, close?: () => unknown }} Built
+ */
+
+/**
+ * One compared configuration.
+ * @typedef {{ name: string, label: string, build: () => Promise<Built> }} Setup
+ */
+
+const BODY = JSON.stringify({ ok: true });
+const PATH = "/v1/ping";
+
+/** The plain node:http answer every setup ends with. */
+/** @param {import("node:http").ServerResponse} res */
+function sendOk(res) {
+  res.statusCode = 200;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", BODY.length);
+  res.end(BODY);
+}
+
+/** @param {import("node:http").ServerResponse} res */
+function notFound(res) {
+  res.statusCode = 404;
+  res.end();
+}
+
+const tempFile = (/** @type {string} */ name) => join(mkdtempSync(join(tmpdir(), "keyward-bench-")), name);
+
+/** Limits high enough never to refuse during a run, so every request pays for both counters. */
+const HIGH = { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000, window: "1m" } };
+
+/** A KeyManager on a store with one key holding `nodes:read` (and, for SQLite, tier limits on). */
+/** @param {"memory" | "sqlite"} kind */
+async function keyward(kind) {
+  if (kind === "memory") {
+    const keys = new KeyManager({ store: new MemoryStore() });
+    const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"] });
+    return { keys, secret, notes: "MemoryStore, usage tracking on, no limits" };
+  }
+  const file = tempFile("keys.db");
+  const keys = new KeyManager({ store: new SqliteStore(file), tiers: { bench: HIGH } });
+  const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench" });
+  return { keys, secret, notes: `SqliteStore (WAL, synchronous=NORMAL) at ${file}; usage tracking + per-key rate limit + monthly quota on` };
+}
+
+const bearer = (/** @type {string} */ secret) => ({ authorization: `Bearer ${secret}` });
+
+/**
+ * node:http with keyward as a user would write it: the middleware, then the guard, then the answer.
+ * @param {Function} auth @param {Function} guard
+ */
+function plainHttp(auth, guard) {
+  return (req, res) => {
+    if (req.url !== PATH) return notFound(res);
+    auth(req, res, (err) => {
+      if (err) return fail(res);
+      guard(req, res, (err2) => (err2 ? fail(res) : sendOk(res)));
+    });
+  };
+}
+
+/** @param {import("node:http").ServerResponse} res */
+function fail(res) {
+  res.statusCode = 500;
+  res.end();
+}
+
+/** @type {Setup[]} */
+export const SETUPS = [
+  {
+    name: "http",
+    label: "bare node:http",
+    build: async () => ({ listener: (req, res) => (req.url === PATH ? sendOk(res) : notFound(res)), headers: {} }),
+  },
+  {
+    name: "express",
+    label: "bare Express 5",
+    build: async () => {
+      const app = express();
+      app.get(PATH, (_req, res) => { res.json({ ok: true }); });
+      return { listener: app, headers: {} };
+    },
+  },
+  {
+    name: "express-noop",
+    label: "Express 5 + two no-op middleware (floor for any middleware)",
+    build: async () => {
+      const app = express();
+      app.use((_req, _res, next) => next());
+      app.get(PATH, (_req, _res, next) => next(), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app, headers: {} };
+    },
+  },
+  {
+    name: "kw-express-memory",
+    label: "keyward, Express 5, MemoryStore",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("memory");
+      const app = express();
+      app.use(apiKeyAuth({ keys }));
+      app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-express-sqlite",
+    label: "keyward, Express 5, SQLite, all features",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      const app = express();
+      app.use(apiKeyAuth({ keys }));
+      app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-http-sqlite",
+    label: "keyward, node:http, SQLite, all features",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      const listener = plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read"));
+      return { listener, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-connect-sqlite",
+    label: "keyward, Connect, SQLite, all features",
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      const app = connect();
+      app.use(apiKeyAuth({ keys }));
+      app.use(PATH, requireScope("nodes:read"));
+      app.use(PATH, (_req, res) => sendOk(res));
+      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "passport",
+    label: "passport + passport-headerapikey",
+    build: async () => {
+      const { default: passport } = await import("passport");
+      const { HeaderAPIKeyStrategy } = await import("passport-headerapikey");
+      // What the package's README suggests, with the key stored hashed (SHA-256) in a Map: no DB, no scopes.
+      const secret = "pk_" + createHash("sha256").update(String(Math.random())).digest("hex");
+      const users = new Map([[createHash("sha256").update(secret).digest("hex"), { id: "user_1", scopes: ["nodes:read"] }]]);
+      passport.use(new HeaderAPIKeyStrategy({ header: "Authorization", prefix: "Bearer " }, false, (apikey, done) => {
+        done(null, users.get(createHash("sha256").update(apikey).digest("hex")) ?? false);
+      }));
+      const app = express();
+      app.use(passport.initialize());
+      app.get(PATH, passport.authenticate("headerapikey", { session: false }), (_req, res) => { res.json({ ok: true }); });
+      return { listener: app, headers: bearer(secret), notes: "in-memory Map of SHA-256 hashes (no store, no limits, no usage)" };
+    },
+  },
+  {
+    name: "better-auth",
+    label: "better-auth api-key plugin, SQLite",
+    build: async () => {
+      const [{ betterAuth }, { apiKey }, { getMigrations }, { default: Database }, pkg] = await Promise.all([
+        import("better-auth"), import("@better-auth/api-key"), import("better-auth/db/migration"), import("better-sqlite3"),
+        import("better-auth/package.json", { with: { type: "json" } }).catch(() => ({ default: { version: "?" } })),
+      ]);
+      const file = tempFile("better-auth.db");
+      const db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      const options = {
+        database: db,
+        secret: "bench-secret-bench-secret-bench-secret-0123456789",
+        baseURL: "http://127.0.0.1",
+        emailAndPassword: { enabled: true },
+        logger: { disabled: true },
+        telemetry: { enabled: false },
+        // Its default per-key limit is 10 requests a day; raise it so every request is admitted.
+        plugins: [apiKey({ rateLimit: { enabled: true, timeWindow: 60_000, maxRequests: 1_000_000_000 } })],
+      };
+      const auth = betterAuth(options);
+      const { runMigrations } = await getMigrations(options);
+      await runMigrations();
+      const { user } = await auth.api.signUpEmail({ body: { email: "bench@example.com", password: "bench-password-123", name: "bench" } });
+      const created = await auth.api.createApiKey({ body: { userId: user.id, name: "bench", rateLimitEnabled: true, rateLimitMax: 1_000_000_000, rateLimitTimeWindow: 60_000 } });
+      const verify = auth.api.verifyApiKey;
+      const app = express();
+      app.get(PATH, (req, res, next) => {
+        const key = req.headers["x-api-key"];
+        if (typeof key !== "string") { res.status(401).json({ error: "missing" }); return; }
+        verify({ body: { key } }).then((r) => {
+          if (r.valid) res.json({ ok: true });
+          else res.status(401).json({ error: "invalid" });
+        }, next);
+      });
+      return {
+        listener: app,
+        headers: { "x-api-key": created.key },
+        notes: `better-auth ${pkg.default.version} + @better-auth/api-key, better-sqlite3 (WAL) at ${file}; verifyApiKey per request, rate limit on (high)`,
+        close: () => db.close(),
+      };
+    },
+  },
+];
+
+/**
+ * Starts a built setup on 127.0.0.1 at a free port.
+ * @param {Built} built
+ * @returns {Promise<{ port: number, close: () => Promise<void> }>}
+ */
+export async function listen(built) {
+  const server = createServer(built.listener);
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return {
+    port: address.port,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
