@@ -18,10 +18,27 @@ import { setAuthState, type AuthContext, type AuthState, type KeywardRequest } f
 import { requestInfo } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
-/** A Connect/Express middleware. */
+/**
+ * A Connect/Express middleware.
+ *
+ * @example
+ * import type { Middleware } from "keyward";
+ * const logKey: Middleware = (req, res, next) => {
+ *   console.log(req.apiKey?.id ?? "anonymous");
+ *   next();
+ * };
+ * app.use(apiKeyAuth({ keys }), logKey);
+ */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
-/** Options for {@link apiKeyAuth}. */
+/**
+ * Options for {@link apiKeyAuth}.
+ *
+ * @example
+ * import { apiKeyAuth, type ApiKeyAuthOptions } from "keyward";
+ * const options: ApiKeyAuthOptions = { keys, header: "x-api-key", modes: ["live"], projectHeader: "x-project-id" };
+ * app.use(apiKeyAuth(options));
+ */
 export interface ApiKeyAuthOptions {
   /** The KeyManager. Defaults to the zero-config SQLite one (`KEYWARD_DB` or `./keyward.db`). */
   keys?: KeyManager;

@@ -20,7 +20,15 @@ import { resolveProject } from "./projects.js";
 import { DAY_MS, UsageRecorder } from "./usage-recorder.js";
 import { UNKNOWN, VerifyCache } from "./verify-cache.js";
 
-/** A verified key as held in the cache: the record, its compiled scopes and resolved limits. */
+/**
+ * A verified key as held in the cache: the record, its compiled scopes and resolved limits.
+ *
+ * @example
+ * const found = await keys.authenticate(secret); // VerifiedKey | KeywardError
+ * if (!(found instanceof KeywardError) && found.grant.has(requiredScope("nodes:read"))) {
+ *   console.log(found.id, found.mode, found.principal.scopes);
+ * }
+ */
 export interface VerifiedKey {
   readonly id: string;
   readonly kind: StoredKey["kind"];
@@ -36,17 +44,46 @@ export interface VerifiedKey {
   readonly monthly: number | null;
 }
 
-/** The outcome of charging a request against its key's limits. */
+/**
+ * The outcome of charging a request against its key's limits.
+ *
+ * @example
+ * const charge = await keys.charge(found); // Charge | KeywardError (429 when a limit is reached)
+ * if (!(charge instanceof KeywardError)) {
+ *   console.log(charge.limits); // [{ policy: "window", limit: 100, remaining: 99, windowSeconds: 60, resetSeconds: 42 }]
+ *   keys.refund(charge);        // a later check refused the request: give the units back
+ * }
+ */
 export interface Charge {
   readonly limits: readonly LimitState[];
   /** Counters taken, so a later refusal can give them back. */
   readonly counters: readonly string[];
 }
 
-/** What `verify` answers. */
+/**
+ * What `verify` answers.
+ *
+ * @example
+ * import type { VerifyResult } from "keyward";
+ * const result: VerifyResult = await keys.verify(secret, { modes: ["live"] });
+ * if (result.ok) console.log(result.key.id, result.limits);
+ * else console.log(result.error.status, result.error.code); // e.g. 401 "invalid_key"
+ */
 export type VerifyResult = { ok: true; key: AuthenticatedKey; limits: readonly LimitState[] } | { ok: false; error: KeywardError };
 
-/** One page of `list`. */
+/**
+ * One page of `list`.
+ *
+ * @example
+ * import type { ApiKey, KeyPage } from "keyward";
+ * const all: ApiKey[] = [];
+ * let page: KeyPage = await keys.list({ ownerId: "user_1" });
+ * all.push(...page.keys);
+ * while (page.next) {
+ *   page = await keys.list({ ownerId: "user_1", before: page.next });
+ *   all.push(...page.keys);
+ * }
+ */
 export interface KeyPage {
   keys: ApiKey[];
   /** Pass as `before` to get the next page; null on the last page. */
@@ -787,7 +824,15 @@ function notFound(): KeywardError {
   return new KeywardError("not_found", "No such API key.");
 }
 
-/** The 403 for a key without a scope a route requires. */
+/**
+ * The 403 for a key without a scope a route requires.
+ *
+ * @example
+ * import { insufficientScope, requiredScope } from "keyward";
+ * const error = insufficientScope(requiredScope("nodes:write")); // 403 "insufficient_scope", error.scope === "nodes:write"
+ * insufficientScope([requiredScope("reports:read"), requiredScope("analytics:read")], true); // "This key needs one of the scopes: …"
+ * if (!req.apiKey?.scopes.includes("nodes:write")) return next(error);
+ */
 export function insufficientScope(required: RequiredScope | readonly RequiredScope[], any = false): KeywardError {
   const list = Array.isArray(required) ? (required as readonly RequiredScope[]) : [required as RequiredScope];
   const names = list.map((r) => r.scope);
@@ -795,12 +840,26 @@ export function insufficientScope(required: RequiredScope | readonly RequiredSco
   return new KeywardError("insufficient_scope", message, { scope: names.join(" ") });
 }
 
-/** The 403 for a key used outside its project allow-list. */
+/**
+ * The 403 for a key used outside its project allow-list.
+ *
+ * @example
+ * import { projectForbidden } from "keyward";
+ * const error = projectForbidden(); // 403 "project_forbidden"
+ * if (req.apiKey?.project !== req.params.projectId) return next(error);
+ */
 export function projectForbidden(): KeywardError {
   return new KeywardError("project_forbidden", "This key may not act on the requested project.");
 }
 
-/** The 403 for a key of a mode the route does not accept. */
+/**
+ * The 403 for a key of a mode the route does not accept.
+ *
+ * @example
+ * import { modeForbidden } from "keyward";
+ * const error = modeForbidden(["live"]); // 403 "mode_forbidden": "This route accepts only live keys."
+ * if (req.apiKey?.mode !== "live") return next(error);
+ */
 export function modeForbidden(modes: readonly string[]): KeywardError {
   return new KeywardError("mode_forbidden", `This route accepts only ${modes.join(" or ")} keys.`);
 }

@@ -7,13 +7,28 @@ import { createHash } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
 import type { CounterStore } from "../core/types.js";
 
-/** The part of an ioredis client (or cluster) the counters use. */
+/**
+ * The part of an ioredis client (or cluster) the counters use.
+ *
+ * @example
+ * import Redis from "ioredis";
+ * import { RedisCounters, type RedisScriptClient } from "keyward/redis";
+ * const redis: RedisScriptClient = new Redis(process.env.REDIS_URL!); // or a Redis.Cluster
+ * const counters = new RedisCounters(redis);
+ */
 export interface RedisScriptClient {
   evalsha(sha: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
 }
 
-/** Options for {@link RedisCounters}. */
+/**
+ * Options for {@link RedisCounters}.
+ *
+ * @example
+ * import { RedisCounters, type RedisCountersOptions } from "keyward/redis";
+ * const options: RedisCountersOptions = { prefix: "myapp:keyward:" }; // counters become myapp:keyward:r:…, myapp:keyward:q:…
+ * const counters = new RedisCounters(new Redis(process.env.REDIS_URL!), options);
+ */
 export interface RedisCountersOptions {
   /** Prepended to every counter name. Defaults to `"keyward:c:"`. */
   prefix?: string;

@@ -8,12 +8,28 @@ import { randomBytes } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
 import { parseInvalidation, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
 
-/** The publishing side: any ioredis client. */
+/**
+ * The publishing side: any ioredis client.
+ *
+ * @example
+ * import Redis from "ioredis";
+ * import { redisInvalidation, type RedisPublisher } from "keyward/redis";
+ * const publisher: RedisPublisher = new Redis(url); // may also serve the app's other commands
+ * await redisInvalidation(keys, { publisher, subscriber: new Redis(url) });
+ */
 export interface RedisPublisher {
   publish(channel: string, message: string): Promise<unknown>;
 }
 
-/** The subscribing side: an ioredis client used for nothing else (subscriber mode). */
+/**
+ * The subscribing side: an ioredis client used for nothing else (subscriber mode).
+ *
+ * @example
+ * import Redis from "ioredis";
+ * import { redisInvalidation, type RedisSubscriber } from "keyward/redis";
+ * const subscriber: RedisSubscriber = new Redis(url); // a connection of its own: subscribed, it can only listen
+ * await redisInvalidation(keys, { publisher: new Redis(url), subscriber });
+ */
 export interface RedisSubscriber {
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
@@ -21,7 +37,20 @@ export interface RedisSubscriber {
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
 }
 
-/** Options for {@link redisInvalidation}. */
+/**
+ * Options for {@link redisInvalidation}.
+ *
+ * @example
+ * import Redis from "ioredis";
+ * import { redisInvalidation, type RedisInvalidationOptions } from "keyward/redis";
+ * const options: RedisInvalidationOptions = {
+ *   publisher: new Redis(url),
+ *   subscriber: new Redis(url),
+ *   channel: "myapp:keyward:invalidate",
+ *   onError: (error) => console.warn("keyward invalidation", error),
+ * };
+ * const channel = await redisInvalidation(keys, options);
+ */
 export interface RedisInvalidationOptions {
   /** Publishes this instance's changes. */
   publisher: RedisPublisher;

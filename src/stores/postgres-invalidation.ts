@@ -17,7 +17,18 @@ interface ListeningClient extends PgClientLike {
   removeAllListeners(event?: string): unknown;
 }
 
-/** Options for {@link postgresInvalidation}. */
+/**
+ * Options for {@link postgresInvalidation}.
+ *
+ * @example
+ * import { postgresInvalidation, type PostgresInvalidationOptions } from "keyward/postgres";
+ * const options: PostgresInvalidationOptions = {
+ *   channel: "myapp_keys",
+ *   reconnectDelayMs: 5000,
+ *   onError: (error) => console.warn("keyward invalidation", error),
+ * };
+ * const channel = await postgresInvalidation(keys, store, options);
+ */
 export interface PostgresInvalidationOptions {
   /** The NOTIFY channel, an identifier of [a-z0-9_]. Defaults to `"keyward_invalidate"`. */
   channel?: string;

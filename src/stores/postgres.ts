@@ -9,26 +9,59 @@ import { pageSize } from "../core/status.js";
 import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
 
-/** The part of a `pg.Pool` (or any compatible pool) the store uses. */
+/**
+ * The part of a `pg.Pool` (or any compatible pool) the store uses.
+ *
+ * @example
+ * import pg from "pg";
+ * import { PostgresStore, type PgPoolLike } from "keyward/postgres";
+ * const pool: PgPoolLike = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const store = new PostgresStore(pool); // the store uses your pool and leaves ending it to you
+ */
 export interface PgPoolLike {
   query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<PgResultLike>;
   connect(): Promise<PgClientLike>;
   end(): Promise<void>;
 }
 
-/** A checked-out connection of a {@link PgPoolLike}. */
+/**
+ * A checked-out connection of a {@link PgPoolLike}.
+ *
+ * @example
+ * import type { PgClientLike } from "keyward/postgres";
+ * const client: PgClientLike = await pool.connect();
+ * try {
+ *   await client.query("SELECT 1");
+ * } finally {
+ *   client.release();
+ * }
+ */
 export interface PgClientLike {
   query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<PgResultLike>;
   release(error?: Error | boolean): void;
 }
 
-/** What a query answers. */
+/**
+ * What a query answers.
+ *
+ * @example
+ * import type { PgResultLike } from "keyward/postgres";
+ * const result: PgResultLike = await pool.query("SELECT id FROM keyward_keys WHERE owner_id = $1", ["user_1"]);
+ * console.log(result.rowCount, result.rows[0]?.id);
+ */
 export interface PgResultLike {
   rows: any[];
   rowCount: number | null;
 }
 
-/** Options for {@link PostgresStore}. */
+/**
+ * Options for {@link PostgresStore}.
+ *
+ * @example
+ * import { PostgresStore, type PostgresStoreOptions } from "keyward/postgres";
+ * const options: PostgresStoreOptions = { schema: "auth", tablePrefix: "kw_", poolSize: 20 };
+ * const store = new PostgresStore(process.env.DATABASE_URL!, options); // tables auth.kw_keys, auth.kw_counters, …
+ */
 export interface PostgresStoreOptions {
   /** A schema for keyward's tables, created when missing (e.g. one per test run). Defaults to the search path (usually `public`). */
   schema?: string;

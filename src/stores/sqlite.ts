@@ -10,7 +10,14 @@ import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDel
 
 type Db = Database.Database;
 
-/** Options for {@link SqliteStore}. */
+/**
+ * Options for {@link SqliteStore}.
+ *
+ * @example
+ * import { SqliteStore, type SqliteStoreOptions } from "keyward/sqlite";
+ * const options: SqliteStoreOptions = { busyTimeoutMs: 10_000, counterBatch: 1 }; // every counter write goes to the file
+ * const keys = new KeyManager({ store: new SqliteStore("keys.db", options) });
+ */
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's lock before failing, in ms. Defaults to 5000. */
   busyTimeoutMs?: number;
@@ -67,7 +74,15 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;`,
 ];
 
-/** The schema version this build writes (SQLite `user_version`). */
+/**
+ * The schema version this build writes (SQLite `user_version`).
+ *
+ * @example
+ * import Database from "better-sqlite3";
+ * import { SQLITE_SCHEMA_VERSION } from "keyward/sqlite";
+ * const version = new Database("keyward.db").pragma("user_version", { simple: true }) as number;
+ * if (version < SQLITE_SCHEMA_VERSION) console.log("keyward will migrate keyward.db on start-up");
+ */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
