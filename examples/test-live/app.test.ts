@@ -6,6 +6,7 @@ import type { AddressInfo, Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
+import { verifyWebhook } from "keyward";
 import { SCOPES, createApp } from "./app";
 
 const dir = mkdtempSync(join(tmpdir(), "keyward-004-"));
@@ -67,6 +68,23 @@ describe("webhook signing secrets per mode", () => {
     expect(l1.secret).toMatch(/^whsec_live_/);
     const again = (await request(app).post("/v1/webhook_endpoints").set(as(await mint("test"))).send({ url: `${hookUrl}?2` }).expect(201)).body;
     expect(again.secret).toBe(t1.secret);
+  });
+
+  test("a delivery is signed with its mode's secret: it verifies with that secret only", async () => {
+    const live = await mint("live");
+    const test = await mint("test");
+    const liveSecret = (await request(app).post("/v1/webhook_endpoints").set(as(live)).send({ url: hookUrl }).expect(201)).body.secret;
+    const testSecret = (await request(app).post("/v1/webhook_endpoints").set(as(test)).send({ url: hookUrl }).expect(201)).body.secret;
+    received.length = 0;
+    const model = (await request(app).post("/v1/models").set(as(live)).send({ name: "signed" }).expect(201)).body;
+    const delivery = received.find((d) => JSON.parse(d.body).data.id === model.id)!;
+    expect(delivery.signature).toMatch(/^t=\d+,v1=[0-9a-f]+/);
+    expect(JSON.parse(delivery.body)).toMatchObject({ type: "model.created", data: model });
+    expect(verifyWebhook(delivery.body, delivery.signature, liveSecret, { mode: "live" })).toMatchObject({ mode: "live" });
+    const refusal = (fn: () => unknown) => { try { fn(); return "accepted"; } catch (e) { return (e as { code?: string }).code; } };
+    expect(refusal(() => verifyWebhook(delivery.body, delivery.signature, testSecret))).toBe("invalid_signature");
+    expect(refusal(() => verifyWebhook(delivery.body, delivery.signature, testSecret, { mode: "live" }))).toBe("mode_forbidden");
+    expect(refusal(() => verifyWebhook(delivery.body.replace("signed", "forged"), delivery.signature, liveSecret))).toBe("invalid_signature");
   });
 });
 

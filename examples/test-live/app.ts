@@ -7,7 +7,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth, keysRouter, requireScope } from "keyward";
+import { KeyManager, apiKeyAuth, createWebhookSecret, keysRouter, requireScope, signWebhook } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 export const SCOPES = [
@@ -35,13 +35,13 @@ export function createApp({ db, clock }: AppOptions) {
   const accounts = new Map<string, Account>();
   const side = (owner: string, mode: string) => {
     const name = `${owner}:${mode}`;
-    if (!accounts.has(name)) accounts.set(name, { models: [], webhookSecret: `whsec_${mode}_PENDING`, endpoints: [] });
+    if (!accounts.has(name)) accounts.set(name, { models: [], webhookSecret: createWebhookSecret(mode), endpoints: [] });
     return accounts.get(name)!;
   };
   const mine = (req: express.Request) => side(req.apiKey!.ownerId ?? "", req.apiKey!.mode!);
   const deliver = async (account: Account, type: string, data: unknown) => {
     const payload = JSON.stringify({ id: `evt_${randomUUID()}`, type, data });
-    const signature = "PENDING";
+    const signature = signWebhook(payload, account.webhookSecret);
     await Promise.all(account.endpoints.map((url) =>
       fetch(url, { method: "POST", headers: { "content-type": "application/json", "nodedata-signature": signature }, body: payload }).catch(() => undefined)));
   };
