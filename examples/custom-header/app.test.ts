@@ -110,7 +110,7 @@ describe("403 for the plan", () => {
     const pro = await mint(["export"], "acct_pro");
     const noScope = await mint(undefined, "acct_pro");
     const planRefusal = await request(current.app).get("/v1/export").set("X-NearIQ-Key", starter.secret).expect(403);
-    expect(planRefusal.body.error.code).toBe("plan_required");
+    expect(planRefusal.body.error).toEqual({ code: "forbidden", message: "This endpoint needs the pro plan." });
     expect((await request(current.app).get("/v1/export").set("X-NearIQ-Key", noScope.secret).expect(403)).body.error.code).toBe("insufficient_scope");
     await request(current.app).get("/v1/export").set("X-NearIQ-Key", pro.secret).expect(200, { account: "acct_pro", rows: [] });
   });

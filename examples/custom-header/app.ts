@@ -6,7 +6,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth, keysRouter, requireScope } from "keyward";
+import { KeyManager, apiKeyAuth, keysRouter, requireKey, requireScope } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 /** Every scope a key may hold. */
@@ -40,10 +40,7 @@ export function createApp({ db, defaultScopes = READ_ONLY_SCOPES }: AppOptions) 
     return `session=${token}`;
   };
   const accountOf = (req: IncomingMessage) => sessions.get(/(?:^|;\s*)session=([^;]*)/.exec(req.headers.cookie ?? "")?.[1] ?? "");
-  const requirePlan = (plan: Plan): express.RequestHandler => (req, res, next) => {
-    if (plans.get(req.apiKey!.ownerId ?? "") === plan) return next();
-    res.status(403).json({ error: { code: "plan_required", message: `This endpoint needs the ${plan} plan.` } });
-  };
+  const requirePlan = (plan: Plan) => requireKey((key) => plans.get(key.ownerId ?? "") === plan, `This endpoint needs the ${plan} plan.`);
 
   const app = express();
   app.use("/settings/api/keys", keysRouter({ keys, owner: accountOf }));

@@ -1,5 +1,6 @@
 /**
- * Route guards after apiKeyAuth: requireScope (all of), requireAnyScope (any of), requireMode.
+ * Route guards after apiKeyAuth: requireScope (all of), requireAnyScope (any of), requireMode, and
+ * requireKey for the app's own rules (plans, roles).
  * Required scopes are validated and compiled at start-up; a check is a Set lookup. A refusal
  * refunds the request's rate-limit/quota charge, so refused requests cost no quota.
  */
@@ -8,6 +9,7 @@ import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { NAME_PATTERN } from "../core/key-format.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-manager.js";
+import type { AuthenticatedKey } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
 import { authState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
@@ -17,11 +19,11 @@ import { DEFAULT_RESPONDER, refuse } from "./respond.js";
 const MISSING = new KeywardError("missing_key", "An API key is required for this route.");
 
 /** A guard: `check` answers null to let the key through, or the refusal. */
-function guard(check: (key: VerifiedKey) => KeywardError | null): Middleware {
+function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | null): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     const state = authState(req);
     const key = state?.key;
-    const refusal = key === undefined ? MISSING : check(key);
+    const refusal = key === undefined ? MISSING : check(key, req);
     if (refusal === null) return next();
     const context = state?.context;
     if (state && context) {
@@ -92,4 +94,20 @@ export function requireMode(...modes: string[]): Middleware {
   });
   const error = modeForbidden(modes);
   return guard((key) => (modes.includes(key.mode as string) ? null : error));
+}
+
+/**
+ * Lets the request through when `allow(req.apiKey, req)` is true; otherwise answers 403 `forbidden`
+ * with `message`, like every keyward refusal: shaped by `formatError`, reported as `auth.failed`,
+ * and with the request's rate-limit/quota unit given back. For the app's own rules (a plan, a role).
+ *
+ * @example
+ * const proOnly = requireKey((key) => plans.get(key.ownerId!) === "pro", "This endpoint needs the Pro plan.");
+ * app.get("/v1/insights", proOnly, insights);
+ */
+export function requireKey(allow: (key: AuthenticatedKey, req: IncomingMessage) => boolean, message = "This key may not use this endpoint."): Middleware {
+  if (typeof allow !== "function") throw new KeywardConfigError("requireKey", "pass a function (key, req) => boolean, e.g. requireKey((key) => key.tier === \"pro\")");
+  if (typeof message !== "string" || message.length === 0 || message.length > 500) throw new KeywardConfigError("requireKey.message", "must be a non-empty string of at most 500 characters");
+  const refusal = new KeywardError("forbidden", message);
+  return guard((_key, req) => (allow(req.apiKey!, req) ? null : refusal));
 }
