@@ -6,7 +6,7 @@
 import express from "express";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { KeyManager, apiKeyAuth, keysRouter, requireScope } from "keyward";
+import { KeyManager, apiKeyAuth, keysRouter, requireKey, requireScope } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 
 export const SCOPES = ["read", "write", "deploy", "env:read", "env:write", "logs:read"];
@@ -51,10 +51,8 @@ export function createApp({ db, rateLimit = { limit: 300, window: "1m" }, clock 
     const mine = members.get(key.ownerId ?? "") ?? [];
     return key.projects.length ? mine.filter((p) => key.projects.includes(p)) : mine;
   };
-  const inProject: express.RequestHandler = (req, res, next) => {
-    if (req.apiKey!.project && visible(req).includes(req.apiKey!.project)) return next();
-    res.status(403).json({ error: { code: "project_forbidden", message: "This key may not act on the requested project." } });
-  };
+  const memberOf = (owner: string | null, project: string) => members.get(owner ?? "")?.includes(project) ?? false;
+  const inProject = requireKey((key) => key.project !== null, "Name a project with the X-Nodion-Project header.");
   const app_ = (req: express.Request) => PROJECTS[req.apiKey!.project!]?.apps.find((a) => a === req.params.id);
 
   const app = express();
@@ -64,7 +62,7 @@ export function createApp({ db, rateLimit = { limit: 300, window: "1m" }, clock 
     const home = members.get(key.ownerId ?? "")?.[0];
     return home && key.projects.length && !key.projects.includes(home) ? key.projects[0] : home;
   };
-  app.use("/v1", apiKeyAuth({ keys, projectHeader: "x-nodion-project", defaultProject }), express.json());
+  app.use("/v1", apiKeyAuth({ keys, projectHeader: "x-nodion-project", defaultProject, memberOf }), express.json());
   app.get("/v1/regions", requireScope("read"), (_req, res) => { res.json({ regions: REGIONS }); });
   app.get("/v1/projects", requireScope("read"), (req, res) => { res.json({ projects: visible(req).map((id) => ({ id, name: PROJECTS[id]!.name })) }); });
   app.get("/v1/applications", requireScope("read"), inProject, (req, res) => { res.json({ project: req.apiKey!.project, applications: PROJECTS[req.apiKey!.project!]!.apps }); });

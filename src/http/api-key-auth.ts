@@ -56,6 +56,13 @@ export interface ApiKeyAuthOptions {
   project?: (req: IncomingMessage) => string | null | undefined;
   /** The project when the request names none: an id, or a function of the key (e.g. the owner's default). */
   defaultProject?: string | ((key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined);
+  /**
+   * Whether a user key's owner may act on the resolved project (membership in your own data), e.g.
+   * `(ownerId, project) => db.isMember(ownerId, project)`; false is 403 `project_forbidden`. Applies
+   * on top of the key's allow-list, so an empty allow-list means "every project the owner has".
+   * Project keys are not asked. Defaults to none (any project the allow-list admits).
+   */
+  memberOf?: (ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>;
   /** The realm in `WWW-Authenticate`. Defaults to `"api"`. */
   realm?: string;
   /** Shapes refusal bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message } }`. */
@@ -77,6 +84,7 @@ const schema = z.strictObject({
   projectHeader: headerName.optional(),
   project: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
   defaultProject: z.union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()]).optional(),
+  memberOf: fn<(ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>>().optional(),
   realm: z.string().max(100).regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks").default("api"),
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
@@ -113,7 +121,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const projectError = projectForbidden();
   const projectHeader = o.projectHeader ?? null;
   const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
-  const { project: pickProject, defaultProject, required, rateLimitHeaders } = o;
+  const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders } = o;
 
   const fail = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, keyId?: string) => {
     const id = keyId ?? error.keyId;
@@ -151,6 +159,17 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (requested instanceof KeywardError) return fail(req, res, next, requested, found.id);
     const project = resolveProject(found, requested);
     if (project === false) return fail(req, res, next, projectError, found.id);
+    if (memberOf === undefined || found.kind !== "user" || project === null) return chargeAndAdmit(req, res, next, found, project);
+    const member = memberOf(found.ownerId, project, req);
+    if (member instanceof Promise) {
+      member.then((ok) => (ok === true ? chargeAndAdmit(req, res, next, found, project) : fail(req, res, next, projectError, found.id)), next);
+      return;
+    }
+    if (member !== true) return fail(req, res, next, projectError, found.id);
+    chargeAndAdmit(req, res, next, found, project);
+  };
+
+  const chargeAndAdmit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey, project: string | null) => {
     const charge: MaybePromise<Charge | KeywardError> = keys.charge(found);
     if (charge instanceof Promise) charge.then((c) => admit(req, res, next, found, project, c), next);
     else admit(req, res, next, found, project, charge);

@@ -158,3 +158,45 @@ describe("projects", () => {
     await expect(keys.update(p.key.id, { scopes: ["read"] })).rejects.toMatchObject({ code: "validation_failed", details: [{ path: "scopes" }] });
   });
 });
+
+describe("memberOf: the owner's own project memberships", () => {
+  const keys = new KeyManager({ store: new MemoryStore(), usage: false });
+  const members = new Map([["u1", [P1, P2]]]);
+  const isMember = (owner: string | null, project: string) => members.get(owner ?? "")?.includes(project) ?? false;
+  afterAll(() => keys.close());
+
+  const app = (memberOf: ApiKeyAuthOptions["memberOf"]) => {
+    const a = express();
+    a.use(apiKeyAuth({ keys, projectHeader: HEADER, memberOf }));
+    a.get("/v1/apps", (req, res) => { res.json({ project: req.apiKey!.project }); });
+    return a;
+  };
+
+  it.each([
+    ["sync", isMember],
+    ["async", async (owner: string | null, project: string) => isMember(owner, project)],
+  ] as const)("an empty allow-list reaches every project the owner has, and no other (%s)", async (_kind, memberOf) => {
+    const { secret } = await keys.create({ name: "agent", ownerId: "u1" });
+    const a = app(memberOf);
+    await request(a).get("/v1/apps").set("Authorization", `Bearer ${secret}`).set(HEADER, P2).expect(200, { project: P2 });
+    const refused = await request(a).get("/v1/apps").set("Authorization", `Bearer ${secret}`).set(HEADER, P3).expect(403);
+    expect(refused.body.error.code).toBe("project_forbidden");
+  });
+
+  it("applies on top of the allow-list, and does not ask about project keys", async () => {
+    const asked: string[] = [];
+    const a = app((owner, project) => { asked.push(project); return isMember(owner, project); });
+    const listed = await keys.create({ name: "cli", ownerId: "u1", projects: [P1, P3] });
+    await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P1).expect(200, { project: P1 });
+    expect((await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P3).expect(403)).body.error.code).toBe("project_forbidden");
+    expect((await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P2).expect(403)).body.error.code).toBe("project_forbidden");
+    expect(asked).toEqual([P1, P3]); // P2 was refused by the allow-list before asking
+    const bound = await keys.create({ name: "ci", kind: "project", project: P3, ownerId: null });
+    await request(a).get("/v1/apps").set("Authorization", `Bearer ${bound.secret}`).expect(200, { project: P3 });
+    expect(asked).toEqual([P1, P3]);
+  });
+
+  it("is checked at start-up", () => {
+    expect(() => apiKeyAuth({ keys, memberOf: "yes" as never })).toThrow(/apiKeyAuth.memberOf/);
+  });
+});
