@@ -215,27 +215,13 @@ export interface KeyStore extends CounterStore {
  * const key: ApiKey | null = await keys.get("key_…");
  * if (key?.status === "active") console.log(key.name, key.start, key.lastUsedAt);
  */
-export interface ApiKey {
-  id: string;
-  name: string;
-  start: string;
-  ownerId: string | null;
-  kind: KeyKind;
-  projectId: string | null;
-  projects: string[];
-  mode: string | null;
-  scopes: string[];
-  tier: string | null;
-  rateLimit: { limit: number; windowMs: number } | null;
-  metadata: Record<string, unknown>;
+export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresAt" | "revokedAt" | "lastUsedAt"> {
+  /** Where the key stands now: `active`, `expired` or `revoked`. */
   status: KeyStatus;
   createdAt: Date;
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
-  requestCount: number;
-  rotatedFrom: string | null;
-  rotatedTo: string | null;
 }
 
 /**

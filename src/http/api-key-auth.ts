@@ -23,11 +23,11 @@ import { refuse, type FormatError, type Responder } from "./respond.js";
  *
  * @example
  * import type { Middleware } from "keyward";
- * const logKey: Middleware = (req, res, next) => {
- *   console.log(req.apiKey?.id ?? "anonymous");
+ * const tagKey: Middleware = (req, res, next) => {
+ *   res.setHeader("X-Key-Id", req.apiKey?.id ?? "anonymous"); // the key's id, never the secret
  *   next();
  * };
- * app.use(apiKeyAuth({ keys }), logKey);
+ * app.use(apiKeyAuth({ keys }), tagKey);
  */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 

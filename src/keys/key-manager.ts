@@ -94,6 +94,8 @@ const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: O
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
 const EXPIRED_MESSAGE = "The API key has expired.";
 const REVOKED_MESSAGE = "The API key has been revoked.";
+/** verify()'s shared refusal for a project outside the allow-list (refusals allocate nothing). */
+const PROJECT_FORBIDDEN = projectForbidden();
 const STORE_DOWN = "The key store is unavailable; try again shortly.";
 const CLOSED = new KeywardError("store_unavailable", "This KeyManager has been closed.", { headers: { "Retry-After": "1" } });
 
@@ -355,7 +357,7 @@ export class KeyManager {
     if (found instanceof KeywardError) return { ok: false, error: found };
     if (context.modes && !context.modes.includes(found.mode as string)) return { ok: false, error: modeForbidden(context.modes) };
     const project = resolveProject(found, context.project ?? null);
-    if (project === false) return { ok: false, error: projectForbidden() };
+    if (project === false) return { ok: false, error: PROJECT_FORBIDDEN };
     if (context.scope && !found.grant.has(context.scope)) return { ok: false, error: insufficientScope(context.scope) };
     const charge = await this.charge(found);
     if (charge instanceof KeywardError) return { ok: false, error: charge };
