@@ -42,6 +42,9 @@ export interface VerifiedKey {
   readonly principal: AuthenticatedKey;
   readonly rate: ResolvedTier["rateLimit"];
   readonly monthly: number | null;
+  /** The refusals for this key once revoked / expired, made once per cache fill, not per request. */
+  readonly revokedError: KeywardError | null;
+  readonly expiredError: KeywardError | null;
 }
 
 /**
@@ -557,8 +560,8 @@ export class KeyManager {
 
   private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
     if (this.closed) return CLOSED;
-    if (entry.revokedAt !== null) return new KeywardError("key_revoked", REVOKED_MESSAGE, { keyId: entry.id });
-    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: entry.id });
+    if (entry.revokedError !== null) return entry.revokedError;
+    if (entry.expiredError !== null && entry.expiresAt! <= this.now()) return entry.expiredError;
     return entry;
   }
 
@@ -581,6 +584,8 @@ export class KeyManager {
       return Object.freeze({
         id: record.id, kind: record.kind, projectId: record.projectId, projects: principal.projects, mode: record.mode,
         ownerId: record.ownerId, expiresAt: record.expiresAt, revokedAt: record.revokedAt,
+        revokedError: record.revokedAt === null ? null : new KeywardError("key_revoked", REVOKED_MESSAGE, { keyId: record.id }),
+        expiredError: record.expiresAt === null ? null : new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: record.id }),
         grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
         principal,
         rate: record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit,
