@@ -3,9 +3,12 @@
  * them round by round (A B C … A B C …) with the same load generator, reading each server's CPU
  * time over IPC before and after its run. Prints a Markdown table with PASS/FAIL per target and
  * writes bench/results/latest.json. Tunable: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS,
- * BENCH_WARMUP, BENCH_LOADGEN (wrk|autocannon), BENCH_SETUPS (comma-separated names).
+ * BENCH_WARMUP, BENCH_LOADGEN (wrk|autocannon), BENCH_SETUPS (comma-separated names, which may
+ * include the diagnostic setups), BENCH_PIN=0 (do not pin). With `taskset` and ≥ 2 cores, every
+ * server runs on core 0 and the runner and load generator on core 1, so they do not take turns on
+ * one core and the server's figures do not depend on where the scheduler put it.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,12 +27,23 @@ const ROUNDS = env("BENCH_ROUNDS", 3);
 const SECONDS = env("BENCH_SECONDS", 3);
 const CONNECTIONS = env("BENCH_CONNECTIONS", 50);
 const WARMUP = env("BENCH_WARMUP", 1);
+const PIN = process.env.BENCH_PIN !== "0" && cpus().length >= 2 && pin(process.pid, "1");
 const chosen = process.env.BENCH_SETUPS?.split(",").map((s) => s.trim()).filter(Boolean);
 
 interface Stats { cpu: NodeJS.CpuUsage; count: number; rss: number }
 interface Server { name: string; label: string; child: ChildProcess; port: number; headers: Record<string, string>; notes: string; stats: () => Promise<Stats> }
 interface RunRecord extends LoadResult { round: number; cpuUsPerRequest: number; served: number }
 interface Unavailable { name: string; label: string; reason: string }
+
+/** Pins every thread of `pid` to the CPU list `cores`; false when taskset is missing or refuses. */
+function pin(pid: number, cores: string): boolean {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cores, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Forks the server for `name` and waits for it to listen. */
 function start(name: string, label: string): Promise<Server> {
@@ -45,6 +59,7 @@ function start(name: string, label: string): Promise<Server> {
       clearTimeout(timer);
       child.off("message", onMessage);
       child.removeAllListeners("exit");
+      if (PIN) pin(child.pid!, "0");
       const stats = () => new Promise<Stats>((res) => {
         const on = (s: { type: string } & Stats) => { if (s.type === "stats") { child.off("message", on); res(s); } };
         child.on("message", on);
@@ -83,8 +98,8 @@ function syncMode(): { journal: string; synchronous: number } {
 
 async function main(): Promise<void> {
   const loadgen = pickLoadGenerator();
-  const setups = chosen ? SETUPS.filter((s) => chosen.includes(s.name)) : SETUPS;
-  process.stderr.write(`keyward bench: ${setups.length} setups, ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, load generator ${loadgen.name}\n`);
+  const setups = chosen ? SETUPS.filter((s) => chosen.includes(s.name)) : SETUPS.filter((s) => !s.diagnostic);
+  process.stderr.write(`keyward bench: ${setups.length} setups, ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, load generator ${loadgen.name}${PIN ? ", servers pinned to core 0, load generator to core 1" : ", not pinned"}\n`);
   const servers: Server[] = [];
   const unavailable: Unavailable[] = [];
   for (const s of setups) {
@@ -167,14 +182,14 @@ async function main(): Promise<void> {
 
   const meta = {
     date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, loadavg: loadavg(),
-    loadGenerator: loadgen.name, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, warmupSeconds: WARMUP,
+    loadGenerator: loadgen.name, pinned: PIN, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, warmupSeconds: WARMUP,
   };
   const dir = join(here, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "latest.json"), JSON.stringify({ ...meta, results, unavailable, targets }, null, 2) + "\n");
 
   const lines: string[] = [];
-  lines.push(`### Load benchmark (${meta.date.slice(0, 16).replace("T", " ")} UTC, Node ${meta.node}, ${meta.cores} cores, ${loadgen.name}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s)`, "");
+  lines.push(`### Load benchmark (${meta.date.slice(0, 16).replace("T", " ")} UTC, Node ${meta.node}, ${meta.cores} cores, ${loadgen.name}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s${PIN ? ", server on core 0, load generator on core 1" : ""})`, "");
   lines.push(...table(["setup", "req/s (median)", "× Express", "× node:http", "p99 ms", "server CPU µs/req", "CPU µs over node:http", "× Express by CPU/req"], results.map((r) => [
     r.label, fmt(r.rps, 0), r.vsExpress === null ? "–" : fmt(r.vsExpress, 2), r.vsHttp === null ? "–" : fmt(r.vsHttp, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerRequest, 0), r.cpuOverHttpUs === null ? "–" : fmt(r.cpuOverHttpUs, 0), r.vsExpressByCpu === null ? "–" : fmt(r.vsExpressByCpu, 2),
   ])));

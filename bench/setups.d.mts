@@ -11,6 +11,7 @@ export interface Built {
 export interface Setup {
   name: string;
   label: string;
+  diagnostic?: boolean;
   build: () => Promise<Built>;
 }
 

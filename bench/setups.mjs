@@ -20,8 +20,9 @@ import { SqliteStore } from "../dist/esm/sqlite.js";
  */
 
 /**
- * One compared configuration.
- * @typedef {{ name: string, label: string, build: () => Promise<Built> }} Setup
+ * One compared configuration. `diagnostic` setups run only when named in BENCH_SETUPS: they split
+ * keyward's cost into parts and are not part of the default comparison.
+ * @typedef {{ name: string, label: string, diagnostic?: boolean, build: () => Promise<Built> }} Setup
  */
 
 const BODY = JSON.stringify({ ok: true });
@@ -48,8 +49,13 @@ const tempFile = (/** @type {string} */ name) => join(mkdtempSync(join(tmpdir(),
 const HIGH = { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000, window: "1m" } };
 
 /** A KeyManager on a store with one key holding `nodes:read` (and, for SQLite, tier limits on). */
-/** @param {"memory" | "sqlite"} kind */
+/** @param {"memory" | "sqlite" | "memory-limits"} kind */
 async function keyward(kind) {
+  if (kind === "memory-limits") {
+    const keys = new KeyManager({ store: new MemoryStore(), tiers: { bench: HIGH } });
+    const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench" });
+    return { keys, secret, notes: "MemoryStore, usage tracking + rate limit + monthly quota on" };
+  }
   if (kind === "memory") {
     const keys = new KeyManager({ store: new MemoryStore() });
     const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"] });
@@ -150,6 +156,48 @@ export const SETUPS = [
       app.use(PATH, requireScope("nodes:read"));
       app.use(PATH, (_req, res) => sendOk(res));
       return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "http-floor",
+    label: "node:http reading the Bearer header and writing two constant RateLimit headers",
+    diagnostic: true,
+    build: async () => ({
+      listener: (req, res) => {
+        if (req.url !== PATH) return notFound(res);
+        if (typeof req.headers.authorization !== "string") return fail(res);
+        res.setHeader("RateLimit-Policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
+        res.setHeader("RateLimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
+        sendOk(res);
+      },
+      headers: bearer("sk_live_" + "a".repeat(38)),
+    }),
+  },
+  {
+    name: "kw-http-memory",
+    label: "keyward, node:http, MemoryStore, no limits",
+    diagnostic: true,
+    build: async () => {
+      const { keys, secret, notes } = await keyward("memory");
+      return { listener: plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read")), headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-http-memory-limits",
+    label: "keyward, node:http, MemoryStore, limits, RateLimit headers",
+    diagnostic: true,
+    build: async () => {
+      const { keys, secret, notes } = await keyward("memory-limits");
+      return { listener: plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read")), headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "kw-http-sqlite-noheaders",
+    label: "keyward, node:http, SQLite, all features, rateLimitHeaders: false",
+    diagnostic: true,
+    build: async () => {
+      const { keys, secret, notes } = await keyward("sqlite");
+      return { listener: plainHttp(apiKeyAuth({ keys, rateLimitHeaders: false }), requireScope("nodes:read")), headers: bearer(secret), notes, close: () => keys.close() };
     },
   },
   {

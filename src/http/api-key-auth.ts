@@ -144,7 +144,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
 
   const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError) => {
     if (charge instanceof KeywardError) return fail(req, res, next, charge, key.id);
-    if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders);
+    if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
     keys.recordUse(key);
     req.apiKey = keys.principalFor(key, project);
     setAuthState(req, { key, context, charge: charge.counters.length ? charge : undefined });

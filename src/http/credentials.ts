@@ -32,13 +32,23 @@ function isB64Token(token: string): boolean {
   return true;
 }
 
+/** Whether `text` starts with `lower` (lowercase ASCII letters, digits and punctuation), ignoring ASCII case, without allocating. */
+function startsWithIgnoringCase(text: string, lower: string): boolean {
+  if (text.length < lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** How many times a header appears in the raw header list (Node keeps only the first Authorization). */
 function rawCount(req: IncomingMessage, lowerName: string): number {
   const raw = req.rawHeaders;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
+    if (name.length === lowerName.length && startsWithIgnoringCase(name, lowerName)) count++;
   }
   return count;
 }
@@ -52,7 +62,7 @@ export function bearerToken(req: IncomingMessage): string | null | KeywardError 
   // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
   let i = 0;
   while (i < header.length && header.charCodeAt(i) !== 32 && header.charCodeAt(i) !== 9) i++;
-  const isBearer = i === 6 && header.slice(0, 6).toLowerCase() === "bearer";
+  const isBearer = i === 6 && startsWithIgnoringCase(header, "bearer");
   if (!isBearer) return OTHER_SCHEME;
   if (header.charCodeAt(i) === 9) return MALFORMED;
   while (header.charCodeAt(i) === 32) i++;

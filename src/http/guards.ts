@@ -32,7 +32,7 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | 
         context.keys.refund(charge);
         state.charge = undefined;
         // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
-        writeRateLimitHeaders(res, charge.limits.map((l) => ({ ...l, remaining: Math.min(l.limit, l.remaining + 1) })), context.responder.rateLimitHeaders);
+        writeRateLimitHeaders(res, charge.limits.map((l) => ({ ...l, remaining: Math.min(l.limit, l.remaining + 1) })), context.responder.rateLimitHeaders, charge.policy);
       }
       if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
     }

@@ -4,6 +4,7 @@
  * RateLimit-Limit / -Remaining / -Reset trio for the most constrained policy.
  */
 import type { ServerResponse } from "node:http";
+import { policyField, stateField } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 
 /**
@@ -14,18 +15,15 @@ import type { LimitState } from "../core/types.js";
  */
 export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
 
-/** Writes the headers for `limits` on `res`. */
-export function writeRateLimitHeaders(res: ServerResponse, limits: readonly LimitState[], style: RateLimitHeaderStyle): void {
+/**
+ * Writes the headers for `limits` on `res`. `policy` is the RateLimit-Policy value when the caller
+ * already has it (a charge carries it, cached per window); otherwise it is formatted here.
+ */
+export function writeRateLimitHeaders(res: ServerResponse, limits: readonly LimitState[], style: RateLimitHeaderStyle, policy?: string): void {
   if (style === false || limits.length === 0 || res.headersSent) return;
   if (style === "draft" || style === "both") {
-    let policy = "";
-    let state = "";
-    for (const l of limits) {
-      policy += `${policy ? ", " : ""}"${l.policy}";q=${l.limit};w=${l.windowSeconds}`;
-      state += `${state ? ", " : ""}"${l.policy}";r=${l.remaining};t=${l.resetSeconds}`;
-    }
-    res.setHeader("RateLimit-Policy", policy);
-    res.setHeader("RateLimit", state);
+    res.setHeader("RateLimit-Policy", policy || policyField(limits));
+    res.setHeader("RateLimit", stateField(limits));
   }
   if (style === "legacy" || style === "both") {
     let tightest = limits[0]!;

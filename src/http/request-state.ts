@@ -1,9 +1,8 @@
 /**
  * What apiKeyAuth leaves for the guards after it: a record with the verified key (compiled
- * scopes), the charge to refund if a guard refuses, and the responder, held in a WeakMap keyed by
- * the request. Not a property of the request: it never shows in `JSON.stringify(req)` or collides
- * with app properties, and adding a property to a request whose prototype Express has swapped
- * costs microseconds, while a WeakMap entry costs next to nothing.
+ * scopes), the charge to refund if a guard refuses, and the responder, held on the request under a
+ * module-private symbol. A symbol never shows in `JSON.stringify(req)` nor collides with app
+ * properties, and unlike a WeakMap entry it puts no ephemeron on the garbage collector per request.
  */
 import type { IncomingMessage } from "node:http";
 import type { AuthenticatedKey } from "../core/types.js";
@@ -31,14 +30,16 @@ export interface KeywardRequest extends IncomingMessage {
   apiKey?: AuthenticatedKey;
 }
 
-const states = new WeakMap<IncomingMessage, AuthState>();
+const STATE = Symbol("keyward.authState");
+
+type WithState = IncomingMessage & { [STATE]?: AuthState };
 
 /** apiKeyAuth's record for `req`, if apiKeyAuth ran on it. */
 export function authState(req: IncomingMessage): AuthState | undefined {
-  return states.get(req);
+  return (req as WithState)[STATE];
 }
 
 /** Records apiKeyAuth's verdict for `req`. */
 export function setAuthState(req: IncomingMessage, state: AuthState): void {
-  states.set(req, state);
+  (req as WithState)[STATE] = state;
 }

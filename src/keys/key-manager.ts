@@ -14,7 +14,8 @@ import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
-import { fixedWindow, secondsUntil, utcMonth, type LimitState, type ResolvedTier } from "./limits.js";
+import { secondsUntil, type LimitState, type ResolvedTier } from "./limits.js";
+import { KeyMeter, type PlannedCounter } from "./meter.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import { resolveProject } from "./projects.js";
 import { DAY_MS, UsageRecorder } from "./usage-recorder.js";
@@ -42,6 +43,8 @@ export interface VerifiedKey {
   readonly principal: AuthenticatedKey;
   readonly rate: ResolvedTier["rateLimit"];
   readonly monthly: number | null;
+  /** The counters of the key's current windows (rebuilt when a window turns over). */
+  readonly meter: KeyMeter;
   /** The refusals for this key once revoked / expired, made once per cache fill, not per request. */
   readonly revokedError: KeywardError | null;
   readonly expiredError: KeywardError | null;
@@ -61,6 +64,8 @@ export interface Charge {
   readonly limits: readonly LimitState[];
   /** Counters taken, so a later refusal can give them back. */
   readonly counters: readonly string[];
+  /** The `RateLimit-Policy` field value (IETF draft) for `limits`: the same string for every request in a window. */
+  readonly policy: string;
 }
 
 /**
@@ -93,8 +98,10 @@ export interface KeyPage {
   next: string | null;
 }
 
-const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]) });
+const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]), policy: "" });
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
+/** No key format is this long; longer input is refused before it is hashed. */
+const MAX_SECRET_LENGTH = 1024;
 const EXPIRED_MESSAGE = "The API key has expired.";
 const REVOKED_MESSAGE = "The API key has been revoked.";
 /** verify()'s shared refusal for a project outside the allow-list (refusals allocate nothing). */
@@ -130,8 +137,6 @@ export class KeyManager {
   private initialized = false;
   private closed = false;
   /** Asynchronous charges not yet settled, which `close()` waits for. */
-  /** The current UTC month, computed once a month rather than on every charge. */
-  private month: ReturnType<typeof utcMonth> | null = null;
   private pendingCharges = 0;
   private drained: (() => void) | null = null;
 
@@ -371,16 +376,17 @@ export class KeyManager {
   // ---------------------------------------------------------------- hot path (used by adapters)
 
   /**
-   * Finds the key for a secret: format and checksum first (no store read for a malformed key),
-   * then the cache, then the store. Synchronous when the cache or store answers synchronously.
+   * Finds the key for a secret: the cache first (by hash), then on a miss the format and checksum
+   * (no store read for a malformed key), then the store. Synchronous when the cache or store answers synchronously.
    * Returns the refusal as a value, never throws.
    */
   authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
-    if (typeof secret !== "string" || this.format.check(secret) === undefined) return INVALID;
+    if (typeof secret !== "string" || secret.length > MAX_SECRET_LENGTH) return INVALID;
     const hash = this.hash(secret);
     const cached = this.cache.get(hash);
-    if (cached === UNKNOWN) return INVALID;
-    if (cached !== undefined) return this.checkStatus(cached);
+    // Only well-formed keys ever enter the cache, so a hit needs no format check.
+    if (cached !== undefined) return cached === UNKNOWN ? INVALID : this.checkStatus(cached);
+    if (this.format.check(secret) === undefined) return INVALID;
     if (!this.initialized) return this.whenReady().then(() => this.lookup(hash), (e: unknown) => asStoreUnavailable(e));
     return this.lookup(hash);
   }
@@ -391,7 +397,7 @@ export class KeyManager {
    * back, so a refused request costs nothing.
    */
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
-    if (key.rate === null && key.monthly === null) return NO_CHARGE;
+    if (!key.meter.limited) return NO_CHARGE;
     const result = this.takeCharge(key);
     if (!isPromise(result)) return result;
     this.pendingCharges++;
@@ -402,19 +408,14 @@ export class KeyManager {
 
   private takeCharge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     const now = this.now();
-    const plan: PlannedCounter[] = [];
-    if (key.rate !== null) {
-      const window = fixedWindow(now, key.rate.windowMs);
-      plan.push({ policy: "window", counter: `r:${key.id}:${window.start}`, limit: key.rate.limit, resetAt: window.resetAt, windowSeconds: Math.round(key.rate.windowMs / 1000), resetSeconds: secondsUntil(window.resetAt, now) });
-    }
-    if (key.monthly !== null) {
-      let month = this.month;
-      if (month === null || now < month.start || now >= month.resetAt) month = this.month = utcMonth(now);
-      plan.push({ policy: "monthly", counter: `q:${key.id}:${month.label}`, limit: key.monthly, resetAt: month.resetAt, windowSeconds: Math.round((month.resetAt - month.start) / 1000), resetSeconds: secondsUntil(month.resetAt, now) });
-    }
+    const meter = key.meter;
+    // Captured together: a concurrent charge in the next window may rebuild the meter's plan.
+    const plan = meter.at(now);
+    const counters = meter.counters;
+    const policy = meter.policy;
     const counts = this.consumeInOrder(plan, 0, []);
-    if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, c)));
-    return counts instanceof KeywardError ? counts : settleCharge(plan, counts);
+    if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, counters, policy, c, now)));
+    return counts instanceof KeywardError ? counts : settleCharge(plan, counters, policy, counts, now);
   }
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
@@ -573,6 +574,8 @@ export class KeyManager {
       return storeUnavailable(error); // tierOf threw: fail closed, like a store failure
     }
     const build = (t: ResolvedTier | null): VerifiedKey => {
+      const rate = record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit;
+      const monthly = t?.monthlyRequests ?? null;
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
         scopes: Object.freeze([...record.scopes]),
@@ -588,8 +591,9 @@ export class KeyManager {
         expiredError: record.expiresAt === null ? null : new KeywardError("key_expired", EXPIRED_MESSAGE, { keyId: record.id }),
         grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
         principal,
-        rate: record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit,
-        monthly: t?.monthlyRequests ?? null,
+        rate,
+        monthly,
+        meter: new KeyMeter(record.id, rate, monthly),
       });
     };
     if (!isPromise(tier)) return build(tier);
@@ -641,7 +645,7 @@ export class KeyManager {
   /** Records one counter's answer: the final result on a refusal or failure, null to go on. */
   private consumed(plan: readonly PlannedCounter[], i: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
     if (n instanceof KeywardError || n < 0) {
-      if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter) });
+      if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter), policy: "" });
       if (n instanceof KeywardError) return n;
     }
     counts.push(n);
@@ -780,39 +784,28 @@ export class KeyManager {
   }
 }
 
-/** One counter a request is charged against, with what its headers will say. */
-interface PlannedCounter {
-  readonly policy: LimitState["policy"];
-  readonly counter: string;
-  readonly limit: number;
-  readonly resetAt: number;
-  readonly windowSeconds: number;
-  readonly resetSeconds: number;
-}
-
 /**
  * Turns the counts `consume` returned (in plan order, stopping at the first -1) into the charge, or
  * into the 429 for the refused policy. Units taken before a refusal were given back, so their
  * `remaining` is shown as it stands without this request.
  */
-function settleCharge(plan: readonly PlannedCounter[], counts: readonly number[]): Charge | KeywardError {
+function settleCharge(plan: readonly PlannedCounter[], counters: readonly string[], policy: string, counts: readonly number[], now: number): Charge | KeywardError {
   const limits: LimitState[] = [];
-  const counters: string[] = [];
   for (let i = 0; i < counts.length && i < plan.length; i++) {
     const p = plan[i]!;
     const n = counts[i]!;
+    const resetSeconds = secondsUntil(p.resetAt, now);
     if (n < 0) {
       for (let j = 0; j < limits.length; j++) limits[j] = { ...limits[j]!, remaining: Math.min(limits[j]!.limit, limits[j]!.remaining + 1) };
-      limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds: p.resetSeconds });
+      limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds });
       const message = p.policy === "window"
-        ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${p.resetSeconds}s.`
+        ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${resetSeconds}s.`
         : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
-      return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(p.resetSeconds) }, limits });
+      return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(resetSeconds) }, limits });
     }
-    limits.push({ policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds: p.resetSeconds });
-    counters.push(p.counter);
+    limits.push({ policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds });
   }
-  return { limits, counters };
+  return { limits, counters, policy };
 }
 
 function errorMessage(error: unknown): string {

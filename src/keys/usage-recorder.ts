@@ -10,7 +10,20 @@ export const DAY_MS = 86_400_000;
 interface Pending {
   count: number;
   lastUsedAt: number;
+  /** The day being counted now and its count, kept out of `days` so a request costs no Map write. */
+  day: number;
+  dayCount: number;
+  /** Counts of other days (and of `day` up to the last fold). */
   days: Map<number, number>;
+}
+
+/** Moves the running day's count into `days`; returns `days`. */
+function foldDays(p: Pending): Map<number, number> {
+  if (p.dayCount > 0) {
+    p.days.set(p.day, (p.days.get(p.day) ?? 0) + p.dayCount);
+    p.dayCount = 0;
+  }
+  return p.days;
 }
 
 /** Buffered usage for keys, flushed to a store. */
@@ -34,15 +47,19 @@ export class UsageRecorder {
 
   /** Counts one request for `id` at `now`. */
   record(id: string, now: number): void {
+    const day = Math.floor(now / DAY_MS);
     let entry = this.buffer.get(id);
     if (entry === undefined) {
-      entry = { count: 0, lastUsedAt: now, days: new Map() };
+      entry = { count: 0, lastUsedAt: now, day, dayCount: 0, days: new Map() };
       this.buffer.set(id, entry);
     }
     entry.count++;
     if (now > entry.lastUsedAt) entry.lastUsedAt = now;
-    const day = Math.floor(now / DAY_MS);
-    entry.days.set(day, (entry.days.get(day) ?? 0) + 1);
+    if (day !== entry.day) {
+      foldDays(entry);
+      entry.day = day;
+    }
+    entry.dayCount++;
   }
 
   /** Unflushed usage of `id`: requests, latest use and per-day counts. */
@@ -53,7 +70,7 @@ export class UsageRecorder {
       if (!entry) continue;
       out.count += entry.count;
       if (out.lastUsedAt === null || entry.lastUsedAt > out.lastUsedAt) out.lastUsedAt = entry.lastUsedAt;
-      for (const [day, n] of entry.days) out.days.set(day, (out.days.get(day) ?? 0) + n);
+      for (const [day, n] of foldDays(entry)) out.days.set(day, (out.days.get(day) ?? 0) + n);
     }
     return out;
   }
@@ -66,7 +83,7 @@ export class UsageRecorder {
     this.buffer = new Map();
     this.inFlight = batch;
     const deltas: UsageDelta[] = [];
-    for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...p.days] });
+    for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...foldDays(p)] });
     // Assigned before the write starts, and cleared only by this write's own settlement, so a store
     // that throws synchronously cannot leave a settled promise behind that later flushes wait on.
     const write = Promise.resolve().then(() => this.store.recordUsage(deltas)).then(
@@ -112,7 +129,8 @@ export class UsageRecorder {
       }
       current.count += p.count;
       if (p.lastUsedAt > current.lastUsedAt) current.lastUsedAt = p.lastUsedAt;
-      for (const [day, n] of p.days) current.days.set(day, (current.days.get(day) ?? 0) + n);
+      const into = foldDays(current);
+      for (const [day, n] of foldDays(p)) into.set(day, (into.get(day) ?? 0) + n);
     }
   }
 }
