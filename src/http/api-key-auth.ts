@@ -11,7 +11,7 @@ import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
-import { credential, OTHER_SCHEME } from "./credentials.js";
+import { credential, malformedToken, OTHER_SCHEME } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
@@ -152,8 +152,9 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     next();
   };
 
-  const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError) => {
-    if (found instanceof KeywardError) return fail(req, res, next, found);
+  const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError, token: string) => {
+    // A token that is not even a b64token is a malformed request (400), not a wrong key (401).
+    if (found instanceof KeywardError) return fail(req, res, next, (found.code === "invalid_key" && malformedToken(req, token, header)) || found);
     if (modes !== null && !modes.includes(found.mode as string)) return fail(req, res, next, modeError!, found.id);
     const requested = requestedProject(req, found);
     if (requested instanceof KeywardError) return fail(req, res, next, requested, found.id);
@@ -186,8 +187,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
       }
       if (typeof token !== "string") return fail(req, res, next, token);
       const found = keys.authenticate(token);
-      if (found instanceof Promise) found.then((f) => authorize(req, res, next, f)).catch(next);
-      else authorize(req, res, next, found);
+      if (found instanceof Promise) found.then((f) => authorize(req, res, next, f, token)).catch(next);
+      else authorize(req, res, next, found, token);
     } catch (error) {
       next(error);
     }

@@ -1,7 +1,8 @@
 /**
  * Credential extraction from a request: `Authorization: Bearer <key>` (scheme case-insensitive,
  * RFC 9110 §11.1; b64token syntax, RFC 6750 §2.1) or a custom header. Query strings are never read.
- * Returns the token, `null` when none was sent, or the refusal.
+ * Returns the token, `null` when none was sent, or the refusal; the b64token syntax is checked by
+ * `malformedToken` once a token has failed verification.
  */
 import type { IncomingMessage } from "node:http";
 import { KeywardError } from "../core/errors.js";
@@ -18,18 +19,12 @@ const BOTH = e400("The request carries a key in both the Authorization header an
 /** Returned for an Authorization header with another scheme (e.g. Basic): no API key was sent. */
 export const OTHER_SCHEME = new KeywardError("missing_key", "No API key was sent: use `Authorization: Bearer <key>`.");
 
-/** True for b64token characters (RFC 6750): ALPHA DIGIT - . _ ~ + / and trailing `=`. */
+/** b64token (RFC 6750 §2.1): ALPHA DIGIT - . _ ~ + / then optional trailing `=`. A regular expression: V8 runs it as native code, faster than a charCodeAt loop. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** True for a b64token. */
 function isB64Token(token: string): boolean {
-  let i = 0;
-  const n = token.length;
-  for (; i < n; i++) {
-    const c = token.charCodeAt(i);
-    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47) continue;
-    break;
-  }
-  if (i === 0) return false;
-  for (; i < n; i++) if (token.charCodeAt(i) !== 61) return false;
-  return true;
+  return B64TOKEN.test(token);
 }
 
 /** Whether `text` starts with `lower` (lowercase ASCII letters, digits and punctuation), ignoring ASCII case, without allocating. */
@@ -53,7 +48,10 @@ function rawCount(req: IncomingMessage, lowerName: string): number {
   return count;
 }
 
-/** The token from `Authorization: Bearer …`, null when no Authorization header, or a refusal. */
+/**
+ * The token from `Authorization: Bearer …`, null when no Authorization header, or a refusal. The
+ * token's characters are not checked here: see {@link malformedToken}.
+ */
 export function bearerToken(req: IncomingMessage): string | null | KeywardError {
   const header = req.headers.authorization;
   if (header === undefined) return null;
@@ -67,18 +65,17 @@ export function bearerToken(req: IncomingMessage): string | null | KeywardError 
   if (header.charCodeAt(i) === 9) return MALFORMED;
   while (header.charCodeAt(i) === 32) i++;
   if (i >= header.length) return EMPTY;
-  const token = i === 7 ? header.slice(7) : header.slice(i);
-  return isB64Token(token) ? token : MALFORMED;
+  return i === 7 ? header.slice(7) : header.slice(i);
 }
 
-/** The token from a custom header (`x-api-key`), null when absent, or a refusal. */
+/** The token from a custom header (`x-api-key`), null when absent, or a refusal (characters unchecked, as for Bearer). */
 export function headerToken(req: IncomingMessage, lowerName: string): string | null | KeywardError {
   const value = req.headers[lowerName];
   if (value === undefined) return null;
   if (Array.isArray(value) || rawCount(req, lowerName) > 1) return e400(`The ${lowerName} header was sent more than once.`);
   if (value.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
   if (value.length === 0) return e400(`The ${lowerName} header is empty.`);
-  return isB64Token(value) ? value : e400(`The ${lowerName} header is malformed: send the key alone.`);
+  return value;
 }
 
 /** Reads the credential for a configured source: Bearer, a custom header, or either (never both). */
@@ -90,4 +87,15 @@ export function credential(req: IncomingMessage, header: string | null, alsoBear
   if (custom === null) return bearer;
   if (bearer === null || bearer === OTHER_SCHEME) return custom;
   return BOTH;
+}
+
+/**
+ * The 400 for a token that is not a b64token (RFC 6750 §2.1), or null when its syntax is fine.
+ * Asked only after a token failed verification: every key that verifies is well-formed (the key
+ * format is stricter than b64token), so a good key never pays for this check.
+ */
+export function malformedToken(req: IncomingMessage, token: string, header: string | null): KeywardError | null {
+  if (isB64Token(token)) return null;
+  if (header !== null && req.headers[header] === token) return e400(`The ${header} header is malformed: send the key alone.`);
+  return MALFORMED;
 }

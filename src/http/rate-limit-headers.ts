@@ -16,20 +16,21 @@ import type { LimitState } from "../core/types.js";
 export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
 
 /**
- * Writes the headers for `limits` on `res`. `policy` is the RateLimit-Policy value when the caller
+ * Writes the headers for `limits` on `res`. Names are written in lowercase (field names are
+ * case-insensitive, RFC 9110 §5.1): Node then stores them without lowercasing a copy per request. `policy` is the RateLimit-Policy value when the caller
  * already has it (a charge carries it, cached per window); otherwise it is formatted here.
  */
 export function writeRateLimitHeaders(res: ServerResponse, limits: readonly LimitState[], style: RateLimitHeaderStyle, policy?: string): void {
   if (style === false || limits.length === 0 || res.headersSent) return;
   if (style === "draft" || style === "both") {
-    res.setHeader("RateLimit-Policy", policy || policyField(limits));
-    res.setHeader("RateLimit", stateField(limits));
+    res.setHeader("ratelimit-policy", policy || policyField(limits));
+    res.setHeader("ratelimit", stateField(limits));
   }
   if (style === "legacy" || style === "both") {
     let tightest = limits[0]!;
     for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
-    res.setHeader("RateLimit-Limit", String(tightest.limit));
-    res.setHeader("RateLimit-Remaining", String(tightest.remaining));
-    res.setHeader("RateLimit-Reset", String(tightest.resetSeconds));
+    res.setHeader("ratelimit-limit", String(tightest.limit));
+    res.setHeader("ratelimit-remaining", String(tightest.remaining));
+    res.setHeader("ratelimit-reset", String(tightest.resetSeconds));
   }
 }

@@ -413,7 +413,7 @@ export class KeyManager {
     const plan = meter.at(now);
     const counters = meter.counters;
     const policy = meter.policy;
-    const counts = this.consumeInOrder(plan, 0, []);
+    const counts = this.consumeInOrder(plan, 0, new Array<number>(plan.length));
     if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, counters, policy, c, now)));
     return counts instanceof KeywardError ? counts : settleCharge(plan, counters, policy, counts, now);
   }
@@ -648,8 +648,10 @@ export class KeyManager {
       if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter), policy: "" });
       if (n instanceof KeywardError) return n;
     }
-    counts.push(n);
-    return n < 0 ? counts : null;
+    counts[i] = n;
+    if (n >= 0) return null;
+    counts.length = i + 1;
+    return counts;
   }
 
   /** One counter take, as `storeRead` would do it but without a closure per call. */
@@ -790,12 +792,13 @@ export class KeyManager {
  * `remaining` is shown as it stands without this request.
  */
 function settleCharge(plan: readonly PlannedCounter[], counters: readonly string[], policy: string, counts: readonly number[], now: number): Charge | KeywardError {
-  const limits: LimitState[] = [];
-  for (let i = 0; i < counts.length && i < plan.length; i++) {
+  const limits = new Array<LimitState>(Math.min(counts.length, plan.length));
+  for (let i = 0; i < limits.length; i++) {
     const p = plan[i]!;
     const n = counts[i]!;
     const resetSeconds = secondsUntil(p.resetAt, now);
     if (n < 0) {
+      limits.length = i;
       for (let j = 0; j < limits.length; j++) limits[j] = { ...limits[j]!, remaining: Math.min(limits[j]!.limit, limits[j]!.remaining + 1) };
       limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds });
       const message = p.policy === "window"
@@ -803,7 +806,7 @@ function settleCharge(plan: readonly PlannedCounter[], counters: readonly string
         : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
       return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(resetSeconds) }, limits });
     }
-    limits.push({ policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds });
+    limits[i] = { policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds };
   }
   return { limits, counters, policy };
 }
