@@ -14,7 +14,7 @@ import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
 import { credential, malformedToken, OTHER_SCHEME } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
-import { setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
+import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
@@ -111,11 +111,12 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (!knownModes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${knownModes.join(", ") || "none"}`);
   }
   const keys = o.keys ?? defaultKeyManager();
+  installApiKeyGetter();
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
   const context: AuthContext = Object.freeze({ keys, responder });
-  const anonymous: AuthState = Object.freeze({ key: undefined, context, charge: undefined });
+  const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
   const modes = o.modes ?? null;
   const modeError = modes ? modeForbidden(modes) : null;
   const projectError = projectForbidden();
@@ -146,8 +147,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (charge instanceof KeywardError) return fail(req, res, next, charge, key.id);
     if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
     keys.recordUse(key);
-    req.apiKey = keys.principalFor(key, project);
-    setAuthState(req, { key, context, charge: charge.counters.length ? charge : undefined });
+    setAuthState(req, { key, principal: keys.principalFor(key, project), context, charge: charge.counters.length ? charge : undefined });
     if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
     next();
   };
