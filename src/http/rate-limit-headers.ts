@@ -21,16 +21,22 @@ export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
  * already has it (a charge carries it, cached per window); otherwise it is formatted here.
  */
 export function writeRateLimitHeaders(res: ServerResponse, limits: readonly LimitState[], style: RateLimitHeaderStyle, policy?: string): void {
-  if (style === false || limits.length === 0 || res.headersSent) return;
-  if (style === "draft" || style === "both") {
-    res.setHeader("ratelimit-policy", policy || policyField(limits));
-    res.setHeader("ratelimit", stateField(limits));
-  }
-  if (style === "legacy" || style === "both") {
-    let tightest = limits[0]!;
-    for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
-    res.setHeader("ratelimit-limit", String(tightest.limit));
-    res.setHeader("ratelimit-remaining", String(tightest.remaining));
-    res.setHeader("ratelimit-reset", String(tightest.resetSeconds));
+  if (style === false || limits.length === 0) return;
+  // No `res.headersSent` check first: that is one more property lookup per request, expensive on
+  // Express's per-request hidden classes. Headers that were already sent make setHeader throw.
+  try {
+    if (style === "draft" || style === "both") {
+      res.setHeader("ratelimit-policy", policy || policyField(limits));
+      res.setHeader("ratelimit", stateField(limits));
+    }
+    if (style === "legacy" || style === "both") {
+      let tightest = limits[0]!;
+      for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+      res.setHeader("ratelimit-limit", String(tightest.limit));
+      res.setHeader("ratelimit-remaining", String(tightest.remaining));
+      res.setHeader("ratelimit-reset", String(tightest.resetSeconds));
+    }
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "ERR_HTTP_HEADERS_SENT") throw error;
   }
 }

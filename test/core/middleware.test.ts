@@ -318,3 +318,66 @@ describe("the hot path", () => {
     }
   });
 });
+
+describe("req.apiKey", () => {
+  /** A request as node:http makes it (prototype untouched) carrying `secret`. */
+  function plainRequest(secret: string): IncomingMessage {
+    const req = new IncomingMessage(new Socket());
+    req.headers.authorization = bearer(secret);
+    req.rawHeaders = ["Authorization", req.headers.authorization];
+    return req;
+  }
+  const run = (req: IncomingMessage, options: ApiKeyAuthOptions = {}) => {
+    const calls: unknown[] = [];
+    apiKeyAuth({ keys, ...options })(req, new ServerResponse(req), (err) => calls.push(err ?? "next"));
+    return calls;
+  };
+
+  it("is undefined on a request apiKeyAuth never saw, and for an anonymous one", () => {
+    expect(new IncomingMessage(new Socket()).apiKey).toBeUndefined();
+    const anonymous = new IncomingMessage(new Socket());
+    anonymous.rawHeaders = [];
+    expect(run(anonymous, { required: false })).toEqual(["next"]);
+    expect(anonymous.apiKey).toBeUndefined();
+  });
+
+  it("shows the key on a plain node:http request and on one whose prototype was swapped (as Express does)", () => {
+    const plain = plainRequest(secrets.reader);
+    const swapped = plainRequest(secrets.writer);
+    Object.setPrototypeOf(swapped, Object.create(IncomingMessage.prototype));
+    expect(run(plain)).toEqual(["next"]);
+    expect(run(swapped)).toEqual(["next"]);
+    expect(plain.apiKey?.name).toBe("reader");
+    expect(swapped.apiKey?.name).toBe("writer");
+    // The record kept for the guards never shows in serialisation.
+    expect(JSON.stringify(plain.apiKey)).not.toContain(secrets.reader.slice(8));
+    expect(Object.getOwnPropertySymbols(plain).map((s) => String(s)).join()).not.toContain(secrets.reader.slice(8));
+  });
+
+  it("replaces an apiKey the app (or another library) set before apiKeyAuth", () => {
+    const req = plainRequest(secrets.reader);
+    (req as { apiKey?: unknown }).apiKey = { name: "forged", scopes: ["*"] };
+    expect(run(req)).toEqual(["next"]);
+    expect(req.apiKey?.name).toBe("reader");
+    expect(req.apiKey?.scopes).toEqual(["nodes:read", "analytics:read"]);
+  });
+
+  it("can still be assigned by the app after apiKeyAuth", () => {
+    const req = plainRequest(secrets.reader);
+    run(req);
+    const replacement = { ...req.apiKey!, name: "impersonated" };
+    req.apiKey = replacement;
+    expect(req.apiKey).toBe(replacement);
+  });
+
+  it("over real HTTP under Express, two requests in flight each see their own key", async () => {
+    const slow = express();
+    slow.use(apiKeyAuth({ keys }));
+    slow.get("/me", (req, res) => { setTimeout(() => res.json({ name: req.apiKey?.name }), 20); });
+    const [a, b] = await Promise.all([
+      request(slow).get("/me").set("Authorization", bearer(secrets.reader)),
+      request(slow).get("/me").set("Authorization", bearer(secrets.writer)),
+    ]);
+    expect([a.body.name, b.body.name]).toEqual(["reader", "writer"]);
+  });
+});
