@@ -23,10 +23,10 @@ const env = (name: string, fallback: number) => {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
-const ROUNDS = env("BENCH_ROUNDS", 3);
+const ROUNDS = env("BENCH_ROUNDS", 5);
 const SECONDS = env("BENCH_SECONDS", 3);
 const CONNECTIONS = env("BENCH_CONNECTIONS", 50);
-const WARMUP = env("BENCH_WARMUP", 1);
+const WARMUP = env("BENCH_WARMUP", 3);
 const PIN = process.env.BENCH_PIN !== "0" && cpus().length >= 2 && pin(process.pid, "1");
 const chosen = process.env.BENCH_SETUPS?.split(",").map((s) => s.trim()).filter(Boolean);
 

@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:instructions`: instructions per request, counted by valgrind's callgrind. Load
+ * benchmarks on a shared 2-core machine swing by ±20% between rounds; an instruction count does
+ * not (the same build gives the same count to within ~1%), so this is how a hot-path change is
+ * judged. Each setup's server runs under callgrind; after a warm-up (so V8 has optimised the hot
+ * path) the counters are zeroed, N requests are sent over keep-alive connections, and the server
+ * thread's instructions are read from the dump. Needs `valgrind` on PATH (Debian: `valgrind`);
+ * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP.
+ */
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fmt, table } from "./report.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
+const WARMUP = Number(process.env.INSTR_WARMUP) || 12_000;
+const SETUPS = (process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,passport").split(",").map((s) => s.trim()).filter(Boolean);
+
+function hasValgrind(): boolean {
+  try {
+    execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `count` GET /v1/ping requests, 8 at a time on keep-alive connections; resolves with the non-2xx count. */
+function drive(port: number, headers: Record<string, string>, count: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  let sent = 0;
+  let done = 0;
+  let bad = 0;
+  return new Promise((resolve, reject) => {
+    const one = () => {
+      if (sent >= count) return;
+      sent++;
+      const req = request({ host: "127.0.0.1", port, path: "/v1/ping", headers, agent }, (res) => {
+        if (res.statusCode !== 200) bad++;
+        res.resume();
+        res.on("end", () => {
+          if (++done === count) {
+            agent.destroy();
+            resolve(bad);
+          } else one();
+        });
+      });
+      req.on("error", reject);
+      req.end();
+    };
+    for (let i = 0; i < 8; i++) one();
+  });
+}
+
+/** The server thread's instruction count in a callgrind dump (`summary:` or `totals:` line). */
+function totalOf(file: string): number {
+  const match = /^(?:summary|totals):\s+(\d+)/m.exec(readFileSync(file, "utf8"));
+  if (!match) throw new Error(`no totals in ${file}`);
+  return Number(match[1]);
+}
+
+/** Runs one setup under callgrind and returns its main-thread instructions per request. */
+async function measure(name: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "keyward-instr-"));
+  const child: ChildProcess = fork(join(here, "server.mjs"), [name], {
+    execPath: "valgrind",
+    execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--separate-threads=yes", `--callgrind-out-file=${join(dir, "cg.%p")}`, process.execPath],
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  try {
+    const ready = await new Promise<{ port: number; headers: Record<string, string> }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("did not start within 180 s")), 180_000);
+      child.on("message", (m: { type: string; port: number; headers: Record<string, string>; message?: string }) => {
+        if (m.type === "ready") { clearTimeout(timer); resolve(m); }
+        if (m.type === "error") { clearTimeout(timer); reject(new Error(m.message)); }
+      });
+      child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}: ${stderr.split("\n").slice(-3).join(" ")}`)); });
+    });
+    if (await drive(ready.port, ready.headers, WARMUP)) throw new Error("non-200 answers during warm-up");
+    execFileSync("callgrind_control", ["-z", String(child.pid)], { stdio: "ignore" });
+    if (await drive(ready.port, ready.headers, REQUESTS)) throw new Error("non-200 answers");
+    execFileSync("callgrind_control", ["-d", String(child.pid)], { stdio: "ignore" });
+    // The dump of the zeroed interval is cg.<pid>.1-01 (part 1, thread 1: the event loop).
+    const dump = readdirSync(dir).find((f) => /^cg\.\d+\.1-01$/.test(f));
+    if (!dump) throw new Error("callgrind wrote no dump");
+    return totalOf(join(dir, dump)) / REQUESTS;
+  } finally {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (!hasValgrind()) {
+    process.stdout.write("bench:instructions: valgrind is not installed (Debian: apt-get install valgrind); nothing measured.\n");
+    return;
+  }
+  process.stderr.write(`keyward instruction counts: ${SETUPS.length} setups, ${REQUESTS} requests each after ${WARMUP} warm-up requests (two setups at a time)\n`);
+  const results = new Map<string, number | Error>();
+  const queue = [...SETUPS];
+  const worker = async () => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const value = await measure(name).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      results.set(name, value);
+      process.stderr.write(`  ${name.padEnd(20)} ${value instanceof Error ? `failed: ${value.message}` : `${fmt(value, 0)} instructions/request`}\n`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+
+  const num = (name: string) => { const v = results.get(name); return typeof v === "number" ? v : null; };
+  const http = num("http");
+  const express = num("express");
+  const rows = SETUPS.map((name) => {
+    const v = num(name);
+    const base = name.startsWith("kw-http") || name === "http" ? http : express;
+    return [name, v === null ? "–" : fmt(v, 0), v === null || base === null ? "–" : fmt(v - base, 0), v === null || base === null ? "–" : `${fmt((v / base - 1) * 100, 1)}%`];
+  });
+  const lines = [`### Instructions per request (callgrind, event-loop thread, ${REQUESTS} requests after ${WARMUP} warm-up, Node ${process.version})`, ""];
+  lines.push(...table(["setup", "instructions/request", "over its bare server", "%"], rows));
+  const kwExpress = num("kw-express-sqlite");
+  const kwHttp = num("kw-http-sqlite");
+  if (express && kwExpress) lines.push("", `keyward (Express, SQLite, all features) vs bare Express by instructions: ${fmt(express / kwExpress, 3)}× (target for req/s: ≥ 0.95×)`);
+  if (http && kwHttp) lines.push(`keyward on node:http (SQLite, all features): ${fmt(kwHttp - http, 0)} instructions/request over bare node:http (${fmt((kwHttp / http - 1) * 100, 1)}%)`);
+  process.stdout.write(lines.join("\n") + "\n");
+  const out = join(here, "results");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "instructions.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, requests: REQUESTS, warmup: WARMUP, perRequest: Object.fromEntries([...results].map(([k, v]) => [k, typeof v === "number" ? v : String(v.message)])) }, null, 2) + "\n");
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:instructions failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
