@@ -24,7 +24,8 @@ export interface AuthState {
   readonly key: VerifiedKey | undefined;
   /** What `req.apiKey` reads: the key's principal for the request's project. */
   readonly principal: AuthenticatedKey | undefined;
-  readonly context: AuthContext;
+  /** Undefined for a record made by assigning `req.apiKey` (no apiKeyAuth behind it). */
+  readonly context: AuthContext | undefined;
   /** The counters this request took, until a guard refunds them. */
   charge: Charge | undefined;
 }
@@ -50,7 +51,17 @@ export function authState(req: IncomingMessage): AuthState | undefined {
   return isPlain(req) ? (req as WithState)[STATE] : states.get(req);
 }
 
-/** The getter and setter behind `req.apiKey`; an assignment makes an ordinary own property. */
+/** Stores `state` as the request's record (see the header for where). */
+function storeState(req: IncomingMessage, state: AuthState): void {
+  if (isPlain(req)) (req as WithState)[STATE] = state;
+  else states.set(req, state);
+}
+
+/**
+ * The getter and setter behind `req.apiKey`. An assignment (by the app, a test, another library)
+ * replaces the principal in the record instead of adding an own property, so `req.apiKey` never
+ * hides apiKeyAuth's later verdict and apiKeyAuth never has to look for an own property.
+ */
 const apiKeyAccessor = {
   configurable: true,
   enumerable: false,
@@ -58,7 +69,8 @@ const apiKeyAccessor = {
     return authState(this)?.principal;
   },
   set(this: IncomingMessage, value: AuthenticatedKey | undefined) {
-    Object.defineProperty(this, "apiKey", { value, writable: true, enumerable: true, configurable: true });
+    const current = authState(this);
+    storeState(this, current ? { ...current, principal: value } : { key: undefined, principal: value, context: undefined, charge: undefined });
   },
 };
 
@@ -83,9 +95,8 @@ export function installApiKeyGetter(): void {
 
 /** Records apiKeyAuth's verdict for `req` and makes `req.apiKey` show its principal. */
 export function setAuthState(req: KeywardRequest, state: AuthState): void {
-  if (isPlain(req)) (req as WithState)[STATE] = state;
-  else states.set(req, state);
-  // An own `apiKey` (set by the app or another library) would hide the getter: overwrite it. A
-  // request that does not inherit from IncomingMessage (HTTP/2 compatibility API) gets one too.
-  if (!getterInstalled || Object.hasOwn(req, "apiKey") || !(req instanceof IncomingMessage)) req.apiKey = state.principal;
+  storeState(req, state);
+  // Without keyward's getter (another copy of keyward installed its own, or the request does not
+  // inherit from IncomingMessage, as with the HTTP/2 compatibility API), assign the property.
+  if (!getterInstalled || !(req instanceof IncomingMessage)) req.apiKey = state.principal;
 }
