@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const express = num("express");
   const rows = SETUPS.map((name) => {
     const v = num(name);
-    const base = name.startsWith("kw-http") || name === "http" ? http : express;
+    const base = name === "http" || name.startsWith("http-") || name.startsWith("kw-http") ? http : express;
     return [name, v === null ? "–" : fmt(v, 0), v === null || base === null ? "–" : fmt(v - base, 0), v === null || base === null ? "–" : `${fmt((v / base - 1) * 100, 1)}%`];
   });
   const lines = [`### Instructions per request (callgrind, event-loop thread, ${REQUESTS} requests after ${WARMUP} warm-up, Node ${process.version})`, ""];
@@ -126,6 +126,8 @@ async function main(): Promise<void> {
   const kwExpress = num("kw-express-sqlite");
   const kwHttp = num("kw-http-sqlite");
   if (express && kwExpress) lines.push("", `keyward (Express, SQLite, all features) vs bare Express by instructions: ${fmt(express / kwExpress, 3)}× (target for req/s: ≥ 0.95×)`);
+  const passport = num("passport");
+  if (passport && kwExpress) lines.push(`keyward (Express, SQLite, all features) vs passport-headerapikey by instructions: ${fmt(passport / kwExpress, 2)}× (target for req/s: ≥ 1.25×)`);
   if (http && kwHttp) lines.push(`keyward on node:http (SQLite, all features): ${fmt(kwHttp - http, 0)} instructions/request over bare node:http (${fmt((kwHttp / http - 1) * 100, 1)}%)`);
   process.stdout.write(lines.join("\n") + "\n");
   const out = join(here, "results");
