@@ -43,8 +43,8 @@ export interface VerifiedKey {
   readonly principal: AuthenticatedKey;
   readonly rate: ResolvedTier["rateLimit"];
   readonly monthly: number | null;
-  /** The counters of the key's current windows (rebuilt when a window turns over). */
-  readonly meter: KeyMeter;
+  /** The counters of the key's current windows (rebuilt when a window turns over); null without limits. */
+  readonly meter: KeyMeter | null;
   /** The refusals for this key once revoked / expired, made once per cache fill, not per request. */
   readonly revokedError: KeywardError | null;
   readonly expiredError: KeywardError | null;
@@ -397,7 +397,7 @@ export class KeyManager {
    * back, so a refused request costs nothing.
    */
   charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
-    if (!key.meter.limited) return NO_CHARGE;
+    if (key.meter === null) return NO_CHARGE;
     const result = this.takeCharge(key);
     if (!isPromise(result)) return result;
     this.pendingCharges++;
@@ -408,7 +408,7 @@ export class KeyManager {
 
   private takeCharge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
     const now = this.now();
-    const meter = key.meter;
+    const meter = key.meter!;
     // Captured together: a concurrent charge in the next window may rebuild the meter's plan.
     const plan = meter.at(now);
     const counters = meter.counters;
@@ -593,7 +593,7 @@ export class KeyManager {
         principal,
         rate,
         monthly,
-        meter: new KeyMeter(record.id, rate, monthly),
+        meter: rate === null && monthly === null ? null : new KeyMeter(record.id, rate, monthly),
       });
     };
     if (!isPromise(tier)) return build(tier);

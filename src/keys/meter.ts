@@ -18,12 +18,14 @@ export interface PlannedCounter {
   readonly windowSeconds: number;
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /** The current plan of one key's counters. */
 export class KeyMeter {
   /** The counters to take, rate window first. */
-  plan: readonly PlannedCounter[] = [];
+  plan: readonly PlannedCounter[] = NONE;
   /** The plan's counter names, in the same order (shared by every charge in these windows). */
-  counters: readonly string[] = [];
+  counters: readonly string[] = NONE;
   /** The `RateLimit-Policy` field value for the plan. */
   policy = "";
   private validFrom = Infinity;
@@ -39,11 +41,6 @@ export class KeyMeter {
    * meter.at(Date.now())[0]?.counter; // "r:key_1:<window start>"
    */
   constructor(private readonly id: string, private readonly rate: RateLimitRule | null, private readonly monthly: number | null) {}
-
-  /** Whether the key has any limit to charge. */
-  get limited(): boolean {
-    return this.rate !== null || this.monthly !== null;
-  }
 
   /** The plan for the windows holding `now` (the cached one while they have not turned over). */
   at(now: number): readonly PlannedCounter[] {
