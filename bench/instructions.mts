@@ -7,13 +7,14 @@
  * thread's instructions are read from the dump. Needs `valgrind` on PATH (Debian: `valgrind`);
  * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP.
  */
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmt, table } from "./report.mjs";
+import { forkServer } from "./server-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
@@ -66,22 +67,12 @@ function totalOf(file: string): number {
 /** Runs one setup under callgrind and returns its main-thread instructions per request. */
 async function measure(name: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "keyward-instr-"));
-  const child: ChildProcess = fork(join(here, "server.mjs"), [name], {
+  const { child, ready: started } = forkServer(name, {
     execPath: "valgrind",
     execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--separate-threads=yes", `--callgrind-out-file=${join(dir, "cg.%p")}`, process.execPath],
-    stdio: ["ignore", "ignore", "pipe", "ipc"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  }, 180_000);
   try {
-    const ready = await new Promise<{ port: number; headers: Record<string, string> }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("did not start within 180 s")), 180_000);
-      child.on("message", (m: { type: string; port: number; headers: Record<string, string>; message?: string }) => {
-        if (m.type === "ready") { clearTimeout(timer); resolve(m); }
-        if (m.type === "error") { clearTimeout(timer); reject(new Error(m.message)); }
-      });
-      child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}: ${stderr.split("\n").slice(-3).join(" ")}`)); });
-    });
+    const ready = await started;
     if (await drive(ready.port, ready.headers, WARMUP)) throw new Error("non-200 answers during warm-up");
     execFileSync("callgrind_control", ["-z", String(child.pid)], { stdio: "ignore" });
     if (await drive(ready.port, ready.headers, REQUESTS)) throw new Error("non-200 answers");

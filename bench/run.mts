@@ -8,13 +8,14 @@
  * server runs on core 0 and the runner and load generator on core 1, so they do not take turns on
  * one core and the server's figures do not depend on where the scheduler put it.
  */
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SqliteStore } from "../dist/esm/sqlite.js";
 import { pickLoadGenerator, type LoadResult } from "./load.mjs";
+import { forkServer } from "./server-process.mjs";
 import { SETUPS } from "./setups.mjs";
 import { fmt, median, table } from "./report.mjs";
 
@@ -45,29 +46,17 @@ function pin(pid: number, cores: string): boolean {
   }
 }
 
-/** Forks the server for `name` and waits for it to listen. */
-function start(name: string, label: string): Promise<Server> {
-  const child = fork(join(here, "server.mjs"), [name], { execArgv: [], stdio: ["ignore", "inherit", "pipe", "ipc"] });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill(); reject(new Error("did not start within 60 s")); }, 60_000);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`exited with code ${code}: ${stderr.trim().split("\n").slice(-3).join(" ")}`)); });
-    child.on("message", function onMessage(m: { type: string; port: number; headers: Record<string, string>; notes: string; message: string }) {
-      if (m.type === "error") { clearTimeout(timer); child.off("message", onMessage); reject(new Error(m.message)); }
-      if (m.type !== "ready") return;
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.removeAllListeners("exit");
-      if (PIN) pin(child.pid!, "0");
-      const stats = () => new Promise<Stats>((res) => {
-        const on = (s: { type: string } & Stats) => { if (s.type === "stats") { child.off("message", on); res(s); } };
-        child.on("message", on);
-        child.send({ type: "stats" });
-      });
-      resolve({ name, label, child, port: m.port, headers: m.headers, notes: m.notes, stats });
-    });
+/** Starts the server for `name` and waits for it to listen. */
+async function start(name: string, label: string): Promise<Server> {
+  const { child, ready } = forkServer(name, {}, 60_000);
+  const m = await ready;
+  if (PIN) pin(child.pid!, "0");
+  const stats = () => new Promise<Stats>((res) => {
+    const on = (s: { type: string } & Stats) => { if (s.type === "stats") { child.off("message", on); res(s); } };
+    child.on("message", on);
+    child.send({ type: "stats" });
   });
+  return { name, label, child, port: m.port, headers: m.headers, notes: m.notes, stats };
 }
 
 async function stop(server: Server): Promise<void> {

@@ -48,23 +48,15 @@ const tempFile = (/** @type {string} */ name) => join(mkdtempSync(join(tmpdir(),
 /** Limits high enough never to refuse during a run, so every request pays for both counters. */
 const HIGH = { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000, window: "1m" } };
 
-/** A KeyManager on a store with one key holding `nodes:read` (and, for SQLite, tier limits on). */
+/** A KeyManager on a store with one key holding `nodes:read`, with or without tier limits. */
 /** @param {"memory" | "sqlite" | "memory-limits"} kind */
 async function keyward(kind) {
-  if (kind === "memory-limits") {
-    const keys = new KeyManager({ store: new MemoryStore(), tiers: { bench: HIGH } });
-    const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench" });
-    return { keys, secret, notes: "MemoryStore, usage tracking + rate limit + monthly quota on" };
-  }
-  if (kind === "memory") {
-    const keys = new KeyManager({ store: new MemoryStore() });
-    const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"] });
-    return { keys, secret, notes: "MemoryStore, usage tracking on, no limits" };
-  }
-  const file = tempFile("keys.db");
-  const keys = new KeyManager({ store: new SqliteStore(file), tiers: { bench: HIGH } });
-  const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench" });
-  return { keys, secret, notes: `SqliteStore (WAL, synchronous=NORMAL) at ${file}; usage tracking + per-key rate limit + monthly quota on` };
+  const limited = kind !== "memory";
+  const file = kind === "sqlite" ? tempFile("keys.db") : null;
+  const keys = new KeyManager({ store: file ? new SqliteStore(file) : new MemoryStore(), ...(limited ? { tiers: { bench: HIGH } } : {}) });
+  const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], ...(limited ? { tier: "bench" } : {}) });
+  const store = file ? `SqliteStore (WAL, synchronous=NORMAL) at ${file}` : "MemoryStore";
+  return { keys, secret, notes: `${store}; usage tracking${limited ? " + per-key rate limit + monthly quota" : ""} on` };
 }
 
 const bearer = (/** @type {string} */ secret) => ({ authorization: `Bearer ${secret}` });
@@ -81,6 +73,33 @@ function plainHttp(auth, guard) {
       guard(req, res, (err2) => (err2 ? fail(res) : sendOk(res)));
     });
   };
+}
+
+/**
+ * keyward on a framework, as a user would write it: apiKeyAuth, then requireScope on the route.
+ * @param {"memory" | "sqlite" | "memory-limits"} kind @param {"express" | "http" | "connect"} framework
+ * @param {import("../dist/esm/index.js").ApiKeyAuthOptions} [options]
+ * @returns {Promise<Built>}
+ */
+async function keywardOn(kind, framework, options = {}) {
+  const { keys, secret, notes } = await keyward(kind);
+  const auth = apiKeyAuth({ keys, ...options });
+  const guard = requireScope("nodes:read");
+  let listener;
+  if (framework === "http") listener = plainHttp(auth, guard);
+  else if (framework === "connect") {
+    const app = connect();
+    app.use(auth);
+    app.use(PATH, guard);
+    app.use(PATH, (_req, res) => sendOk(res));
+    listener = app;
+  } else {
+    const app = express();
+    app.use(auth);
+    app.get(PATH, guard, (_req, res) => { res.json({ ok: true }); });
+    listener = app;
+  }
+  return { listener, headers: bearer(secret), notes, close: () => keys.close() };
 }
 
 /** @param {import("node:http").ServerResponse} res */
@@ -118,45 +137,22 @@ export const SETUPS = [
   {
     name: "kw-express-memory",
     label: "keyward, Express 5, MemoryStore",
-    build: async () => {
-      const { keys, secret, notes } = await keyward("memory");
-      const app = express();
-      app.use(apiKeyAuth({ keys }));
-      app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
-      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("memory", "express"),
   },
   {
     name: "kw-express-sqlite",
     label: "keyward, Express 5, SQLite, all features",
-    build: async () => {
-      const { keys, secret, notes } = await keyward("sqlite");
-      const app = express();
-      app.use(apiKeyAuth({ keys }));
-      app.get(PATH, requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
-      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("sqlite", "express"),
   },
   {
     name: "kw-http-sqlite",
     label: "keyward, node:http, SQLite, all features",
-    build: async () => {
-      const { keys, secret, notes } = await keyward("sqlite");
-      const listener = plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read"));
-      return { listener, headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("sqlite", "http"),
   },
   {
     name: "kw-connect-sqlite",
     label: "keyward, Connect, SQLite, all features",
-    build: async () => {
-      const { keys, secret, notes } = await keyward("sqlite");
-      const app = connect();
-      app.use(apiKeyAuth({ keys }));
-      app.use(PATH, requireScope("nodes:read"));
-      app.use(PATH, (_req, res) => sendOk(res));
-      return { listener: app, headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("sqlite", "connect"),
   },
   {
     name: "http-floor",
@@ -166,8 +162,8 @@ export const SETUPS = [
       listener: (req, res) => {
         if (req.url !== PATH) return notFound(res);
         if (typeof req.headers.authorization !== "string") return fail(res);
-        res.setHeader("RateLimit-Policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
-        res.setHeader("RateLimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
+        res.setHeader("ratelimit-policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
+        res.setHeader("ratelimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
         sendOk(res);
       },
       headers: bearer("sk_live_" + "a".repeat(38)),
@@ -177,28 +173,19 @@ export const SETUPS = [
     name: "kw-http-memory",
     label: "keyward, node:http, MemoryStore, no limits",
     diagnostic: true,
-    build: async () => {
-      const { keys, secret, notes } = await keyward("memory");
-      return { listener: plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read")), headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("memory", "http"),
   },
   {
     name: "kw-http-memory-limits",
     label: "keyward, node:http, MemoryStore, limits, RateLimit headers",
     diagnostic: true,
-    build: async () => {
-      const { keys, secret, notes } = await keyward("memory-limits");
-      return { listener: plainHttp(apiKeyAuth({ keys }), requireScope("nodes:read")), headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("memory-limits", "http"),
   },
   {
     name: "kw-http-sqlite-noheaders",
     label: "keyward, node:http, SQLite, all features, rateLimitHeaders: false",
     diagnostic: true,
-    build: async () => {
-      const { keys, secret, notes } = await keyward("sqlite");
-      return { listener: plainHttp(apiKeyAuth({ keys, rateLimitHeaders: false }), requireScope("nodes:read")), headers: bearer(secret), notes, close: () => keys.close() };
-    },
+    build: () => keywardOn("sqlite", "http", { rateLimitHeaders: false }),
   },
   {
     name: "passport",
