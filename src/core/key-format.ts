@@ -13,6 +13,11 @@ export const RANDOM_LENGTH = 32;
 export const CHECKSUM_LENGTH = 6;
 /** Characters of the body kept in the display form (`start`). */
 export const START_BODY_CHARS = 4;
+/**
+ * Longest credential keyward looks at (far longer than any key format: a 16-character prefix and
+ * mode plus the body is under 80); longer input is refused before it is parsed or hashed.
+ */
+export const MAX_CREDENTIAL_LENGTH = 1024;
 
 /** Prefix and mode names: 1-16 characters from [a-z0-9]. */
 export const NAME_PATTERN = /^[a-z0-9]{1,16}$/;

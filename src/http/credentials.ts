@@ -6,9 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { KeywardError } from "../core/errors.js";
-
-/** Longest header value inspected; longer ones are refused without further work. */
-export const MAX_CREDENTIAL_LENGTH = 1024;
+import { MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 
 const e400 = (message: string) => new KeywardError("invalid_request", message);
 const TOO_LONG = e400("The credential is too long.");

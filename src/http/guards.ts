@@ -9,6 +9,7 @@ import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { NAME_PATTERN } from "../core/key-format.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-manager.js";
+import { withUnitReturned } from "../keys/limits.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
 import { authState, type KeywardRequest } from "./request-state.js";
@@ -32,7 +33,7 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | 
         context.keys.refund(charge);
         state.charge = undefined;
         // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
-        writeRateLimitHeaders(res, charge.limits.map((l) => ({ ...l, remaining: Math.min(l.limit, l.remaining + 1) })), context.responder.rateLimitHeaders, charge.policy);
+        writeRateLimitHeaders(res, charge.limits.map(withUnitReturned), context.responder.rateLimitHeaders, charge.policy);
       }
       if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
     }

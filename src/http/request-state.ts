@@ -51,10 +51,14 @@ export function authState(req: IncomingMessage): AuthState | undefined {
   return isPlain(req) ? (req as WithState)[STATE] : states.get(req);
 }
 
-/** Stores `state` as the request's record (see the header for where). */
-function storeState(req: IncomingMessage, state: AuthState): void {
-  if (isPlain(req)) (req as WithState)[STATE] = state;
-  else states.set(req, state);
+/** Stores `state` as the request's record (see the header for where); true for a plain request. */
+function storeState(req: IncomingMessage, state: AuthState): boolean {
+  if (isPlain(req)) {
+    (req as WithState)[STATE] = state;
+    return true;
+  }
+  states.set(req, state);
+  return false;
 }
 
 /**
@@ -95,8 +99,8 @@ export function installApiKeyGetter(): void {
 
 /** Records apiKeyAuth's verdict for `req` and makes `req.apiKey` show its principal. */
 export function setAuthState(req: KeywardRequest, state: AuthState): void {
-  storeState(req, state);
+  const plain = storeState(req, state);
   // Without keyward's getter (another copy of keyward installed its own, or the request does not
   // inherit from IncomingMessage, as with the HTTP/2 compatibility API), assign the property.
-  if (!getterInstalled || !(req instanceof IncomingMessage)) req.apiKey = state.principal;
+  if (!getterInstalled || (!plain && !(req instanceof IncomingMessage))) req.apiKey = state.principal;
 }

@@ -7,14 +7,14 @@ import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
-import { KeyFormat } from "../core/key-format.js";
+import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
 import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
 import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
-import { secondsUntil, type LimitState, type ResolvedTier } from "./limits.js";
+import { secondsUntil, withUnitReturned, type LimitState, type ResolvedTier } from "./limits.js";
 import { KeyMeter, type PlannedCounter } from "./meter.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import { resolveProject } from "./projects.js";
@@ -100,8 +100,6 @@ export interface KeyPage {
 
 const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]), policy: "" });
 const INVALID = new KeywardError("invalid_key", "The API key is invalid.");
-/** No key format is this long; longer input is refused before it is hashed. */
-const MAX_SECRET_LENGTH = 1024;
 const EXPIRED_MESSAGE = "The API key has expired.";
 const REVOKED_MESSAGE = "The API key has been revoked.";
 /** verify()'s shared refusal for a project outside the allow-list (refusals allocate nothing). */
@@ -381,7 +379,7 @@ export class KeyManager {
    * Returns the refusal as a value, never throws.
    */
   authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
-    if (typeof secret !== "string" || secret.length > MAX_SECRET_LENGTH) return INVALID;
+    if (typeof secret !== "string" || secret.length > MAX_CREDENTIAL_LENGTH) return INVALID;
     const hash = this.hash(secret);
     const cached = this.cache.get(hash);
     // Only well-formed keys ever enter the cache, so a hit needs no format check.
@@ -420,7 +418,12 @@ export class KeyManager {
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
   refund(charge: Charge): void {
-    for (const name of charge.counters) {
+    this.refundCounters(charge.counters);
+  }
+
+  /** Gives one unit back to each named counter (best effort). */
+  private refundCounters(names: readonly string[]): void {
+    for (const name of names) {
       try {
         const r = this.config.counters.refund(name);
         if (isPromise(r)) r.catch(() => undefined);
@@ -645,7 +648,7 @@ export class KeyManager {
   /** Records one counter's answer: the final result on a refusal or failure, null to go on. */
   private consumed(plan: readonly PlannedCounter[], i: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
     if (n instanceof KeywardError || n < 0) {
-      if (i > 0) this.refund({ limits: [], counters: plan.slice(0, i).map((q) => q.counter), policy: "" });
+      if (i > 0) this.refundCounters(plan.slice(0, i).map((q) => q.counter));
       if (n instanceof KeywardError) return n;
     }
     counts[i] = n;
@@ -799,7 +802,7 @@ function settleCharge(plan: readonly PlannedCounter[], counters: readonly string
     const resetSeconds = secondsUntil(p.resetAt, now);
     if (n < 0) {
       limits.length = i;
-      for (let j = 0; j < limits.length; j++) limits[j] = { ...limits[j]!, remaining: Math.min(limits[j]!.limit, limits[j]!.remaining + 1) };
+      for (let j = 0; j < limits.length; j++) limits[j] = withUnitReturned(limits[j]!);
       limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds });
       const message = p.policy === "window"
         ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${resetSeconds}s.`

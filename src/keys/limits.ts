@@ -46,3 +46,13 @@ export function utcMonth(now: number): { label: string; start: number; resetAt: 
 export function secondsUntil(resetAt: number, now: number): number {
   return Math.max(1, Math.ceil((resetAt - now) / 1000));
 }
+
+/**
+ * `limit` as it stands once this request's unit is given back (a later check refused it).
+ *
+ * @example
+ * withUnitReturned({ policy: "window", limit: 100, remaining: 41, windowSeconds: 60, resetSeconds: 9 }).remaining; // 42
+ */
+export function withUnitReturned(limit: LimitState): LimitState {
+  return { ...limit, remaining: Math.min(limit.limit, limit.remaining + 1) };
+}
