@@ -6,6 +6,8 @@
  * path) the counters are zeroed, N requests are sent over keep-alive connections, and the server
  * thread's instructions are read from the dump. Needs `valgrind` on PATH (Debian: `valgrind`);
  * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP.
+ * INSTR_KEEP=<folder> keeps each setup's dump there and runs Node with `--perf-basic-prof`, so
+ * JIT-compiled functions in the dump can be named from /tmp/perf-<pid>.map.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +21,8 @@ import { forkServer } from "./server-process.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
 const WARMUP = Number(process.env.INSTR_WARMUP) || 12_000;
+/** A folder to keep each setup's callgrind dump in (V8's perf map is /tmp/perf-<pid>.map); read both with `bench/attribute.mts`. None by default. */
+const KEEP = process.env.INSTR_KEEP ?? null;
 const SETUPS = (process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,passport").split(",").map((s) => s.trim()).filter(Boolean);
 
 function hasValgrind(): boolean {
@@ -66,10 +70,13 @@ function totalOf(file: string): number {
 
 /** Runs one setup under callgrind and returns its main-thread instructions per request. */
 async function measure(name: string): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "keyward-instr-"));
+  const dir = KEEP ? join(KEEP, name) : mkdtempSync(join(tmpdir(), "keyward-instr-"));
+  if (KEEP) mkdirSync(dir, { recursive: true });
   const { child, ready: started } = forkServer(name, {
     execPath: "valgrind",
-    execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--separate-threads=yes", `--callgrind-out-file=${join(dir, "cg.%p")}`, process.execPath],
+    execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--separate-threads=yes", `--callgrind-out-file=${join(dir, "cg.%p")}`, process.execPath, ...(KEEP ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [])],
+    // V8's perf map goes to /tmp/perf-<pid>.map; its log files go to the working folder.
+    ...(KEEP ? { cwd: dir } : {}),
   }, 180_000);
   try {
     const ready = await started;
@@ -83,7 +90,7 @@ async function measure(name: string): Promise<number> {
     return totalOf(join(dir, dump)) / REQUESTS;
   } finally {
     child.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+    if (!KEEP) rmSync(dir, { recursive: true, force: true });
   }
 }
 

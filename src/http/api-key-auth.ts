@@ -143,10 +143,10 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     return typeof chosen === "string" && PROJECT_ID_PATTERN.test(chosen) ? chosen : BAD_PROJECT;
   };
 
-  const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError) => {
+  const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError, now: number) => {
     if (charge instanceof KeywardError) return fail(req, res, next, charge, key.id);
     if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
-    keys.recordUse(key);
+    keys.recordUse(key, now);
     setAuthState(req, { key, principal: keys.principalFor(key, project), context, charge: charge.counters.length ? charge : undefined });
     if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
     next();
@@ -171,9 +171,11 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   };
 
   const chargeAndAdmit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey, project: string | null) => {
-    const charge: MaybePromise<Charge | KeywardError> = keys.charge(found);
-    if (charge instanceof Promise) charge.then((c) => admit(req, res, next, found, project, c), next);
-    else admit(req, res, next, found, project, charge);
+    // One clock read for the charge and the usage record.
+    const now = keys.now();
+    const charge: MaybePromise<Charge | KeywardError> = keys.charge(found, now);
+    if (charge instanceof Promise) charge.then((c) => admit(req, res, next, found, project, c, now), next);
+    else admit(req, res, next, found, project, charge, now);
   };
 
   return function keywardApiKeyAuth(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {

@@ -392,11 +392,12 @@ export class KeyManager {
   /**
    * Takes one unit from the key's rate-limit window, then from its monthly quota, or refuses with
    * 429. Each take is one atomic store operation; when the quota refuses, the window unit is given
-   * back, so a refused request costs nothing.
+   * back, so a refused request costs nothing. `now` is the request's time (the manager's clock by
+   * default): a caller that also calls {@link recordUse} reads the clock once for both.
    */
-  charge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
+  charge(key: VerifiedKey, now = this.now()): MaybePromise<Charge | KeywardError> {
     if (key.meter === null) return NO_CHARGE;
-    const result = this.takeCharge(key);
+    const result = this.takeCharge(key, now);
     if (!isPromise(result)) return result;
     this.pendingCharges++;
     return result.finally(() => {
@@ -404,8 +405,7 @@ export class KeyManager {
     });
   }
 
-  private takeCharge(key: VerifiedKey): MaybePromise<Charge | KeywardError> {
-    const now = this.now();
+  private takeCharge(key: VerifiedKey, now: number): MaybePromise<Charge | KeywardError> {
     const meter = key.meter!;
     // Captured together: a concurrent charge in the next window may rebuild the meter's plan.
     const plan = meter.at(now);
@@ -433,9 +433,9 @@ export class KeyManager {
     }
   }
 
-  /** Counts one use of the key (buffered; flushed in the background). */
-  recordUse(key: VerifiedKey): void {
-    this.recorder?.record(key.id, this.now());
+  /** Counts one use of the key at `now` (default: the clock); buffered, flushed in the background. */
+  recordUse(key: VerifiedKey, now = this.now()): void {
+    this.recorder?.record(key.id, now);
   }
 
   /** `req.apiKey` for a request acting on `project` (the shared frozen object when it is the key's own). */
