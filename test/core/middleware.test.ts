@@ -354,6 +354,32 @@ describe("req.apiKey", () => {
     expect(Object.getOwnPropertySymbols(plain).map((s) => String(s)).join()).not.toContain(secrets.reader.slice(8));
   });
 
+  it("keeps each swapped-prototype request's key apart, even when two requests share one rawHeaders array", () => {
+    const swap = (req: IncomingMessage) => Object.setPrototypeOf(req, Object.create(IncomingMessage.prototype)) as IncomingMessage;
+    // Requests built by hand (a test, a proxy) may share one header list; the keys here come from
+    // req.headers because the shared list carries none.
+    const shared = ["Host", "api.example.com"];
+    const reader = swap(plainRequest(secrets.reader));
+    const writer = swap(plainRequest(secrets.writer));
+    reader.rawHeaders = shared;
+    writer.rawHeaders = shared;
+    expect(run(reader)).toEqual(["next"]);
+    expect(run(writer)).toEqual(["next"]);
+    expect([reader.apiKey?.name, writer.apiKey?.name]).toEqual(["reader", "writer"]);
+    // The guard finds each request's own record: the reader key lacks nodes:write, the writer key holds it.
+    const verdicts = [reader, writer].map((req) => {
+      const res = new ServerResponse(req);
+      const calls: unknown[] = [];
+      requireScope("nodes:write")(req, res, (err) => calls.push(err ?? "next"));
+      return calls[0] ?? res.statusCode; // a refusal is answered, not passed on
+    });
+    expect(verdicts).toEqual([403, "next"]);
+    // Assigning on one request never changes the other's.
+    (writer as { apiKey?: unknown }).apiKey = undefined;
+    expect(reader.apiKey?.name).toBe("reader");
+    expect(writer.apiKey).toBeUndefined();
+  });
+
   it("replaces an apiKey the app (or another library) set before apiKeyAuth", () => {
     const req = plainRequest(secrets.reader);
     (req as { apiKey?: unknown }).apiKey = { name: "forged", scopes: ["*"] };
