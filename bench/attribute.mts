@@ -7,11 +7,11 @@
  */
 import { readFileSync } from "node:fs";
 
-interface Symbol { start: number; end: number; name: string }
+interface PerfSymbol { start: number; end: number; name: string }
 
 /** The perf map's "<start hex> <size hex> <name>" lines, sorted by start. */
-function readPerfMap(file: string): Symbol[] {
-  const symbols: Symbol[] = [];
+function readPerfMap(file: string): PerfSymbol[] {
+  const symbols: PerfSymbol[] = [];
   for (const line of readFileSync(file, "utf8").split("\n")) {
     const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/i.exec(line);
     if (!match) continue;
@@ -22,7 +22,7 @@ function readPerfMap(file: string): Symbol[] {
 }
 
 /** The JavaScript function holding `address`, by binary search. */
-function lookup(symbols: Symbol[], address: number): string | null {
+function lookup(symbols: PerfSymbol[], address: number): string | null {
   let lo = 0;
   let hi = symbols.length - 1;
   while (lo <= hi) {

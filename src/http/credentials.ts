@@ -35,17 +35,17 @@ function startsWithIgnoringCase(text: string, lower: string): boolean {
   return true;
 }
 
-/** How many times the header last read by {@link sentHeader} appears in the raw header list. */
-let timesSent = 0;
+/** Returned by {@link sentHeader} for a header the client sent more than once. */
+const SENT_TWICE = Symbol("sent twice");
 
 /**
- * Header `lowerName` as the client sent it: the first value in `req.rawHeaders` (how often it
- * appears is left in `timesSent`), or, when the client did not send it, whatever the app put into
+ * Header `lowerName` as the client sent it: its value in `req.rawHeaders` ({@link SENT_TWICE} when
+ * it appears more than once), or, when the client did not send it, whatever the app put into
  * `req.headers` before apiKeyAuth. The raw list comes first because it is an own data property:
  * under Express, whose requests each have a hidden class of their own, `req.headers` (a getter three
  * prototypes up) costs several times more to reach.
  */
-function sentHeader(req: IncomingMessage, lowerName: string): string | string[] | undefined {
+function sentHeader(req: IncomingMessage, lowerName: string): string | string[] | undefined | typeof SENT_TWICE {
   const raw = req.rawHeaders;
   let value: string | undefined;
   let count = 0;
@@ -53,7 +53,7 @@ function sentHeader(req: IncomingMessage, lowerName: string): string | string[] 
     const name = raw[i]!;
     if (name.length === lowerName.length && startsWithIgnoringCase(name, lowerName) && count++ === 0) value = raw[i + 1];
   }
-  timesSent = count;
+  if (count > 1) return SENT_TWICE;
   return count === 0 ? req.headers[lowerName] : value;
 }
 
@@ -64,7 +64,7 @@ function sentHeader(req: IncomingMessage, lowerName: string): string | string[] 
 export function bearerToken(req: IncomingMessage): string | null | KeywardError {
   const header = sentHeader(req, "authorization");
   if (header === undefined) return null;
-  if (timesSent > 1 || typeof header !== "string") return TWO_AUTH;
+  if (typeof header !== "string") return TWO_AUTH;
   if (header.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
   // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
   let i = 0;
@@ -81,7 +81,7 @@ export function bearerToken(req: IncomingMessage): string | null | KeywardError 
 export function headerToken(req: IncomingMessage, lowerName: string): string | null | KeywardError {
   const value = sentHeader(req, lowerName);
   if (value === undefined) return null;
-  if (Array.isArray(value) || timesSent > 1) return e400(`The ${lowerName} header was sent more than once.`);
+  if (typeof value !== "string") return e400(`The ${lowerName} header was sent more than once.`);
   if (value.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
   if (value.length === 0) return e400(`The ${lowerName} header is empty.`);
   return value;

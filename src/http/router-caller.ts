@@ -78,9 +78,10 @@ async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string
     if (found instanceof KeywardError) throw found;
     if (found.kind === "project") throw PROJECT_KEY;
     if (!found.grant.has(scope)) throw insufficient(scope);
-    const charge = await keys.charge(found);
+    const now = keys.now();
+    const charge = await keys.charge(found, now);
     if (charge instanceof KeywardError) throw charge;
-    keys.recordUse(found);
+    keys.recordUse(found, now);
     principal = found.principal;
     grant = found.grant;
   } else {

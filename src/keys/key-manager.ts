@@ -365,9 +365,10 @@ export class KeyManager {
     const project = resolveProject(found, context.project ?? null);
     if (project === false) return { ok: false, error: PROJECT_FORBIDDEN };
     if (context.scope && !found.grant.has(context.scope)) return { ok: false, error: insufficientScope(context.scope) };
-    const charge = await this.charge(found);
+    const now = this.now();
+    const charge = await this.charge(found, now);
     if (charge instanceof KeywardError) return { ok: false, error: charge };
-    this.recordUse(found);
+    this.recordUse(found, now);
     return { ok: true, key: this.principalFor(found, project), limits: charge.limits };
   }
 
