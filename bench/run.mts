@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the load benchmark. Starts every setup in its own server process, then runs
- * them round by round (A B C … A B C …) with the same load generator, reading each server's CPU
+ * them round by round (A B C … C B A …, the order reversed every other round) with the same load generator, reading each server's CPU
  * time over IPC before and after its run. Prints a Markdown table with PASS/FAIL per target and
  * writes bench/results/latest.json. Tunable: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS,
  * BENCH_WARMUP, BENCH_LOADGEN (wrk|autocannon), BENCH_SETUPS (comma-separated names, which may
@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   try {
     for (const server of servers) await once(server, WARMUP, 0);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const server of servers) {
+      // Odd rounds run the setups in order, even rounds in reverse (A B C, C B A, …): a machine that
+      // speeds up or slows down during a round then favours no setup over the rounds.
+      for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
         const r = await once(server, SECONDS, round);
         runs.get(server.name)!.push(r);
         process.stderr.write(`  round ${round} ${server.name.padEnd(18)} ${fmt(r.rps, 0).padStart(7)} req/s  p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req${r.failures ? `  ${r.failures} failures` : ""}\n`);

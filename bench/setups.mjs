@@ -108,12 +108,26 @@ function fail(res) {
   res.end();
 }
 
-/** @type {Setup[]} */
+/**
+ * In the order the load benchmark runs them: each keyward setup next to the bare server it is
+ * compared with, so the two run close together in time.
+ * @type {Setup[]}
+ */
 export const SETUPS = [
   {
     name: "http",
     label: "bare node:http",
     build: async () => ({ listener: (req, res) => (req.url === PATH ? sendOk(res) : notFound(res)), headers: {} }),
+  },
+  {
+    name: "kw-http-sqlite",
+    label: "keyward, node:http, SQLite, all features",
+    build: () => keywardOn("sqlite", "http"),
+  },
+  {
+    name: "kw-connect-sqlite",
+    label: "keyward, Connect, SQLite, all features",
+    build: () => keywardOn("sqlite", "connect"),
   },
   {
     name: "express",
@@ -123,6 +137,11 @@ export const SETUPS = [
       app.get(PATH, (_req, res) => { res.json({ ok: true }); });
       return { listener: app, headers: {} };
     },
+  },
+  {
+    name: "kw-express-sqlite",
+    label: "keyward, Express 5, SQLite, all features",
+    build: () => keywardOn("sqlite", "express"),
   },
   {
     name: "express-noop",
@@ -138,54 +157,6 @@ export const SETUPS = [
     name: "kw-express-memory",
     label: "keyward, Express 5, MemoryStore",
     build: () => keywardOn("memory", "express"),
-  },
-  {
-    name: "kw-express-sqlite",
-    label: "keyward, Express 5, SQLite, all features",
-    build: () => keywardOn("sqlite", "express"),
-  },
-  {
-    name: "kw-http-sqlite",
-    label: "keyward, node:http, SQLite, all features",
-    build: () => keywardOn("sqlite", "http"),
-  },
-  {
-    name: "kw-connect-sqlite",
-    label: "keyward, Connect, SQLite, all features",
-    build: () => keywardOn("sqlite", "connect"),
-  },
-  {
-    name: "http-floor",
-    label: "node:http reading the Bearer header and writing two constant RateLimit headers",
-    diagnostic: true,
-    build: async () => ({
-      listener: (req, res) => {
-        if (req.url !== PATH) return notFound(res);
-        if (typeof req.headers.authorization !== "string") return fail(res);
-        res.setHeader("ratelimit-policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
-        res.setHeader("ratelimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
-        sendOk(res);
-      },
-      headers: bearer("sk_live_" + "a".repeat(38)),
-    }),
-  },
-  {
-    name: "kw-http-memory",
-    label: "keyward, node:http, MemoryStore, no limits",
-    diagnostic: true,
-    build: () => keywardOn("memory", "http"),
-  },
-  {
-    name: "kw-http-memory-limits",
-    label: "keyward, node:http, MemoryStore, limits, RateLimit headers",
-    diagnostic: true,
-    build: () => keywardOn("memory-limits", "http"),
-  },
-  {
-    name: "kw-http-sqlite-noheaders",
-    label: "keyward, node:http, SQLite, all features, rateLimitHeaders: false",
-    diagnostic: true,
-    build: () => keywardOn("sqlite", "http", { rateLimitHeaders: false }),
   },
   {
     name: "passport",
@@ -248,6 +219,39 @@ export const SETUPS = [
         close: () => db.close(),
       };
     },
+  },
+  {
+    name: "http-floor",
+    label: "node:http reading the Bearer header and writing two constant RateLimit headers",
+    diagnostic: true,
+    build: async () => ({
+      listener: (req, res) => {
+        if (req.url !== PATH) return notFound(res);
+        if (typeof req.headers.authorization !== "string") return fail(res);
+        res.setHeader("ratelimit-policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
+        res.setHeader("ratelimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
+        sendOk(res);
+      },
+      headers: bearer("sk_live_" + "a".repeat(38)),
+    }),
+  },
+  {
+    name: "kw-http-memory",
+    label: "keyward, node:http, MemoryStore, no limits",
+    diagnostic: true,
+    build: () => keywardOn("memory", "http"),
+  },
+  {
+    name: "kw-http-memory-limits",
+    label: "keyward, node:http, MemoryStore, limits, RateLimit headers",
+    diagnostic: true,
+    build: () => keywardOn("memory-limits", "http"),
+  },
+  {
+    name: "kw-http-sqlite-noheaders",
+    label: "keyward, node:http, SQLite, all features, rateLimitHeaders: false",
+    diagnostic: true,
+    build: () => keywardOn("sqlite", "http", { rateLimitHeaders: false }),
   },
 ];
 

@@ -152,7 +152,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     next();
   };
 
-  const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError, token: string) => {
+  const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError, token: string, now: number) => {
     // A token that is not even a b64token is a malformed request (400), not a wrong key (401).
     if (found instanceof KeywardError) return fail(req, res, next, (found.code === "invalid_key" && malformedToken(req, token, header)) || found);
     if (modes !== null && !modes.includes(found.mode as string)) return fail(req, res, next, modeError!, found.id);
@@ -160,19 +160,18 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (requested instanceof KeywardError) return fail(req, res, next, requested, found.id);
     const project = resolveProject(found, requested);
     if (project === false) return fail(req, res, next, projectError, found.id);
-    if (memberOf === undefined || found.kind !== "user" || project === null) return chargeAndAdmit(req, res, next, found, project);
+    if (memberOf === undefined || found.kind !== "user" || project === null) return chargeAndAdmit(req, res, next, found, project, now);
     const member = memberOf(found.ownerId, project, req);
     if (member instanceof Promise) {
-      member.then((ok) => (ok === true ? chargeAndAdmit(req, res, next, found, project) : fail(req, res, next, projectError, found.id)), next);
+      member.then((ok) => (ok === true ? chargeAndAdmit(req, res, next, found, project, now) : fail(req, res, next, projectError, found.id)), next);
       return;
     }
     if (member !== true) return fail(req, res, next, projectError, found.id);
-    chargeAndAdmit(req, res, next, found, project);
+    chargeAndAdmit(req, res, next, found, project, now);
   };
 
-  const chargeAndAdmit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey, project: string | null) => {
-    // One clock read for the charge and the usage record.
-    const now = keys.now();
+  /** Charges and admits the request; `now` is its one clock reading (cache TTL, expiry, limits, usage). */
+  const chargeAndAdmit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey, project: string | null, now: number) => {
     const charge: MaybePromise<Charge | KeywardError> = keys.charge(found, now);
     if (charge instanceof Promise) charge.then((c) => admit(req, res, next, found, project, c, now), next);
     else admit(req, res, next, found, project, charge, now);
@@ -188,9 +187,10 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
         return next();
       }
       if (typeof token !== "string") return fail(req, res, next, token);
-      const found = keys.authenticate(token);
-      if (found instanceof Promise) found.then((f) => authorize(req, res, next, f, token)).catch(next);
-      else authorize(req, res, next, found, token);
+      const now = keys.now();
+      const found = keys.authenticate(token, now);
+      if (found instanceof Promise) found.then((f) => authorize(req, res, next, f, token, now)).catch(next);
+      else authorize(req, res, next, found, token, now);
     } catch (error) {
       next(error);
     }

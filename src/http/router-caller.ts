@@ -74,11 +74,11 @@ async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string
   let principal: AuthenticatedKey;
   let grant: ScopeSet;
   if (typeof carried === "string") {
-    const found = await keys.authenticate(carried);
+    const now = keys.now();
+    const found = await keys.authenticate(carried, now);
     if (found instanceof KeywardError) throw found;
     if (found.kind === "project") throw PROJECT_KEY;
     if (!found.grant.has(scope)) throw insufficient(scope);
-    const now = keys.now();
     const charge = await keys.charge(found, now);
     if (charge instanceof KeywardError) throw charge;
     keys.recordUse(found, now);

@@ -142,8 +142,8 @@ export class KeyManager {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
     this.hash = this.config.hash;
-    // With a custom clock (tests), cache TTLs follow it; otherwise they use the monotonic clock.
-    this.cache = new VerifyCache({ ...this.config.cache, ...(options.clock ? { clock: this.config.clock } : {}) });
+    // Cache TTLs run on the manager's clock: a request reads it once, for the cache, expiry, limits and usage.
+    this.cache = new VerifyCache(this.config.cache);
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, (error) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: errorMessage(error) }));
     if (this.config.counters.prune) {
       this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
@@ -359,13 +359,13 @@ export class KeyManager {
    * if (!result.ok) console.log(result.error.code); // e.g. "key_revoked"
    */
   async verify(secret: string, context: { project?: string | null; modes?: readonly string[]; scope?: RequiredScope; request?: RequestInfo } = {}): Promise<VerifyResult> {
-    const found = await this.authenticate(secret);
+    const now = this.now();
+    const found = await this.authenticate(secret, now);
     if (found instanceof KeywardError) return { ok: false, error: found };
     if (context.modes && !context.modes.includes(found.mode as string)) return { ok: false, error: modeForbidden(context.modes) };
     const project = resolveProject(found, context.project ?? null);
     if (project === false) return { ok: false, error: PROJECT_FORBIDDEN };
     if (context.scope && !found.grant.has(context.scope)) return { ok: false, error: insufficientScope(context.scope) };
-    const now = this.now();
     const charge = await this.charge(found, now);
     if (charge instanceof KeywardError) return { ok: false, error: charge };
     this.recordUse(found, now);
@@ -377,17 +377,18 @@ export class KeyManager {
   /**
    * Finds the key for a secret: the cache first (by hash), then on a miss the format and checksum
    * (no store read for a malformed key), then the store. Synchronous when the cache or store answers synchronously.
-   * Returns the refusal as a value, never throws.
+   * Returns the refusal as a value, never throws. `now` is the request's time (the manager's clock
+   * by default): a caller that also charges the key passes the same reading to {@link charge}.
    */
-  authenticate(secret: string): MaybePromise<VerifiedKey | KeywardError> {
+  authenticate(secret: string, now = this.now()): MaybePromise<VerifiedKey | KeywardError> {
     if (typeof secret !== "string" || secret.length > MAX_CREDENTIAL_LENGTH) return INVALID;
     const hash = this.hash(secret);
-    const cached = this.cache.get(hash);
+    const cached = this.cache.get(hash, now);
     // Only well-formed keys ever enter the cache, so a hit needs no format check.
-    if (cached !== undefined) return cached === UNKNOWN ? INVALID : this.checkStatus(cached);
+    if (cached !== undefined) return cached === UNKNOWN ? INVALID : this.checkStatus(cached, now);
     if (this.format.check(secret) === undefined) return INVALID;
-    if (!this.initialized) return this.whenReady().then(() => this.lookup(hash), (e: unknown) => asStoreUnavailable(e));
-    return this.lookup(hash);
+    if (!this.initialized) return this.whenReady().then(() => this.lookup(hash, now), (e: unknown) => asStoreUnavailable(e));
+    return this.lookup(hash, now);
   }
 
   /**
@@ -547,26 +548,26 @@ export class KeyManager {
 
   // ---------------------------------------------------------------- internals
 
-  private lookup(hash: string): MaybePromise<VerifiedKey | KeywardError> {
+  private lookup(hash: string, now: number): MaybePromise<VerifiedKey | KeywardError> {
     const epoch = this.cache.epoch();
     return this.after(this.storeRead(() => this.config.store.findByHash(hash)), (record) => {
       if (record instanceof KeywardError) return record;
       if (record === null) {
-        this.cache.setUnknown(hash, epoch);
+        this.cache.setUnknown(hash, epoch, now);
         return INVALID;
       }
       return this.after(this.compile(record), (entry) => {
         if (entry instanceof KeywardError) return entry;
-        this.cache.set(hash, entry, epoch);
-        return this.checkStatus(entry);
+        this.cache.set(hash, entry, epoch, now);
+        return this.checkStatus(entry, now);
       });
     });
   }
 
-  private checkStatus(entry: VerifiedKey): VerifiedKey | KeywardError {
+  private checkStatus(entry: VerifiedKey, now: number): VerifiedKey | KeywardError {
     if (this.closed) return CLOSED;
     if (entry.revokedError !== null) return entry.revokedError;
-    if (entry.expiredError !== null && entry.expiresAt! <= this.now()) return entry.expiredError;
+    if (entry.expiredError !== null && entry.expiresAt! <= now) return entry.expiredError;
     return entry;
   }
 

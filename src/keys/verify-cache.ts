@@ -1,37 +1,65 @@
 /**
  * VerifyCache: a bounded LRU of verified keys by hash, plus a bounded negative LRU of hashes the
  * store did not know, both with a TTL. An epoch counter closes the race where a store read that
- * began before an invalidation would put a stale record back into the cache afterwards.
+ * began before an invalidation would put a stale record back into the cache afterwards. TTLs are
+ * checked against the time the caller passes in (the request's one clock read), so a hit reads no
+ * clock of its own; an entry whose expiry lies more than a TTL ahead (the clock went back) is stale.
  */
 import { LRUCache } from "lru-cache";
 
 /** Returned by {@link VerifyCache.get} for a hash known not to exist. */
 export const UNKNOWN = Symbol("unknown-key");
 
+/** A cached value and when it stops being served. */
+interface Entry<V> {
+  readonly value: V;
+  readonly until: number;
+}
+
 /** A bounded, TTL'd cache of verification results. */
 export class VerifyCache<V extends { readonly id: string }> {
-  private readonly hits: LRUCache<string, V> | null;
-  private readonly misses: LRUCache<string, true> | null;
+  private readonly hits: LRUCache<string, Entry<V>> | null;
+  /** Hash → the time its "unknown" verdict expires. */
+  private readonly misses: LRUCache<string, number> | null;
+  private readonly ttl: number;
   private generation = 0;
 
   /**
-   * @param options.clock A custom clock for TTLs (the manager's, when it has one), else the
-   * monotonic `performance.now`. `ttlResolution: 0` reads it on every check: no stale "now".
+   * @param options.ttlMs How long an entry is served, measured on the clock whose readings the
+   * caller passes to `get`/`set` (the KeyManager's).
+   *
+   * @example
+   * const cache = new VerifyCache<{ id: string }>({ max: 10_000, ttlMs: 5000, unknownMax: 10_000 });
+   * cache.set(hash, { id: "key_1" }, cache.epoch(), Date.now());
+   * cache.get(hash, Date.now()); // { id: "key_1" } for the next 5 s
    */
-  constructor(options: { max: number; ttlMs: number; unknownMax: number; clock?: () => number }) {
+  constructor(options: { max: number; ttlMs: number; unknownMax: number }) {
     const enabled = options.ttlMs > 0 && options.max > 0;
-    const perf = options.clock ? { now: options.clock } : undefined;
-    const base = { ttl: options.ttlMs, ttlResolution: 0, ...(perf ? { perf } : {}) };
-    this.hits = enabled ? new LRUCache<string, V>({ max: options.max, ...base }) : null;
-    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, true>({ max: options.unknownMax, ...base }) : null;
+    this.ttl = options.ttlMs;
+    this.hits = enabled ? new LRUCache<string, Entry<V>>({ max: options.max }) : null;
+    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, number>({ max: options.unknownMax }) : null;
   }
 
-  /** The cached value, {@link UNKNOWN} for a cached miss, or undefined. */
-  get(hash: string): V | typeof UNKNOWN | undefined {
+  /** The value cached for `hash` at time `now`, {@link UNKNOWN} for a cached miss, or undefined. */
+  get(hash: string, now: number): V | typeof UNKNOWN | undefined {
     if (this.hits === null) return undefined;
     const hit = this.hits.get(hash);
-    if (hit !== undefined) return hit;
-    return this.misses?.get(hash) ? UNKNOWN : undefined;
+    if (hit !== undefined) {
+      if (this.fresh(hit.until, now)) return hit.value;
+      this.hits.delete(hash);
+    }
+    if (this.misses === null) return undefined;
+    const until = this.misses.get(hash);
+    if (until === undefined) return undefined;
+    if (this.fresh(until, now)) return UNKNOWN;
+    this.misses.delete(hash);
+    return undefined;
+  }
+
+  /** Whether an entry expiring at `until` may be served at `now`: not past it, and not more than a TTL before it (the clock went back). */
+  private fresh(until: number, now: number): boolean {
+    const left = until - now;
+    return left >= 0 && left <= this.ttl;
   }
 
   /** The current epoch; pass it back to `set`/`setUnknown` after the store read. */
@@ -39,17 +67,17 @@ export class VerifyCache<V extends { readonly id: string }> {
     return this.generation;
   }
 
-  /** Caches `value` unless something was invalidated since `epoch` was read. */
-  set(hash: string, value: V, epoch: number): void {
+  /** Caches `value` from `now` for the TTL, unless something was invalidated since `epoch` was read. */
+  set(hash: string, value: V, epoch: number, now: number): void {
     if (this.hits === null || epoch !== this.generation) return;
     this.misses?.delete(hash);
-    this.hits.set(hash, value);
+    this.hits.set(hash, { value, until: now + this.ttl });
   }
 
-  /** Remembers that the store has no key with `hash`, unless invalidated since `epoch`. */
-  setUnknown(hash: string, epoch: number): void {
+  /** Remembers from `now` for the TTL that the store has no key with `hash`, unless invalidated since `epoch`. */
+  setUnknown(hash: string, epoch: number, now: number): void {
     if (this.misses === null || epoch !== this.generation) return;
-    this.misses.set(hash, true);
+    this.misses.set(hash, now + this.ttl);
   }
 
   /** Drops everything cached for `hash`. */
@@ -63,7 +91,7 @@ export class VerifyCache<V extends { readonly id: string }> {
   invalidateId(id: string): void {
     this.generation++;
     if (this.hits === null) return;
-    for (const [hash, value] of this.hits.entries()) if (value.id === id) this.hits.delete(hash);
+    for (const [hash, entry] of this.hits.entries()) if (entry.value.id === id) this.hits.delete(hash);
   }
 
   /** Drops everything. */

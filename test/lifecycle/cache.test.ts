@@ -36,6 +36,36 @@ describe("verification cache", () => {
     expect(reads()).toBe(1); // a malformed key never reaches the store
   });
 
+  it("expires cached unknown keys after the TTL, so a key created elsewhere is found then", async () => {
+    const { keys, clock, reads } = setup({ ttl: "10s" });
+    const unknown = keys.format.generate("live");
+    expect((await keys.verify(unknown)).ok).toBe(false);
+    clock.advance(9_999);
+    expect((await keys.verify(unknown)).ok).toBe(false);
+    expect(reads()).toBe(1);
+    clock.advance(2);
+    expect((await keys.verify(unknown)).ok).toBe(false);
+    expect(reads()).toBe(2);
+  });
+
+  it("re-reads the store when the clock went back by more than the TTL (an entry is never served longer than the TTL)", async () => {
+    const { keys, clock, reads } = setup({ ttl: "5s" });
+    const { secret } = await keys.create({ name: "ci" });
+    const app = makeApp(keys);
+    await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
+    clock.advance(2_000);
+    await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
+    clock.advance(-1_000); // a step back within the entry's age: still served from the cache
+    await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
+    expect(reads()).toBe(1);
+    clock.advance(-3_600_000); // an hour back: without the guard the entry would live for another hour
+    await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
+    expect(reads()).toBe(2);
+    clock.advance(4_999);
+    await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
+    expect(reads()).toBe(2); // the re-read entry runs from the new time
+  });
+
   it("reads the store on every request with cache: false", async () => {
     const { keys, reads } = setup(false);
     const { secret } = await keys.create({ name: "ci" });
