@@ -248,6 +248,12 @@ export const SETUPS = [
     build: () => keywardOn("memory-limits", "http"),
   },
   {
+    name: "kw-express-sqlite-noheaders",
+    label: "keyward, Express 5, SQLite, all features, rateLimitHeaders: false",
+    diagnostic: true,
+    build: () => keywardOn("sqlite", "express", { rateLimitHeaders: false }),
+  },
+  {
     name: "kw-http-sqlite-noheaders",
     label: "keyward, node:http, SQLite, all features, rateLimitHeaders: false",
     diagnostic: true,
