@@ -148,7 +148,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
     keys.recordUse(key, now);
     setAuthState(req, { key, principal: keys.principalFor(key, project), context, charge: charge.counters.length ? charge : undefined });
-    if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(keys.now()), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
+    if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(now), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
     next();
   };
 

@@ -19,8 +19,8 @@ interface Entry<V> {
 /** A bounded, TTL'd cache of verification results. */
 export class VerifyCache<V extends { readonly id: string }> {
   private readonly hits: LRUCache<string, Entry<V>> | null;
-  /** Hash → the time its "unknown" verdict expires. */
-  private readonly misses: LRUCache<string, number> | null;
+  /** Hashes the store did not know, each with when that verdict expires. */
+  private readonly misses: LRUCache<string, Entry<true>> | null;
   private readonly ttl: number;
   private generation = 0;
 
@@ -37,29 +37,27 @@ export class VerifyCache<V extends { readonly id: string }> {
     const enabled = options.ttlMs > 0 && options.max > 0;
     this.ttl = options.ttlMs;
     this.hits = enabled ? new LRUCache<string, Entry<V>>({ max: options.max }) : null;
-    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, number>({ max: options.unknownMax }) : null;
+    this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, Entry<true>>({ max: options.unknownMax }) : null;
   }
 
   /** The value cached for `hash` at time `now`, {@link UNKNOWN} for a cached miss, or undefined. */
   get(hash: string, now: number): V | typeof UNKNOWN | undefined {
-    if (this.hits === null) return undefined;
-    const hit = this.hits.get(hash);
-    if (hit !== undefined) {
-      if (this.fresh(hit.until, now)) return hit.value;
-      this.hits.delete(hash);
-    }
-    if (this.misses === null) return undefined;
-    const until = this.misses.get(hash);
-    if (until === undefined) return undefined;
-    if (this.fresh(until, now)) return UNKNOWN;
-    this.misses.delete(hash);
-    return undefined;
+    const hit = this.live(this.hits, hash, now);
+    if (hit !== undefined) return hit.value;
+    return this.live(this.misses, hash, now) === undefined ? undefined : UNKNOWN;
   }
 
-  /** Whether an entry expiring at `until` may be served at `now`: not past it, and not more than a TTL before it (the clock went back). */
-  private fresh(until: number, now: number): boolean {
-    const left = until - now;
-    return left >= 0 && left <= this.ttl;
+  /**
+   * `lru`'s entry for `hash` if it may be served at `now`: not past its expiry, and not more than a
+   * TTL before it (the clock went back). An entry that may not is dropped.
+   */
+  private live<T>(lru: LRUCache<string, Entry<T>> | null, hash: string, now: number): Entry<T> | undefined {
+    const entry = lru?.get(hash);
+    if (entry === undefined) return undefined;
+    const left = entry.until - now;
+    if (left >= 0 && left <= this.ttl) return entry;
+    lru!.delete(hash);
+    return undefined;
   }
 
   /** The current epoch; pass it back to `set`/`setUnknown` after the store read. */
@@ -77,7 +75,7 @@ export class VerifyCache<V extends { readonly id: string }> {
   /** Remembers from `now` for the TTL that the store has no key with `hash`, unless invalidated since `epoch`. */
   setUnknown(hash: string, epoch: number, now: number): void {
     if (this.misses === null || epoch !== this.generation) return;
-    this.misses.set(hash, now + this.ttl);
+    this.misses.set(hash, { value: true, until: now + this.ttl });
   }
 
   /** Drops everything cached for `hash`. */
