@@ -63,6 +63,8 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
   let client: ListeningClient | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
+  /** A reconnect under way, which `close()` waits for (its connection must go back to the pool). */
+  let reconnecting: Promise<void> | null = null;
 
   const onNotification = (msg: { channel: string; payload?: string }) => {
     if (msg.channel !== channel || !msg.payload) return;
@@ -91,16 +93,29 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
       c.release(true);
       throw error;
     }
+    // Closed while connecting: hand the connection back instead of listening on after close().
+    if (closed) return unlisten(c);
     client = c;
+  };
+
+  const unlisten = async (c: ListeningClient): Promise<void> => {
+    c.removeAllListeners();
+    await c.query(`UNLISTEN ${channel}`).catch(() => undefined);
+    c.release();
   };
 
   const scheduleReconnect = () => {
     retry = setTimeout(() => {
       retry = null;
       if (closed) return;
-      listen().then(() => keys.invalidate(), (error: unknown) => {
+      reconnecting = listen().then(() => {
+        if (!closed) keys.invalidate();
+      }, (error: unknown) => {
+        if (closed) return;
         options.onError?.(error);
-        if (!closed) scheduleReconnect();
+        scheduleReconnect();
+      }).finally(() => {
+        reconnecting = null;
       });
     }, delay);
     retry.unref();
@@ -120,11 +135,8 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
       if (retry) clearTimeout(retry);
       const c = client;
       client = null;
-      if (c) {
-        c.removeAllListeners();
-        await c.query(`UNLISTEN ${channel}`).catch(() => undefined);
-        c.release();
-      }
+      if (c) await unlisten(c);
+      await reconnecting;
     },
   };
 }

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import pg from "pg";
 import { KeyManager, requiredScope } from "keyward";
-import { PostgresStore, postgresInvalidation } from "keyward/postgres";
+import { PostgresStore, postgresInvalidation, type PgPoolLike } from "keyward/postgres";
 import { redisInvalidation, type InvalidationChannel } from "keyward/redis";
 import { PG_URL, REDIS_URL, describeWithServices } from "../stores/services";
 import { pollUntil } from "./cluster";
@@ -66,6 +66,40 @@ describeWithServices("invalidation channels", ["postgres", "redis"], () => {
     await a.keys.revoke(key.id);
     expect((await a.keys.verify(secret)).ok).toBe(false);
     expect((await b.keys.verify(secret)).ok).toBe(true); // cached for up to 60 s: what a channel fixes
+  });
+
+  it("Postgres: close() while the listener is reconnecting hands its connection back and stops listening", async () => {
+    const { keys } = await instance();
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    cleanups.push(() => pool.end());
+    // The reconnect's connect() waits at a gate, so close() lands while it is under way.
+    let connects = 0;
+    let reconnectStarted!: () => void;
+    const started = new Promise<void>((resolve) => (reconnectStarted = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const source: PgPoolLike = {
+      query: (text: string, values?: unknown[]) => pool.query(text, values),
+      end: () => pool.end(),
+      connect: async () => {
+        if (++connects > 1) {
+          reconnectStarted();
+          await gate;
+        }
+        return pool.connect();
+      },
+    };
+    const name = `${schema}_${randomBytes(3).toString("hex")}`;
+    const channel = await postgresInvalidation(keys, source, { channel: name, reconnectDelayMs: 10 });
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN ${name}`]);
+    await started;
+    const closing = channel.close();
+    openGate();
+    await closing;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // room for a leaked LISTEN to show
+    expect(pool.totalCount - pool.idleCount).toBe(0); // no connection left checked out
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1`, [`LISTEN ${name}`]);
+    expect(rows[0].n).toBe(0);
   });
 
   describe.each([
