@@ -23,7 +23,7 @@ const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
 const WARMUP = Number(process.env.INSTR_WARMUP) || 12_000;
 /** A folder to keep each setup's callgrind dump in (V8's perf map is /tmp/perf-<pid>.map); read both with `bench/attribute.mts`. None by default. */
 const KEEP = process.env.INSTR_KEEP ?? null;
-const SETUPS = (process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,passport").split(",").map((s) => s.trim()).filter(Boolean);
+const SETUPS = (process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,handwritten,passport").split(",").map((s) => s.trim()).filter(Boolean);
 
 function hasValgrind(): boolean {
   try {
