@@ -33,7 +33,7 @@ const chosen = process.env.BENCH_SETUPS?.split(",").map((s) => s.trim()).filter(
 
 interface Stats { cpu: NodeJS.CpuUsage; count: number; rss: number }
 interface Server { name: string; label: string; child: ChildProcess; port: number; headers: Record<string, string>; notes: string; stats: () => Promise<Stats> }
-interface RunRecord extends LoadResult { round: number; cpuUsPerRequest: number; served: number }
+interface RunRecord extends LoadResult { round: number; cpuUsPerRequest: number; systemUsPerRequest: number; served: number }
 interface Unavailable { name: string; label: string; reason: string }
 
 /** Pins every thread of `pid` to the CPU list `cores`; false when taskset is missing or refuses. */
@@ -107,8 +107,9 @@ async function main(): Promise<void> {
     const load = await loadgen.run({ url: `http://127.0.0.1:${server.port}/v1/ping`, headers: server.headers, connections: CONNECTIONS, seconds });
     const after = await server.stats();
     const served = after.count - before.count;
-    const cpu = after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system;
-    return { ...load, round, served, cpuUsPerRequest: served > 0 ? cpu / served : NaN };
+    const system = after.cpu.system - before.cpu.system;
+    const cpu = after.cpu.user - before.cpu.user + system;
+    return { ...load, round, served, cpuUsPerRequest: served > 0 ? cpu / served : NaN, systemUsPerRequest: served > 0 ? system / served : NaN };
   };
   try {
     for (const server of servers) await once(server, WARMUP, 0);
@@ -144,6 +145,8 @@ async function main(): Promise<void> {
       rps: median(rs.map((r) => r.rps)),
       p99Ms: median(rs.map((r) => r.p99Ms)),
       cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
+      /** The kernel's part of it (socket reads and writes, SQLite's file I/O). */
+      systemUsPerRequest: median(rs.map((r) => r.systemUsPerRequest)),
       vsExpress: ratio(s.name, "express", (r) => r.rps, div),
       vsHttp: ratio(s.name, "http", (r) => r.rps, div),
       /** Bare Express's CPU per request over this setup's, in the same round: the req/s ratio a machine with an idle core would show. */
