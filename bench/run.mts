@@ -17,7 +17,7 @@ import { SqliteStore } from "../dist/esm/sqlite.js";
 import { pickLoadGenerator, type LoadResult } from "./load.mjs";
 import { forkServer } from "./server-process.mjs";
 import { SETUPS } from "./setups.mjs";
-import { fmt, median, table } from "./report.mjs";
+import { fmt, median, quantile, table } from "./report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = (name: string, fallback: number) => {
@@ -128,14 +128,20 @@ async function main(): Promise<void> {
 
   // Ratios are taken within a round (same machine load), then the median over rounds.
   const inRound = (name: string, round: number) => runs.get(name)?.find((r) => r.round === round);
-  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => {
+  const perRound = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => {
     const values: number[] = [];
     for (const r of runs.get(name) ?? []) {
       const b = inRound(base, r.round);
       if (b) values.push(op(pick(r), pick(b)));
     }
+    return values;
+  };
+  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => {
+    const values = perRound(name, base, pick, op);
     return values.length ? median(values) : null;
   };
+  /** The middle half of the per-round values (how far one round's verdict can be trusted), e.g. "rounds 0.86-0.97". */
+  const spread = (values: number[], digits: number) => (values.length > 1 ? ` (rounds ${fmt(quantile(values, 0.25), digits)}-${fmt(quantile(values, 0.75), digits)})` : "");
   const div = (a: number, b: number) => a / b;
   const minus = (a: number, b: number) => a - b;
   const results = servers.map((s) => {
@@ -160,17 +166,17 @@ async function main(): Promise<void> {
   const sync = syncMode();
   type Target = { target: string; value: string; pass: boolean | null };
   const targets: Target[] = [];
-  const rel = (name: string, base: string, min: number, what: string) => {
-    const v = ratio(name, base, (r) => r.rps, div);
-    targets.push({ target: `${what} ≥ ${min}×`, value: v === null ? "n/a" : `${fmt(v, 2)}×`, pass: v === null ? null : v >= min });
+  /** A target on the median of per-round values, shown with the middle half of the rounds. */
+  const judged = (target: string, values: number[], unit: string, digits: number, pass: (v: number) => boolean) => {
+    const v = values.length ? median(values) : null;
+    targets.push({ target, value: v === null ? "n/a" : `${fmt(v, digits)}${unit}${spread(values, digits)}`, pass: v === null ? null : pass(v) });
   };
+  const rel = (name: string, base: string, min: number, what: string) => judged(`${what} ≥ ${min}×`, perRound(name, base, (r) => r.rps, div), "×", 2, (v) => v >= min);
   rel("kw-express-sqlite", "express", 0.95, "keyward (Express, SQLite, all features) vs bare Express");
-  const byCpu = ratio("kw-express-sqlite", "express", (r) => r.cpuUsPerRequest, (a, b) => b / a);
-  targets.push({ target: "(same, from server CPU per request: less sensitive to a busy machine)", value: byCpu === null ? "n/a" : `${fmt(byCpu, 2)}×`, pass: byCpu === null ? null : byCpu >= 0.95 });
+  judged("(same, from server CPU per request: less sensitive to a busy machine)", perRound("kw-express-sqlite", "express", (r) => r.cpuUsPerRequest, (a, b) => b / a), "×", 2, (v) => v >= 0.95);
   rel("kw-express-sqlite", "better-auth", 8, "keyward (Express, SQLite, all features) vs better-auth api-key");
   rel("kw-express-sqlite", "passport", 1.25, "keyward (Express, SQLite, all features) vs passport-headerapikey");
-  const over = ratio("kw-http-sqlite", "http", (r) => r.cpuUsPerRequest, minus);
-  targets.push({ target: "keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req", value: over === null ? "n/a" : `${fmt(over, 1)} µs`, pass: over === null ? null : over <= 15 });
+  judged("keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req", perRound("kw-http-sqlite", "http", (r) => r.cpuUsPerRequest, minus), " µs", 1, (v) => v <= 15);
   targets.push({ target: "no fsync per request (SQLite journal_mode=WAL, synchronous=NORMAL)", value: `${sync.journal}, synchronous=${sync.synchronous}`, pass: sync.journal === "wal" && sync.synchronous === 1 });
   const failures = results.filter((r) => r.failures > 0);
 
@@ -191,7 +197,7 @@ async function main(): Promise<void> {
   if (failures.length) lines.push("", `Non-2xx/errors: ${failures.map((f) => `${f.name} ${f.failures}`).join(", ")} (a setup must answer 200 to every request)`);
   lines.push("", "| target | measured | result |", "|---|---|---|");
   for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"} |`);
-  lines.push("", `Ratios are medians of per-round ratios (each setup against the baseline run in the same round). Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(", ")} on ${meta.cores} cores. Results: bench/results/latest.json.`);
+  lines.push("", `Ratios are medians of per-round ratios (each setup against the baseline run in the same round); a target's "rounds" range is the middle half of its per-round values. Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(", ")} on ${meta.cores} cores. Results: bench/results/latest.json.`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 
