@@ -108,8 +108,8 @@ async function main(): Promise<void> {
     const after = await server.stats();
     const served = after.count - before.count;
     const system = after.cpu.system - before.cpu.system;
-    const cpu = after.cpu.user - before.cpu.user + system;
-    return { ...load, round, served, cpuUsPerRequest: served > 0 ? cpu / served : NaN, systemUsPerRequest: served > 0 ? system / served : NaN };
+    const cpuTime = after.cpu.user - before.cpu.user + system;
+    return { ...load, round, served, cpuUsPerRequest: served > 0 ? cpuTime / served : NaN, systemUsPerRequest: served > 0 ? system / served : NaN };
   };
   try {
     for (const server of servers) await once(server, WARMUP, 0);
@@ -136,13 +136,15 @@ async function main(): Promise<void> {
     }
     return values;
   };
-  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => {
-    const values = perRound(name, base, pick, op);
-    return values.length ? median(values) : null;
-  };
+  const medianOrNull = (values: number[]) => (values.length ? median(values) : null);
+  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => medianOrNull(perRound(name, base, pick, op));
   /** The middle half of the per-round values (how far one round's verdict can be trusted), e.g. "rounds 0.86-0.97". */
   const spread = (values: number[], digits: number) => (values.length > 1 ? ` (rounds ${fmt(quantile(values, 0.25), digits)}-${fmt(quantile(values, 0.75), digits)})` : "");
+  const rps = (r: RunRecord) => r.rps;
+  const cpu = (r: RunRecord) => r.cpuUsPerRequest;
   const div = (a: number, b: number) => a / b;
+  /** The baseline's value over this setup's: for CPU per request, the req/s ratio a machine with an idle core would show. */
+  const inverse = (a: number, b: number) => b / a;
   const minus = (a: number, b: number) => a - b;
   const results = servers.map((s) => {
     const rs = runs.get(s.name)!;
@@ -153,11 +155,11 @@ async function main(): Promise<void> {
       cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
       /** The kernel's part of it (socket reads and writes, SQLite's file I/O). */
       systemUsPerRequest: median(rs.map((r) => r.systemUsPerRequest)),
-      vsExpress: ratio(s.name, "express", (r) => r.rps, div),
-      vsHttp: ratio(s.name, "http", (r) => r.rps, div),
-      /** Bare Express's CPU per request over this setup's, in the same round: the req/s ratio a machine with an idle core would show. */
-      vsExpressByCpu: ratio(s.name, "express", (r) => r.cpuUsPerRequest, (a, b) => b / a),
-      cpuOverHttpUs: ratio(s.name, "http", (r) => r.cpuUsPerRequest, minus),
+      vsExpress: ratio(s.name, "express", rps, div),
+      vsHttp: ratio(s.name, "http", rps, div),
+      /** Bare Express's CPU per request over this setup's, in the same round. */
+      vsExpressByCpu: ratio(s.name, "express", cpu, inverse),
+      cpuOverHttpUs: ratio(s.name, "http", cpu, minus),
       failures: rs.reduce((a, r) => a + r.failures, 0),
       rounds: rs,
     };
@@ -168,15 +170,15 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   /** A target on the median of per-round values, shown with the middle half of the rounds. */
   const judged = (target: string, values: number[], unit: string, digits: number, pass: (v: number) => boolean) => {
-    const v = values.length ? median(values) : null;
+    const v = medianOrNull(values);
     targets.push({ target, value: v === null ? "n/a" : `${fmt(v, digits)}${unit}${spread(values, digits)}`, pass: v === null ? null : pass(v) });
   };
-  const rel = (name: string, base: string, min: number, what: string) => judged(`${what} ≥ ${min}×`, perRound(name, base, (r) => r.rps, div), "×", 2, (v) => v >= min);
+  const rel = (name: string, base: string, min: number, what: string) => judged(`${what} ≥ ${min}×`, perRound(name, base, rps, div), "×", 2, (v) => v >= min);
   rel("kw-express-sqlite", "express", 0.95, "keyward (Express, SQLite, all features) vs bare Express");
-  judged("(same, from server CPU per request: less sensitive to a busy machine)", perRound("kw-express-sqlite", "express", (r) => r.cpuUsPerRequest, (a, b) => b / a), "×", 2, (v) => v >= 0.95);
+  judged("(same, from server CPU per request: less sensitive to a busy machine)", perRound("kw-express-sqlite", "express", cpu, inverse), "×", 2, (v) => v >= 0.95);
   rel("kw-express-sqlite", "better-auth", 8, "keyward (Express, SQLite, all features) vs better-auth api-key");
   rel("kw-express-sqlite", "passport", 1.25, "keyward (Express, SQLite, all features) vs passport-headerapikey");
-  judged("keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req", perRound("kw-http-sqlite", "http", (r) => r.cpuUsPerRequest, minus), " µs", 1, (v) => v <= 15);
+  judged("keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req", perRound("kw-http-sqlite", "http", cpu, minus), " µs", 1, (v) => v <= 15);
   targets.push({ target: "no fsync per request (SQLite journal_mode=WAL, synchronous=NORMAL)", value: `${sync.journal}, synchronous=${sync.synchronous}`, pass: sync.journal === "wal" && sync.synchronous === 1 });
   const failures = results.filter((r) => r.failures > 0);
 
