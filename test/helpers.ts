@@ -1,10 +1,15 @@
-/** Test helpers: temp SQLite files, a controllable clock, an app factory and event capture. */
+/** Test helpers: temp SQLite files, a controllable clock, an app factory, event capture and a near-miss key. */
 import express from "express";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeyManager, MemoryStore, apiKeyAuth, type ApiKeyAuthOptions, type KeyManagerOptions, type KeywardEvent } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
+
+/** `secret` with its last character replaced by a different one: a near miss that is never the key itself. */
+export function lastCharChanged(secret: string): string {
+  return secret.slice(0, -1) + (secret.endsWith("a") ? "b" : "a");
+}
 
 /** A temp directory removed by the returned cleanup. */
 export function tempDir(): { dir: string; file: (name: string) => string; cleanup: () => void } {

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { inspect } from "node:util";
 import request from "supertest";
 import { KeyManager, MemoryStore, apiKeyAuth, requireScope, type KeywardEvent } from "keyward";
-import { TestClock } from "../helpers";
+import { TestClock, lastCharChanged } from "../helpers";
 
 it("no secret or hash leaks through req.apiKey, records, errors, events or responses", async () => {
   const clock = new TestClock();
@@ -31,7 +31,7 @@ it("no secret or hash leaks through req.apiKey, records, errors, events or respo
     await request(app).get("/a").set("Authorization", `Bearer ${made.secret}`).expect(200),
     await request(app).get("/a").set("Authorization", `Bearer ${rotated.secret}`).expect(200),
     await request(app).get("/b").set("Authorization", `Bearer ${made.secret}`).expect(403),
-    await request(app).get("/a").set("Authorization", `Bearer ${made.secret.slice(0, -1)}x`).expect(401),
+    await request(app).get("/a").set("Authorization", `Bearer ${lastCharChanged(made.secret)}`).expect(401),
     await request(app).get("/a").set("Authorization", `Bearer ${made.secret} x`).expect(400),
   ];
   clock.advance(2 * 60_000); // the old key's overlap ends
