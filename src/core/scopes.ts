@@ -104,6 +104,33 @@ export function requiredScope(scope: unknown, option = "scope"): RequiredScope {
 }
 
 /**
+ * What a caller may pass where a required scope is expected: a scope string, a compiled
+ * {@link RequiredScope}, or a list of them (all of which are required).
+ *
+ * @example
+ * const need: ScopeRequirement = ["nodes:read", "nodes:write"]; // both
+ */
+export type ScopeRequirement = string | RequiredScope | readonly (string | RequiredScope)[];
+
+/**
+ * Compiles a {@link ScopeRequirement} into a list of required scopes (all-of). Strings are checked
+ * like {@link requiredScope}; an invalid entry throws {@link KeywardConfigError} naming `option`.
+ *
+ * @example
+ * requiredScopes("nodes:read");                    // [{ scope: "nodes:read", … }]
+ * requiredScopes(["nodes:read", requiredScope("nodes:write")]); // two entries
+ */
+export function requiredScopes(requirement: ScopeRequirement, option = "scope"): readonly RequiredScope[] {
+  const list = Array.isArray(requirement) ? (requirement as readonly unknown[]) : [requirement];
+  if (list.length === 0) throw new KeywardConfigError(option, "give at least one scope");
+  return list.map((entry, i) => (isRequiredScope(entry) ? entry : requiredScope(entry, list.length > 1 ? `${option}[${i}]` : option)));
+}
+
+function isRequiredScope(value: unknown): value is RequiredScope {
+  return typeof value === "object" && value !== null && typeof (value as RequiredScope).scope === "string" && typeof (value as RequiredScope).resource === "string" && typeof (value as RequiredScope).hasAction === "boolean";
+}
+
+/**
  * The scopes a key holds, compiled for fast checks: `*` grants all, `nodes:*` grants every
  * `nodes:<action>` (not the bare scope `nodes`), implications are expanded to a fixpoint.
  *

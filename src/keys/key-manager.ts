@@ -9,7 +9,7 @@ import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { cloneMetadata } from "../core/metadata.js";
-import { normalizeScopes, ScopeSet, type RequiredScope } from "../core/scopes.js";
+import { normalizeScopes, requiredScopes, ScopeSet, type RequiredScope, type ScopeRequirement } from "../core/scopes.js";
 import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
@@ -354,22 +354,44 @@ export class KeyManager {
    * Verifies a secret: format, hash lookup, revocation, expiry, mode, project, limits; counts the
    * use. Never throws for a refusal: `{ ok: false, error }` carries the code.
    *
+   * `scope` is a scope string, a {@link requiredScope}, or a list of them (the key needs all). A
+   * malformed `scope` is a programming error: the promise rejects with a `KeywardConfigError`.
+   *
    * @example
-   * const result = await keys.verify(secret, { project: "proj_1", scope: requiredScope("nodes:read") });
-   * if (!result.ok) console.log(result.error.code); // e.g. "key_revoked"
+   * const result = await keys.verify(secret, { project: "proj_1", scope: "nodes:read" });
+   * if (!result.ok) console.log(result.error.code); // e.g. "key_revoked" or "insufficient_scope"
+   * await keys.verify(secret, { scope: ["nodes:read", "nodes:write"] }); // all of them
    */
-  async verify(secret: string, context: { project?: string | null; modes?: readonly string[]; scope?: RequiredScope; request?: RequestInfo } = {}): Promise<VerifyResult> {
+  async verify(secret: string, context: { project?: string | null; modes?: readonly string[]; scope?: ScopeRequirement; request?: RequestInfo } = {}): Promise<VerifyResult> {
+    const required = context.scope === undefined ? null : this.compileRequirement(context.scope);
     const now = this.now();
     const found = await this.authenticate(secret, now);
     if (found instanceof KeywardError) return { ok: false, error: found };
     if (context.modes && !context.modes.includes(found.mode as string)) return { ok: false, error: modeForbidden(context.modes) };
     const project = resolveProject(found, context.project ?? null);
     if (project === false) return { ok: false, error: PROJECT_FORBIDDEN };
-    if (context.scope && !found.grant.has(context.scope)) return { ok: false, error: insufficientScope(context.scope) };
+    if (required !== null) {
+      const missing = required.filter((r) => !found.grant.has(r));
+      if (missing.length > 0) return { ok: false, error: insufficientScope(missing) };
+    }
     const charge = await this.charge(found, now);
     if (charge instanceof KeywardError) return { ok: false, error: charge };
     this.recordUse(found, now);
     return { ok: true, key: this.principalFor(found, project), limits: charge.limits };
+  }
+
+  /** Compiled scope strings verify() was given, so a repeated requirement is parsed once (bounded). */
+  private readonly requirementCache = new Map<string, readonly RequiredScope[]>();
+
+  private compileRequirement(scope: ScopeRequirement): readonly RequiredScope[] {
+    if (typeof scope !== "string") return requiredScopes(scope);
+    let compiled = this.requirementCache.get(scope);
+    if (compiled === undefined) {
+      compiled = requiredScopes(scope);
+      if (this.requirementCache.size >= 1024) this.requirementCache.clear();
+      this.requirementCache.set(scope, compiled);
+    }
+    return compiled;
   }
 
   // ---------------------------------------------------------------- hot path (used by adapters)

@@ -178,4 +178,21 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     expect(!expired.ok && expired.error).toMatchObject({ code: "key_expired", status: 401 });
     await keys.close();
   });
+
+  it("verify takes the required scope as a plain string, or a list of which the key needs all", async () => {
+    const { keys } = make();
+    const { secret } = await keys.create({ name: "k", scopes: ["nodes:read", "batches:*"] });
+    expect((await keys.verify(secret, { scope: "nodes:read" })).ok).toBe(true);
+    expect((await keys.verify(secret, { scope: "batches:create" })).ok).toBe(true);
+    expect((await keys.verify(secret, { scope: ["nodes:read", "batches:create"] })).ok).toBe(true);
+    const one = await keys.verify(secret, { scope: "nodes:write" });
+    expect(!one.ok && one.error).toMatchObject({ code: "insufficient_scope", status: 403, scope: "nodes:write" });
+    const some = await keys.verify(secret, { scope: ["nodes:read", "nodes:write", "users:read"] });
+    expect(!some.ok && some.error).toMatchObject({ code: "insufficient_scope", scope: "nodes:write users:read" });
+    const mixed = await keys.verify(secret, { scope: [requiredScope("nodes:read"), "batches:list"] });
+    expect(mixed.ok).toBe(true);
+    await expect(keys.verify(secret, { scope: "Nodes Read" })).rejects.toMatchObject({ name: "KeywardConfigError", message: expect.stringContaining("scope") });
+    await expect(keys.verify(secret, { scope: [] })).rejects.toMatchObject({ name: "KeywardConfigError" });
+    await keys.close();
+  });
 });
