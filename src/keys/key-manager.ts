@@ -3,6 +3,7 @@
  * revokes and rotates keys, and verifies secrets on the hot path: format check, hash, cache, store,
  * status, limits and usage, synchronously whenever the store answers synchronously.
  */
+import { concealInternals } from "../core/conceal.js";
 import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
@@ -812,6 +813,10 @@ export class KeyManager {
     this.emit({ type, at: new Date(this.now()), keyId: record.id, ownerId: record.ownerId, name: record.name, mode: record.mode });
   }
 }
+
+concealInternals(KeyManager, (keys) => ({
+  prefix: keys.format.prefix, modes: keys.format.modes, store: keys["config"].store.constructor.name, closed: keys["closed"],
+}));
 
 /**
  * Turns the counts `consume` returned (in plan order, stopping at the first -1) into the charge, or

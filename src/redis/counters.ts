@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
+import { concealInternals } from "../core/conceal.js";
 import type { CounterStore } from "../core/types.js";
 
 /**
@@ -90,3 +91,5 @@ export class RedisCounters implements CounterStore {
     }
   }
 }
+
+concealInternals(RedisCounters, (counters) => ({ prefix: counters["prefix"] }));

@@ -4,6 +4,7 @@
  */
 import { copyKey, keyStatus, pageSize } from "../core/status.js";
 import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import { concealInternals } from "../core/conceal.js";
 
 /**
  * An in-memory {@link KeyStore}.
@@ -130,3 +131,5 @@ export function matchesProject(k: Pick<StoredKey, "kind" | "projectId" | "projec
   if (k.kind === "project") return k.projectId === projectId;
   return k.projects.length === 0 || k.projects.includes(projectId);
 }
+
+concealInternals(MemoryStore, (store) => ({ keys: store["byId"].size }));

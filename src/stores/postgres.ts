@@ -6,6 +6,7 @@
  * `pg` is loaded only when a connection string is given; no type from it leaks into this API.
  */
 import { pageSize } from "../core/status.js";
+import { concealInternals } from "../core/conceal.js";
 import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
 
@@ -419,3 +420,5 @@ export class PostgresStore implements KeyStore {
 interface PgModule {
   Pool: new (config: { connectionString: string; max?: number }) => PgPoolLike & { on(event: "error", listener: (error: Error) => void): unknown };
 }
+
+concealInternals(PostgresStore, (store) => ({ schema: store["schema"], tablePrefix: store["t"].prefix, connected: store.pool !== null }));

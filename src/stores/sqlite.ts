@@ -6,6 +6,7 @@
  */
 import Database from "better-sqlite3";
 import { pageSize } from "../core/status.js";
+import { concealInternals } from "../core/conceal.js";
 import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 
 type Db = Database.Database;
@@ -339,3 +340,4 @@ export class SqliteStore implements KeyStore {
   }
 }
 
+concealInternals(SqliteStore, (store) => ({ file: store.db.name, open: store.db.open }));
