@@ -154,11 +154,11 @@ type Row = [
   rotated_from: string | null, rotated_to: string | null,
 ];
 
-/** JSON.parse, with the common empty list and empty object built directly. */
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | null)?.then === "function";
 }
 
+/** JSON.parse, with the common empty list and empty object built directly. */
 function parseList(text: string): string[] {
   return text === "[]" ? [] : JSON.parse(text);
 }
@@ -443,6 +443,7 @@ export class SqliteStore implements KeyStore {
   private whenFree<T>(error: unknown, run: () => T, waitMs: number): Promise<T> {
     if (!isBusy(error)) throw error;
     if (waitMs <= 0) throw this.lockedError(0, error);
+    if (this.waiters.length === 0 && this.retryTimer === null) this.pauseMs = 1; // a new spell of contention
     return new Promise<T>((resolve, reject) => {
       this.waiters.push({ run, deadline: performance.now() + waitMs, waitMs, resolve: resolve as (value: unknown) => void, reject });
       this.scheduleRetry();
