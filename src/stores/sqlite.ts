@@ -190,6 +190,10 @@ function toParams(k: StoredKey) {
 
 /**
  * A {@link KeyStore} on a SQLite file (or `:memory:`). Safe for several processes on one file.
+ * Writes that find the file locked by another connection return a promise and are retried on
+ * timers (see {@link SqliteStoreOptions}); the handle's `busy_timeout` is 0 after start-up, also on
+ * a handle passed in. Reads never wait: in WAL mode a writer blocks no reader, and a read that
+ * still meets SQLITE_BUSY (e.g. during WAL recovery) throws at once (the KeyManager answers 503).
  *
  * @example
  * import { SqliteStore } from "keyward/sqlite";
