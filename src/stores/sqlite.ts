@@ -1,13 +1,18 @@
 /**
  * SqliteStore: the embedded default, on better-sqlite3. WAL journal with synchronous=NORMAL (no
- * fsync per commit), a busy timeout so several processes can share one file, a versioned schema
- * migrated in an IMMEDIATE transaction, and statements prepared once. Rate-limit and quota
- * counters are taken from the file in small reserved batches, so most requests write nothing.
+ * fsync per commit), a versioned schema migrated in an IMMEDIATE transaction, and statements
+ * prepared once. Several processes can share one file: after start-up SQLite never waits for
+ * another connection's lock on the main thread (busy_timeout 0); a write that meets the lock is
+ * retried on timers until a deadline. Rate-limit and quota counters are taken from the file in
+ * small reserved batches, so most requests write nothing.
  */
+import { statSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { pageSize } from "../core/status.js";
 import { concealInternals } from "../core/conceal.js";
-import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyPatch, KeyStore, MaybePromise, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 
 type Db = Database.Database;
 
@@ -20,8 +25,28 @@ type Db = Database.Database;
  * const keys = new KeyManager({ store: new SqliteStore("keys.db", options) });
  */
 export interface SqliteStoreOptions {
-  /** How long a writer waits for another process's lock before failing, in ms. Defaults to 5000. */
+  /**
+   * How long a write waits for another connection's lock before failing, in ms. At start-up (the
+   * schema migration) the constructor blocks for up to this long. After that nothing blocks: a write
+   * that finds the file locked answers a promise and is retried on timers, for up to this long for
+   * the background writes (usage flush, refunds, counter pruning, reserved units handed back on
+   * `close()`), and for up to `requestBusyTimeoutMs` for the writes a caller waits on.
+   * Defaults to 5000.
+   */
   busyTimeoutMs?: number;
+  /**
+   * How long a write someone is waiting on (a rate-limit or quota counter take for a request, and
+   * the management writes: insert, update, revoke, rotate) retries on another connection's lock
+   * before failing, in ms; never longer than `busyTimeoutMs`. No attempt is made after this
+   * deadline, so keep it at most half the KeyManager's `storeTimeout`: then a counter take never
+   * lands after its request was answered 503, and a management write never lands after the caller
+   * was told it failed. Defaults to 1000 (the KeyManager's default `storeTimeout` is 2 s).
+   *
+   * @example
+   * // A KeyManager with storeTimeout "500ms": give up on a locked file after 250 ms on the request path.
+   * new KeyManager({ store: new SqliteStore("keys.db", { requestBusyTimeoutMs: 250 }), storeTimeout: "500ms" });
+   */
+  requestBusyTimeoutMs?: number;
   /**
    * Most counter units (rate-limit or quota requests) reserved from the file in one write and then
    * handed out from memory: never more than 1% of what is left of the limit, so near the limit every
@@ -40,6 +65,38 @@ interface Reserve {
   spare: number;
   limit: number;
   resetAt: number;
+}
+
+/** The file's device and inode, or null when it cannot be read (e.g. a `file:` URI name). */
+function identify(path: string): { path: string; dev: number; ino: number } | null {
+  try {
+    const stat = statSync(path);
+    return { path, dev: stat.dev, ino: stat.ino };
+  } catch {
+    return null;
+  }
+}
+
+/** An operation waiting for another connection's lock to go away. */
+interface Waiter {
+  run: () => unknown;
+  /** `performance.now()` after which it is not attempted any more. */
+  deadline: number;
+  waitMs: number;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Longest pause between two attempts while the file stays locked, in ms. */
+const MAX_PAUSE_MS = 20;
+
+/**
+ * SQLITE_BUSY and its extended codes: another connection holds the lock. Checked by code, not by
+ * class: better-sqlite3's error class can come from another realm (e.g. a test runner's).
+ */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
 }
 
 const MIGRATIONS: string[] = [
@@ -98,6 +155,10 @@ type Row = [
   rotated_from: string | null, rotated_to: string | null,
 ];
 
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === "function";
+}
+
 /** JSON.parse, with the common empty list and empty object built directly. */
 function parseList(text: string): string[] {
   return text === "[]" ? [] : JSON.parse(text);
@@ -130,6 +191,10 @@ function toParams(k: StoredKey) {
 
 /**
  * A {@link KeyStore} on a SQLite file (or `:memory:`). Safe for several processes on one file.
+ * Writes that find the file locked by another connection return a promise and are retried on
+ * timers (see {@link SqliteStoreOptions}); the handle's `busy_timeout` is 0 after start-up, also on
+ * a handle passed in. Reads never wait: in WAL mode a writer blocks no reader, and a read that
+ * still meets SQLITE_BUSY (e.g. during WAL recovery) throws at once (the KeyManager answers 503).
  *
  * @example
  * import { SqliteStore } from "keyward/sqlite";
@@ -144,18 +209,38 @@ export class SqliteStore implements KeyStore {
   private readonly reserves = new Map<string, Reserve>();
   private sweepAt = 1024;
   private readonly reserveTx: (counter: string, limit: number, resetAt: number) => number;
+  /** Deadline of background writes (usage, refunds, pruning, close), in ms. */
+  private readonly busyMs: number;
+  /** Deadline of writes a caller waits on (counter takes, management writes), in ms. */
+  private readonly requestBusyMs: number;
+  /** Operations waiting for another connection's lock, oldest first, retried by one timer. */
+  private readonly waiters: Waiter[] = [];
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pauseMs = 1;
+  /** A `close()` waiting for the lock to hand reserved units back. */
+  private closing: Promise<void> | null = null;
+  /** The database file and its identity at open, to notice it being deleted or replaced (null in memory). */
+  private readonly file: { path: string; dev: number; ino: number } | null;
 
   constructor(file: string | Db = "keyward.db", options: SqliteStoreOptions = {}) {
     this.batch = Math.max(1, Math.floor(options.counterBatch ?? 1000));
+    this.busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    this.requestBusyMs = Math.min(this.busyMs, Math.max(0, Math.floor(options.requestBusyTimeoutMs ?? 1000)));
     this.owned = typeof file === "string";
     this.db = typeof file === "string" ? new Database(file) : file;
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-    if (this.db.name !== ":memory:" && this.db.name !== "") this.db.pragma("journal_mode = WAL");
+    // Start-up may wait for another process's lock (the migration must run); nothing later does.
+    this.db.pragma(`busy_timeout = ${this.busyMs}`);
+    const onDisk = this.db.name !== ":memory:" && this.db.name !== "" && !this.db.memory;
+    if (onDisk) this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     // Reads through a memory map instead of a read() per page: lookups among millions of keys
     // (random pages of the hash index) stay flat. Writes still go through the WAL.
-    if (this.db.name !== ":memory:" && this.db.name !== "") this.db.pragma("mmap_size = 268435456");
+    if (onDisk) this.db.pragma("mmap_size = 268435456");
     this.migrate();
+    // From here on SQLite never sleeps on the main thread: a locked file answers SQLITE_BUSY at
+    // once and the write is retried on timers (see `whenFree`). WAL readers are not blocked by a writer.
+    this.db.pragma("busy_timeout = 0");
+    this.file = onDisk ? identify(resolvePath(this.db.name)) : null;
     this.stmt = this.prepare();
     const reserve = this.db.transaction((counter: string, limit: number, resetAt: number) => this.reserve(counter, limit, resetAt));
     this.reserveTx = (counter, limit, resetAt) => reserve.immediate(counter, limit, resetAt);
@@ -191,13 +276,13 @@ export class SqliteStore implements KeyStore {
     };
   }
 
-  insert(key: StoredKey, cap?: { max: number; now: number }): boolean {
+  insert(key: StoredKey, cap?: { max: number; now: number }): MaybePromise<boolean> {
     const tx = this.db.transaction(() => {
       if (cap && (this.stmt.countActive.get(key.ownerId, cap.now) as number) >= cap.max) return false;
       this.stmt.insert.run(toParams(key));
       return true;
     });
-    return tx.immediate();
+    return this.write(() => tx.immediate(), this.requestBusyMs);
   }
 
   findByHash(hash: string): StoredKey | null {
@@ -230,23 +315,29 @@ export class SqliteStore implements KeyStore {
     return (this.db.prepare(sql).raw().all(...params) as Row[]).map(fromRow);
   }
 
-  update(id: string, patch: KeyPatch): StoredKey | null {
+  update(id: string, patch: KeyPatch): MaybePromise<StoredKey | null> {
     const sets: string[] = [];
     const params: unknown[] = [];
     if (patch.name !== undefined) { sets.push("name = ?"); params.push(patch.name); }
     if (patch.scopes !== undefined) { sets.push("scopes = ?"); params.push(JSON.stringify(patch.scopes)); }
     if (patch.metadata !== undefined) { sets.push("metadata = ?"); params.push(JSON.stringify(patch.metadata)); }
     if (patch.expiresAt !== undefined) { sets.push("expires_at = ?"); params.push(patch.expiresAt); }
-    if (sets.length) this.db.prepare(`UPDATE keyward_keys SET ${sets.join(", ")} WHERE id = ?`).run(...params, id);
-    return this.findById(id);
+    if (sets.length === 0) return this.findById(id);
+    const statement = this.db.prepare(`UPDATE keyward_keys SET ${sets.join(", ")} WHERE id = ?`);
+    return this.write(() => {
+      statement.run(...params, id);
+      return this.findById(id);
+    }, this.requestBusyMs);
   }
 
-  revoke(id: string, at: number): StoredKey | null {
-    this.stmt.revoke.run(at, id);
-    return this.findById(id);
+  revoke(id: string, at: number): MaybePromise<StoredKey | null> {
+    return this.write(() => {
+      this.stmt.revoke.run(at, id);
+      return this.findById(id);
+    }, this.requestBusyMs);
   }
 
-  rotate(oldId: string, successor: StoredKey, change: RotationChange): boolean {
+  rotate(oldId: string, successor: StoredKey, change: RotationChange): MaybePromise<boolean> {
     const tx = this.db.transaction(() => {
       const expires = change.expiresAt ?? null;
       const linked = this.stmt.link.run(successor.id, expires, expires, expires, change.revokedAt ?? null, oldId);
@@ -254,25 +345,84 @@ export class SqliteStore implements KeyStore {
       this.stmt.insert.run(toParams(successor));
       return true;
     });
-    return tx.immediate();
+    return this.write(() => tx.immediate(), this.requestBusyMs);
   }
 
-  recordUsage(batch: UsageDelta[]): void {
+  /**
+   * Adds a batch of usage in one transaction. Throws (or rejects) when the database file was deleted
+   * or replaced since it was opened, naming the file: the KeyManager keeps the counts in memory and
+   * reports `usage.flush_failed` instead of writing them to a file that is gone.
+   */
+  recordUsage(batch: UsageDelta[]): MaybePromise<void> {
+    this.checkFile();
     const tx = this.db.transaction(() => {
       for (const delta of batch) {
         this.stmt.addUsage.run(delta.count, delta.lastUsedAt, delta.id);
         for (const [day, count] of delta.days) this.stmt.addDaily.run(delta.id, day, count);
       }
     });
-    tx.immediate();
+    return this.write(() => tx.immediate(), this.busyMs);
   }
 
   usage(id: string, fromDay: number, toDay: number): Array<[number, number]> {
     return this.stmt.daily.all(id, fromDay, toDay) as Array<[number, number]>;
   }
 
-  consume(counter: string, limit: number, resetAt: number): number {
+  consume(counter: string, limit: number, resetAt: number): MaybePromise<number> {
     if (limit < 1) return -1;
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.spare > 0 && r.limit === limit && r.resetAt === resetAt) {
+      r.spare--;
+      return r.count - r.spare;
+    }
+    try {
+      return this.reserveTx(counter, limit, resetAt);
+    } catch (error) {
+      // Retried from the reserve: units reserved meanwhile by another request are used first.
+      return this.whenFree(error, () => this.consumeNow(counter, limit, resetAt), this.requestBusyMs);
+    }
+  }
+
+  refund(counter: string): MaybePromise<void> {
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.spare < r.count) r.spare++;
+    else return this.write(() => { this.stmt.refund.run(counter); }, this.busyMs);
+  }
+
+  /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */
+  prune(now: number): MaybePromise<void> {
+    return this.write(() => { this.stmt.prune.run(now); }, this.busyMs);
+  }
+
+  /**
+   * Hands reserved counter units back to the file and closes it (when this store opened it). If
+   * another connection holds the lock, answers a promise that waits up to `busyTimeoutMs` for it.
+   */
+  close(): MaybePromise<void> {
+    if (this.closing !== null) return this.closing;
+    if (!this.db.open) return;
+    let released: MaybePromise<void>;
+    try {
+      released = this.releaseReserves();
+    } catch (error) {
+      this.shut();
+      throw error;
+    }
+    if (!isPromise(released)) return this.shut();
+    this.closing = released.finally(() => this.shut());
+    return this.closing;
+  }
+
+  /** Closes the handle (when owned) and fails whatever still waits for a lock. */
+  private shut(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.owned && this.db.open) this.db.close();
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`keyward: the SQLite store ${this.db.name} was closed while a write waited for another connection's lock`));
+  }
+
+  /** `consume` once, throwing SQLITE_BUSY when the file is locked. */
+  private consumeNow(counter: string, limit: number, resetAt: number): number {
     const r = this.reserves.get(counter);
     if (r !== undefined && r.spare > 0 && r.limit === limit && r.resetAt === resetAt) {
       r.spare--;
@@ -281,20 +431,90 @@ export class SqliteStore implements KeyStore {
     return this.reserveTx(counter, limit, resetAt);
   }
 
-  refund(counter: string): void {
-    const r = this.reserves.get(counter);
-    if (r !== undefined && r.spare < r.count) r.spare++;
-    else this.stmt.refund.run(counter);
+  /** Runs `run` now; if the file is locked, answers a promise that retries it (see `whenFree`). */
+  private write<T>(run: () => T, waitMs: number): MaybePromise<T> {
+    try {
+      return run();
+    } catch (error) {
+      return this.whenFree(error, run, waitMs);
+    }
   }
 
-  /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */
-  prune(now: number): void {
-    this.stmt.prune.run(now);
+  /**
+   * After `error` from a first attempt: rethrows it unless it is SQLITE_BUSY, else queues `run` to be
+   * retried on a timer (never blocking the event loop), oldest first, with pauses growing from 1 to
+   * 20 ms. Nothing is attempted after `waitMs`: the promise then rejects with a "locked" error.
+   */
+  private whenFree<T>(error: unknown, run: () => T, waitMs: number): Promise<T> {
+    if (!isBusy(error)) throw error;
+    if (waitMs <= 0) throw this.lockedError(0, error);
+    if (this.waiters.length === 0 && this.retryTimer === null) this.pauseMs = 1; // a new spell of contention
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.push({ run, deadline: performance.now() + waitMs, waitMs, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleRetry();
+    });
   }
 
-  close(): void {
-    if (this.db.open) this.releaseReserves();
-    if (this.owned && this.db.open) this.db.close();
+  private scheduleRetry(): void {
+    if (this.retryTimer !== null || this.waiters.length === 0) return;
+    this.retryTimer = setTimeout(this.retryWaiters, Math.max(1, Math.round(this.pauseMs * (0.75 + Math.random() / 2))));
+  }
+
+  /** One round: runs waiters in order until one still finds the file locked; fails those past their deadline. */
+  private readonly retryWaiters = (): void => {
+    this.retryTimer = null;
+    let locked = false;
+    let progressed = false;
+    let lastError: unknown = null;
+    const still: Waiter[] = [];
+    for (const w of this.waiters.splice(0)) {
+      if (performance.now() >= w.deadline) {
+        w.reject(this.lockedError(w.waitMs, lastError));
+        continue;
+      }
+      if (locked) {
+        still.push(w);
+        continue;
+      }
+      try {
+        w.resolve(w.run());
+        progressed = true;
+      } catch (error) {
+        if (isBusy(error)) {
+          locked = true;
+          lastError = error;
+          still.push(w);
+        } else {
+          w.reject(error);
+        }
+      }
+    }
+    // Anything queued by a resolution above (it runs later, as a microtask) goes after these.
+    this.waiters.unshift(...still);
+    this.pauseMs = progressed ? 1 : Math.min(MAX_PAUSE_MS, this.pauseMs * 2);
+    this.scheduleRetry();
+  };
+
+  private lockedError(waitMs: number, cause: unknown): Error {
+    const error = new Error(`keyward: the SQLite database ${this.db.name} is locked by another connection (still busy after ${waitMs} ms)`, cause === null ? undefined : { cause });
+    (error as Error & { code: string }).code = "SQLITE_BUSY";
+    return error;
+  }
+
+  /** Throws when the database file was deleted, its directory removed, or the file replaced since it was opened. */
+  private checkFile(): void {
+    if (this.file === null) return;
+    let stat;
+    try {
+      stat = statSync(this.file.path);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
+      throw new Error(`keyward: the SQLite database file ${this.file.path} no longer exists (it or its directory was deleted while the app runs); writes would go to the deleted file and be lost, so usage is kept in memory: restart the app with the database in place`);
+    }
+    if (stat.ino !== this.file.ino || stat.dev !== this.file.dev) {
+      throw new Error(`keyward: the SQLite database file ${this.file.path} was replaced by another file while the app runs; this process still writes to the old one, so usage is kept in memory: restart the app to open the new file`);
+    }
   }
 
   /**
@@ -327,16 +547,21 @@ export class SqliteStore implements KeyStore {
   }
 
   /** Gives unused reserved units back to the file, so other processes can use them. */
-  private releaseReserves(): void {
+  private releaseReserves(): MaybePromise<void> {
     if (this.reserves.size === 0) return;
     const tx = this.db.transaction(() => {
       for (const [name, r] of this.reserves) if (r.spare > 0) this.stmt.release.run(r.spare, name);
     });
+    const clear = () => this.reserves.clear();
+    let released: MaybePromise<void>;
     try {
-      tx.immediate();
-    } finally {
-      this.reserves.clear();
+      released = this.write(() => tx.immediate(), this.busyMs);
+    } catch (error) {
+      clear();
+      throw error;
     }
+    if (!isPromise(released)) return clear();
+    return released.finally(clear);
   }
 }
 
