@@ -20,6 +20,14 @@ export function portFromEnv(value = process.env.PORT): number | null {
   return /^\d{1,5}$/.test(value) && Number(value) <= 65535 ? Number(value) : null;
 }
 
+/** The command that started this process, to repeat with another PORT: `npm start`, `npm run example:…`, or `npx tsx <file>`. */
+function again(): string {
+  const script = process.env.npm_lifecycle_event;
+  if (script === "start") return "npm start";
+  if (script) return `npm run ${script}`;
+  return `npx tsx ${process.argv[1] ?? "server.ts"}`;
+}
+
 /**
  * Serves `app` or exits non-zero with a clear message.
  *
@@ -39,7 +47,7 @@ export function serve(app: RequestListener, { name, ready, close }: ServeOptions
   const server = createServer(app);
   server.once("error", (error: NodeJS.ErrnoException) => {
     fail(error.code === "EADDRINUSE"
-      ? `port ${port} on 127.0.0.1 is already in use (another server is answering there). Stop it, or start this one on another port: PORT=${port + 1} npm run …`
+      ? `port ${port} on 127.0.0.1 is already in use (another server is answering there). Stop it, or start this one on another port: PORT=${port + 1} ${again()}`
       : `cannot listen on 127.0.0.1:${port} (${error.code ?? error.message}); pick another port with PORT=…`);
   });
   server.listen(port, "127.0.0.1", () => {
