@@ -1,8 +1,9 @@
 /**
  * Credential extraction from a request: `Authorization: Bearer <key>` (scheme case-insensitive,
  * RFC 9110 §11.1; b64token syntax, RFC 6750 §2.1) or a custom header. Query strings are never read.
- * Returns the token, `null` when none was sent, or the refusal; the b64token syntax is checked by
- * `malformedToken` once a token has failed verification.
+ * Returns the token, `null` when none was sent, or the refusal (400 or 401 per source, see
+ * `malformedStatus`); the b64token syntax is checked by `CredentialReader.malformed` once a token
+ * has failed verification.
  */
 import type { IncomingMessage } from "node:http";
 import { KeywardError } from "../core/errors.js";
