@@ -13,18 +13,21 @@ const tsFiles = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
 const importsOf = (source: string) => [...source.matchAll(IMPORT)].map((m) => m[1]!);
 
+/** The one file every example may share: `serve.ts` (listen, or exit non-zero when the port is taken). */
+const SHARED = join(root, "serve");
+
 /** True when `spec`, imported from a file in `folder`, reaches outside the example or into keyward's internals. */
 function leaves(folder: string, spec: string): boolean {
-  if (spec.startsWith(".")) return !resolve(folder, spec).startsWith(folder + sep);
+  if (spec.startsWith(".")) return !resolve(folder, spec).startsWith(folder + sep) && resolve(folder, spec) !== SHARED;
   if (/(^|\/)src(\/|$)/.test(spec)) return true;
   return spec.startsWith("keyward/") && !PUBLIC_SUBPATHS.includes(spec);
 }
 
-const exampleFiles = tsFiles(root).filter((f) => dirname(f) !== root);
+const exampleFiles = tsFiles(root).filter((f) => dirname(f) !== root || f === `${SHARED}.ts`);
 
 test("every example folder is scanned", () => {
   const folders = new Set(exampleFiles.map((f) => relative(root, dirname(f))));
-  expect([...folders].sort()).toEqual(["custom-header", "open-reads", "projects", "quickstart", "scoped-envelope", "test-live"]);
+  expect([...folders].sort()).toEqual(["", "custom-header", "open-reads", "projects", "quickstart", "scoped-envelope", "test-live"]);
 });
 
 test.each(exampleFiles.map((f) => [relative(root, f), f] as const))("%s imports only packages and its own folder", (_name, file) => {
@@ -34,6 +37,6 @@ test.each(exampleFiles.map((f) => [relative(root, f), f] as const))("%s imports 
 
 test("the check flags imports of src/, of another folder and of private subpaths", () => {
   const folder = join(root, "quickstart");
-  const source = `import { KeyManager } from "../../src/index";\nimport x from "../projects/app";\nconst y = require("keyward/keys/key-manager");\nimport "./app";\nimport { SqliteStore } from "keyward/sqlite";`;
+  const source = `import { KeyManager } from "../../src/index";\nimport x from "../projects/app";\nimport { serve } from "../serve";\nconst y = require("keyward/keys/key-manager");\nimport "./app";\nimport { SqliteStore } from "keyward/sqlite";`;
   expect(importsOf(source).filter((s) => leaves(folder, s))).toEqual(["../../src/index", "../projects/app", "keyward/keys/key-manager"]);
 });

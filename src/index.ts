@@ -24,6 +24,9 @@ export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
 export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
+export { runCli } from "./cli/run.js";
+export type { CliPreset } from "./cli/run.js";
+export type { Io as CliIo } from "./cli/commands.js";
 export type { KeysPageOptions, PageScope, PageProject } from "./page/options.js";
 
 export { createWebhookSecret, webhookSecretMode } from "./webhooks/secret.js";

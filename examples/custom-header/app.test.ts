@@ -1,11 +1,11 @@
-/** Seed 001 (NearIQ) end to end: custom header, niq_live_ keys, stored default scopes, session-only management, revocation, plan gates. */
+/** NearIQ-style API end to end: custom header, niq_live_ keys, every scoped endpoint, stored default scopes, session-only management, revocation, plan gates. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
-import { READ_ONLY_SCOPES, createApp } from "./app";
+import { ENDPOINTS, READ_ONLY_SCOPES, SCOPES, createApp } from "./app";
 
-const dir = mkdtempSync(join(tmpdir(), "keyward-001-"));
+const dir = mkdtempSync(join(tmpdir(), "keyward-custom-header-"));
 const db = join(dir, "keys.db");
 let current = createApp({ db });
 afterAll(async () => {
@@ -37,6 +37,48 @@ describe("the X-NearIQ-Key header and niq_live_ keys", () => {
     expect(swapped).not.toBe(secret);
     expect((await request(current.app).get("/v1/usage").set("X-NearIQ-Key", swapped).expect(401)).body.error.code).toBe("invalid_key");
     await request(current.app).get("/v1/usage").set("X-NearIQ-Key", "NIQ_LIVE_" + body).expect(401);
+  });
+});
+
+describe("401 for a missing, malformed or invalid key", () => {
+  test.each([
+    ["an empty X-NearIQ-Key", ""],
+    ["two keys in one header", "niq_live_abc niq_live_def"],
+    ["illegal characters", "niq_live_abc;def"],
+    ["a scheme inside the header", "Bearer niq_live_abc"],
+    ["a made-up key", "niq_live_abcdefghijklmnopqrstuvwxyz0123456789ABCD"],
+  ])("%s → 401", async (_label, value) => {
+    const res = await request(current.app).get("/v1/usage").set("X-NearIQ-Key", value).expect(401);
+    expect(res.body.error.code).toBe("invalid_key");
+  });
+
+  test("the header sent twice → 401", async () => {
+    const { secret } = await mint();
+    await request(current.app).get("/v1/usage").set("X-NearIQ-Key", [secret, secret] as never).expect(401);
+  });
+});
+
+describe("every endpoint of the scope table", () => {
+  const SUCCESS: Record<string, number> = { get: 200, post: 201, patch: 200, delete: 200 };
+
+  test("every scope of the doc's table guards at least one endpoint", () => {
+    expect([...new Set(ENDPOINTS.map(([, , scope]) => scope))].sort()).toEqual([...SCOPES].sort());
+  });
+
+  test.each(ENDPOINTS)("%s %s: 2xx with %s, 403 without it", async (method, path, scope) => {
+    current.login("acct_table", "pro"); // the export endpoint is also plan-gated
+    const full = (await mint(SCOPES, "acct_table")).secret;
+    const resolve = async () => {
+      if (!path.includes(":id")) return path;
+      if (path.startsWith("/v1/alerts/")) return path.replace(":id", "a1");
+      const made = await request(current.app).post(path.slice(0, path.indexOf("/:id"))).set("X-NearIQ-Key", full).send({ name: "fixture" }).expect(201);
+      return path.replace(":id", made.body.id);
+    };
+    const send = async (secret: string) => request(current.app)[method](await resolve()).set("X-NearIQ-Key", secret).send({ name: "n", message: "hi" });
+    const allowed = await send((await mint([scope], "acct_table")).secret);
+    expect(allowed.status).toBe(path.endsWith("/refine") ? 201 : SUCCESS[method]);
+    const refused = await send((await mint(SCOPES.filter((s) => s !== scope), "acct_table")).secret);
+    expect([refused.status, refused.body.error?.code]).toEqual([403, "insufficient_scope"]);
   });
 });
 

@@ -1,4 +1,4 @@
-/** Seed 002 (NANDA) end to end: open reads, keyed writes, nanda_ keys, SHA-256 storage, plan quotas and key caps, revocation, expiry, transition mode. */
+/** NANDA-style registry end to end: open reads, keyed writes, nanda_ keys, SHA-256 storage, plan quotas and key caps, revocation, expiry, transition mode. */
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import request from "supertest";
 import { createApp } from "./app";
 
-const dir = mkdtempSync(join(tmpdir(), "keyward-002-"));
+const dir = mkdtempSync(join(tmpdir(), "keyward-open-reads-"));
 let now = Date.UTC(2031, 4, 20, 12, 0, 0);
 const clock = () => now;
 const strict = createApp({ db: join(dir, "strict.db"), clock });

@@ -1,5 +1,5 @@
 /**
- * NANDA-style registry (seed 002): reads are open, writes take a `nanda_` Bearer key; keys are
+ * NANDA-style registry: reads are open, writes take a `nanda_` Bearer key; keys are
  * managed at `/api/developers/keys` with a session cookie; each key has a monthly quota and each
  * account a maximum of active keys by plan (Free / Pro / Enterprise); `transition: true` accepts
  * keys on writes without requiring them.
@@ -46,7 +46,7 @@ export function createApp({ db, transition = process.env.TRANSITION === "1", clo
     keys,
     owner: accountOf,
     tiers: (req) => [plans.get(accountOf(req) ?? "") ?? "free"], // `tier` in a body may only name the account's plan
-    // The seed's shapes: 201 { key: { …, raw_key } } and 200 { message, key } on revoke.
+    // The doc's shapes: 201 { key: { …, raw_key } } and 200 { message, key } on revoke.
     formatBody: (data, req) => {
       const { secret, key, ...rest } = data as { secret?: string; key?: object };
       if (secret) return { ...rest, key: { ...key, raw_key: secret } };

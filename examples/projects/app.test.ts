@@ -1,13 +1,13 @@
-/** Seed 003 (Nodion) end to end: user and project keys, scopes, project allow-lists, X-Nodion-Project, TTLs, 401/403/429. */
+/** Nodion-style API end to end: user and project keys, every scoped operation, project allow-lists, X-Nodion-Project, TTLs, 401/403/429, last_used_at. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
-import { PROJECTS, createApp } from "./app";
+import { ENDPOINTS, PROJECTS, SCOPES, createApp } from "./app";
 
 const [SHOP, BLOG, INTERNAL] = Object.keys(PROJECTS) as [string, string, string];
 const DAY = 86_400_000;
-const dir = mkdtempSync(join(tmpdir(), "keyward-003-"));
+const dir = mkdtempSync(join(tmpdir(), "keyward-projects-"));
 let now = Date.UTC(2031, 6, 1, 8, 0, 0);
 const { app, keys, login, members } = createApp({ db: join(dir, "keys.db"), rateLimit: { limit: 20, window: "1m" }, clock: () => now });
 login("alice", [SHOP, BLOG]);
@@ -22,20 +22,28 @@ const userKey = async (scopes: string[], extra: { projects?: string[]; expiresIn
 const as = (secret: string, project?: string) => (project ? { Authorization: `Bearer ${secret}`, "X-Nodion-Project": project } : { Authorization: `Bearer ${secret}` });
 
 describe("user keys and scopes", () => {
-  const routes: Array<[string, string, string[]]> = [
-    ["get", "/v1/regions", ["read"]],
-    ["get", "/v1/applications", ["read"]],
-    ["post", "/v1/domains", ["write"]],
-    ["post", "/v1/applications/shop-web/deployments", ["deploy"]],
-    ["get", "/v1/applications/shop-web/env", ["read", "env:read"]],
-    ["put", "/v1/applications/shop-web/env", ["env:write"]],
-    ["get", "/v1/applications/shop-web/logs", ["read", "logs:read"]],
-  ];
-  test.each(routes)("%s %s needs %j", async (method, path, needed) => {
-    const send = (secret: string) => request(app)[method as "get"](path).set(as(secret)).send({ name: "example.com" });
-    expect((await send(await userKey(needed))).status).toBeLessThan(300);
+  const SUCCESS: Record<string, number> = { get: 200, post: 201, put: 200, patch: 200, delete: 200 };
+  const full = () => userKey(SCOPES);
+  /** The path with `:app` = shop-web, `:name` = an env var, `:id` = a fresh record POSTed to the collection before it. */
+  const resolve = async (path: string, owner: string) => {
+    let out = path.replace(":app", "shop-web").replace(":name", "NODE_ENV");
+    if (out.includes(":id")) {
+      const made = await request(app).post(out.slice(0, out.indexOf("/:id"))).set(as(owner)).send({ name: "fixture" }).expect(201);
+      out = out.replace(":id", made.body.id);
+    }
+    return out;
+  };
+
+  test("every scope of the doc's table guards at least one operation", () => {
+    expect([...new Set(ENDPOINTS.flatMap(([, , scopes]) => scopes))].sort()).toEqual([...SCOPES].sort());
+  });
+
+  test.each(ENDPOINTS)("%s %s: 2xx with %j, 403 without any one of them", async (method, path, needed) => {
+    const fixtures = await full();
+    const send = async (secret: string) => request(app)[method](await resolve(path, fixtures)).set(as(secret)).send({ name: "example.com" });
+    expect((await send(await userKey([...needed]))).status).toBe(SUCCESS[method]);
     for (const dropped of needed) {
-      const res = await send(await userKey(needed.filter((s) => s !== dropped)));
+      const res = await send(await userKey(SCOPES.filter((s) => s !== dropped)));
       expect([res.status, res.body.error?.code]).toEqual([403, "insufficient_scope"]);
     }
   });
@@ -115,6 +123,16 @@ describe("expiry, revocation and errors", () => {
     expect((await request(app).get("/v1/regions").set(as(secret)).expect(401)).body.error.code).toBe("key_expired");
   });
 
+  test.each([
+    ["an empty Bearer", "Bearer"],
+    ["two tokens", "Bearer nodion_abc nodion_def"],
+    ["illegal characters", "Bearer nodion_abc;def"],
+    ["a quoted token", 'Bearer "nodion_abc"'],
+  ])("a malformed token (%s) gets 401", async (_label, header) => {
+    const res = await request(app).get("/v1/regions").set("Authorization", header).expect(401);
+    expect(res.body.error.code).toBe("invalid_key");
+  });
+
   test("missing or malformed tokens get 401; a revoked key loses access on the next request", async () => {
     expect((await request(app).get("/v1/regions").expect(401)).body.error.code).toBe("missing_key");
     expect((await request(app).get("/v1/regions").set(as("YOUR_API_KEY")).expect(401)).body.error.code).toBe("invalid_key");
@@ -145,7 +163,7 @@ describe("the dashboard: User Settings → Security → API Keys, and a project'
   test("a user key is created with scopes, an allow-list of the user's projects and a TTL; the token is shown once", async () => {
     const created = await dash("post").send({ name: "cursor", scopes: ["read", "logs:read"], projects: [BLOG], expiresIn: "60d" }).expect(201);
     expect(created.body.secret).toMatch(/^nodion_/);
-    expect(created.body.key).toMatchObject({ kind: "user", scopes: ["read", "logs:read"], projects: [BLOG], expiresAt: new Date(now + 60 * DAY).toISOString() });
+    expect(created.body.key).toMatchObject({ kind: "user", scopes: ["read", "logs:read"], projects: [BLOG], expires_at: new Date(now + 60 * DAY).toISOString() });
     await request(app).get("/v1/applications/blog/logs").set(as(created.body.secret, BLOG)).expect(200);
     expect(JSON.stringify((await dash("get").expect(200)).body)).not.toContain(created.body.secret);
   });
@@ -154,7 +172,7 @@ describe("the dashboard: User Settings → Security → API Keys, and a project'
     expect((await dash("post").send({ name: "x", scopes: ["read"], projects: [INTERNAL] }).expect(403)).body.error.code).toBe("project_forbidden");
     expect((await dash("post").send({ name: "x", kind: "project", project: INTERNAL }).expect(403)).body.error.code).toBe("project_forbidden");
     const ci = await dash("post").send({ name: "ci", kind: "project", project: SHOP }).expect(201);
-    expect(ci.body.key).toMatchObject({ kind: "project", projectId: SHOP });
+    expect(ci.body.key).toMatchObject({ kind: "project", project_id: SHOP });
     await request(app).post("/v1/applications/shop-web/deployments").set(as(ci.body.secret)).expect(201);
   });
 
@@ -166,9 +184,12 @@ describe("the dashboard: User Settings → Security → API Keys, and a project'
 
   test("last_used_at shows in the dashboard; deleting a key locks it out on the next request", async () => {
     const { body } = await dash("post").send({ name: "claude", scopes: ["read"] }).expect(201);
-    expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.lastUsedAt).toBeNull();
+    expect(Object.keys(body.key).sort()).toEqual(["created_at", "expires_at", "id", "kind", "last_used_at", "name", "project_id", "projects", "revoked_at", "scopes", "start", "status"]);
+    expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.last_used_at).toBeNull();
     await request(app).get("/v1/regions").set(as(body.secret)).expect(200);
-    expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.lastUsedAt).toBe(new Date(now).toISOString());
+    expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.last_used_at).toBe(new Date(now).toISOString());
+    const listed = (await dash("get").expect(200)).body.keys.find((k: { id: string }) => k.id === body.key.id);
+    expect(listed.last_used_at).toBe(new Date(now).toISOString());
     await dash("delete", `/${body.key.id}`).expect(200);
     await request(app).get("/v1/regions").set(as(body.secret)).expect(401);
   });

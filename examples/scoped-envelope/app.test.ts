@@ -1,11 +1,11 @@
-/** Seed 000 (NearNode) end to end: key types, scopes, the { data, error } envelope, status codes, listing, rotation. */
+/** NearNode-style API end to end: key types, every scoped operation, role-bounded keys, the { data, error } envelope, status codes, listing, rotation. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
-import { SCOPES, createApp } from "./app";
+import { ENDPOINTS, ROLES, SCOPES, createApp } from "./app";
 
-const dir = mkdtempSync(join(tmpdir(), "keyward-000-"));
+const dir = mkdtempSync(join(tmpdir(), "keyward-scoped-envelope-"));
 let now = Date.UTC(2031, 1, 10, 9, 0, 0);
 const { app, keys, login } = createApp({ db: join(dir, "keys.db"), rateLimit: { limit: 10, window: "1m" }, clock: () => now });
 afterAll(async () => {
@@ -32,32 +32,40 @@ describe("key types", () => {
 });
 
 describe("scopes", () => {
-  const routes: Array<[string, string, string]> = [
-    ["get", "/api/v1/nodes", "nodes:read"],
-    ["post", "/api/v1/nodes", "nodes:write"],
-    ["get", "/api/v1/batches", "batches:read"],
-    ["post", "/api/v1/batches", "batches:write"],
-    ["get", "/api/v1/analytics", "analytics:read"],
-    ["post", "/api/v1/webhooks", "webhooks:manage"],
-    ["post", "/api/v1/templates", "templates:manage"],
-  ];
+  const routes = ENDPOINTS;
+  const SUCCESS: Record<string, number> = { get: 200, post: 201, patch: 200, delete: 200 };
 
-  test.each(routes)("%s %s needs %s", async (method, path, scope) => {
+  test("every scope of the doc's table guards at least one operation", () => {
+    expect([...new Set(ENDPOINTS.map(([, , scope]) => scope))].sort()).toEqual([...SCOPES].sort());
+  });
+
+  /** The path with `:id` replaced by a fresh resource of the collection before it, made by a full-access key. */
+  const resolve = async (path: string, full: string) => {
+    if (!path.includes(":id")) return path;
+    const collection = path.slice(0, path.indexOf("/:id"));
+    const made = await request(app).post(collection).set(auth(full)).send({ name: "fixture" }).expect(201);
+    return path.replace(":id", made.body.data.id);
+  };
+
+  test.each(routes)("%s %s: 2xx with %s, 403 in the envelope without it", async (method, path, scope) => {
+    const full = await key();
     const holder = await key([scope]);
     const other = await key(SCOPES.filter((s) => s !== scope));
-    const send = (secret: string) => request(app)[method as "get" | "post"](path).set(auth(secret)).send({ name: "n" });
+    const send = async (secret: string) => request(app)[method](await resolve(path, full)).set(auth(secret)).send({ name: "n" });
     const allowed = await send(holder);
-    expect(allowed.status).toBe(method === "get" ? 200 : 201);
+    expect(allowed.status).toBe(path.endsWith("/generate") ? 202 : SUCCESS[method]);
+    expect(allowed.body.error).toBeNull();
     expectEnvelope(allowed.body);
-    const refused = await send(other).expect(403);
+    const refused = await send(other);
+    expect(refused.status).toBe(403);
     expect(refused.body).toEqual({ data: null, error: `This key lacks the required scope: ${scope}.` });
   });
 
   test("a key created without scopes has full access", async () => {
     const { secret: full, key: record } = await keys.create({ name: "crm-sync-2026-02", ownerId: "org_acme" });
     expect(record.scopes).toEqual(["*"]);
-    for (const [method, path] of routes) {
-      const res = await request(app)[method as "get" | "post"](path).set(auth(full)).send({ name: "n" });
+    for (const [method, path] of routes.filter(([, p]) => !p.includes(":id"))) {
+      const res = await request(app)[method](path).set(auth(full)).send({ name: "n" });
       expect([200, 201]).toContain(res.status);
     }
   });
@@ -76,12 +84,27 @@ describe("status codes, all in the { data, error } envelope", () => {
     expect(fetched.body).toEqual({ data: created.body.data, error: null });
   });
 
-  test("400 for a malformed JSON body or a malformed Authorization header", async () => {
+  test("400 for a malformed JSON body", async () => {
     const secret = await key();
     const badJson = await request(app).post("/api/v1/nodes").set(auth(secret)).set("Content-Type", "application/json").send("{nope").expect(400);
     expect(badJson.body).toEqual({ data: null, error: expect.any(String) });
-    const badHeader = await request(app).get("/api/v1/nodes").set("Authorization", "Bearer sk_live_bad key").expect(400);
-    expect(badHeader.body).toEqual({ data: null, error: expect.stringContaining("malformed") });
+  });
+
+  test.each([
+    ["an empty Bearer", "Bearer"],
+    ["two tokens", "Bearer sk_live_bad key"],
+    ["illegal characters", 'Bearer "sk_live_quoted"'],
+    ["a comma inside the token", "Bearer sk_live_a,b"],
+  ])("401 for a malformed Authorization header (%s): every invalid key is 401", async (_label, header) => {
+    const res = await request(app).get("/api/v1/nodes").set("Authorization", header).expect(401);
+    expect(res.body).toEqual({ data: null, error: expect.stringMatching(/^The Bearer token is (malformed|empty)/) });
+    expect(res.headers["www-authenticate"]).toMatch(/^Bearer realm="api", error="invalid_token"/);
+  });
+
+  test("two Authorization headers are 401 too", async () => {
+    const secret = await key();
+    const res = await request(app).get("/api/v1/nodes").set("Authorization", [`Bearer ${secret}`, `Bearer ${secret}`] as never).expect(401);
+    expect(res.body).toEqual({ data: null, error: "The request has more than one Authorization header." });
   });
 
   test("401 without a key, with an unknown key, or with a revoked one", async () => {
@@ -106,6 +129,26 @@ describe("status codes, all in the { data, error } envelope", () => {
     const secret = await key();
     const res = await request(app).post("/api/v1/nodes").set(auth(secret)).send({ name: "" }).expect(422);
     expect(res.body).toEqual({ data: null, error: "name is required and must be a non-empty string" });
+  });
+
+  test("500 in the envelope when a handler fails unexpectedly; the cause is not shown", async () => {
+    const broken = createApp({ db: join(dir, "broken.db"), analytics: () => { throw new Error("analytics cluster: connection refused at 10.0.0.7"); } });
+    try {
+      const { secret } = await broken.keys.create({ name: "dash", ownerId: "org_acme" });
+      const res = await request(broken.app).get("/api/v1/analytics").set(auth(secret)).expect(500);
+      expect(res.body).toEqual({ data: null, error: "Internal server error" });
+    } finally {
+      await broken.keys.close();
+    }
+  });
+
+  test("503 in the envelope when the key store is down (fail closed, retry later), not 500", async () => {
+    const outage = createApp({ db: join(dir, "outage.db") });
+    const { secret } = await outage.keys.create({ name: "dash", ownerId: "org_acme" });
+    outage.store.close(); // the database goes away under the running app
+    const res = await request(outage.app).get("/api/v1/nodes").set(auth(secret)).expect(503);
+    expect(res.body).toEqual({ data: null, error: expect.any(String) });
+    await outage.keys.close().catch(() => undefined);
   });
 
   test("429 past the per-key rate limit, with Retry-After; other keys are unaffected", async () => {
@@ -139,6 +182,38 @@ describe("the dashboard's API keys page (session only)", () => {
     const listed = await dash("get").expect(200);
     const row = listed.body.data.keys.find((k: { id: string }) => k.id === body.data.key.id);
     expect(row).toMatchObject({ requestCount: 3, lastUsedAt: new Date(now).toISOString() });
+  });
+
+  test.each([
+    ["admin", ["*"]],
+    ["member", [...ROLES.member]],
+    ["viewer", [...ROLES.viewer]],
+  ] as const)("a key created by a %s without scopes inherits the role's permissions", async (role, expected) => {
+    const created = await request(app).post("/dashboard/api-keys").set("Cookie", login("org_roles", role)).send({ name: `${role}-default` }).expect(201);
+    expect(created.body.data.key.scopes).toEqual(expected);
+    const secret = created.body.data.secret as string;
+    await request(app).get("/api/v1/nodes").set(auth(secret)).expect(200);
+    await request(app).post("/api/v1/nodes").set(auth(secret)).send({ name: "n" }).expect(role === "viewer" ? 403 : 201);
+    await request(app).get("/api/v1/webhooks").set(auth(secret)).expect(role === "admin" ? 200 : 403);
+  });
+
+  test.each([
+    ["viewer", ["nodes:read", "nodes:write"], "nodes:write"],
+    ["member", ["webhooks:manage"], "webhooks:manage"],
+    ["member", ["nodes:*"], "nodes:*"],
+    ["viewer", ["*"], "*"],
+  ] as const)("a %s cannot create a key with %j: 403 in the envelope, nothing created", async (role, scopes, outside) => {
+    const org = `org_${role}_${outside.replace(/\W/g, "")}`;
+    const res = await request(app).post("/dashboard/api-keys").set("Cookie", login(org, role)).send({ name: "escalate", scopes }).expect(403);
+    expect(res.body).toEqual({ data: null, error: `Not allowed to grant ${outside}: is outside the scopes you may grant.` });
+    expect((await keys.list({ ownerId: org })).keys).toEqual([]);
+  });
+
+  test("within the role, scopes and wildcards are granted as asked (an admin may grant nodes:*)", async () => {
+    const member = await request(app).post("/dashboard/api-keys").set("Cookie", login("org_roles", "member")).send({ name: "ro", scopes: ["analytics:read"] }).expect(201);
+    expect(member.body.data.key.scopes).toEqual(["analytics:read"]);
+    const admin = await request(app).post("/dashboard/api-keys").set("Cookie", login("org_roles", "admin")).send({ name: "nodes", scopes: ["nodes:*"] }).expect(201);
+    await request(app).delete(`/api/v1/nodes/node_x`).set(auth(admin.body.data.secret)).expect(404);
   });
 
   test("without a session the dashboard answers 401 in the envelope, and an API key is refused", async () => {

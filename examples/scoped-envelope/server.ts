@@ -1,24 +1,23 @@
-/** `npm run example:scoped-envelope`: the seed-000 API on :3000 with a demo org session and a test key. */
+/** `npm run example:scoped-envelope`: the NearNode-style API on :3000 (or $PORT) with demo sessions per role and a test key. */
+import { serve } from "../serve";
 import { createApp } from "./app";
 
-const port = Number(process.env.PORT ?? 3000);
 const { app, keys, login } = createApp({ db: process.env.KEYWARD_DB || "scoped-envelope.db" });
 
-async function main() {
-  const cookie = login("org_demo");
-  const { secret } = await keys.create({ name: "n8n-production", ownerId: "org_demo", mode: "test", scopes: ["nodes:read"] });
-  const base = `http://127.0.0.1:${port}`;
-  const server = app.listen(port, "127.0.0.1", () => {
-    console.log([
-      `seed 000 example on ${base}; a sk_test_ key with nodes:read (shown once): ${secret}`,
+serve(app, {
+  name: "scoped-envelope",
+  close: () => keys.close(),
+  ready: async (base) => {
+    const admin = login("org_demo", "admin");
+    const viewer = login("org_demo", "viewer");
+    const { secret } = await keys.create({ name: "n8n-production", ownerId: "org_demo", mode: "test", scopes: ["nodes:read"] });
+    return [
+      `scoped-envelope example on ${base}; a sk_test_ key with nodes:read (shown once): ${secret}`,
       `  curl -i ${base}/api/v1/nodes -H "Authorization: Bearer ${secret}"                      # 200 { data, error: null }`,
       `  curl -i -X POST ${base}/api/v1/batches -H "Authorization: Bearer ${secret}"            # 403 { data: null, error }`,
-      `  curl -i ${base}/dashboard/api-keys -H "Cookie: ${cookie}"   # listing with lastUsedAt and requestCount`,
-    ].join("\n"));
-  });
-  const stop = () => server.close(() => void keys.close().then(() => process.exit(0)));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
-
-void main();
+      `  curl -i ${base}/api/v1/nodes -H "Authorization: Bearer"                                # 401 (malformed counts as invalid)`,
+      `  curl -i ${base}/dashboard/api-keys -H "Cookie: ${admin}"   # listing with lastUsedAt and requestCount`,
+      `  curl -i -X POST ${base}/dashboard/api-keys -H "Cookie: ${viewer}" -H "Content-Type: application/json" -d '{"name":"ro"}'   # a viewer's key: the viewer's scopes`,
+    ];
+  },
+});

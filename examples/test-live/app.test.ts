@@ -1,15 +1,15 @@
-/** Seed 004 (NodeData) end to end: test/live keys that never cross, per-mode webhook secrets and signed deliveries, restricted keys, rotation. */
+/** NodeData-style API end to end: test/live keys that never cross, per-mode webhook secrets and signed deliveries, every scoped operation, rotation, the app's own CLI. */
 import express from "express";
-import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo, Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
-import { verifyWebhook } from "keyward";
-import { SCOPES, createApp } from "./app";
+import { runCli, verifyWebhook, type CliIo } from "keyward";
+import { ENDPOINTS, SCOPES, cliPreset, createApp } from "./app";
 
-const dir = mkdtempSync(join(tmpdir(), "keyward-004-"));
+const dir = mkdtempSync(join(tmpdir(), "keyward-test-live-"));
 const db = join(dir, "keys.db");
 let now = Date.now();
 const { app, keys, login } = createApp({ db, clock: () => now });
@@ -89,27 +89,31 @@ describe("webhook signing secrets per mode", () => {
 });
 
 describe("restricted keys", () => {
-  const routes: Array<[string, string, string]> = [
-    ["get", "/v1/models", "models:read"],
-    ["post", "/v1/models", "models:upload"],
-    ["get", "/v1/datasets", "datasets:read"],
-    ["post", "/v1/datasets", "datasets:upload"],
-    ["get", "/v1/listings", "listings:read"],
-    ["post", "/v1/listings", "listings:write"],
-    ["get", "/v1/payouts", "payouts:read"],
-    ["post", "/v1/deployments", "deploy:write"],
-    ["post", "/v1/webhook_endpoints", "webhooks:write"],
-  ];
-  test.each(routes)("%s %s needs %s", async (method, path, scope) => {
-    const send = (secret: string) => request(app)[method as "get"](path).set(as(secret)).send({ name: "m", url: hookUrl });
-    expect((await send(await mint("live", [scope]))).status).toBeLessThan(300);
-    const refused = await send(await mint("live", SCOPES.filter((s) => s !== scope)));
+  const routes = ENDPOINTS.filter(([, path]) => !path.includes(":id"));
+  const SUCCESS: Record<string, number> = { get: 200, post: 201, patch: 200, delete: 200 };
+  const mintFor = async (owner: string, scopes?: string[]) => (await keys.create({ name: "table", ownerId: owner, mode: "live", scopes })).secret;
+
+  test("every scope of the doc's list guards at least one operation", () => {
+    expect([...new Set(ENDPOINTS.map(([, , scope]) => scope))].sort()).toEqual([...SCOPES].sort());
+  });
+
+  test.each(ENDPOINTS)("%s %s: 2xx with %s, 403 without it", async (method, path, scope) => {
+    const full = await mintFor("user_table");
+    const resolve = async () => {
+      if (!path.includes(":id")) return path;
+      const collection = path.slice(0, path.indexOf("/:id"));
+      const made = await request(app).post(collection).set(as(full)).send({ name: "fixture", url: "http://127.0.0.1:9/hooks" }).expect(201);
+      return path.replace(":id", made.body.id);
+    };
+    const send = async (secret: string) => request(app)[method](await resolve()).set(as(secret)).send({ name: "m", url: "http://127.0.0.1:9/hooks" });
+    expect((await send(await mintFor("user_table", [scope]))).status).toBe(SUCCESS[method]);
+    const refused = await send(await mintFor("user_table", SCOPES.filter((s) => s !== scope)));
     expect([refused.status, refused.body.error?.code]).toEqual([403, "insufficient_scope"]);
   });
 
   test("a default key (no scopes) can do anything; a restricted key only what it lists", async () => {
     const full = await mint("live");
-    for (const [method, path] of routes) expect((await request(app)[method as "get"](path).set(as(full)).send({ name: "m", url: hookUrl })).status).toBeLessThan(300);
+    for (const [method, path] of routes) expect((await request(app)[method](path).set(as(full)).send({ name: "m", url: hookUrl })).status).toBeLessThan(300);
     const ci = await mint("live", ["models:read", "models:upload"]);
     await request(app).post("/v1/models").set(as(ci)).send({ name: "ci-build" }).expect(201);
     await request(app).get("/v1/payouts").set(as(ci)).expect(403);
@@ -130,37 +134,59 @@ describe("rotation from the dashboard: overlap, then revoke", () => {
     await request(app).get("/v1/models").set(as(rotated.secret)).expect(200);
   });
 
-  test("the SDK pattern: create a new key, then revoke the old one", async () => {
+  test("the SDK pattern: create a new key, then revoke the old one by its key string", async () => {
     const old = await keys.create({ name: "ci-deploys-2026q2", ownerId: "user_ada", mode: "live" });
     const fresh = await keys.create({ name: "ci-deploys-2026q3", ownerId: "user_ada", mode: "live" });
     await request(app).get("/v1/me").set(as(fresh.secret)).expect(200);
-    await keys.revoke(old.key.id);
+    expect(old.secret).toMatch(/^nd_live_/);
+    expect(await keys.revoke(old.secret)).toMatchObject({ id: old.key.id, status: "revoked" });
     await request(app).get("/v1/me").set(as(old.secret)).expect(401);
     await request(app).get("/v1/me").set(as(fresh.secret)).expect(200);
   });
 });
 
-describe("the seed's CLI line", () => {
-  const root = join(__dirname, "..", "..");
-  const bin = join(root, JSON.parse(readFileSync(join(root, "package.json"), "utf8")).bin.keyward as string);
-  const keyward = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    execFile(process.execPath, [bin, ...args], { cwd: dir }, (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-  });
-  beforeAll(() => {
-    if (!existsSync(bin)) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "ignore" }); // `npm test` builds first
-  });
+describe("the doc's CLI line, under the app's own name", () => {
+  const capture = (): CliIo & { stdout: string; stderr: string } => {
+    const io = { stdout: "", stderr: "", out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
+    return io;
+  };
+  const preset = cliPreset({ KEYWARD_DB: db, NODE_DATA_ACCOUNT: "user_ada" });
+  const DOC_LINE = ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"];
 
-  test('keyward keys create --name "ci-deploys" --mode live --scope … --scope … --expires 90d makes a restricted live key the app accepts', async () => {
-    const run = await keyward(["keys", "create", "--db", db, "--prefix", "nd", "--owner", "user_ada",
-      "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"]);
-    expect(run.code).toBe(0);
-    const secret = run.stdout.trim();
+  test('node-data keys create --name "ci-deploys" --mode live --scope … --scope … --expires 90d makes a restricted live key the app accepts', async () => {
+    const io = capture();
+    expect(await runCli(DOC_LINE, io, preset)).toBe(0);
+    const secret = io.stdout.trim();
     expect(secret).toMatch(/^nd_live_[A-Za-z0-9]+$/);
-    expect(run.stderr).not.toContain(secret);
-    expect((await request(app).get("/v1/me").set(as(secret)).expect(200)).body).toMatchObject({ mode: "live", key: "ci-deploys", scopes: ["models:read", "models:upload"] });
+    expect(io.stderr).not.toContain(secret);
+    expect((await request(app).get("/v1/me").set(as(secret)).expect(200)).body).toMatchObject({ account: "user_ada", mode: "live", key: "ci-deploys", scopes: ["models:read", "models:upload"] });
     await request(app).post("/v1/models").set(as(secret)).send({ name: "from-ci" }).expect(201);
     await request(app).get("/v1/payouts").set(as(secret)).expect(403);
     const stored = (await keys.list({ ownerId: "user_ada", mode: "live" })).keys.find((k) => secret.startsWith(k.start))!;
     expect(Math.round((stored.expiresAt!.getTime() - stored.createdAt.getTime()) / 86_400_000)).toBe(90);
   });
+
+  test("node-data keys revoke nd_live_… revokes by the key string; the running app refuses it within its 5 s cache", async () => {
+    const made = capture();
+    await runCli(["keys", "create", "--name", "ci-deploys-old", "--mode", "live"], made, preset);
+    const secret = made.stdout.trim();
+    await request(app).get("/v1/me").set(as(secret)).expect(200);
+    const io = capture();
+    expect(await runCli(["keys", "revoke", secret], io, preset)).toBe(0);
+    expect(io.stderr).not.toContain(secret.slice(8));
+    now += 5_001; // the CLI is another process: the app's verification cache (5 s) bounds how long it still admits the key
+    expect((await request(app).get("/v1/me").set(as(secret)).expect(401)).body.error.code).toBe("key_revoked");
+  });
+
+  test("the node-data.ts bin runs the doc's line as written (one spawned process)", async () => {
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, ["--import", "tsx", join(__dirname, "node-data.ts"), ...DOC_LINE], { cwd: join(__dirname, "..", ".."), env: { ...process.env, KEYWARD_DB: db, NODE_DATA_ACCOUNT: "user_ada" } },
+        (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    });
+    expect(run.stderr).toContain("ci-deploys");
+    expect(run.code).toBe(0);
+    const secret = run.stdout.trim();
+    expect(secret).toMatch(/^nd_live_/);
+    expect((await request(app).get("/v1/me").set(as(secret)).expect(200)).body).toMatchObject({ account: "user_ada", mode: "live" });
+  }, 60_000);
 });

@@ -11,7 +11,13 @@ import { UsageError } from "./args.js";
 import type { Flags } from "./flags.js";
 import { describeKey, keyTable, usageLines } from "./format.js";
 
-/** Where a command writes. */
+/**
+ * Where a command writes: `out` for secrets and JSON (stdout), `err` for tables and notes (stderr).
+ *
+ * @example
+ * const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+ * await runCli(["keys", "list"], io);
+ */
 export interface Io {
   out(text: string): void;
   err(text: string): void;

@@ -13,42 +13,74 @@ import { TOP_HELP } from "./spec.js";
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/**
+ * Settings an app presets when it ships keyward's CLI under its own name (a two-line `bin` file):
+ * its key format, database and command name. Command-line flags still win.
+ *
+ * @example
+ * // bin/node-data.js, listed as "bin": { "node-data": "bin/node-data.js" } in the app's package.json
+ * #!/usr/bin/env node
+ * require("keyward").runCli(process.argv.slice(2), undefined, { name: "node-data", prefix: "nd", modes: ["test", "live"], db: "node-data.db" }).then((code) => { process.exitCode = code; });
+ */
+export interface CliPreset {
+  /** The command's name in help and messages, e.g. `"node-data"`. Defaults to `"keyward"`. */
+  name?: string;
+  /** The key prefix (as `--prefix`). Defaults to `$KEYWARD_PREFIX` or `sk`. */
+  prefix?: string;
+  /** The modes (as `--modes`; `[]` for none). Defaults to `$KEYWARD_MODES` or live,test. */
+  modes?: string[];
+  /** The SQLite file (as `--db`). Defaults to `$KEYWARD_DB` or `./keyward.db`. */
+  db?: string;
+  /** The owner of keys made by `keys create` without `--owner`, e.g. the signed-in account. Defaults to none. */
+  owner?: string;
+}
+
+/** The process's own stdout and stderr. */
+const STDIO: Io = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
+
 /** Opens the database; the heavy modules (zod, better-sqlite3) load only here, so help and usage errors stay fast. */
-async function openManager(values: Values, create: boolean): Promise<KeyManager> {
+async function openManager(values: Values, create: boolean, preset: CliPreset): Promise<KeyManager> {
   const [{ defaultDatabasePath, defaultKeyFormat, parseModes }, { KeyManager }, { SqliteStore }] = await Promise.all([
     import("../http/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"),
   ]);
-  const db = typeof values.db === "string" ? values.db : defaultDatabasePath();
+  const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
   if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);
-  const format = defaultKeyFormat();
-  const prefix = typeof values.prefix === "string" ? values.prefix : format.prefix;
-  const modes = typeof values.modes === "string" ? parseModes(values.modes) : format.modes;
+  const format = preset.prefix !== undefined && preset.modes !== undefined ? null : defaultKeyFormat();
+  const prefix = typeof values.prefix === "string" ? values.prefix : (preset.prefix ?? format!.prefix);
+  const modes = typeof values.modes === "string" ? parseModes(values.modes) : (preset.modes ?? format!.modes);
   return new KeyManager({ store: new SqliteStore(db), prefix, modes, cache: false, usage: false });
 }
 
 /**
- * Runs `keyward` with `argv` (without `node` and the script) and returns the exit code.
+ * Runs `keyward` with `argv` (without `node` and the script) and returns the exit code. `io`
+ * defaults to the process's stdout/stderr; `preset` lets an app ship the CLI under its own name
+ * with its key format preset (see {@link CliPreset}).
  *
  * @example
- * process.exitCode = await runCli(process.argv.slice(2), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+ * process.exitCode = await runCli(process.argv.slice(2));
+ * // an app's own command, so `node-data keys create --name ci --mode live --scope models:read --expires 90d` works:
+ * process.exitCode = await runCli(process.argv.slice(2), undefined, { name: "node-data", prefix: "nd", modes: ["test", "live"] });
  */
-export async function runCli(argv: string[], io: Io): Promise<number> {
+export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset = {}): Promise<number> {
   let json = false;
   let keys: KeyManager | null = null;
+  const name = preset.name ?? "keyward";
+  const named = (text: string) => (name === "keyward" ? text : text.replace(/\bkeyward keys\b/g, `${name} keys`).replace(/`keyward --help`/g, `\`${name} --help\``).replace(/^Usage: keyward /m, `Usage: ${name} `));
   try {
     const invocation = parseCommandLine(argv);
     if (invocation.kind === "help") {
-      io.out(invocation.command ? invocation.command.help : TOP_HELP);
+      io.out(named(invocation.command ? invocation.command.help : TOP_HELP));
       return EXIT.ok;
     }
     json = invocation.values.json === true;
     const flags = readFlags(invocation.command.name, invocation.values);
-    keys = await openManager(invocation.values, invocation.command.name === "create");
+    if (flags.owner === undefined && preset.owner !== undefined && invocation.command.name === "create") flags.owner = preset.owner;
+    keys = await openManager(invocation.values, invocation.command.name === "create", preset);
     const { RUNNERS } = await import("./commands.js");
     await RUNNERS.get(invocation.command.name)!(keys, invocation.args, flags, io);
     return EXIT.ok;
   } catch (error) {
-    return report(error, io, json);
+    return report(error, { out: io.out, err: (text) => io.err(named(text).replace(/^keyward: /, `${name}: `)) }, json);
   } finally {
     await keys?.close().catch(() => undefined);
   }

@@ -64,7 +64,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
   command("rotate", "Issue a successor key; the old one keeps working during the overlap. Prints the new secret alone on stdout.", ["ID"], {
     overlap: { type: "string" },
   }, "rotate ID [--overlap 24h] [--json]", `  --overlap D      how long the old key keeps working, e.g. 24h, 7d; 0 revokes it now (default 24h)`),
-  command("revoke", "Revoke a key now and for good (repeating is a no-op).", ["ID"], {}, "revoke ID [--json]", ""),
+  command("revoke", "Revoke a key now and for good (repeating is a no-op). Takes its id or the secret itself.", ["ID"], {}, "revoke ID|SECRET [--json]", ""),
   command("usage", "Requests per UTC day, oldest first.", ["ID"], { days: { type: "string" } }, "usage ID [--days 30] [--json]",
     `  --days N         how many days, 1-90 (default 30)`),
 ].map((c) => [c.name, c]));

@@ -11,7 +11,7 @@ import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
-import { credential, malformedToken, OTHER_SCHEME } from "./credentials.js";
+import { credentialReader, OTHER_SCHEME, type MalformedStatus } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
@@ -63,6 +63,18 @@ export interface ApiKeyAuthOptions {
    * Project keys are not asked. Defaults to none (any project the allow-list admits).
    */
   memberOf?: (ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * The status for a malformed credential: an empty `Bearer`, two tokens, characters outside the
+   * token syntax, the header sent twice, an over-long value. `400` answers `invalid_request`
+   * (RFC 6750 §3.1); `401` answers `invalid_key` (RFC 6750's `invalid_token`, "malformed" included),
+   * for APIs whose docs promise 401 for any bad key. Defaults to 400 for `Authorization: Bearer`
+   * (and for a request sending both sources) and 401 for a custom `header`, which RFC 6750 does
+   * not govern.
+   *
+   * @example
+   * app.use(apiKeyAuth({ keys, malformedStatus: 401 })); // "Authorization: Bearer" alone → 401 invalid_key
+   */
+  malformedStatus?: MalformedStatus;
   /** The realm in `WWW-Authenticate`. Defaults to `"api"`. */
   realm?: string;
   /** Shapes refusal bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message } }`. */
@@ -85,6 +97,7 @@ const schema = z.strictObject({
   project: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
   defaultProject: z.union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()]).optional(),
   memberOf: fn<(ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>>().optional(),
+  malformedStatus: z.union([z.literal(400), z.literal(401)], { message: "must be 400 or 401" }).optional(),
   realm: z.string().max(100).regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks").default("api"),
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
@@ -113,6 +126,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const keys = o.keys ?? defaultKeyManager();
   installApiKeyGetter();
   const header = o.header === "authorization" ? null : (o.header ?? null);
+  const reader = credentialReader(header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
   const context: AuthContext = Object.freeze({ keys, responder });
@@ -153,8 +167,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   };
 
   const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError, token: string, now: number) => {
-    // A token that is not even a b64token is a malformed request (400), not a wrong key (401).
-    if (found instanceof KeywardError) return fail(req, res, next, (found.code === "invalid_key" && malformedToken(req, token, header)) || found);
+    // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
+    if (found instanceof KeywardError) return fail(req, res, next, (found.code === "invalid_key" && reader.malformed(req, token)) || found);
     if (modes !== null && !modes.includes(found.mode as string)) return fail(req, res, next, modeError!, found.id);
     const requested = requestedProject(req, found);
     if (requested instanceof KeywardError) return fail(req, res, next, requested, found.id);
@@ -179,7 +193,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
 
   return function keywardApiKeyAuth(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     try {
-      const token = credential(req, header, o.bearer);
+      const token = reader.read(req);
       // Another scheme (e.g. Basic) carries no API key: anonymous when keys are optional.
       if (token === null || (token === OTHER_SCHEME && !required)) {
         if (required) return fail(req, res, next, missing);

@@ -1,19 +1,34 @@
 /**
  * Credential extraction from a request: `Authorization: Bearer <key>` (scheme case-insensitive,
  * RFC 9110 §11.1; b64token syntax, RFC 6750 §2.1) or a custom header. Query strings are never read.
- * Returns the token, `null` when none was sent, or the refusal; the b64token syntax is checked by
- * `malformedToken` once a token has failed verification.
+ * Returns the token, `null` when none was sent, or the refusal (400 or 401 per source, see
+ * `malformedStatus`); the b64token syntax is checked by `CredentialReader.malformed` once a token
+ * has failed verification.
  */
 import type { IncomingMessage } from "node:http";
 import { KeywardError } from "../core/errors.js";
 import { MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 
-const e400 = (message: string) => new KeywardError("invalid_request", message);
-const TOO_LONG = e400("The credential is too long.");
-const EMPTY = e400("The Bearer token is empty.");
-const MALFORMED = e400("The Bearer token is malformed: send exactly `Authorization: Bearer <key>`.");
-const TWO_AUTH = e400("The request has more than one Authorization header.");
-const BOTH = e400("The request carries a key in both the Authorization header and the API-key header; send one.");
+/** The status a malformed credential is answered with (see `apiKeyAuth`'s `malformedStatus`). */
+export type MalformedStatus = 400 | 401;
+
+/**
+ * A malformed-credential refusal: 400 `invalid_request` (RFC 6750 §3.1), or 401 `invalid_key`
+ * (RFC 6750's `invalid_token`, whose definition includes "malformed") when the app asks for 401.
+ */
+const malformed = (status: MalformedStatus, message: string) => new KeywardError(status === 400 ? "invalid_request" : "invalid_key", message);
+
+/** The shared Bearer refusals at one status, made once. */
+function bearerRefusals(status: MalformedStatus) {
+  return {
+    tooLong: malformed(status, "The credential is too long."),
+    empty: malformed(status, "The Bearer token is empty."),
+    malformed: malformed(status, "The Bearer token is malformed: send exactly `Authorization: Bearer <key>`."),
+    twice: malformed(status, "The request has more than one Authorization header."),
+    both: malformed(status, "The request carries a key in both the Authorization header and the API-key header; send one."),
+  };
+}
+const BEARER = { 400: bearerRefusals(400), 401: bearerRefusals(401) } as const;
 /** Returned for an Authorization header with another scheme (e.g. Basic): no API key was sent. */
 export const OTHER_SCHEME = new KeywardError("missing_key", "No API key was sent: use `Authorization: Bearer <key>`.");
 
@@ -58,53 +73,80 @@ function sentHeader(req: IncomingMessage, lowerName: string): string | string[] 
 }
 
 /**
- * The token from `Authorization: Bearer …`, null when no Authorization header, or a refusal. The
- * token's characters are not checked here: see {@link malformedToken}.
+ * The token from `Authorization: Bearer …`, null when no Authorization header, or a refusal at
+ * `status`. The token's characters are not checked here: see {@link CredentialReader.malformed}.
  */
-export function bearerToken(req: IncomingMessage): string | null | KeywardError {
+export function bearerToken(req: IncomingMessage, status: MalformedStatus = 400): string | null | KeywardError {
   const header = sentHeader(req, "authorization");
   if (header === undefined) return null;
-  if (typeof header !== "string") return TWO_AUTH;
-  if (header.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
+  const refuse = BEARER[status];
+  if (typeof header !== "string") return refuse.twice;
+  if (header.length > MAX_CREDENTIAL_LENGTH) return refuse.tooLong;
   // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
   let i = 0;
   while (i < header.length && header.charCodeAt(i) !== 32 && header.charCodeAt(i) !== 9) i++;
   const isBearer = i === 6 && startsWithIgnoringCase(header, "bearer");
   if (!isBearer) return OTHER_SCHEME;
-  if (header.charCodeAt(i) === 9) return MALFORMED;
+  if (header.charCodeAt(i) === 9) return refuse.malformed;
   while (header.charCodeAt(i) === 32) i++;
-  if (i >= header.length) return EMPTY;
+  if (i >= header.length) return refuse.empty;
   return i === 7 ? header.slice(7) : header.slice(i);
 }
 
-/** The token from a custom header (`x-api-key`), null when absent, or a refusal (characters unchecked, as for Bearer). */
-export function headerToken(req: IncomingMessage, lowerName: string): string | null | KeywardError {
-  const value = sentHeader(req, lowerName);
-  if (value === undefined) return null;
-  if (typeof value !== "string") return e400(`The ${lowerName} header was sent more than once.`);
-  if (value.length > MAX_CREDENTIAL_LENGTH) return TOO_LONG;
-  if (value.length === 0) return e400(`The ${lowerName} header is empty.`);
-  return value;
-}
-
-/** Reads the credential for a configured source: Bearer, a custom header, or either (never both). */
-export function credential(req: IncomingMessage, header: string | null, alsoBearer: boolean): string | null | KeywardError {
-  if (header === null) return bearerToken(req);
-  const custom = headerToken(req, header);
-  if (!alsoBearer) return custom;
-  const bearer = bearerToken(req);
-  if (custom === null) return bearer;
-  if (bearer === null || bearer === OTHER_SCHEME) return custom;
-  return BOTH;
+/**
+ * Reads the credential for one configured source; built once per middleware, so its refusals are
+ * made once too.
+ */
+export interface CredentialReader {
+  /** The token, null when none was sent, or the refusal (a malformed header, or a key sent twice). */
+  read(req: IncomingMessage): string | null | KeywardError;
+  /**
+   * The refusal for a token that is not a b64token (RFC 6750 §2.1), or null when its syntax is
+   * fine. Asked only after a token failed verification: every key that verifies is well-formed
+   * (the key format is stricter than b64token), so a good key never pays for this check.
+   */
+  malformed(req: IncomingMessage, token: string): KeywardError | null;
 }
 
 /**
- * The 400 for a token that is not a b64token (RFC 6750 §2.1), or null when its syntax is fine.
- * Asked only after a token failed verification: every key that verifies is well-formed (the key
- * format is stricter than b64token), so a good key never pays for this check.
+ * A {@link CredentialReader} for Bearer (`header` null), a custom header, or either (never both).
+ * `status` gives the status of a malformed credential per source: `bearer` for the Authorization
+ * header (and for a request sending both), `header` for the custom header.
+ *
+ * @example
+ * const reader = credentialReader("x-api-key", false, { bearer: 400, header: 401 });
+ * reader.read(req); // "sk_live_…", null, or a KeywardError
  */
-export function malformedToken(req: IncomingMessage, token: string, header: string | null): KeywardError | null {
-  if (isB64Token(token)) return null;
-  if (header !== null && req.headers[header] === token) return e400(`The ${header} header is malformed: send the key alone.`);
-  return MALFORMED;
+export function credentialReader(header: string | null, alsoBearer: boolean, status: { bearer: MalformedStatus; header: MalformedStatus }): CredentialReader {
+  const bearer = BEARER[status.bearer];
+  const custom = header === null ? null : {
+    twice: malformed(status.header, `The ${header} header was sent more than once.`),
+    tooLong: status.header === status.bearer ? bearer.tooLong : malformed(status.header, "The credential is too long."),
+    empty: malformed(status.header, `The ${header} header is empty.`),
+    malformed: malformed(status.header, `The ${header} header is malformed: send the key alone.`),
+  };
+  const headerToken = (req: IncomingMessage, name: string, refuse: NonNullable<typeof custom>): string | null | KeywardError => {
+    const value = sentHeader(req, name);
+    if (value === undefined) return null;
+    if (typeof value !== "string") return refuse.twice;
+    if (value.length > MAX_CREDENTIAL_LENGTH) return refuse.tooLong;
+    if (value.length === 0) return refuse.empty;
+    return value;
+  };
+  return {
+    read(req) {
+      if (header === null) return bearerToken(req, status.bearer);
+      const fromHeader = headerToken(req, header, custom!);
+      if (!alsoBearer) return fromHeader;
+      const fromBearer = bearerToken(req, status.bearer);
+      if (fromHeader === null) return fromBearer;
+      if (fromBearer === null || fromBearer === OTHER_SCHEME) return fromHeader;
+      return bearer.both;
+    },
+    malformed(req, token) {
+      if (isB64Token(token)) return null;
+      if (header !== null && req.headers[header] === token) return custom!.malformed;
+      return bearer.malformed;
+    },
+  };
 }

@@ -13,10 +13,10 @@ import { requiredScope, ScopeSet } from "../core/scopes.js";
 import type { ApiKey, MaybePromise } from "../core/types.js";
 import { KeyManager } from "../keys/key-manager.js";
 import { crossSiteError, jsonBodyError } from "./csrf.js";
-import { keyJson } from "./key-json.js";
+import { keyJson, type ApiKeyJson } from "./key-json.js";
 import { createBody, listQuery, parseRequest, patchBody, rotateBody, usageQuery } from "./router-body.js";
 import { resolveCaller, type Caller, type CallerPolicy } from "./router-caller.js";
-import { assertGrantable } from "./router-scopes.js";
+import { assertGrantable, defaultGrant } from "./router-scopes.js";
 import { sendJson } from "./respond.js";
 
 /**
@@ -33,7 +33,19 @@ export interface KeysRouterOptions {
   owner: (req: Request) => MaybePromise<string | null | undefined>;
   /** Projects the owner may bind keys to (`project`, `projects`); others → 403 `project_forbidden`. Defaults to any. */
   projects?: (req: Request) => MaybePromise<string[]>;
-  /** Scopes the creator may grant; others → 403 `insufficient_scope`. Defaults to any (within the catalogue). */
+  /**
+   * Scopes the creator may grant (e.g. the signed-in user's role), so a key never exceeds its
+   * creator's permissions. Requested scopes outside it → 403 `insufficient_scope` with a detail per
+   * offending `scopes.<i>`; wildcards and `implies` count (`nodes:read` is inside `nodes:*` and `*`,
+   * `nodes:*` only inside `nodes:*` or `*`). A key created without `scopes` gets the manager's
+   * `defaultScopes` narrowed to this set: a full-access default (`*`) becomes exactly this set.
+   * Defaults to any (within the catalogue).
+   *
+   * @example
+   * const ROLES = { admin: ["*"], member: ["nodes:*", "batches:*"], viewer: ["nodes:read", "batches:read"] };
+   * keysRouter({ keys, owner: (req) => req.session?.userId, allowedScopes: (req) => ROLES[req.session!.role] });
+   * // POST {"name":"ci"} as a viewer → scopes ["nodes:read", "batches:read"]; {"scopes":["nodes:write"]} → 403
+   */
   allowedScopes?: (req: Request) => MaybePromise<string[]>;
   /** Tiers the creator may pick with `tier`; others → 403 `forbidden`. Defaults to any configured tier. */
   tiers?: (req: Request) => MaybePromise<string[]>;
@@ -43,6 +55,15 @@ export interface KeysRouterOptions {
   formatError?: (error: KeywardError, req: Request) => unknown;
   /** Shapes success bodies, e.g. `(data) => ({ data, error: null })`. Defaults to the data itself. */
   formatBody?: (data: unknown, req: Request) => unknown;
+  /**
+   * Shapes each key in responses (`key`, `keys[]`, `previous`), e.g. to rename fields to your API's
+   * style. Gets the safe JSON view (never a hash or secret; dates as ISO strings). Defaults to that
+   * view as is. The bundled `keysPage` expects the default shape.
+   *
+   * @example
+   * keysRouter({ keys, owner, present: (k) => ({ id: k.id, name: k.name, scopes: k.scopes, last_used_at: k.lastUsedAt, expires_at: k.expiresAt }) });
+   */
+  present?: (key: ApiKeyJson, req: Request) => unknown;
   /** Refuse cross-site POST/PATCH/DELETE and non-JSON bodies. Defaults to true. */
   csrf?: boolean;
   /** Largest `limit` a listing accepts (and the default page size). Defaults to 100. */
@@ -58,6 +79,7 @@ const schema = z.strictObject({
   allowApiKeys: z.union([z.literal(false), z.strictObject({ scope: z.string() })]).default(false),
   formatError: fn<NonNullable<KeysRouterOptions["formatError"]>>().optional(),
   formatBody: fn<NonNullable<KeysRouterOptions["formatBody"]>>().optional(),
+  present: fn<NonNullable<KeysRouterOptions["present"]>>("a function of the key's JSON view, e.g. (k) => ({ id: k.id, last_used_at: k.lastUsedAt })").optional(),
   csrf: z.boolean().default(true),
   maxPageSize: z.number().int().min(1).max(1000).default(100),
 });
@@ -79,7 +101,7 @@ const NOT_FOUND = new KeywardError("not_found", "No such API key.");
  * @example
  * import { keysRouter } from "keyward";
  * app.use("/api/keys", keysRouter({ keys, owner: (req) => req.session?.userId }));
- * // seed 000's envelope:
+ * // a { data, error } envelope:
  * app.use("/api/keys", keysRouter({ keys, owner, formatBody: (data) => ({ data, error: null }), formatError: (e) => ({ data: null, error: e.message }) }));
  */
 export function keysRouter(options: KeysRouterOptions): Router {
@@ -92,6 +114,9 @@ export function keysRouter(options: KeysRouterOptions): Router {
   };
   const parseJson = express.json({ limit: MAX_BODY });
   const list = listQuery(o.maxPageSize);
+  const present = o.present;
+  /** A key as responses show it: the JSON view, through `present` when given. */
+  const view = (key: ApiKey, req: Request): unknown => (present ? present(keyJson(key), req) : keyJson(key));
 
   const fail = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
     const refusal = asRefusal(error);
@@ -140,22 +165,25 @@ export function keysRouter(options: KeysRouterOptions): Router {
       throw new KeywardError("validation_failed", "scopes: project keys are not scope-gated", { details: [{ path: "scopes", message: "project keys are not scope-gated; leave scopes out" }] });
     }
     if (o.projects) await checkProjects(await o.projects(req), body.project, body.projects);
-    const allowance = o.allowedScopes ? ScopeSet.compile(await o.allowedScopes(req), keys.scopeImplications) : null;
+    const allowed = o.allowedScopes ? await o.allowedScopes(req) : null;
+    let scopes: readonly string[] | undefined = body.scopes;
+    const allowance = allowed ? ScopeSet.compile(allowed, keys.scopeImplications) : null;
     if (kind === "project") {
       if ((allowance && !allowance.all) || (caller.grant && !caller.grant.all)) {
         throw new KeywardError("insufficient_scope", "Not allowed to create project keys: a project key has full access within its project.", { details: [{ path: "kind", message: "project keys need the * scope" }], scope: "*" });
       }
     } else {
-      const granted = body.scopes ?? keys.defaultScopes;
-      const why = body.scopes ? "is outside the scopes you may grant" : "is among the default scopes but outside the scopes you may grant; list scopes explicitly";
-      if (allowance) assertGrantable(granted, allowance, why);
+      // No scopes asked for: the defaults, narrowed to what the creator may grant.
+      const granted = body.scopes ?? (allowed ? defaultGrant(keys.defaultScopes, allowed, keys.scopeImplications) : keys.defaultScopes);
+      if (allowance && body.scopes) assertGrantable(granted, allowance, "is outside the scopes you may grant");
       if (caller.grant) assertGrantable(granted, caller.grant, "is not held by the API key making this request");
+      if (allowed) scopes = granted;
     }
     if (body.tier !== undefined && o.tiers && !(await o.tiers(req)).includes(body.tier)) {
       throw new KeywardError("forbidden", `The tier "${body.tier}" is not available to you.`, { details: [{ path: "tier", message: "not available to you" }] });
     }
-    const { secret, key } = await keys.create({ ...body, ownerId: caller.ownerId });
-    return { status: 201, data: { secret, key: keyJson(key) } };
+    const { secret, key } = await keys.create({ ...body, ...(scopes ? { scopes: [...scopes] } : {}), ownerId: caller.ownerId });
+    return { status: 201, data: { secret, key: view(key, req) } };
   }));
 
   router.get("/", route(async (req, caller) => {
@@ -167,10 +195,10 @@ export function keysRouter(options: KeysRouterOptions): Router {
       ownerId: caller.ownerId, mode: q.mode, status: q.status, projectId: q.project,
       limit: q.limit ?? o.maxPageSize, before: q.before,
     });
-    return { status: 200, data: { keys: page.keys.map(keyJson), next: page.next } };
+    return { status: 200, data: { keys: page.keys.map((k) => view(k, req)), next: page.next } };
   }));
 
-  router.get("/:id", route(async (req, caller) => ({ status: 200, data: { key: keyJson(await owned(req.params.id, caller)) } })));
+  router.get("/:id", route(async (req, caller) => ({ status: 200, data: { key: view(await owned(req.params.id, caller), req) } })));
 
   router.get("/:id/usage", route(async (req, caller) => {
     const key = await owned(req.params.id, caller);
@@ -184,19 +212,19 @@ export function keysRouter(options: KeysRouterOptions): Router {
     if (body.scopes !== undefined && key.kind === "user") {
       assertGrantable(body.scopes, ScopeSet.compile(key.scopes, keys.scopeImplications), "is not held by this key; scopes may only narrow");
     }
-    return { status: 200, data: { key: keyJson(await keys.update(key.id, body)) } };
+    return { status: 200, data: { key: view(await keys.update(key.id, body), req) } };
   }));
 
   router.post("/:id/rotate", route(async (req, caller) => {
     const key = await owned(req.params.id, caller);
     const body = parseRequest(rotateBody, req.body, "body");
     const { secret, key: successor, previous } = await keys.rotate(key.id, body.overlap === undefined ? {} : { overlap: body.overlap });
-    return { status: 201, data: { secret, key: keyJson(successor), previous: keyJson(previous) } };
+    return { status: 201, data: { secret, key: view(successor, req), previous: view(previous, req) } };
   }));
 
   router.delete("/:id", route(async (req, caller) => {
     const key = await owned(req.params.id, caller);
-    return { status: 200, data: { key: keyJson(await keys.revoke(key.id)) } };
+    return { status: 200, data: { key: view(await keys.revoke(key.id), req) } };
   }));
 
   return router;

@@ -1,7 +1,7 @@
 /**
  * Who is calling the management router: the session owner from the app's `owner(req)`, or —
  * only when `allowApiKeys` names a management scope — the owner of the API key the request
- * carries. A request carrying an API key is refused by default (seed 001: dashboard-session only).
+ * carries. A request carrying an API key is refused by default (management is dashboard-session only by default).
  */
 import type { IncomingMessage } from "node:http";
 import { KeywardError } from "../core/errors.js";

@@ -25,6 +25,29 @@ export function covers(allowance: ScopeSet, scope: string): boolean {
 }
 
 /**
+ * The scopes a key created without a scope list gets under an allowance: the manager's default
+ * scopes, narrowed to what the creator may grant. Each default the allowance covers is kept, and
+ * each allowed scope a default covers is added, so a full-access default (`*`) becomes exactly the
+ * creator's allowed set (a key "inherits the creator's role"), while a read-only default stays
+ * read-only for an admin. Throws 403 `insufficient_scope` when nothing is left.
+ *
+ * @example
+ * defaultGrant(["*"], ["nodes:read", "nodes:write"]);               // ["nodes:read", "nodes:write"]
+ * defaultGrant(["alerts:read", "usage:read"], ["*"]);               // ["alerts:read", "usage:read"]
+ * defaultGrant(["nodes:*"], ["nodes:read", "analytics:read"]);      // ["nodes:read"]
+ */
+export function defaultGrant(defaults: readonly string[], allowed: readonly string[], implies?: Readonly<Record<string, readonly string[]>>): string[] {
+  const allowance = ScopeSet.compile(allowed, implies);
+  const byDefault = ScopeSet.compile(defaults, implies);
+  const granted = defaults.filter((scope) => covers(allowance, scope));
+  for (const scope of allowed) if (!granted.includes(scope) && covers(byDefault, scope)) granted.push(scope);
+  if (granted.length === 0) {
+    throw new KeywardError("insufficient_scope", `None of the default scopes (${defaults.join(", ") || "none"}) is among the scopes you may grant; list scopes explicitly.`, { details: [{ path: "scopes", message: "no default scope is within the scopes you may grant; list scopes explicitly" }] });
+  }
+  return granted;
+}
+
+/**
  * Throws 403 `insufficient_scope` naming each scope of `requested` that `allowance` does not
  * cover, with a detail per entry (`path` is `scopes.<index>`, `message` is `why`).
  *

@@ -277,14 +277,24 @@ export class KeyManager {
 
   /**
    * Revokes a key now and for good; revoking again changes nothing. Requests in this process are
-   * refused as soon as this resolves; other processes within the cache TTL.
+   * refused as soon as this resolves; other processes within the cache TTL. Takes the key's id or
+   * the secret itself (recognised by its format and checksum, looked up by hash; never logged or
+   * put in an error), so a leaked key can be killed without first finding its id.
    *
    * @example
    * await keys.revoke(id);
+   * await keys.revoke("sk_live_…"); // the secret, e.g. the old key after an overlap rotation
    */
-  async revoke(id: string): Promise<ApiKey> {
+  async revoke(idOrSecret: string): Promise<ApiKey> {
     await this.init();
     const now = this.now();
+    let id = idOrSecret;
+    if (typeof idOrSecret === "string" && idOrSecret.length <= MAX_CREDENTIAL_LENGTH && this.format.check(idOrSecret) !== undefined) {
+      const hash = this.hash(idOrSecret);
+      const found = await this.storeCall(() => this.config.store.findByHash(hash));
+      if (!found) throw notFound();
+      id = found.id;
+    }
     const before = await this.mustFind(id);
     const revoked = await this.storeCall(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();

@@ -15,6 +15,8 @@ const OK: Expect = { status: 200, code: null };
 const MISSING: Expect = { status: 401, code: "missing_key" };
 const MALFORMED: Expect = { status: 400, code: "invalid_request" };
 const INVALID: Expect = { status: 401, code: "invalid_key" };
+/** A malformed custom header: 401 by default (RFC 6750's 400 governs only `Authorization: Bearer`). */
+const MALFORMED_401: Expect = INVALID;
 
 function codeOf(res: RawResponse): string | null {
   if (res.status === 200) return null;
@@ -52,7 +54,10 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
     app.use("/bearer", apiKeyAuth({ keys }));
     app.use("/custom", apiKeyAuth({ keys, header: "x-api-key" }));
     app.use("/either", apiKeyAuth({ keys, header: "x-api-key", bearer: true }));
-    app.get(["/bearer", "/custom", "/either"], (req, res) => { res.json({ id: req.apiKey!.id }); });
+    app.use("/bearer401", apiKeyAuth({ keys, malformedStatus: 401 }));
+    app.use("/custom400", apiKeyAuth({ keys, header: "x-api-key", malformedStatus: 400 }));
+    app.use("/either401", apiKeyAuth({ keys, header: "x-api-key", bearer: true, malformedStatus: 401 }));
+    app.get(["/bearer", "/custom", "/either", "/bearer401", "/custom400", "/either401"], (req, res) => { res.json({ id: req.apiKey!.id }); });
     const server = await listen(app);
     port = server.port;
     close = server.close;
@@ -167,13 +172,13 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
   const customCases: Array<[string, string, () => Array<string | Buffer>, Expect]> = [
     ["/custom", "the key in the custom header", () => [`X-API-Key: ${S}`], OK],
     ["/custom", "the header name in odd case", () => [`x-ApI-kEy: ${S}`], OK],
-    ["/custom", "the custom header twice, same key", () => [`X-API-Key: ${S}`, `X-API-Key: ${S}`], MALFORMED],
-    ["/custom", "the custom header twice, different case", () => [`x-api-key: ${S}`, `X-API-KEY: ${U}`], MALFORMED],
-    ["/custom", "an empty custom header", () => ["X-API-Key:"], MALFORMED],
-    ["/custom", "a scheme inside the custom header", () => [`X-API-Key: Bearer ${S}`], MALFORMED],
-    ["/custom", "two keys separated by a comma", () => [`X-API-Key: ${S}, ${U}`], MALFORMED],
-    ["/custom", "a look-alike character", () => [utf8Line(`X-API-Key: ${swapAt(S, 20, "а")}`)], MALFORMED],
-    ["/custom", "a 2 KiB custom header", () => [`X-API-Key: ${"A".repeat(2048)}`], MALFORMED],
+    ["/custom", "the custom header twice, same key", () => [`X-API-Key: ${S}`, `X-API-Key: ${S}`], MALFORMED_401],
+    ["/custom", "the custom header twice, different case", () => [`x-api-key: ${S}`, `X-API-KEY: ${U}`], MALFORMED_401],
+    ["/custom", "an empty custom header", () => ["X-API-Key:"], MALFORMED_401],
+    ["/custom", "a scheme inside the custom header", () => [`X-API-Key: Bearer ${S}`], MALFORMED_401],
+    ["/custom", "two keys separated by a comma", () => [`X-API-Key: ${S}, ${U}`], MALFORMED_401],
+    ["/custom", "a look-alike character", () => [utf8Line(`X-API-Key: ${swapAt(S, 20, "а")}`)], MALFORMED_401],
+    ["/custom", "a 2 KiB custom header", () => [`X-API-Key: ${"A".repeat(2048)}`], MALFORMED_401],
     ["/custom", "Bearer only, when the route reads the custom header", () => [`Authorization: Bearer ${S}`], MISSING],
     ["/custom", "an unknown well-formed key", () => [`X-API-Key: ${U}`], INVALID],
     ["/either", "Bearer alone", () => [`Authorization: Bearer ${S}`], OK],
@@ -186,7 +191,32 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
   ];
 
   it.each(customCases)("%s: %s", async (path, _name, lines, want) => {
-    await expectAnswer(path, lines(), want, want === INVALID || want === OK ? 1 : 0);
+    const l = lines();
+    await expectAnswer(path, l, want, want === OK || (want === INVALID && l.join("").includes(U)) ? 1 : 0);
+  });
+
+  // malformedStatus: the app picks 400 (RFC 6750) or 401 (docs that promise 401 for any bad key).
+  const statusCases: Array<[string, string, () => Array<string | Buffer>, Expect]> = [
+    ["/bearer401", "an empty Bearer", () => ["Authorization: Bearer"], INVALID],
+    ["/bearer401", "two tokens", () => [`Authorization: Bearer ${S} extra`], INVALID],
+    ["/bearer401", "illegal characters", () => [`Authorization: Bearer "${S}"`], INVALID],
+    ["/bearer401", "a look-alike character", () => [utf8Line(`Authorization: Bearer ${swapAt(S, 20, "а")}`)], INVALID],
+    ["/bearer401", "two Authorization lines", () => [`Authorization: Bearer ${S}`, `Authorization: Bearer ${S}`], INVALID],
+    ["/bearer401", "a 1025-character token", () => [`Authorization: Bearer ${"A".repeat(1025)}`], INVALID],
+    ["/bearer401", "no Authorization header (still missing_key)", () => [], MISSING],
+    ["/bearer401", "a good key", () => [`Authorization: Bearer ${S}`], OK],
+    ["/custom400", "an empty custom header", () => ["X-API-Key:"], MALFORMED],
+    ["/custom400", "two keys separated by a comma", () => [`X-API-Key: ${S}, ${S}`], MALFORMED],
+    ["/custom400", "the custom header twice", () => [`X-API-Key: ${S}`, `X-API-Key: ${S}`], MALFORMED],
+    ["/either", "a malformed Bearer next to nothing else (Bearer default 400)", () => ["Authorization: Bearer"], MALFORMED],
+    ["/either", "an empty custom header (custom default 401)", () => ["X-API-Key:"], INVALID],
+    ["/either401", "both sources at once", () => [`Authorization: Bearer ${S}`, `X-API-Key: ${S}`], INVALID],
+  ];
+
+  it.each(statusCases)("malformedStatus, %s: %s", async (path, _name, lines, want) => {
+    const res = await expectAnswer(path, lines(), want, want === OK ? 1 : 0);
+    if (want === INVALID) expect(res.headers["www-authenticate"]).toMatch(/^(Bearer|ApiKey) realm="api", error="invalid_token", error_description="[^"]+"$/);
+    if (want === MALFORMED) expect(res.headers["www-authenticate"]).toMatch(/error="invalid_request"/);
   });
 
   it("never reads a key from the query string, never echoes it, never puts it in an event", async () => {
@@ -203,5 +233,13 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
       expect(JSON.stringify(event)).not.toContain(S.slice(8));
       if ("path" in event) expect(event.path).not.toContain("?");
     }
+  });
+});
+
+describe("the malformedStatus option", () => {
+  const made = makeKeys();
+  afterAll(() => made.close());
+  it.each([402, "401", null, 500])("refuses %p at start-up, naming the option", (value) => {
+    expect(() => apiKeyAuth({ keys: made.keys, malformedStatus: value as never })).toThrow(/apiKeyAuth\.malformedStatus: must be 400 or 401/);
   });
 });

@@ -9,7 +9,7 @@ import express from "express";
 import request from "supertest";
 import { KeyManager, KeywardError, MemoryStore, apiKeyAuth, createHasher, requireScope, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
-import { tempDir } from "../helpers";
+import { lastCharChanged, tempDir } from "../helpers";
 import { countingStore } from "./support";
 
 const PEPPER = "pepper-0123456789-abcdef";
@@ -96,13 +96,13 @@ describe("every surface, with a pepper, on SQLite", () => {
     expect(capturedText()).toContain("KeywardError");
   });
 
-  it("management errors for a key sent where an id belongs carry no secret", async () => {
+  it("management errors for a key sent where an id belongs carry no secret; revoking by the secret echoes it nowhere", async () => {
     const { secret } = await keys.create({ name: "e" });
     const failures: unknown[] = [];
     for (const call of [
       () => keys.get(secret).then((k) => { if (k === null) throw new KeywardError("not_found", "null"); }),
       () => keys.update(secret, { name: "x" }),
-      () => keys.revoke(secret),
+      () => keys.revoke(lastCharChanged(secret)),
       () => keys.rotate(secret),
       () => keys.usage(secret),
       () => keys.create({ name: secret.repeat(4) }),
@@ -114,5 +114,8 @@ describe("every surface, with a pepper, on SQLite", () => {
       const text = `${(error as Error).message} ${JSON.stringify(error)} ${inspect(error)}`;
       expect(findLeaks(text)).toEqual([]);
     }
+    const revoked = await keys.revoke(secret); // revoke takes the secret itself: found by hash
+    expect(revoked.status).toBe("revoked");
+    expect(findLeaks(`${JSON.stringify(revoked)} ${inspect(revoked)}`)).toEqual([]);
   });
 });

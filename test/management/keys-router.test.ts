@@ -91,18 +91,45 @@ describe("POST / (create)", () => {
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set("Content-Type", "application/json").send('{"name":'), 401, "unauthenticated");
   });
 
-  it("refuses scopes outside allowedScopes(req) with 403 insufficient_scope, including the default *", async () => {
+  it("refuses scopes outside allowedScopes(req) with 403 insufficient_scope", async () => {
     const { app, store } = await setup({}, { allowedScopes: () => ["nodes:read", "nodes:write", "reports:*"] });
     const res = await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:read", "admin:write"] }), 403, "insufficient_scope");
     expect(res.body.error.details).toEqual([{ path: "scopes.1", message: expect.stringContaining("outside") }]);
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:*"] }), 403, "insufficient_scope");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x" }), 403, "insufficient_scope");
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", kind: "project", project: "p1" }), 403, "insufficient_scope");
     const ok = await request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:read", "reports:export"] });
     expect(ok.status).toBe(201);
   });
 
-  it("stores the manager's default scope set when scopes are omitted and the allowance covers it (seed 001)", async () => {
+  it.each([
+    ["a full-access default becomes exactly the allowed set", ["*"], ["nodes:read", "nodes:write", "reports:*"], ["nodes:read", "nodes:write", "reports:*"]],
+    ["an admin (*) keeps a read-only default", ["alerts:read", "usage:read"], ["*"], ["alerts:read", "usage:read"]],
+    ["a resource wildcard default narrows to the allowed concrete scopes", ["nodes:*"], ["nodes:read", "analytics:read"], ["nodes:read"]],
+    ["a default partly outside the allowance keeps only the covered part", ["nodes:read", "analytics:read"], ["nodes:*"], ["nodes:read"]],
+  ])("without scopes in the body, a key gets the defaults narrowed to allowedScopes(req): %s", async (_label, defaultScopes, allowed, expected) => {
+    const { app, keys } = await setup({ defaultScopes }, { allowedScopes: () => allowed });
+    const res = await request(app).post("/api/keys").set(U1).send({ name: "inherits" }).expect(201);
+    expect(res.body.key.scopes).toEqual(expected);
+    expect((await keys.get(res.body.key.id))!.scopes).toEqual(expected);
+  });
+
+  it("allowedScopes(req) is asked per request (e.g. the user's role) and applies to both paths", async () => {
+    const roles: Record<string, string[]> = { user_1: ["nodes:*", "batches:read"], user_2: ["nodes:read"] };
+    const { app, store } = await setup({}, { allowedScopes: async (req) => roles[req.header("x-user") ?? ""] ?? [] });
+    expect((await request(app).post("/api/keys").set(U1).send({ name: "a" }).expect(201)).body.key.scopes).toEqual(["nodes:*", "batches:read"]);
+    expect((await request(app).post("/api/keys").set(U2).send({ name: "b" }).expect(201)).body.key.scopes).toEqual(["nodes:read"]);
+    await request(app).post("/api/keys").set(U1).send({ name: "c", scopes: ["nodes:write"] }).expect(201);
+    const refused = await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U2).send({ name: "d", scopes: ["nodes:read", "nodes:write"] }), 403, "insufficient_scope");
+    expect(refused.body.error.message).toBe("Not allowed to grant nodes:write: is outside the scopes you may grant.");
+  });
+
+  it("refuses a key without scopes when no default scope is within allowedScopes(req)", async () => {
+    const { app, store } = await setup({ defaultScopes: ["alerts:read"] }, { allowedScopes: () => ["nodes:read"] });
+    const res = await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x" }), 403, "insufficient_scope");
+    expect(res.body.error.details).toEqual([{ path: "scopes", message: expect.stringContaining("list scopes explicitly") }]);
+  });
+
+  it("stores the manager's default scope set when scopes are omitted and the allowance covers it", async () => {
     const { app } = await setup({ defaultScopes: ["nodes:read", "analytics:read"] }, { allowedScopes: () => ["nodes:*", "analytics:read"] });
     const res = await request(app).post("/api/keys").set(U1).send({ name: "dashboard" }).expect(201);
     expect(res.body.key.scopes).toEqual(["nodes:read", "analytics:read"]);
@@ -295,7 +322,32 @@ describe("changing keys", () => {
 });
 
 describe("envelopes and CSRF", () => {
-  it("shapes bodies with formatBody/formatError (seed 000's { data, error })", async () => {
+  it("shapes every key in every response with present(key, req), e.g. snake_case field names", async () => {
+    const present: KeysRouterOptions["present"] = (k) => ({ id: k.id, name: k.name, scopes: k.scopes, last_used_at: k.lastUsedAt, revoked_at: k.revokedAt });
+    const { app } = await setup({}, { present });
+    const shape = ["id", "last_used_at", "name", "revoked_at", "scopes"];
+    const created = await request(app).post("/api/keys").set(U1).send({ name: "ci", scopes: ["nodes:read"] }).expect(201);
+    expect(Object.keys(created.body.key).sort()).toEqual(shape);
+    expect(created.body.key).toMatchObject({ name: "ci", last_used_at: null });
+    expect(created.body.secret).toMatch(/^sk_live_/);
+    const id = created.body.key.id as string;
+    const responses = [
+      (await request(app).get("/api/keys").set(U1).expect(200)).body.keys[0],
+      (await request(app).get(`/api/keys/${id}`).set(U1).expect(200)).body.key,
+      (await request(app).patch(`/api/keys/${id}`).set(U1).send({ name: "ci-2" }).expect(200)).body.key,
+    ];
+    const rotated = (await request(app).post(`/api/keys/${id}/rotate`).set(U1).send({}).expect(201)).body;
+    responses.push(rotated.key, rotated.previous, (await request(app).delete(`/api/keys/${rotated.key.id}`).set(U1).expect(200)).body.key);
+    for (const key of responses) expect(Object.keys(key).sort()).toEqual(shape);
+    expect(responses.at(-1).revoked_at).toEqual(expect.any(String));
+  });
+
+  it("refuses a present option that is not a function at start-up", async () => {
+    const { keys } = await setup();
+    expect(() => keysRouter({ keys, owner: () => "u", present: "snake_case" as never })).toThrow(/keysRouter\.present: must be a function/);
+  });
+
+  it("shapes bodies with formatBody/formatError ({ data, error })", async () => {
     const envelope: FormatError = (e) => ({ data: null, error: e.message }); // one formatter for apiKeyAuth and keysRouter
     const { app } = await setup({}, { formatBody: (data) => ({ data, error: null }), formatError: envelope });
     const ok = await request(app).post("/api/keys").set(U1).send({ name: "x" }).expect(201);
