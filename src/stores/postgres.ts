@@ -7,6 +7,7 @@
  */
 import { pageSize } from "../core/status.js";
 import { concealInternals } from "../core/conceal.js";
+import { peerAvailable } from "./optional-peer.js";
 import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
 
@@ -181,6 +182,7 @@ export class PostgresStore implements KeyStore {
   constructor(poolOrUrl: PgPoolLike | string, options: PostgresStoreOptions = {}) {
     if (typeof poolOrUrl === "string") {
       if (!/^postgres(ql)?:\/\//.test(poolOrUrl)) throw new KeywardConfigError("PostgresStore", 'pass a pg.Pool or a connection string such as "postgres://user@127.0.0.1:5432/app"');
+      if (peerAvailable("pg") === false) throw new KeywardConfigError("PostgresStore", 'the PostgreSQL driver "pg" is not installed; run `npm install pg` (keyward loads it only for a connection string)');
     } else if (!poolOrUrl || typeof poolOrUrl.query !== "function" || typeof poolOrUrl.connect !== "function") {
       throw new KeywardConfigError("PostgresStore", "pass a pg.Pool or a connection string");
     }

@@ -5,7 +5,7 @@
  * `npm test` builds first; run alone, this file builds when dist/ is older than src/.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as source from "keyward";
 import * as sourceSqlite from "keyward/sqlite";
@@ -95,6 +95,31 @@ describe("the built package", () => {
       tmp.cleanup();
     }
   }, 60_000);
+
+  it("keyward/postgres without pg installed: a connection string is a KeywardConfigError naming `npm install pg`", () => {
+    const tmp = tempDir();
+    try {
+      // A consumer whose node_modules holds keyward (copied, so nothing resolves from this repository) and no pg.
+      mkdirSync(tmp.file("node_modules/keyward"), { recursive: true });
+      cpSync(join(root, "dist"), tmp.file("node_modules/keyward/dist"), { recursive: true });
+      copyFileSync(join(root, "package.json"), tmp.file("node_modules/keyward/package.json"));
+      const probe = (load: string) => `${load}
+        let answer;
+        try { new PostgresStore("postgres://app@127.0.0.1:5432/app"); answer = "constructed"; }
+        catch (e) { answer = [e.name, e.option, e.message]; }
+        console.log(JSON.stringify({ answer, pool: typeof new PostgresStore({ query() {}, connect() {} }) }));`;
+      const cjs = JSON.parse(node(["-e", probe(`const { PostgresStore } = require("keyward/postgres");`)], tmp.dir));
+      const esm = JSON.parse(node(["--input-type=module", "-e", probe(`const { PostgresStore } = await import("keyward/postgres");`)], tmp.dir));
+      for (const out of [cjs, esm]) {
+        expect(out.answer).toEqual(["KeywardConfigError", "PostgresStore", expect.stringContaining("npm install pg")]);
+        expect(out.pool).toBe("object"); // a pool the app passes in needs no driver lookup
+      }
+      // With pg resolvable (this repository's own node_modules) the same construction succeeds.
+      expect(JSON.parse(node(["-e", probe(`const { PostgresStore } = require(${JSON.stringify(join(root, "dist/cjs/postgres.js"))});`)])).answer).toBe("constructed");
+    } finally {
+      tmp.cleanup();
+    }
+  });
 
   it("passes publint --strict", () => {
     const run = spawnSync(process.execPath, [join(root, "node_modules/publint/src/cli.js"), "--strict", "--pack", "false"], { cwd: root, encoding: "utf8" });
