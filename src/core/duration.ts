@@ -50,3 +50,15 @@ export function parseDuration(value: unknown, field = "duration"): number {
   }
   return ms;
 }
+
+/**
+ * A duration in the largest whole unit that expresses it exactly, for messages.
+ *
+ * @example
+ * formatDuration(604_800_000); // "7d"
+ * formatDuration(90_000);      // "90s"
+ */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m", "s"] as const) if (ms >= UNIT_MS[unit]! && ms % UNIT_MS[unit]! === 0) return `${ms / UNIT_MS[unit]!}${unit}`;
+  return `${ms}ms`;
+}

@@ -161,6 +161,12 @@ export interface RotationChange {
   expiresAt?: number;
   /** Set when the overlap is zero: the old key is revoked at this time. */
   revokedAt?: number;
+  /**
+   * When the old key is itself a successor whose predecessor is still in its overlap, that
+   * predecessor stops working at this time (its expiry moves here if later), in the same atomic
+   * step: one lineage never has more than two usable keys.
+   */
+  endPredecessorAt?: number;
 }
 
 /**

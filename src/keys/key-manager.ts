@@ -4,7 +4,7 @@
  * status, limits and usage, synchronously whenever the store answers synchronously.
  */
 import { concealInternals } from "../core/conceal.js";
-import { parseDuration } from "../core/duration.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
@@ -315,7 +315,7 @@ export class KeyManager {
   async rotate(id: string, options: { overlap?: string | number; expiresIn?: string | number | null } = {}): Promise<{ secret: string; key: ApiKey; previous: ApiKey }> {
     await this.init();
     const v = validateInput(rotateSchema, options, "rotate options");
-    const overlapMs = v.overlap === undefined ? DAY_MS : parseDuration(v.overlap, "overlap");
+    const overlapMs = this.overlapFor(v.overlap);
     const now = this.now();
     const old = await this.mustFind(id);
     const status = keyStatus(old, now);
@@ -328,16 +328,33 @@ export class KeyManager {
       ...old, id: newKeyId(now), hash: this.hash(secret), start: this.format.start(secret), createdAt: now, expiresAt,
       revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: old.id, rotatedTo: null,
     };
-    const change = overlapMs === 0 ? { revokedAt: now } : { expiresAt: now + overlapMs };
+    // Rotating a successor ends its predecessor's overlap now: one lineage, at most two usable keys.
+    const change = overlapMs === 0 ? { revokedAt: now, endPredecessorAt: now } : { expiresAt: now + overlapMs, endPredecessorAt: now };
     const rotated = await this.storeCall(() => this.config.store.rotate(old.id, successor, change));
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.cache.invalidateHash(old.hash);
     this.cache.invalidateHash(successor.hash);
     this.announceInvalidation(old.id);
+    if (old.rotatedFrom !== null) {
+      this.cache.invalidateId(old.rotatedFrom);
+      this.announceInvalidation(old.rotatedFrom);
+    }
     const previous = await this.mustFind(old.id);
     this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
     if (overlapMs === 0) this.emitKey("key.revoked", previous);
     return { secret, key: this.view(successor), previous: this.view(previous) };
+  }
+
+  /** The overlap a rotation asked for (default: a day, or the maximum when that is shorter), checked against `maxRotationOverlap`. */
+  private overlapFor(overlap: string | number | undefined): number {
+    const max = this.config.maxRotationOverlapMs;
+    if (overlap === undefined) return Math.min(DAY_MS, max);
+    const ms = parseDuration(overlap, "overlap");
+    if (ms > max) {
+      const message = `must be at most ${formatDuration(max)} (maxRotationOverlap): the rotated-away key keeps working that long`;
+      throw new KeywardError("validation_failed", `overlap: ${message}`, { details: [{ path: "overlap", message }] });
+    }
+    return ms;
   }
 
   /**
@@ -799,7 +816,7 @@ export class KeyManager {
       if (ttl <= 0) fail("expiresIn", "must be longer than zero");
     }
     if (allowed && !allowed.includes(ttl)) {
-      const shown = allowed.map((ms) => (ms === null ? "none" : ms % DAY_MS === 0 ? `${ms / DAY_MS}d` : `${ms / 1000}s`)).join(", ");
+      const shown = allowed.map((ms) => (ms === null ? "none" : formatDuration(ms))).join(", ");
       fail("expiresIn", `must be one of the allowed lifetimes: ${shown}`);
     }
     return ttl === null ? null : now + ttl;

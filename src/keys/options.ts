@@ -55,6 +55,12 @@ export interface KeyManagerOptions {
   allowedTtls?: Array<Duration | null>;
   /** Lifetime of a key created without `expiresIn`/`expiresAt`. Defaults to none (no expiry). */
   defaultTtl?: Duration;
+  /**
+   * Longest overlap `rotate()` accepts: during it the rotated-away (possibly leaked) key still
+   * works. A longer overlap is refused with 422 `validation_failed`. Defaults to `"7d"` (the
+   * longest rolling overlap Stripe's dashboard offers).
+   */
+  maxRotationOverlap?: Duration;
   /** Named tiers. Defaults to none (no limits). */
   tiers?: Record<string, TierOptions>;
   /** Tier of keys that name none and whose owner resolves to none. Defaults to none. */
@@ -97,6 +103,7 @@ const schema = z.strictObject({
   implies: z.record(scopeOption, z.array(scopeOption)).optional(),
   allowedTtls: z.array(z.union([durationOption, z.null()])).min(1).optional(),
   defaultTtl: durationOption.optional(),
+  maxRotationOverlap: durationOption.default(7 * 86_400_000),
   tiers: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tier names are 1-64 characters from [A-Za-z0-9_.-]"), tierSchema).optional(),
   defaultTier: z.string().optional(),
   tierOf: fn<NonNullable<KeyManagerOptions["tierOf"]>>().optional(),
@@ -122,6 +129,7 @@ export interface ManagerConfig {
   implies: Record<string, string[]> | undefined;
   allowedTtls: Array<number | null> | undefined;
   defaultTtlMs: number | null;
+  maxRotationOverlapMs: number;
   tiers: Map<string, ResolvedTier>;
   defaultTier: string | null;
   tierOf: KeyManagerOptions["tierOf"];
@@ -165,6 +173,7 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     implies: o.implies,
     allowedTtls: o.allowedTtls,
     defaultTtlMs: o.defaultTtl ?? null,
+    maxRotationOverlapMs: o.maxRotationOverlap,
     tiers,
     defaultTier: o.defaultTier ?? null,
     tierOf: o.tierOf,

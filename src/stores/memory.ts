@@ -22,12 +22,18 @@ export class MemoryStore implements KeyStore {
     if (this.byId.has(key.id) || this.idByHash.has(key.hash)) throw new Error("duplicate key id or hash");
     if (cap) {
       let active = 0;
-      for (const k of this.byId.values()) if (k.ownerId === key.ownerId && keyStatus(k, cap.now) === "active") active++;
+      for (const k of this.byId.values()) if (k.ownerId === key.ownerId && keyStatus(k, cap.now) === "active" && !this.hasActiveSuccessor(k, cap.now)) active++;
       if (active >= cap.max) return false;
     }
     this.byId.set(key.id, copyKey(key));
     this.idByHash.set(key.hash, key.id);
     return true;
+  }
+
+  /** A key in its rotation overlap counts through its successor: one lineage, one key. */
+  private hasActiveSuccessor(key: StoredKey, now: number): boolean {
+    const successor = key.rotatedTo === null ? undefined : this.byId.get(key.rotatedTo);
+    return successor !== undefined && keyStatus(successor, now) === "active";
   }
 
   findByHash(hash: string): StoredKey | null {
@@ -83,6 +89,11 @@ export class MemoryStore implements KeyStore {
     old.rotatedTo = successor.id;
     if (change.expiresAt !== undefined) old.expiresAt = old.expiresAt === null ? change.expiresAt : Math.min(old.expiresAt, change.expiresAt);
     if (change.revokedAt !== undefined) old.revokedAt = change.revokedAt;
+    const predecessor = old.rotatedFrom === null ? undefined : this.byId.get(old.rotatedFrom);
+    if (change.endPredecessorAt !== undefined && predecessor !== undefined && predecessor.revokedAt === null) {
+      const at = change.endPredecessorAt;
+      if (predecessor.expiresAt === null || predecessor.expiresAt > at) predecessor.expiresAt = at;
+    }
     return true;
   }
 

@@ -287,7 +287,9 @@ export class PostgresStore implements KeyStore {
       // Serialises inserts per owner across every process; the count below then sees all of them.
       await client.query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", [this.t.keys, key.ownerId ?? "\u0000"]);
       const { rows } = await client.query(
-        `SELECT count(*)::int AS n FROM ${this.t.keys} WHERE owner_id IS NOT DISTINCT FROM $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+        // A key in its rotation overlap counts through its successor: one lineage, one key.
+        `SELECT count(*)::int AS n FROM ${this.t.keys} k WHERE owner_id IS NOT DISTINCT FROM $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+           AND NOT EXISTS (SELECT 1 FROM ${this.t.keys} s WHERE s.id = k.rotated_to AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2))`,
         [key.ownerId, cap.now],
       );
       if (rows[0].n >= cap.max) return false;
@@ -348,12 +350,16 @@ export class PostgresStore implements KeyStore {
   async rotate(oldId: string, successor: StoredKey, change: RotationChange): Promise<boolean> {
     // One statement: the row lock taken by the UPDATE makes racing rotations wait, then find
     // rotated_to set and link nothing; a failing successor insert rolls the link back.
-    const values = [...keyValues(successor), oldId, change.expiresAt ?? null, change.revokedAt ?? null];
+    const values = [...keyValues(successor), oldId, change.expiresAt ?? null, change.revokedAt ?? null, change.endPredecessorAt ?? null];
     const sql = `WITH linked AS (
         UPDATE ${this.t.keys} SET rotated_to = $1,
           expires_at = CASE WHEN $22::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $22::bigint ELSE least(expires_at, $22::bigint) END,
           revoked_at = coalesce($23::bigint, revoked_at)
         WHERE id = $21 AND revoked_at IS NULL AND rotated_to IS NULL
+        RETURNING id, rotated_from),
+      ended AS (
+        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $24::bigint THEN $24::bigint ELSE expires_at END
+        WHERE $24::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
         RETURNING id)
       INSERT INTO ${this.t.keys} (${COLUMNS}) SELECT ${TYPED_PLACEHOLDERS} FROM linked`;
     const result = await this.named("rotate", sql, values);

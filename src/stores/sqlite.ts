@@ -260,7 +260,11 @@ export class SqliteStore implements KeyStore {
     const db = this.db;
     return {
       insert: db.prepare(`INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to)`),
-      countActive: db.prepare(`SELECT count(*) AS n FROM keyward_keys WHERE owner_id IS ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`).pluck(),
+      // A key in its rotation overlap counts through its successor: one lineage, one key.
+      countActive: db.prepare(`SELECT count(*) AS n FROM keyward_keys k WHERE owner_id IS @owner AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
+        AND NOT EXISTS (SELECT 1 FROM keyward_keys s WHERE s.id = k.rotated_to AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > @now))`).pluck(),
+      endPredecessor: db.prepare(`UPDATE keyward_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > @at THEN @at ELSE expires_at END
+        WHERE id = (SELECT rotated_from FROM keyward_keys WHERE id = @id) AND revoked_at IS NULL`),
       byHash: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE hash = ?`).raw(),
       byId: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE id = ?`).raw(),
       revoke: db.prepare(`UPDATE keyward_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`),
@@ -278,7 +282,7 @@ export class SqliteStore implements KeyStore {
 
   insert(key: StoredKey, cap?: { max: number; now: number }): MaybePromise<boolean> {
     const tx = this.db.transaction(() => {
-      if (cap && (this.stmt.countActive.get(key.ownerId, cap.now) as number) >= cap.max) return false;
+      if (cap && (this.stmt.countActive.get({ owner: key.ownerId, now: cap.now }) as number) >= cap.max) return false;
       this.stmt.insert.run(toParams(key));
       return true;
     });
@@ -343,6 +347,7 @@ export class SqliteStore implements KeyStore {
       const linked = this.stmt.link.run(successor.id, expires, expires, expires, change.revokedAt ?? null, oldId);
       if (linked.changes !== 1) return false;
       this.stmt.insert.run(toParams(successor));
+      if (change.endPredecessorAt !== undefined) this.stmt.endPredecessor.run({ at: change.endPredecessorAt, id: oldId });
       return true;
     });
     return this.write(() => tx.immediate(), this.requestBusyMs);
