@@ -18,12 +18,12 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
  * its key format, database and command name. Command-line flags still win.
  *
  * @example
- * // bin/node-data.js, listed as "bin": { "node-data": "bin/node-data.js" } in the app's package.json
+ * // bin/acme-keys.js, listed as "bin": { "acme-keys": "bin/acme-keys.js" } in the app's package.json
  * #!/usr/bin/env node
- * require("keyward").runCli(process.argv.slice(2), undefined, { name: "node-data", prefix: "nd", modes: ["test", "live"], db: "node-data.db" }).then((code) => { process.exitCode = code; });
+ * require("keyward").runCli(process.argv.slice(2), undefined, { name: "acme-keys", prefix: "acme", modes: ["test", "live"], db: "acme.db" }).then((code) => { process.exitCode = code; });
  */
 export interface CliPreset {
-  /** The command's name in help and messages, e.g. `"node-data"`. Defaults to `"keyward"`. */
+  /** The command's name in help and messages, e.g. `"acme-keys"`. Defaults to `"keyward"`. */
   name?: string;
   /** The key prefix (as `--prefix`). Defaults to `$KEYWARD_PREFIX` or `sk`. */
   prefix?: string;
@@ -58,8 +58,8 @@ async function openManager(values: Values, create: boolean, preset: CliPreset): 
  *
  * @example
  * process.exitCode = await runCli(process.argv.slice(2));
- * // an app's own command, so `node-data keys create --name ci --mode live --scope models:read --expires 90d` works:
- * process.exitCode = await runCli(process.argv.slice(2), undefined, { name: "node-data", prefix: "nd", modes: ["test", "live"] });
+ * // an app's own command, so `acme-keys keys create --name ci --mode live --scope models:read --expires 90d` works:
+ * process.exitCode = await runCli(process.argv.slice(2), undefined, { name: "acme-keys", prefix: "acme", modes: ["test", "live"] });
  */
 export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset = {}): Promise<number> {
   let json = false;

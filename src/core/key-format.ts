@@ -47,7 +47,7 @@ export interface ParsedKey {
 export class KeyFormat {
   readonly prefix: string;
   readonly modes: readonly string[];
-  /** Each accepted leading part (`sk_live_`, `sk_test_`, or `nanda_`) by mode. */
+  /** Each accepted leading part (`sk_live_`, `sk_test_`, or `acme_`) by mode. */
   private readonly heads: ReadonlyArray<{ head: string; mode: string | null; length: number }>;
 
   constructor(options: { prefix: string; modes?: readonly string[] }) {

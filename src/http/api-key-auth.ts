@@ -50,7 +50,7 @@ export interface ApiKeyAuthOptions {
   required?: boolean;
   /** Accept only keys of these modes (403 `mode_forbidden`). Defaults to all modes. */
   modes?: string[];
-  /** Header naming the project a user key acts on (e.g. `"x-nodion-project"`). Defaults to none. */
+  /** Header naming the project a user key acts on (e.g. `"x-project"`). Defaults to none. */
   projectHeader?: string;
   /** Picks the project from the request before the header; a non-id answer is a 400. Defaults to none. */
   project?: (req: IncomingMessage) => string | null | undefined;
@@ -112,7 +112,7 @@ const MISSING = new KeywardError("missing_key", "An API key is required: send `A
  *
  * @example
  * app.use(apiKeyAuth({ keys }));                                 // Authorization: Bearer sk_live_…
- * app.use(apiKeyAuth({ keys, header: "x-neariq-key" }));         // custom header
+ * app.use(apiKeyAuth({ keys, header: "x-api-key" }));            // custom header
  * app.use(apiKeyAuth({ keys, required: false }));                // optional: no key = anonymous, bad key = 401
  * app.get("/v1/nodes", requireScope("nodes:read"), handler);
  */

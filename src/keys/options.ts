@@ -41,7 +41,7 @@ export interface KeyManagerOptions {
   counters?: CounterStore;
   /** Key prefix, 1-16 characters from [a-z0-9]. Defaults to `"sk"`. */
   prefix?: string;
-  /** Modes in the key (`sk_live_…`); `[]` for keys without a mode (`nanda_…`). Defaults to `["live", "test"]`. */
+  /** Modes in the key (`sk_live_…`); `[]` for keys without a mode (`acme_…`). Defaults to `["live", "test"]`. */
   modes?: string[];
   /** Server-side secret: hashes become HMAC-SHA-256 with it. Defaults to none (plain SHA-256). */
   pepper?: string;

@@ -1,5 +1,5 @@
 /**
- * Webhook signing secrets, one per mode (seed 004): `whsec_test_…` / `whsec_live_…`, 32 random
+ * Webhook signing secrets, one per mode: `whsec_test_…` / `whsec_live_…`, 32 random
  * base62 characters (≈190 bits), so a test secret can never verify a live event.
  */
 import { randomBase62 } from "../core/base62.js";

@@ -24,7 +24,7 @@ function reference(format: KeyFormat, secret: string): string | null | undefined
   return undefined;
 }
 
-describe.each([["sk", ["live", "test"]], ["nanda", []]] as const)("KeyFormat.check for prefix %s", (prefix, modes) => {
+describe.each([["sk", ["live", "test"]], ["orbit", []]] as const)("KeyFormat.check for prefix %s", (prefix, modes) => {
   const format = new KeyFormat({ prefix, modes: [...modes] });
 
   it("accepts generated keys and matches the reference on every one-character change", () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 8: the same middleware and guards on Express 5, Express 4 (devDependency alias
+ * The same middleware and guards on Express 5, Express 4 (devDependency alias
  * `express4`), plain Connect and plain node:http, with a synchronous and an asynchronous store.
  */
 import connect from "connect";

@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 2: hashing. SHA-256 of the whole key by default (read back from a real SQLite
+ * Hashing. SHA-256 of the whole key by default (read back from a real SQLite
  * file), HMAC-SHA-256 with a pepper, and the raw secret stored nowhere on disk.
  */
 import Database from "better-sqlite3";

@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 1: key format. Generate/parse/check round trip, the `start` display form, formats
+ * Key format. Generate/parse/check round trip, the `start` display form, formats
  * without modes, randomness, checksum rejection without a store read, case sensitivity, `pattern()`.
  */
 import { KeyFormat, KeyManager, MemoryStore, KeywardConfigError } from "keyward";
@@ -28,16 +28,16 @@ describe("KeyFormat", () => {
     expect(long.start(s2)).toBe(`averylongprefix1_production_${s2.slice(28, 32)}`);
   });
 
-  it("supports formats without a mode (nanda_…)", () => {
-    const nanda = new KeyFormat({ prefix: "nanda" });
-    const secret = nanda.generate();
-    expect(secret).toMatch(new RegExp(`^nanda_[0-9A-Za-z]{${BODY}}$`));
-    expect(nanda.parse(secret)).toEqual({ prefix: "nanda", mode: null, body: secret.slice(6) });
-    expect(nanda.check(secret)).toBeNull();
-    expect(nanda.start(secret)).toBe(secret.slice(0, 10));
-    expect(() => nanda.generate("live")).toThrow(KeywardConfigError);
+  it("supports formats without a mode (orbit_…)", () => {
+    const orbit = new KeyFormat({ prefix: "orbit" });
+    const secret = orbit.generate();
+    expect(secret).toMatch(new RegExp(`^orbit_[0-9A-Za-z]{${BODY}}$`));
+    expect(orbit.parse(secret)).toEqual({ prefix: "orbit", mode: null, body: secret.slice(6) });
+    expect(orbit.check(secret)).toBeNull();
+    expect(orbit.start(secret)).toBe(secret.slice(0, 10));
+    expect(() => orbit.generate("live")).toThrow(KeywardConfigError);
     // A moded key is not a key of the mode-less format and vice versa.
-    expect(nanda.parse(new KeyFormat({ prefix: "nanda", modes: ["live"] }).generate("live"))).toBeNull();
+    expect(orbit.parse(new KeyFormat({ prefix: "orbit", modes: ["live"] }).generate("live"))).toBeNull();
     expect(format.parse(secret)).toBeNull();
   });
 
@@ -107,8 +107,8 @@ describe("KeyFormat", () => {
     expect(re.test("sk_live_short")).toBe(false);
     const global = new RegExp(re.source, "g");
     expect(`${live},${test}`.match(global)).toEqual([live, test]);
-    const nanda = new KeyFormat({ prefix: "nanda" });
-    expect(nanda.pattern().test(nanda.generate())).toBe(true);
+    const orbit = new KeyFormat({ prefix: "orbit" });
+    expect(orbit.pattern().test(orbit.generate())).toBe(true);
   });
 
   it("validates prefix and modes", () => {
@@ -140,9 +140,9 @@ describe("KeyManager and the key format", () => {
   });
 
   it("issues mode-less keys when modes is []", async () => {
-    const keys = new KeyManager({ store: new MemoryStore(), prefix: "nanda", modes: [], usage: false });
+    const keys = new KeyManager({ store: new MemoryStore(), prefix: "orbit", modes: [], usage: false });
     const { secret, key } = await keys.create({ name: "dev" });
-    expect(secret).toMatch(/^nanda_[0-9A-Za-z]{38}$/);
+    expect(secret).toMatch(/^orbit_[0-9A-Za-z]{38}$/);
     expect(key.mode).toBeNull();
     expect(key.start).toBe(secret.slice(0, 10));
     const result = await keys.verify(secret);

@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 6: KeyManager create / get / list (filters, pagination) / update / revoke /
+ * KeyManager create / get / list (filters, pagination) / update / revoke /
  * verify, on the memory and SQLite stores.
  */
 import { KeyManager, KeywardError, MemoryStore, requiredScope, type ApiKey, type KeyManagerOptions, type KeywardEvent } from "keyward";

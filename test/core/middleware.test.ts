@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 7: the middleware. Bearer and custom-header credentials, optional auth, the
+ * The middleware. Bearer and custom-header credentials, optional auth, the
  * guards, every refusal code with its status, `WWW-Authenticate` and body, `formatError`,
  * `forwardErrors`, and failing closed (503) when the store throws.
  */
@@ -92,32 +92,32 @@ describe("Bearer credentials", () => {
 });
 
 describe("custom header", () => {
-  const custom = makeApp({ header: "X-NearIQ-Key" });
+  const custom = makeApp({ header: "X-Acme-Key" });
   it("reads the key from the configured header (any case)", async () => {
-    await request(custom).get("/whoami").set("x-neariq-key", secrets.reader).expect(200);
-    await request(custom).get("/whoami").set("X-NEARIQ-KEY", secrets.reader).expect(200);
+    await request(custom).get("/whoami").set("x-acme-key", secrets.reader).expect(200);
+    await request(custom).get("/whoami").set("X-ACME-KEY", secrets.reader).expect(200);
   });
   it("ignores Authorization unless bearer: true", async () => {
     const res = await request(custom).get("/whoami").set("Authorization", bearer(secrets.reader)).expect(401);
     expect(res.body.error.code).toBe("missing_key");
-    expect(res.body.error.message).toContain("x-neariq-key");
+    expect(res.body.error.message).toContain("x-acme-key");
     expect(res.headers["www-authenticate"]).toBe('ApiKey realm="api"');
   });
   it("with bearer: true accepts either, and refuses both at once with 400", async () => {
-    const both = makeApp({ header: "x-neariq-key", bearer: true });
-    await request(both).get("/whoami").set("x-neariq-key", secrets.reader).expect(200);
+    const both = makeApp({ header: "x-acme-key", bearer: true });
+    await request(both).get("/whoami").set("x-acme-key", secrets.reader).expect(200);
     await request(both).get("/whoami").set("Authorization", bearer(secrets.reader)).expect(200);
-    const res = await request(both).get("/whoami").set("x-neariq-key", secrets.reader).set("Authorization", bearer(secrets.writer)).expect(400);
+    const res = await request(both).get("/whoami").set("x-acme-key", secrets.reader).set("Authorization", bearer(secrets.writer)).expect(400);
     expect(res.body.error.code).toBe("invalid_request");
     expect(res.headers["www-authenticate"]).toMatch(/^ApiKey realm="api", error="invalid_request"/);
   });
   it("refuses an empty, repeated or malformed header value with 401 (a custom header's default malformedStatus)", async () => {
     for (const value of ["", "two words", `${secrets.reader};x`]) {
-      const res = await request(custom).get("/whoami").set("x-neariq-key", value).expect(401);
+      const res = await request(custom).get("/whoami").set("x-acme-key", value).expect(401);
       expect(res.body.error.code).toBe("invalid_key");
       expectNoSecret(JSON.stringify(res.body) + JSON.stringify(res.headers));
     }
-    await request(custom).get("/whoami").set("x-neariq-key", [secrets.reader, secrets.reader] as never).expect(401);
+    await request(custom).get("/whoami").set("x-acme-key", [secrets.reader, secrets.reader] as never).expect(401);
   });
 });
 
@@ -214,18 +214,18 @@ describe("refusals", () => {
   });
 
   it("honours a custom realm", async () => {
-    const res = await request(makeApp({ realm: "nodion" })).get("/whoami").expect(401);
-    expect(res.headers["www-authenticate"]).toBe('Bearer realm="nodion"');
+    const res = await request(makeApp({ realm: "acme" })).get("/whoami").expect(401);
+    expect(res.headers["www-authenticate"]).toBe('Bearer realm="acme"');
   });
 });
 
 describe("formatError and forwardErrors", () => {
-  it("formatError shapes the body: seed 000's { data, error } envelope in one line", async () => {
-    const seed = makeApp({ formatError: (e) => ({ data: null, error: e.message }) });
-    const res = await request(seed).get("/nodes").expect(401);
+  it("formatError shapes the body: a { data, error } envelope in one line", async () => {
+    const enveloped = makeApp({ formatError: (e) => ({ data: null, error: e.message }) });
+    const res = await request(enveloped).get("/nodes").expect(401);
     expect(res.body).toEqual({ data: null, error: "An API key is required: send `Authorization: Bearer <key>`." });
     expect(res.headers["www-authenticate"]).toBe('Bearer realm="api"');
-    const scope = await request(seed).post("/nodes").set("Authorization", bearer(secrets.reader)).expect(403);
+    const scope = await request(enveloped).post("/nodes").set("Authorization", bearer(secrets.reader)).expect(403);
     expect(scope.body).toEqual({ data: null, error: "This key lacks the required scopes: nodes:write, batches:write." });
   });
 

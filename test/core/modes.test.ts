@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 5: modes (seed 004). The mode is part of the key and of `req.apiKey.mode`;
+ * Modes. The mode is part of the key and of `req.apiKey.mode`;
  * `apiKeyAuth({ modes })` and `requireMode()` refuse other modes with 403 `mode_forbidden`.
  */
 import express from "express";
@@ -7,14 +7,14 @@ import request from "supertest";
 import { KeyManager, MemoryStore, apiKeyAuth, requireMode } from "keyward";
 
 describe("modes", () => {
-  const keys = new KeyManager({ store: new MemoryStore(), prefix: "nd", modes: ["test", "live"], usage: false });
+  const keys = new KeyManager({ store: new MemoryStore(), prefix: "acme", modes: ["test", "live"], usage: false });
   let live: string;
   let test: string;
   beforeAll(async () => {
     live = (await keys.create({ name: "prod", mode: "live" })).secret;
     test = (await keys.create({ name: "dev" })).secret; // first mode: test
-    expect(live).toMatch(/^nd_live_/);
-    expect(test).toMatch(/^nd_test_/);
+    expect(live).toMatch(/^acme_live_/);
+    expect(test).toMatch(/^acme_test_/);
   });
   afterAll(() => keys.close());
 

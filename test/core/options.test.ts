@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 11: options are validated at construction. Every misconfiguration throws a
+ * Options are validated at construction. Every misconfiguration throws a
  * KeywardConfigError naming the option (and saying how to fix it) when the middleware, guard or
  * KeyManager is built, never on the first request.
  */
@@ -71,7 +71,7 @@ describe("apiKeyAuth options", () => {
   });
 
   it("accepts a full, valid configuration", () => {
-    expect(typeof apiKeyAuth({ keys, header: "X-NearIQ-Key", bearer: true, required: false, modes: ["live"], projectHeader: "x-nodion-project", defaultProject: "p1", realm: "neariq", formatError: (e) => e.message, forwardErrors: false, rateLimitHeaders: "both" })).toBe("function");
+    expect(typeof apiKeyAuth({ keys, header: "X-Acme-Key", bearer: true, required: false, modes: ["live"], projectHeader: "x-acme-project", defaultProject: "p1", realm: "acme", formatError: (e) => e.message, forwardErrors: false, rateLimitHeaders: "both" })).toBe("function");
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 4: projects (seed 003). User keys with an allow-list or an empty one, project keys
+ * Projects. User keys with an allow-list or an empty one, project keys
  * bound to one project (not scope-gated, header ignored), the project header, resolver and default.
  */
 import express from "express";
@@ -9,7 +9,7 @@ import { KeyManager, MemoryStore, apiKeyAuth, requireScope, type ApiKeyAuthOptio
 const P1 = "5903725b-f554-4294-ab17-c992a765a001";
 const P2 = "5903725b-f554-4294-ab17-c992a765a002";
 const P3 = "5903725b-f554-4294-ab17-c992a765a003";
-const HEADER = "x-nodion-project";
+const HEADER = "x-acme-project";
 
 describe("projects", () => {
   const keys = new KeyManager({ store: new MemoryStore(), usage: false });

@@ -1,6 +1,6 @@
 /**
- * Issue 2, point 3: scopes. Grammar checked at creation (`validation_failed` naming the bad one),
- * wildcards, implications, the catalogue, default scopes stored on the key (seed 001), and hostile
+ * Scopes. Grammar checked at creation (`validation_failed` naming the bad one),
+ * wildcards, implications, the catalogue, default scopes stored on the key, and hostile
  * scope strings.
  */
 import express from "express";
@@ -117,7 +117,7 @@ describe("scopes on keys", () => {
     expect(() => new KeyManager({ store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["users:read"] })).toThrow(/defaultScopes/);
   });
 
-  it("stores default scopes on the key: changing defaultScopes later does not change old keys (seed 001)", async () => {
+  it("stores default scopes on the key: changing defaultScopes later does not change old keys", async () => {
     const tmp = tempDir();
     const file = tmp.file("keys.db");
     const v1 = new KeyManager({ store: new SqliteStore(file), usage: false, prefix: "niq", defaultScopes: ["nodes:read", "analytics:read"] });
@@ -139,7 +139,7 @@ describe("scopes on keys", () => {
     tmp.cleanup();
   });
 
-  it("defaults to full access (\"*\") as seed 000 does", async () => {
+  it("defaults to full access (\"*\") for a key created without scopes", async () => {
     const keys = new KeyManager({ store: new MemoryStore(), usage: false });
     const { secret, key } = await keys.create({ name: "full" });
     expect(key.scopes).toEqual(["*"]);

@@ -1,5 +1,5 @@
 /**
- * Issue 2, point 10: zero-config. `apiKeyAuth()` with no options uses one process-wide KeyManager
+ * Zero-config. `apiKeyAuth()` with no options uses one process-wide KeyManager
  * on a SqliteStore at `KEYWARD_DB` (else ./keyward.db), so keys written to that file by another
  * KeyManager (or the CLI) work with no set-up.
  */

@@ -108,11 +108,11 @@ class FlakyInitStore extends MemoryStore {
 describe("a store that is down at start-up", () => {
   it("answers 503 while init fails, raises no unhandled rejection, and recovers when the store is back", async () => {
     const store = new FlakyInitStore();
-    const seed = new KeyManager({ store: new MemoryStore() });
+    const probeKeys = new KeyManager({ store: new MemoryStore() });
     const keys = new KeyManager({ store, storeTimeout: "200ms" });
     await sleep(10); // let the failed init settle with nobody awaiting it
     const app = makeApp(keys);
-    const probe = seed.format.generate("live");
+    const probe = probeKeys.format.generate("live");
     trackSecret(probe);
     expectStoreDown(await request(app).get("/whoami").set("Authorization", `Bearer ${probe}`));
     await expect(keys.create({ name: "x" })).rejects.toMatchObject({ code: "store_unavailable" });
@@ -120,7 +120,7 @@ describe("a store that is down at start-up", () => {
     const { secret } = await keys.create({ name: "x" });
     expect((await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`)).status).toBe(200);
     await keys.close();
-    await seed.close();
+    await probeKeys.close();
   });
 
   it("answers 503 within storeTimeout when init never completes", async () => {

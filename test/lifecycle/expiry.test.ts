@@ -1,4 +1,4 @@
-/** Expiry: expiresIn / expiresAt, the allowed-TTL policy (seed 003), and the boundary to the ms over HTTP. */
+/** Expiry: expiresIn / expiresAt, the allowed-TTL policy, and the boundary to the ms over HTTP. */
 import request from "supertest";
 import { KeywardError } from "keyward";
 import { makeApp, makeKeys } from "../helpers";
@@ -39,7 +39,7 @@ describe("expiresIn and expiresAt", () => {
   });
 });
 
-describe("allowed TTL policy (seed 003: 30, 60 or 90 days, or none)", () => {
+describe("allowed TTL policy (30, 60 or 90 days, or none)", () => {
   const policy = { allowedTtls: ["30d", "60d", "90d", null] };
 
   it.each(["30d", "60d", "90d", null, 30 * 86_400])("accepts %p", async (ttl) => {

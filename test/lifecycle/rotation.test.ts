@@ -1,4 +1,4 @@
-/** Rotation (seeds 000, 004): overlap, overlap 0, links, copied attributes, one successor only. */
+/** Rotation: overlap, overlap 0, links, copied attributes, one successor only. */
 import request from "supertest";
 import { KeywardError } from "keyward";
 import { makeApp, makeKeys } from "../helpers";

@@ -1,4 +1,4 @@
-/** Max active keys per owner (seed 002: 5 / 25 / unlimited): 403 key_limit_reached, exact under concurrency. */
+/** Max active keys per owner (e.g. 5 / 25 / unlimited by tier): 403 key_limit_reached, exact under concurrency. */
 import { KeyManager, KeywardError } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeKeys, tempDir } from "../helpers";

@@ -1,4 +1,4 @@
-/** Monthly quotas (seed 002): UTC calendar month, reset on the 1st, 429 quota_exceeded, refusals cost nothing. */
+/** Monthly quotas: UTC calendar month, reset on the 1st, 429 quota_exceeded, refusals cost nothing. */
 import request from "supertest";
 import { requireScope } from "keyward";
 import { makeApp, makeKeys } from "../helpers";

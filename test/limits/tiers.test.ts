@@ -1,4 +1,4 @@
-/** Tiers (seed 002): stored on the key or resolved from its owner by tierOf (sync or async), with a default tier. */
+/** Tiers: stored on the key or resolved from its owner by tierOf (sync or async), with a default tier. */
 import request from "supertest";
 import { KeyManager, KeywardConfigError, MemoryStore } from "keyward";
 import { makeApp, makeKeys } from "../helpers";
@@ -67,13 +67,13 @@ describe("tiers", () => {
     for (const tierOf of [() => { throw new Error("plans db down"); }, () => Promise.reject(new Error("plans db down"))]) {
       const store = new MemoryStore();
       const keys = new KeyManager({ store, tiers, tierOf });
-      const seeded = new KeyManager({ store, tiers });
-      const { secret } = await seeded.create({ name: "x" }); // no stored tier: the plan decides
+      const planned = new KeyManager({ store, tiers });
+      const { secret } = await planned.create({ name: "x" }); // no stored tier: the plan decides
       const res = await request(makeApp(keys)).get("/whoami").set("Authorization", `Bearer ${secret}`);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe("store_unavailable");
       await keys.close();
-      await seeded.close();
+      await planned.close();
     }
   });
 });

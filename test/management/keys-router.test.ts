@@ -169,9 +169,9 @@ describe("API-key-authenticated requests", () => {
     const { secret } = await keys.create({ name: "k", ownerId: "user_1" });
     const plain = routerApp(keys);
     await refusedWithoutWrite(store, () => request(plain).post("/api/keys").set("Authorization", `Bearer ${secret}`).send({ name: "minted" }), 403, "forbidden");
-    await refusedWithoutWrite(store, () => request(plain).get("/api/keys").set(U1).set("X-NearIQ-Key", secret), 403, "forbidden");
-    const behindAuth = routerApp(keys, {}, (app) => app.use(apiKeyAuth({ keys, header: "x-neariq-key" })));
-    await refusedWithoutWrite(store, () => request(behindAuth).post("/api/keys").set(U1).set("X-NearIQ-Key", secret).send({ name: "minted" }), 403, "forbidden");
+    await refusedWithoutWrite(store, () => request(plain).get("/api/keys").set(U1).set("X-Acme-Key", secret), 403, "forbidden");
+    const behindAuth = routerApp(keys, {}, (app) => app.use(apiKeyAuth({ keys, header: "x-acme-key" })));
+    await refusedWithoutWrite(store, () => request(behindAuth).post("/api/keys").set(U1).set("X-Acme-Key", secret).send({ name: "minted" }), 403, "forbidden");
   });
 
   it("with allowApiKeys: { scope } a key holding the scope manages its owner's keys, never more than it holds", async () => {

@@ -56,20 +56,20 @@ describe("KeyManager.revoke(idOrSecret)", () => {
 
 describe("an app's own command through runCli", () => {
   const tmp = tempDir();
-  const db = tmp.file("node-data.db");
-  const preset: CliPreset = { name: "node-data", prefix: "nd", modes: ["test", "live"], db, owner: "acct_ci" };
-  const keys = new KeyManager({ store: new SqliteStore(db), prefix: "nd", modes: ["test", "live"], cache: false });
+  const db = tmp.file("acme-keys.db");
+  const preset: CliPreset = { name: "acme-keys", prefix: "acme", modes: ["test", "live"], db, owner: "acct_ci" };
+  const keys = new KeyManager({ store: new SqliteStore(db), prefix: "acme", modes: ["test", "live"], cache: false });
   const app = express().use(apiKeyAuth({ keys })).get("/v1/models", requireScope("models:read"), (req, res) => { res.json({ owner: req.apiKey!.ownerId, mode: req.apiKey!.mode }); });
   afterAll(async () => {
     await keys.close();
     tmp.cleanup();
   });
 
-  it("`node-data keys create --name … --mode live --scope … --scope … --expires 90d` makes a key the app accepts", async () => {
+  it("`acme-keys keys create --name … --mode live --scope … --scope … --expires 90d` makes a key the app accepts", async () => {
     const io = capture();
     const code = await runCli(["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"], io, preset);
     expect(code).toBe(0);
-    expect(io.stdout).toMatch(/^nd_live_[0-9A-Za-z]+\n$/);
+    expect(io.stdout).toMatch(/^acme_live_[0-9A-Za-z]+\n$/);
     const secret = io.stdout.trim();
     expect(io.stderr).not.toContain(secret);
     const res = await request(app).get("/v1/models").set("Authorization", `Bearer ${secret}`).expect(200);
@@ -79,7 +79,7 @@ describe("an app's own command through runCli", () => {
     expect(stored.expiresAt!.getTime() - stored.createdAt.getTime()).toBe(90 * 86_400_000);
   });
 
-  it("`node-data keys revoke <secret>` revokes by the secret and prints it nowhere", async () => {
+  it("`acme-keys keys revoke <secret>` revokes by the secret and prints it nowhere", async () => {
     const made = capture();
     await runCli(["keys", "create", "--name", "old", "--mode", "live"], made, preset);
     const secret = made.stdout.trim();
@@ -92,16 +92,16 @@ describe("an app's own command through runCli", () => {
     await request(app).get("/v1/models").set("Authorization", `Bearer ${secret}`).expect(401);
     const missing = capture();
     expect(await runCli(["keys", "revoke", lastCharChanged(secret)], missing, preset)).toBe(1);
-    expect(missing.stderr).toBe("node-data: No such API key.\n");
+    expect(missing.stderr).toBe("acme-keys: No such API key.\n");
   });
 
   it("speaks under the app's name in help and errors; flags still override the preset", async () => {
     const help = capture();
     expect(await runCli(["--help"], help, preset)).toBe(0);
-    expect(help.stdout).toContain("Usage: node-data keys <command>");
+    expect(help.stdout).toContain("Usage: acme-keys keys <command>");
     const bad = capture();
     expect(await runCli(["keys", "create", "--name", "x", "--mode", "staging"], bad, preset)).toBe(2);
-    expect(bad.stderr).toMatch(/^node-data: --mode: must be one of test, live/);
+    expect(bad.stderr).toMatch(/^acme-keys: --mode: must be one of test, live/);
     const other = capture();
     expect(await runCli(["keys", "create", "--name", "x", "--prefix", "ndx", "--modes", "none"], other, preset)).toBe(0);
     expect(other.stdout).toMatch(/^ndx_[0-9A-Za-z]+\n$/);

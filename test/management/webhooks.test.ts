@@ -1,4 +1,4 @@
-/** Webhook signing secrets per mode (seed 004): sign/verify round trip and every refusal. */
+/** Webhook signing secrets per mode: sign/verify round trip and every refusal. */
 import { createHmac } from "node:crypto";
 import { createWebhookSecret, KeywardConfigError, KeywardError, signWebhook, verifyWebhook, webhookSecretMode } from "keyward";
 
