@@ -19,7 +19,9 @@ import { describeKey, keyTable, usageLines } from "./format.js";
  * await runCli(["keys", "list"], io);
  */
 export interface Io {
+  /** Writes to standard output (secrets and JSON only). */
   out(text: string): void;
+  /** Writes to standard error (tables, messages). */
   err(text: string): void;
 }
 

@@ -11,26 +11,47 @@
  * ERROR_STATUS.rate_limited; // 429
  */
 export const ERROR_STATUS = {
+  /** 401: no key was sent. */
   missing_key: 401,
+  /** 400: a malformed credential or project header. */
   invalid_request: 400,
+  /** 401: bad checksum, wrong format, or no such key. */
   invalid_key: 401,
+  /** 401: the key is past `expiresAt`. */
   key_expired: 401,
+  /** 401: the key was revoked. */
   key_revoked: 401,
+  /** 403: a guard's scope is missing. */
   insufficient_scope: 403,
+  /** 403: the project is outside the key's allow-list or its owner's projects. */
   project_forbidden: 403,
+  /** 403: the key's mode is not accepted here. */
   mode_forbidden: 403,
+  /** 403: the owner holds the tier's maximum of active keys. */
   key_limit_reached: 403,
+  /** 403: refused by `requireKey`, CSRF checks, or an API key where only a session may act. */
   forbidden: 403,
+  /** 401: `keysRouter`'s `owner(req)` found no signed-in user. */
   unauthenticated: 401,
+  /** 404: no such key (for this owner). */
   not_found: 404,
+  /** 409: the key was already rotated, or is revoked. */
   conflict: 409,
+  /** 413: a management body over 16 KiB. */
   payload_too_large: 413,
+  /** 415: a management body that is not JSON. */
   unsupported_media_type: 415,
+  /** 422: bad input, with `details` per field. */
   validation_failed: 422,
+  /** 400: a webhook signature that is malformed or does not match. */
   invalid_signature: 400,
+  /** 400: a webhook timestamp outside the tolerance. */
   signature_expired: 400,
+  /** 429: the key's rate limit is reached. */
   rate_limited: 429,
+  /** 429: the key's monthly quota is used up. */
   quota_exceeded: 429,
+  /** 503: the store failed or timed out (fail closed). */
   store_unavailable: 503,
 } as const;
 
@@ -56,7 +77,10 @@ export interface KeywardErrorOptions {
   /** Extra response headers (e.g. `Retry-After`). */
   headers?: Record<string, string>;
   /** Field-level messages for `validation_failed`. */
-  details?: Array<{ path: string; message: string }>;
+  details?: Array<{
+    /** The field, e.g. `scopes.1`. */ path: string;
+    /** What is wrong with it. */ message: string;
+  }>;
   /** The underlying error, never shown to clients. */
   cause?: unknown;
   /** The scope that was missing, for `insufficient_scope`. */
@@ -76,11 +100,20 @@ export interface KeywardErrorOptions {
  * }
  */
 export class KeywardError extends Error {
+  /** The stable error code: switch on it, never on the message. */
   readonly code: KeywardErrorCode;
+  /** The HTTP status the code maps to (see {@link ERROR_STATUS}). */
   readonly status: number;
+  /** Response headers for this refusal, e.g. `WWW-Authenticate` or `Retry-After`. */
   readonly headers: Record<string, string>;
-  readonly details: Array<{ path: string; message: string }> | undefined;
+  /** Field-level messages for `validation_failed`. */
+  readonly details: Array<{
+    /** The field, e.g. `scopes.1`. */ path: string;
+    /** What is wrong with it. */ message: string;
+  }> | undefined;
+  /** The missing scope, for `insufficient_scope`. */
   readonly scope: string | undefined;
+  /** The limits in force, for `rate_limited` / `quota_exceeded`. */
   readonly limits: readonly LimitState[] | undefined;
   /** The key the refusal concerns, when known (e.g. an expired or revoked key). Not in `toJSON`. */
   readonly keyId: string | undefined;
@@ -98,7 +131,14 @@ export class KeywardError extends Error {
   }
 
   /** The client-safe JSON form: code, message and field details. */
-  toJSON(): { code: KeywardErrorCode; message: string; details?: Array<{ path: string; message: string }> } {
+  toJSON(): {
+    /** The stable error code. */ code: KeywardErrorCode;
+    /** A message for people; never contains a secret. */ message: string;
+    /** Field-level messages, for `validation_failed`. */ details?: Array<{
+      /** The field. */ path: string;
+      /** What is wrong with it. */ message: string;
+    }>;
+  } {
     return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
   }
 }
@@ -110,6 +150,7 @@ export class KeywardError extends Error {
  * new KeyManager({ store, prefix: "SK!" }); // throws KeywardConfigError: prefix: use 1-16 characters from [a-z0-9]
  */
 export class KeywardConfigError extends Error {
+  /** Always `invalid_config`. */
   readonly code = "invalid_config" as const;
   /** The option path that is wrong, e.g. `prefix` or `tiers.free.monthlyRequests`. */
   readonly option: string;

@@ -7,7 +7,9 @@
  * const channel = await redisInvalidation(keys, { publisher, subscriber }); // keys (a KeyManager) is the target
  */
 export interface InvalidationTarget {
+  /** Calls `listener` with the id of each key this instance changes; returns an unsubscribe function. */
   onInvalidate(listener: (id: string) => void): () => void;
+  /** Drops a key from the cache (no id: everything). */
   invalidate(id?: string): void;
 }
 

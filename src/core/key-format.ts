@@ -29,9 +29,11 @@ export const NAME_PATTERN = /^[a-z0-9]{1,16}$/;
  * new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).parse(secret); // { prefix: "sk", mode: "live", body: "…" } or null
  */
 export interface ParsedKey {
+  /** The prefix, e.g. `sk`. */
   prefix: string;
   /** The mode, or `null` for a format without modes. */
   mode: string | null;
+  /** The 38-character body: 32 random characters and a 6-character checksum. */
   body: string;
 }
 
@@ -45,7 +47,9 @@ export interface ParsedKey {
  * format.parse("sk_test_typo");              // null
  */
 export class KeyFormat {
+  /** The prefix, e.g. `sk`. */
   readonly prefix: string;
+  /** The modes, e.g. `["live", "test"]`; empty for keys without a mode. */
   readonly modes: readonly string[];
   /** Each accepted leading part (`sk_live_`, `sk_test_`, or `acme_`) by mode. */
   private readonly heads: ReadonlyArray<{ head: string; mode: string | null; length: number }>;

@@ -81,6 +81,7 @@ function isCovered(scope: string, known: Set<string>): boolean {
  * const need = requiredScope("notes:read"); // { scope: "notes:read", resource: "notes", hasAction: true }
  */
 export interface RequiredScope {
+  /** The scope as written, e.g. `nodes:read`. */
   readonly scope: string;
   /** The part before `:`, or the whole scope when it has none. */
   readonly resource: string;
@@ -141,11 +142,13 @@ function isRequiredScope(value: unknown): value is RequiredScope {
  */
 export class ScopeSet {
   private constructor(
+    /** True when the set holds `*`: every scope is granted. */
     readonly all: boolean,
     private readonly exact: ReadonlySet<string>,
     private readonly wildcardResources: ReadonlySet<string>,
   ) {}
 
+  /** Compiles granted scopes (applying `implies`) for fast checks. */
   static compile(scopes: readonly string[], implies?: ScopePolicy["implies"]): ScopeSet {
     const exact = new Set<string>();
     const wildcard = new Set<string>();

@@ -49,7 +49,9 @@ export interface RateLimitRule {
 export interface LimitState {
   /** Policy name in headers: `"window"` for the rate limit, `"monthly"` for the quota. */
   readonly policy: "window" | "monthly";
+  /** Requests (or units) the policy admits per window. */
   readonly limit: number;
+  /** Requests left in the current window after this one. */
   readonly remaining: number;
   /** Window length in seconds. */
   readonly windowSeconds: number;
@@ -64,30 +66,45 @@ export interface LimitState {
  * const stored = await store.findById("key_…"); // a StoredKey: hash included, dates as epoch ms
  */
 export interface StoredKey {
+  /** The key's id (`key_…`): not secret, safe to log and show. */
   id: string;
   /** Hex SHA-256 (or HMAC-SHA-256 with a pepper) of the secret: the lookup index. */
   hash: string;
   /** Display form: prefix, mode and the first characters of the body, e.g. `sk_live_AbCd`. */
   start: string;
+  /** A label for people, e.g. `ci-deploys`. */
   name: string;
+  /** The owner (your user or organisation id), or `null` for a key without one. */
   ownerId: string | null;
+  /** `user` (acts for its owner) or `project` (bound to one project). */
   kind: KeyKind;
   /** The project a `project` key is bound to; `null` for user keys. */
   projectId: string | null;
   /** A user key's project allow-list; empty means every project of its owner. */
   projects: string[];
+  /** The key's mode (`live`, `test`, …), or `null` for a format without modes. */
   mode: string | null;
+  /** Granted scopes, e.g. `["nodes:read"]`; `["*"]` is full access. */
   scopes: string[];
+  /** The tier stored on the key, or `null` (then `tierOf` / `defaultTier` decide). */
   tier: string | null;
   /** A per-key rate limit that overrides the tier's. */
   rateLimit: RateLimitRule | null;
+  /** Your own JSON data (at most 4 KiB). */
   metadata: Record<string, unknown>;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
+  /** Expiry time (ms since the epoch; the key is refused from this instant on), or `null` for never. */
   expiresAt: number | null;
+  /** Revocation time (ms since the epoch), or `null` while not revoked. */
   revokedAt: number | null;
+  /** Time of the last authenticated request (ms since the epoch), or `null` if never used. */
   lastUsedAt: number | null;
+  /** Authenticated requests so far. */
   requestCount: number;
+  /** The id of the key this one replaced by rotation, or `null`. */
   rotatedFrom: string | null;
+  /** The id of this key's successor after a rotation, or `null`. */
   rotatedTo: string | null;
 }
 
@@ -98,9 +115,13 @@ export interface StoredKey {
  * await store.update("key_…", { name: "renamed", scopes: ["notes:read"] });
  */
 export interface KeyPatch {
+  /** A new label. */
   name?: string;
+  /** The new scope list (replaces the old one). */
   scopes?: string[];
+  /** New metadata (replaces the old object). */
   metadata?: Record<string, unknown>;
+  /** A new expiry (ms since the epoch), or `null` for never. */
   expiresAt?: number | null;
 }
 
@@ -111,11 +132,15 @@ export interface KeyPatch {
  * const page = await keys.list({ ownerId: "user_1", mode: "live", status: "active", limit: 20 });
  */
 export interface KeyFilter {
+  /** Keys of this owner (`null`: keys without an owner). */
   ownerId?: string | null;
   /** Keys bound to, or allow-listing, this project (user keys with an empty allow-list match too). */
   projectId?: string;
+  /** Keys of this mode (`null`: keys without a mode). */
   mode?: string | null;
+  /** Only `user` or only `project` keys. */
   kind?: KeyKind;
+  /** Only keys with this status at `now`. */
   status?: KeyStatus;
   /** Clock reading used for `status`. */
   now?: number;
@@ -132,9 +157,13 @@ export interface KeyFilter {
  * await store.recordUsage([{ id: "key_…", count: 3, lastUsedAt: Date.now(), days: [[20415, 3]] }]);
  */
 export interface UsageDelta {
+  /** The key's id. */
   id: string;
+  /** Requests counted since the last flush. */
   count: number;
+  /** The latest request time in the batch (ms since the epoch). */
   lastUsedAt: number;
+  /** Per-UTC-day counts: `[day number since the epoch, count]`. */
   days: Array<[day: number, count: number]>;
 }
 
@@ -147,6 +176,7 @@ export interface UsageDelta {
 export interface DailyUsage {
   /** `YYYY-MM-DD` in UTC. */
   date: string;
+  /** Authenticated requests on that day. */
   count: number;
 }
 
@@ -177,6 +207,7 @@ export interface RotationChange {
  * const keys = new KeyManager({ store, counters: new RedisCounters(redis) }); // or your own CounterStore
  */
 export interface CounterStore {
+  /** Takes one unit of `counter` if its count is below `limit`: returns the new count, or -1 when the limit is reached. `resetAt` (ms since the epoch) is when the counter's window ends. */
   consume(counter: string, limit: number, resetAt: number): MaybePromise<number>;
   /** Gives back one unit taken by `consume` (a later guard refused the request). */
   refund(counter: string): MaybePromise<void>;
@@ -195,9 +226,13 @@ export interface KeyStore extends CounterStore {
   init?(): MaybePromise<void>;
   /** Insert a key; when `cap` is given, only if the owner has fewer than `cap.max` active keys. */
   insert(key: StoredKey, cap?: { max: number; now: number }): MaybePromise<boolean>;
+  /** The key whose hash is `hash`, or `null`. The hot path's one read. */
   findByHash(hash: string): MaybePromise<StoredKey | null>;
+  /** The key with this id, or `null`. */
   findById(id: string): MaybePromise<StoredKey | null>;
+  /** Keys matching `filter`, newest first, at most `filter.limit`. */
   list(filter: KeyFilter): MaybePromise<StoredKey[]>;
+  /** Applies `patch` and returns the updated key, or `null` if there is no such key. */
   update(id: string, patch: KeyPatch): MaybePromise<StoredKey | null>;
   /** Set `revokedAt` unless already set; returns the (possibly already revoked) key or null. */
   revoke(id: string, at: number): MaybePromise<StoredKey | null>;
@@ -224,9 +259,13 @@ export interface KeyStore extends CounterStore {
 export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresAt" | "revokedAt" | "lastUsedAt"> {
   /** Where the key stands now: `active`, `expired` or `revoked`. */
   status: KeyStatus;
+  /** When the key was created. */
   createdAt: Date;
+  /** When the key expires, or `null` for never. */
   expiresAt: Date | null;
+  /** When the key was revoked, or `null`. */
   revokedAt: Date | null;
+  /** When the key last authenticated a request, or `null`. */
   lastUsedAt: Date | null;
 }
 
@@ -237,17 +276,26 @@ export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresA
  * app.get("/v1/me", (req, res) => res.json({ keyId: req.apiKey!.id, owner: req.apiKey!.ownerId, scopes: req.apiKey!.scopes }));
  */
 export interface AuthenticatedKey {
+  /** The key's id (`key_…`). */
   readonly id: string;
+  /** The key's label. */
   readonly name: string;
+  /** The owner's id, or `null`. */
   readonly ownerId: string | null;
+  /** `user` or `project`. */
   readonly kind: KeyKind;
+  /** The key's mode, or `null` without modes. */
   readonly mode: string | null;
+  /** The scopes the key holds. */
   readonly scopes: readonly string[];
   /** The user key's allow-list (empty = all of the owner's projects) or the project key's one project. */
   readonly projects: readonly string[];
   /** The project this request acts on, resolved from the header, resolver or default. */
   readonly project: string | null;
+  /** The tier that applies to the key (stored, from `tierOf`, or the default), or `null`. */
   readonly tier: string | null;
+  /** The key's metadata, frozen. */
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** When the key expires, or `null` for never. */
   readonly expiresAt: Date | null;
 }

@@ -38,7 +38,10 @@ export function parseModes(value: string): string[] {
  * process.env.KEYWARD_PREFIX = "nd";
  * defaultKeyFormat(); // { prefix: "nd", modes: ["live", "test"] }
  */
-export function defaultKeyFormat(): { prefix: string; modes: string[] } {
+export function defaultKeyFormat(): {
+  /** `$KEYWARD_PREFIX` or `sk`. */ prefix: string;
+  /** `$KEYWARD_MODES` or `["live", "test"]`. */ modes: string[];
+} {
   const prefix = process.env.KEYWARD_PREFIX || "sk";
   const modes = process.env.KEYWARD_MODES ? parseModes(process.env.KEYWARD_MODES) : ["live", "test"];
   return { prefix, modes };

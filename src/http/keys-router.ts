@@ -50,7 +50,9 @@ export interface KeysRouterOptions {
   /** Tiers the creator may pick with `tier`; others → 403 `forbidden`. Defaults to any configured tier. */
   tiers?: (req: Request) => MaybePromise<string[]>;
   /** `{ scope }` lets API keys holding that scope manage their owner's keys. Defaults to false (403 `forbidden`). */
-  allowApiKeys?: false | { scope: string };
+  allowApiKeys?: false | {
+    /** The scope a key needs to manage keys, e.g. `keys:manage`. */ scope: string;
+  };
   /** Shapes error bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message, details? } }`. */
   formatError?: (error: KeywardError, req: Request) => unknown;
   /** Shapes success bodies, e.g. `(data) => ({ data, error: null })`. Defaults to the data itself. */

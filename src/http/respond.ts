@@ -23,12 +23,15 @@ export type FormatError = (error: KeywardError, req: IncomingMessage) => unknown
  * refuse(req, res, next, error, { realm: "api", scheme: "Bearer", formatError: undefined, forwardErrors: false, rateLimitHeaders: "draft" });
  */
 export interface Responder {
+  /** The realm in `WWW-Authenticate`. */
   readonly realm: string;
   /** `Bearer` for the Authorization header, `ApiKey` for a custom header. */
   readonly scheme: string;
+  /** Shapes refusal bodies; `undefined` for the default body. */
   readonly formatError: FormatError | undefined;
   /** Pass refusals to `next(err)` instead of answering. */
   readonly forwardErrors: boolean;
+  /** Which RateLimit headers to write. */
   readonly rateLimitHeaders: RateLimitHeaderStyle;
 }
 

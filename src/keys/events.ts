@@ -8,9 +8,13 @@ import type { KeywardErrorCode } from "../core/errors.js";
  * onEvent: (e) => { if (e.type === "auth.failed") log.warn({ code: e.code, ip: e.ip, path: e.path }); }
  */
 export interface RequestInfo {
+  /** `req.id`, or the `X-Request-Id` header. */
   requestId?: string;
+  /** The client's address (`req.ip`, else the socket's). */
   ip?: string;
+  /** The HTTP method. */
   method?: string;
+  /** The request path, without the query string. */
   path?: string;
 }
 
@@ -21,11 +25,17 @@ export interface RequestInfo {
  * onEvent: (e) => { if (e.type === "key.revoked") audit.write(`${e.keyId} revoked at ${e.at.toISOString()}`); }
  */
 export interface KeyEvent {
+  /** What happened to the key. */
   type: "key.created" | "key.updated" | "key.rotated" | "key.revoked";
+  /** When it happened. */
   at: Date;
+  /** The key's id. */
   keyId: string;
+  /** The key's owner, or `null`. */
   ownerId: string | null;
+  /** The key's name. */
   name: string;
+  /** The key's mode, or `null`. */
   mode: string | null;
   /** For `key.rotated`: the id of the new key. */
   successorId?: string;
@@ -38,10 +48,15 @@ export interface KeyEvent {
  * new KeyManager({ store, sampleAuthSucceeded: 0.01, onEvent: (e) => { if (e.type === "auth.succeeded") metrics.count(e.keyId); } });
  */
 export interface AuthSucceededEvent extends RequestInfo {
+  /** Always `auth.succeeded`. */
   type: "auth.succeeded";
+  /** When the request was authenticated. */
   at: Date;
+  /** The key that authenticated it. */
   keyId: string;
+  /** The key's owner, or `null`. */
   ownerId: string | null;
+  /** The key's mode, or `null`. */
   mode: string | null;
 }
 
@@ -52,9 +67,13 @@ export interface AuthSucceededEvent extends RequestInfo {
  * onEvent: (e) => { if (e.type === "auth.failed" && e.code === "key_revoked") alert(`revoked key ${e.keyId} still in use`); }
  */
 export interface AuthFailedEvent extends RequestInfo {
+  /** Always `auth.failed`. */
   type: "auth.failed";
+  /** When the request was refused. */
   at: Date;
+  /** Why, e.g. `key_revoked` or `rate_limited`. */
   code: KeywardErrorCode;
+  /** The key, when it was identified (expired, revoked, refused by a guard or a limit). */
   keyId?: string;
 }
 
@@ -65,8 +84,11 @@ export interface AuthFailedEvent extends RequestInfo {
  * onEvent: (e) => { if (e.type === "usage.flush_failed") log.error(e.message); }
  */
 export interface UsageFlushFailedEvent {
+  /** Always `usage.flush_failed`. */
   type: "usage.flush_failed";
+  /** When the flush failed. */
   at: Date;
+  /** The store's error message. */
   message: string;
 }
 

@@ -36,7 +36,10 @@ export interface CreateKeyInput {
   /** Absolute expiry instead of `expiresIn`. */
   expiresAt?: Date | number | string | null;
   /** A rate limit for this key alone, e.g. `{ limit: 10, window: "1s" }`. */
-  rateLimit?: { limit: number; window: Duration } | null;
+  rateLimit?: {
+    /** Requests admitted per window. */ limit: number;
+    /** The window, e.g. `"1s"`. */ window: Duration;
+  } | null;
 }
 
 /**
@@ -46,8 +49,11 @@ export interface CreateKeyInput {
  * await keys.update("key_…", { name: "n8n (old)", scopes: ["notes:read"] });
  */
 export interface UpdateKeyInput {
+  /** A new name. */
   name?: string;
+  /** New scopes (validated like `create`'s). */
   scopes?: string[];
+  /** New metadata (replaces the old object). */
   metadata?: Record<string, unknown>;
 }
 

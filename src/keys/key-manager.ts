@@ -32,22 +32,39 @@ import { UNKNOWN, VerifyCache } from "./verify-cache.js";
  * }
  */
 export interface VerifiedKey {
+  /** The key's id. */
   readonly id: string;
+  /** `user` or `project`. */
   readonly kind: StoredKey["kind"];
+  /** The project a project key is bound to, else `null`. */
   readonly projectId: string | null;
+  /** A user key's project allow-list. */
   readonly projects: readonly string[];
+  /** The key's mode, or `null`. */
   readonly mode: string | null;
+  /** The key's owner, or `null`. */
   readonly ownerId: string | null;
+  /** Expiry (ms since the epoch), or `null`. */
   readonly expiresAt: number | null;
+  /** Revocation time (ms since the epoch), or `null`. */
   readonly revokedAt: number | null;
+  /** The key's scopes, compiled (implications applied). */
   readonly grant: ScopeSet;
+  /** What `req.apiKey` shows for this key. */
   readonly principal: AuthenticatedKey;
+  /** The rate limit that applies (key's, tier's or the manager's), or `null`. */
   readonly rate: ResolvedTier["rateLimit"];
+  /** The monthly quota that applies, or `null`. */
   readonly monthly: number | null;
-  /** The counters of the key's current windows (rebuilt when a window turns over); null without limits. */
+  /**
+   * The counters of the key's current windows (rebuilt when a window turns over); null without limits.
+   *
+   * @internal
+   */
   readonly meter: KeyMeter | null;
-  /** The refusals for this key once revoked / expired, made once per cache fill, not per request. */
+  /** The refusal for this key once revoked, made once per cache fill, not per request. */
   readonly revokedError: KeywardError | null;
+  /** The refusal for this key once expired, made once per cache fill, not per request. */
   readonly expiredError: KeywardError | null;
 }
 
@@ -62,6 +79,7 @@ export interface VerifiedKey {
  * }
  */
 export interface Charge {
+  /** The limits that applied, for the `RateLimit` headers. */
   readonly limits: readonly LimitState[];
   /** Counters taken, so a later refusal can give them back. */
   readonly counters: readonly string[];
@@ -78,7 +96,16 @@ export interface Charge {
  * if (result.ok) console.log(result.key.id, result.limits);
  * else console.log(result.error.status, result.error.code); // e.g. 401 "invalid_key"
  */
-export type VerifyResult = { ok: true; key: AuthenticatedKey; limits: readonly LimitState[] } | { ok: false; error: KeywardError };
+export type VerifyResult =
+  | {
+      /** The key passed. */ ok: true;
+      /** The key, as `req.apiKey` would show it. */ key: AuthenticatedKey;
+      /** The limits that applied. */ limits: readonly LimitState[];
+    }
+  | {
+      /** The key was refused. */ ok: false;
+      /** Why: `invalid_key`, `key_revoked`, `insufficient_scope`, … */ error: KeywardError;
+    };
 
 /**
  * One page of `list`.
@@ -94,6 +121,7 @@ export type VerifyResult = { ok: true; key: AuthenticatedKey; limits: readonly L
  * }
  */
 export interface KeyPage {
+  /** The keys on this page, newest first. */
   keys: ApiKey[];
   /** Pass as `before` to get the next page; null on the last page. */
   next: string | null;
@@ -191,7 +219,11 @@ export class KeyManager {
    * @example
    * const { secret, key } = await keys.create({ name: "ci-deploys", mode: "live", scopes: ["models:read"], expiresIn: "90d" });
    */
-  async create(input: CreateKeyInput): Promise<{ secret: string; key: ApiKey }> {
+  async create(input: CreateKeyInput): Promise<{
+    /** The key itself, shown this once;
+    only its hash is stored. */ secret: string;
+    /** The new key's record. */ key: ApiKey;
+  }> {
     await this.init();
     const v = validateInput(createSchema, input, "create input");
     const now = this.now();
@@ -312,7 +344,11 @@ export class KeyManager {
    * @example
    * const { secret, key, previous } = await keys.rotate(id, { overlap: "24h" });
    */
-  async rotate(id: string, options: { overlap?: string | number; expiresIn?: string | number | null } = {}): Promise<{ secret: string; key: ApiKey; previous: ApiKey }> {
+  async rotate(id: string, options: { overlap?: string | number; expiresIn?: string | number | null } = {}): Promise<{
+    /** The successor's secret, shown this once. */ secret: string;
+    /** The successor. */ key: ApiKey;
+    /** The old key, now in its overlap (or revoked with `overlap: 0`). */ previous: ApiKey;
+  }> {
     await this.init();
     const v = validateInput(rotateSchema, options, "rotate options");
     const overlapMs = this.overlapFor(v.overlap);
@@ -550,7 +586,10 @@ export class KeyManager {
   }
 
   /** Cache occupancy, for monitoring and tests. */
-  get cacheSize(): { keys: number; unknown: number } {
+  get cacheSize(): {
+    /** Verified keys cached. */ keys: number;
+    /** Unknown hashes cached. */ unknown: number;
+  } {
     return this.cache.size;
   }
 

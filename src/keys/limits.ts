@@ -20,7 +20,10 @@ export interface ResolvedTier {
  * @example
  * fixedWindow(Date.UTC(2026, 10, 23, 12, 0, 30), 60_000); // { start: …12:00:00, resetAt: …12:01:00 }
  */
-export function fixedWindow(now: number, windowMs: number): { start: number; resetAt: number } {
+export function fixedWindow(now: number, windowMs: number): {
+  /** The window's first ms. */ start: number;
+  /** The first ms after the window. */ resetAt: number;
+} {
   const start = now - (now % windowMs);
   return { start, resetAt: start + windowMs };
 }
@@ -31,7 +34,11 @@ export function fixedWindow(now: number, windowMs: number): { start: number; res
  * @example
  * utcMonth(Date.UTC(2026, 10, 23)).label; // "2026-11"
  */
-export function utcMonth(now: number): { label: string; start: number; resetAt: number } {
+export function utcMonth(now: number): {
+  /** `YYYY-MM`. */ label: string;
+  /** 00:00 UTC on the 1st, ms. */ start: number;
+  /** 00:00 UTC on the next 1st, ms. */ resetAt: number;
+} {
   const d = new Date(now);
   const year = d.getUTCFullYear();
   const month = d.getUTCMonth();

@@ -25,7 +25,10 @@ export interface TierOptions {
   /** Active (unrevoked, unexpired) keys one owner may hold. */
   maxActiveKeys?: number;
   /** A per-key fixed-window rate limit, e.g. `{ limit: 100, window: "1m" }`. */
-  rateLimit?: { limit: number; window: Duration };
+  rateLimit?: {
+    /** Requests admitted per window. */ limit: number;
+    /** The window, e.g. `"1m"`. */ window: Duration;
+  };
 }
 
 /**
@@ -68,11 +71,20 @@ export interface KeyManagerOptions {
   /** Resolves a key's tier from its owner (the app's plan data). Defaults to the tier stored on the key. */
   tierOf?: (key: { ownerId: string | null; tier: string | null }) => MaybePromise<string | null | undefined>;
   /** A rate limit for every key without a tier or key-level one. Defaults to none. */
-  rateLimit?: { limit: number; window: Duration };
+  rateLimit?: {
+    /** Requests admitted per window. */ limit: number;
+    /** The window, e.g. `"1m"`. */ window: Duration;
+  };
   /** Verification cache: `false` to turn off. Defaults to `{ max: 10000, ttl: "5s", unknownMax: 10000 }`. */
-  cache?: false | { max?: number; ttl?: Duration; unknownMax?: number };
+  cache?: false | {
+    /** Verified keys kept. Defaults to 10000. */ max?: number;
+    /** How long an entry is trusted. Defaults to `"5s"`. */ ttl?: Duration;
+    /** Unknown hashes kept. Defaults to 10000. */ unknownMax?: number;
+  };
   /** Usage tracking: `false` to turn off. Defaults to `{ flushInterval: "1s" }`. */
-  usage?: false | { flushInterval?: Duration };
+  usage?: false | {
+    /** How often counts are written. Defaults to `"1s"`. */ flushInterval?: Duration;
+  };
   /** How long a store call may take on the request path before failing closed (503). Defaults to `"2s"`. */
   storeTimeout?: Duration;
   /** The clock, in ms since the epoch. Defaults to `Date.now`. */

@@ -17,14 +17,20 @@ import { PROJECT_ID_PATTERN } from "../keys/projects.js";
  * @example
  * const scopes: PageScope[] = ["notes:read", { scope: "notes:write", description: "Create and edit notes" }];
  */
-export type PageScope = string | { scope: string; description?: string };
+export type PageScope = string | {
+  /** The scope. */ scope: string;
+  /** Shown next to its checkbox. */ description?: string;
+};
 /**
  * A project offered in the allow-list: its id, or the id with a display name.
  *
  * @example
  * const projects: PageProject[] = ["proj_1", { id: "proj_2", name: "Billing" }];
  */
-export type PageProject = string | { id: string; name?: string };
+export type PageProject = string | {
+  /** The project id. */ id: string;
+  /** Shown instead of the id. */ name?: string;
+};
 
 /**
  * Options for {@link keysPage}.

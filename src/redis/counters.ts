@@ -18,7 +18,9 @@ import type { CounterStore } from "../core/types.js";
  * const counters = new RedisCounters(redis);
  */
 export interface RedisScriptClient {
+  /** Runs a cached Lua script by its SHA-1. */
   evalsha(sha: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /** Runs a Lua script (and caches it). */
   eval(script: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
 }
 

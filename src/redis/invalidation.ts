@@ -18,6 +18,7 @@ import { parseInvalidation, type InvalidationChannel, type InvalidationTarget } 
  * await redisInvalidation(keys, { publisher, subscriber: new Redis(url) });
  */
 export interface RedisPublisher {
+  /** Publishes `message` on `channel`. */
   publish(channel: string, message: string): Promise<unknown>;
 }
 
@@ -31,9 +32,13 @@ export interface RedisPublisher {
  * await redisInvalidation(keys, { publisher: new Redis(url), subscriber });
  */
 export interface RedisSubscriber {
+  /** Subscribes to `channel`. */
   subscribe(channel: string): Promise<unknown>;
+  /** Unsubscribes from `channel`. */
   unsubscribe(channel: string): Promise<unknown>;
+  /** Adds an event listener (`message`, `error`, `ready`, …). */
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Removes an event listener. */
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
 }
 

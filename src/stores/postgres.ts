@@ -21,8 +21,11 @@ import { KeywardConfigError } from "../core/errors.js";
  * const store = new PostgresStore(pool); // the store uses your pool and leaves ending it to you
  */
 export interface PgPoolLike {
+  /** Runs one query on a pooled connection. */
   query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<PgResultLike>;
+  /** Checks out a connection (for transactions and LISTEN). */
   connect(): Promise<PgClientLike>;
+  /** Closes every connection of the pool. */
   end(): Promise<void>;
 }
 
@@ -39,7 +42,9 @@ export interface PgPoolLike {
  * }
  */
 export interface PgClientLike {
+  /** Runs one query on this connection. */
   query(text: string | { name?: string; text: string; values?: unknown[] }, values?: unknown[]): Promise<PgResultLike>;
+  /** Returns the connection to the pool (an error destroys it). */
   release(error?: Error | boolean): void;
 }
 
@@ -52,7 +57,9 @@ export interface PgClientLike {
  * console.log(result.rowCount, result.rows[0]?.id);
  */
 export interface PgResultLike {
+  /** The rows returned. */
   rows: any[];
+  /** Rows affected, or `null`. */
   rowCount: number | null;
 }
 

@@ -32,6 +32,7 @@ export function computeSignature(payload: WebhookPayload, secret: string, timest
  * const { timestamp, signatures } = parseSignatureHeader(req.get("keyward-signature"));
  */
 export interface ParsedSignature {
+  /** The `t` value: Unix seconds. */
   timestamp: number;
   /** The `v1` signatures, 32 bytes each. */
   signatures: Buffer[];
