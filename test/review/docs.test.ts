@@ -1,5 +1,6 @@
 /**
- * Documentation guard: every export of the public entry points (`keyward`, `keyward/sqlite`,
+ * Documentation guard: README.md stays a front page whose links (and the guides' links) resolve,
+ * user docs carry no internal history, and every export of the public entry points (`keyward`, `keyward/sqlite`,
  * `keyward/postgres`, `keyward/redis`) has JSDoc with an `@example`, and every source file opens
  * with a header comment. Parses the sources with the TypeScript compiler API (no type-checking, no build), following the
  * entry points' `export { … } from` lines to each declaration.
@@ -7,6 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
+import { anchors, codeBlocks, userDocs } from "../docs/markdown";
 
 const root = join(__dirname, "..", "..");
 const src = join(root, "src");
@@ -68,5 +70,52 @@ describe("documentation", () => {
   it("opens every source file with a header comment", () => {
     const bare = sourceFiles(src).filter((f) => !/^(#![^\n]*\n)?\s*(\/\*\*|\/\/)/.test(readFileSync(f, "utf8")));
     expect(bare.map((f) => relative(root, f))).toEqual([]);
+  });
+});
+
+describe("user documentation (README.md, docs/, bench/README.md)", () => {
+  const files = [...userDocs(), "bench/README.md"];
+  const read = (file: string) => readFileSync(join(root, file), "utf8");
+
+  it("keeps README.md a front page: at most 250 lines, `npm install keyward` in its first screen", () => {
+    const lines = read("README.md").split("\n");
+    expect(lines.length).toBeLessThanOrEqual(250);
+    expect(lines.slice(0, 40).some((l) => l.trim() === "npm install keyward")).toBe(true);
+    expect(read("README.md")).toContain("(bench/README.md)");
+  });
+
+  it("links every guide in docs/ from docs/README.md, and docs/README.md from README.md", () => {
+    const index = read("docs/README.md");
+    const guides = userDocs().filter((f) => f.startsWith("docs/") && f !== "docs/README.md");
+    expect(guides.filter((g) => !index.includes(`(${g.slice("docs/".length)})`))).toEqual([]);
+    expect(read("README.md")).toContain("(docs/README.md)");
+  });
+
+  it("has no broken relative links or anchors", () => {
+    const broken: string[] = [];
+    for (const file of files) {
+      const text = read(file).replace(/```[\s\S]*?```/g, "");
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/i.test(target!)) continue;
+        const [path, anchor] = target!.split("#") as [string, string | undefined];
+        const resolved = path === "" ? file : join(file, "..", path);
+        let exists = true;
+        try { readFileSync(join(root, resolved)); } catch { exists = false; }
+        if (!exists) broken.push(`${file}: ${target}`);
+        else if (anchor && resolved.endsWith(".md") && !anchors(resolved).has(anchor)) broken.push(`${file}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it("says nothing of the project's internal history, and names no product an example rebuilds", () => {
+    const internal = /\bseeds?\b|\bissue\s*#?\d+|the issue's|at commit [0-9a-f]{6,}|not explained yet|NearIQ|NANDA|Nodion|NearNode|NodeData|node-data|Stripe/i;
+    const hits = [...files, "CHANGELOG.md"].flatMap((file) =>
+      read(file).split("\n").flatMap((line, i) => (internal.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])));
+    expect(hits).toEqual([]);
+  });
+
+  it("fences the README's quickstart as ts, so the snippet and quickstart tests run it", () => {
+    expect(codeBlocks("README.md").some((b) => b.lang === "ts" && b.code.includes("app.listen("))).toBe(true);
   });
 });
