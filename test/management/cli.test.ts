@@ -32,7 +32,7 @@ function keyward(args: string[], env: Record<string, string> = {}): Promise<Run>
   });
 }
 
-const SEED_004 = ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"];
+const DOCUMENTED_CREATE = ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"];
 let app: express.Express;
 
 beforeAll(() => {
@@ -51,8 +51,8 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-it("seed 004's command line prints only the secret, and that key authenticates through apiKeyAuth()", async () => {
-  const run = await keyward(SEED_004);
+it("the documented `keys create --name … --scope … --expires 90d` line prints only the secret, and that key authenticates through apiKeyAuth()", async () => {
+  const run = await keyward(DOCUMENTED_CREATE);
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/^sk_live_[0-9A-Za-z]{38}\n$/);
   expect(run.stderr).toContain("ci-deploys");
@@ -135,8 +135,8 @@ it("honours --prefix/--modes and KEYWARD_PREFIX/KEYWARD_MODES, like the zero-con
   expect(flags.stdout).toMatch(/^nd_test_/);
   const env = await keyward(["keys", "create", "--name", "y", "--mode", "live"], { KEYWARD_DB: other, KEYWARD_PREFIX: "nd", KEYWARD_MODES: "test,live" });
   expect(env.stdout).toMatch(/^nd_live_/);
-  const modeless = await keyward(["keys", "create", "--name", "z", "--db", tmp.file("nanda.db"), "--prefix", "nanda", "--modes", "none"]);
-  expect(modeless.stdout).toMatch(/^nanda_[0-9A-Za-z]{38}\n$/);
+  const modeless = await keyward(["keys", "create", "--name", "z", "--db", tmp.file("orbit.db"), "--prefix", "orbit", "--modes", "none"]);
+  expect(modeless.stdout).toMatch(/^orbit_[0-9A-Za-z]{38}\n$/);
   const saved = { ...process.env };
   try {
     process.env.KEYWARD_PREFIX = "nd";
