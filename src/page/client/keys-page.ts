@@ -173,7 +173,10 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   }
   // Relative times ("5 minutes ago") stay true while the page is open.
   window.setInterval(() => {
-    for (const node of Array.from(rows.querySelectorAll("time[data-relative]"))) node.textContent = relative(node.getAttribute("datetime") ?? "");
+    for (const node of Array.from(rows.querySelectorAll("time[data-relative]"))) {
+      const iso = node.getAttribute("datetime");
+      if (iso) node.textContent = relative(iso);
+    }
   }, 30000);
 
   // ------------------------------------------------------------------ talking to keysRouter
