@@ -48,6 +48,6 @@ export { parseDuration, durationMs } from "./core/duration.js";
 export type { Duration } from "./core/duration.js";
 export { keyStatus } from "./core/status.js";
 export type {
-  ApiKey, AuthenticatedKey, CounterStore, DailyUsage, KeyFilter, KeyKind, KeyPatch, KeyStatus, KeyStore,
+  ApiKey, AuthenticatedKey, CounterStore, DailyUsage, KeyFilter, KeyFormatRecord, KeyKind, KeyPatch, KeyStatus, KeyStore,
   LimitState, MaybePromise, RateLimitRule, RotationChange, StoredKey, UsageDelta,
 } from "./core/types.js";

@@ -13,12 +13,23 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * The line every usage error ends with: the command's help, or the top help when no command is known.
+ *
+ * @example
+ * usageHint("create"); // "Run `keyward keys create --help` for usage."
+ * usageHint();         // "Run `keyward --help` for usage."
+ */
+export function usageHint(command?: string): string {
+  return command === undefined ? "Run `keyward --help` for usage." : `Run \`keyward keys ${command} --help\` for usage.`;
+}
+
 /** Option values as parseArgs returns them. */
 export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
 /** What the command line asks for. */
 export type Invocation =
-  | { kind: "help"; command: CommandSpec | null }
+  | { kind: "help"; command: CommandSpec | null; /** False for a bare `keyward` (or `keyward keys`): help, but exit 1 like git and npm. */ asked: boolean }
   | { kind: "run"; command: CommandSpec; args: string[]; values: Values };
 
 const ALL_OPTIONS = Object.assign({}, GLOBAL_OPTIONS, ...[...COMMANDS.values()].map((c) => c.options));
@@ -34,19 +45,13 @@ export function parseCommandLine(argv: string[]): Invocation {
   const loose = parseArgs({ args: argv, options: ALL_OPTIONS, strict: false, allowPositionals: true });
   const [group, name] = loose.positionals;
   const wantsHelp = loose.values.help === true;
-  if (group === undefined) {
-    if (wantsHelp) return { kind: "help", command: null };
-    throw new UsageError("missing command", "Run `keyward --help`.");
-  }
-  if (group !== "keys") throw new UsageError(`unknown command "${group}"`, "Run `keyward --help`.");
-  if (name === undefined) {
-    if (wantsHelp) return { kind: "help", command: null };
-    throw new UsageError("missing keys command (create, list, show, rotate, revoke, usage)", "Run `keyward --help`.");
-  }
+  if (group === undefined) return { kind: "help", command: null, asked: wantsHelp };
+  if (group !== "keys") throw new UsageError(`unknown command "${group}"`, usageHint());
+  if (name === undefined) return { kind: "help", command: null, asked: wantsHelp };
   const command = COMMANDS.get(name);
-  if (!command) throw new UsageError(`unknown command "keys ${name}"`, "Run `keyward --help`.");
-  if (wantsHelp) return { kind: "help", command };
-  const hint = `Run \`keyward keys ${command.name} --help\`.`;
+  if (!command) throw new UsageError(`unknown command "keys ${name}"`, usageHint());
+  if (wantsHelp) return { kind: "help", command, asked: true };
+  const hint = usageHint(command.name);
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...command.options }, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };

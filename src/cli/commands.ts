@@ -1,18 +1,19 @@
 /**
- * The `keyward keys …` commands over a KeyManager. Each writes its result through `io`: a
- * secret alone on stdout (create, rotate) so it pipes cleanly; everything else (tables, notes) on
- * stderr, or one JSON document on stdout with `--json`.
+ * The `keyward keys …` commands over a KeyManager. Data goes to stdout, diagnostics to stderr:
+ * a new secret alone on stdout (create, rotate) so it pipes cleanly, with its notes on stderr; the
+ * key table (list), a key's details (show) and usage lines on stdout; confirmations (revoke) and
+ * notes such as "No keys." on stderr. With `--json`, one JSON document on stdout.
  */
 import { KeywardError } from "../core/errors.js";
 import type { CreateKeyInput } from "../keys/inputs.js";
 import type { KeyManager } from "../keys/key-manager.js";
 import { keyJson } from "../http/key-json.js";
-import { UsageError } from "./args.js";
+import { UsageError, usageHint } from "./args.js";
 import type { Flags } from "./flags.js";
 import { describeKey, keyTable, usageLines } from "./format.js";
 
 /**
- * Where a command writes: `out` for secrets and JSON (stdout), `err` for tables and notes (stderr).
+ * Where a command writes: `out` for data (secrets, tables, details, JSON: stdout), `err` for diagnostics (stderr).
  *
  * @example
  * const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
@@ -44,12 +45,12 @@ const create: Command = async (keys, _args, f, io) => {
 };
 
 const listKeys: Command = async (keys, _args, f, io) => {
-  if (f.mode !== undefined && !keys.modes.includes(f.mode)) throw new UsageError(`--mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, "Run `keyward keys list --help`.");
+  if (f.mode !== undefined && !keys.modes.includes(f.mode)) throw new UsageError(`--mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, usageHint("list"));
   const page = await keys.list({ ownerId: f.owner, mode: f.mode, status: f.status, projectId: f.projects[0], limit: f.limit ?? 100 });
   const rows = page.keys.map(keyJson);
   if (f.json) return json(io, { keys: rows, next: page.next });
   if (rows.length === 0) return io.err("No keys.\n");
-  io.err(keyTable(rows));
+  io.out(keyTable(rows));
   if (page.next) io.err(`More keys exist; raise --limit to see them.\n`);
 };
 
@@ -57,7 +58,7 @@ const show: Command = async (keys, [id], f, io) => {
   const key = await keys.get(id!);
   if (!key) throw new KeywardError("not_found", `No key with id ${id}.`);
   if (f.json) return json(io, { key: keyJson(key) });
-  io.err(describeKey(keyJson(key)));
+  io.out(describeKey(keyJson(key)));
 };
 
 const rotate: Command = async (keys, [id], f, io) => {
@@ -77,7 +78,7 @@ const revoke: Command = async (keys, [id], f, io) => {
 const usage: Command = async (keys, [id], f, io) => {
   const rows = await keys.usage(id!, f.days ?? 30);
   if (f.json) return json(io, { usage: rows });
-  io.err(usageLines(rows));
+  io.out(usageLines(rows));
 };
 
 /** Command bodies by name (`keyward keys <name>`). */

@@ -2,7 +2,7 @@
  * Flag values checked and typed before the database is opened, so a bad flag fails fast with
  * a one-line usage error (exit 2). Values the KeyManager owns (mode, scopes) are checked by it.
  */
-import { UsageError, type Values } from "./args.js";
+import { UsageError, usageHint, type Values } from "./args.js";
 
 /** The typed flags of any `keys` command. */
 export interface Flags {
@@ -33,7 +33,7 @@ const many = (v: Values[string]): string[] => (Array.isArray(v) ? (v as string[]
  * readFlags("create", { name: "ci", scope: ["a:b"], expires: "90d" }); // { name: "ci", scopes: ["a:b"], expires: "90d", … }
  */
 export function readFlags(command: string, v: Values): Flags {
-  const usage = (message: string) => new UsageError(message, `Run \`keyward keys ${command} --help\`.`);
+  const usage = (message: string) => new UsageError(message, usageHint(command));
   const duration = (flag: string, allowNever: boolean): string | number | null | undefined => {
     const value = str(v[flag]);
     if (value === undefined) return undefined;

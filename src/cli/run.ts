@@ -1,11 +1,12 @@
 /**
- * The CLI driver: parses the command line, opens the SQLite database with the right key format,
- * runs the command and maps the outcome to an exit code (0 ok, 1 failure, 2 usage error).
+ * The CLI driver: parses the command line, opens the SQLite database with the key format it
+ * records (or the one given by flags, environment or preset, which must then match it), runs the
+ * command and maps the outcome to an exit code (0 ok, 1 failure, 2 usage error).
  */
 import { existsSync } from "node:fs";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import type { KeyManager } from "../keys/key-manager.js";
-import { parseCommandLine, UsageError, type Values } from "./args.js";
+import { parseCommandLine, usageHint, UsageError, type Values } from "./args.js";
 import type { Io } from "./commands.js";
 import { readFlags } from "./flags.js";
 import { TOP_HELP } from "./spec.js";
@@ -38,17 +39,54 @@ export interface CliPreset {
 /** The process's own stdout and stderr. */
 const STDIO: Io = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
 
-/** Opens the database; the heavy modules (zod, better-sqlite3) load only here, so help and usage errors stay fast. */
-async function openManager(values: Values, create: boolean, preset: CliPreset): Promise<KeyManager> {
-  const [{ defaultDatabasePath, defaultKeyFormat, parseModes }, { KeyManager }, { SqliteStore }] = await Promise.all([
-    import("../http/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"),
+/** A format setting given on the command line, in the environment or by the preset, and where from. */
+interface Given<T> {
+  value: T;
+  from: string;
+}
+
+/**
+ * Opens the database; the heavy modules (zod, better-sqlite3) load only here, so help and usage
+ * errors stay fast. Prefix and modes not given by `--prefix`/`--modes`, the preset or
+ * `KEYWARD_PREFIX`/`KEYWARD_MODES` come from the format the database records (a fresh database gets
+ * the CLI's format recorded by the KeyManager); a given one that differs is a usage error.
+ */
+async function openManager(values: Values, create: boolean, preset: CliPreset, command: string): Promise<KeyManager> {
+  const [{ defaultDatabasePath, parseModes }, { KeyManager }, { SqliteStore }, { describeKeyFormat, sameKeyFormat }, { NAME_PATTERN }] = await Promise.all([
+    import("../http/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"), import("../keys/format-claim.js"), import("../core/key-format.js"),
   ]);
   const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
   if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);
-  const format = preset.prefix !== undefined && preset.modes !== undefined ? null : defaultKeyFormat();
-  const prefix = typeof values.prefix === "string" ? values.prefix : (preset.prefix ?? format!.prefix);
-  const modes = typeof values.modes === "string" ? parseModes(values.modes) : (preset.modes ?? format!.modes);
-  return new KeyManager({ store: new SqliteStore(db), prefix, modes, cache: false, usage: false });
+  const env = process.env;
+  const givenPrefix: Given<string> | null = typeof values.prefix === "string" ? { value: values.prefix, from: "--prefix" }
+    : preset.prefix !== undefined ? { value: preset.prefix, from: "this command's preset" }
+    : env.KEYWARD_PREFIX ? { value: env.KEYWARD_PREFIX, from: "KEYWARD_PREFIX" } : null;
+  const givenModes: Given<string[]> | null = typeof values.modes === "string" ? { value: parseModes(values.modes), from: "--modes" }
+    : preset.modes !== undefined ? { value: preset.modes, from: "this command's preset" }
+    : env.KEYWARD_MODES ? { value: parseModes(env.KEYWARD_MODES), from: "KEYWARD_MODES" } : null;
+  const store = new SqliteStore(db);
+  try {
+    const recorded = store.keyFormat();
+    const prefix = givenPrefix?.value ?? recorded?.prefix ?? "sk";
+    const modes = givenModes?.value ?? recorded?.modes ?? ["live", "test"];
+    const wellFormed = NAME_PATTERN.test(prefix) && modes.every((m) => NAME_PATTERN.test(m)); // else the KeyManager names the bad option
+    if (recorded && wellFormed && !sameKeyFormat(recorded, { prefix, modes })) {
+      const sources = [
+        ...(prefix !== recorded.prefix && givenPrefix ? [givenPrefix.from] : []),
+        ...(!sameKeyFormat({ prefix, modes: recorded.modes }, { prefix, modes }) && givenModes ? [givenModes.from] : []),
+      ];
+      const flags = [...new Set(sources)].join(" and ");
+      throw new UsageError(
+        `the database ${db} holds keys of ${describeKeyFormat(recorded)}, not ${describeKeyFormat({ prefix, modes })} (from ${flags}); ` +
+        `keys made so would be refused by the app using this database. Leave out ${flags} to use the database's format, or pass --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}`,
+        usageHint(command),
+      );
+    }
+    return new KeyManager({ store, prefix, modes, cache: false, usage: false });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }
 
 /**
@@ -63,43 +101,48 @@ async function openManager(values: Values, create: boolean, preset: CliPreset): 
  */
 export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset = {}): Promise<number> {
   let json = false;
+  let command: string | undefined;
   let keys: KeyManager | null = null;
   const name = preset.name ?? "keyward";
   const named = (text: string) => (name === "keyward" ? text : text.replace(/\bkeyward keys\b/g, `${name} keys`).replace(/`keyward --help`/g, `\`${name} --help\``).replace(/^Usage: keyward /m, `Usage: ${name} `));
   try {
     const invocation = parseCommandLine(argv);
     if (invocation.kind === "help") {
+      // A bare `keyward` prints the help on stdout and exits 1, as git and npm do.
       io.out(named(invocation.command ? invocation.command.help : TOP_HELP));
-      return EXIT.ok;
+      return invocation.asked ? EXIT.ok : EXIT.failure;
     }
+    command = invocation.command.name;
     json = invocation.values.json === true;
     const flags = readFlags(invocation.command.name, invocation.values);
     if (flags.owner === undefined && preset.owner !== undefined && invocation.command.name === "create") flags.owner = preset.owner;
-    keys = await openManager(invocation.values, invocation.command.name === "create", preset);
+    keys = await openManager(invocation.values, invocation.command.name === "create", preset, command);
     const { RUNNERS } = await import("./commands.js");
     await RUNNERS.get(invocation.command.name)!(keys, invocation.args, flags, io);
     return EXIT.ok;
   } catch (error) {
-    return report(error, { out: io.out, err: (text) => io.err(named(text).replace(/^keyward: /, `${name}: `)) }, json);
+    return report(error, { out: io.out, err: (text) => io.err(named(text).replace(/^keyward: /, `${name}: `)) }, json, command);
   } finally {
     await keys?.close().catch(() => undefined);
   }
 }
 
-function report(error: unknown, io: Io, json: boolean): number {
+/** Writes the error (and, for a usage error, the hint line) to stderr; returns the exit code. */
+function report(error: unknown, io: Io, json: boolean, command: string | undefined): number {
   if (error instanceof UsageError) {
-    io.err(`keyward: ${error.message}. ${error.hint}\n`);
+    io.err(`keyward: ${error.message}.\n${error.hint}\n`);
     return EXIT.usage;
   }
   if (error instanceof KeywardConfigError) {
-    io.err(`keyward: ${error.message.replace(/^KeyManager\./, "--")}\n`);
+    io.err(`keyward: ${error.message.replace(/^KeyManager\./, "--")}\n${usageHint(command)}\n`);
     return EXIT.usage;
   }
   if (error instanceof KeywardError) {
     if (json) io.out(JSON.stringify({ error: error.toJSON() }) + "\n");
-    const message = error.code === "validation_failed" && error.details?.length ? error.details.map((d) => `${flagFor(d.path)}: ${d.message}`).join("; ") : error.message;
-    io.err(`keyward: ${message}\n`);
-    return error.code === "validation_failed" ? EXIT.usage : EXIT.failure;
+    const usage = error.code === "validation_failed";
+    const message = usage && error.details?.length ? error.details.map((d) => `${flagFor(d.path)}: ${d.message}`).join("; ") : error.message;
+    io.err(`keyward: ${message}\n${usage ? usageHint(command) + "\n" : ""}`);
+    return usage ? EXIT.usage : EXIT.failure;
   }
   io.err(`keyward: ${error instanceof Error ? error.message : String(error)}\n`);
   return EXIT.failure;

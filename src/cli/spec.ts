@@ -28,8 +28,10 @@ export interface CommandSpec {
 
 const GLOBAL_HELP = `Global options:
   --db FILE        SQLite key database (default: $KEYWARD_DB or ./keyward.db)
-  --prefix P       key prefix (default: $KEYWARD_PREFIX or sk)
-  --modes LIST     comma-separated modes, or "none" (default: $KEYWARD_MODES or live,test)
+  --prefix P       key prefix (default: $KEYWARD_PREFIX, else the one the database records, else sk)
+  --modes LIST     comma-separated modes, or "none" (default: $KEYWARD_MODES, else the database's, else live,test)
+                   The database records the format of its first user; a --prefix or --modes that
+                   differs from it is refused (exit 2), since such keys would not authenticate.
   --json           machine-readable JSON on stdout
   -h, --help       show help`;
 
@@ -81,5 +83,6 @@ Run \`keyward keys <command> --help\` for a command's options.
 
 ${GLOBAL_HELP}
 
-Exit codes: 0 success, 1 failure (e.g. no such key), 2 usage error (bad flags or values).
+Exit codes: 0 success, 1 failure (e.g. no such key; also a bare \`keyward\`, which prints this help
+like git and npm do), 2 usage error (bad flags or values).
 `;

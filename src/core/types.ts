@@ -216,6 +216,21 @@ export interface CounterStore {
 }
 
 /**
+ * The key format a database holds: the prefix and modes of every key in it. Recorded by the first
+ * KeyManager (or `keyward` CLI) that uses the database, so later users with another format fail
+ * with a clear error instead of minting or expecting keys the others refuse.
+ *
+ * @example
+ * const recorded: KeyFormatRecord | null = await store.keyFormat?.(); // { prefix: "nd", modes: ["live", "test"] }
+ */
+export interface KeyFormatRecord {
+  /** The prefix of every key in the database, e.g. `sk`. */
+  prefix: string;
+  /** The modes, in the order the recorder configured them (the first is the default); `[]` for keys without a mode. */
+  modes: string[];
+}
+
+/**
  * What a backend implements. Small on purpose: every method is one atomic operation.
  *
  * @example
@@ -245,6 +260,16 @@ export interface KeyStore extends CounterStore {
   recordUsage(batch: UsageDelta[]): MaybePromise<void>;
   /** Per-day counts for `id` between two UTC day numbers, inclusive. */
   usage(id: string, fromDay: number, toDay: number): MaybePromise<Array<[day: number, count: number]>>;
+  /**
+   * Optional: the key format recorded in the database, or null when none is recorded yet. Stores
+   * without it skip the format check.
+   */
+  keyFormat?(): MaybePromise<KeyFormatRecord | null>;
+  /**
+   * Optional, atomic: records `format` when the database has none yet, and returns the format now
+   * recorded (the given one, or the one recorded earlier, possibly by another process). Never overwrites.
+   */
+  claimKeyFormat?(format: KeyFormatRecord): MaybePromise<KeyFormatRecord>;
   /** Release connections and file handles. */
   close?(): MaybePromise<void>;
 }

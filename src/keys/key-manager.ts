@@ -5,7 +5,7 @@
  */
 import { concealInternals } from "../core/conceal.js";
 import { formatDuration, parseDuration } from "../core/duration.js";
-import { KeywardError } from "../core/errors.js";
+import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
 import { isKeyId, newKeyId } from "../core/ids.js";
 import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
@@ -14,6 +14,7 @@ import { normalizeScopes, requiredScopes, ScopeSet, type RequiredScope, type Sco
 import { keyStatus, pageSize } from "../core/status.js";
 import type { ApiKey, AuthenticatedKey, DailyUsage, KeyFilter, KeyStatus, MaybePromise, StoredKey } from "../core/types.js";
 import type { KeywardEvent, RequestInfo } from "./events.js";
+import { claimStoreFormat } from "./format-claim.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput, type UpdateKeyInput } from "./inputs.js";
 import { secondsUntil, withUnitReturned, type LimitState, type ResolvedTier } from "./limits.js";
 import { KeyMeter, type PlannedCounter } from "./meter.js";
@@ -162,6 +163,8 @@ export class KeyManager {
   private readonly invalidationListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | null = null;
   private initialized = false;
+  /** Set when the store records another key format: every later call fails with it (no retry). */
+  private formatError: KeywardConfigError | null = null;
   private closed = false;
   /** Asynchronous charges not yet settled, which `close()` waits for. */
   private pendingCharges = 0;
@@ -170,6 +173,8 @@ export class KeyManager {
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
+    // First, before any timer starts: a synchronous store that records another key format throws here.
+    this.startInit(this.initStore());
     this.hash = this.config.hash;
     // Cache TTLs run on the manager's clock: a request reads it once, for the cache, expiry, limits and usage.
     this.cache = new VerifyCache(this.config.cache);
@@ -178,7 +183,6 @@ export class KeyManager {
       this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
       this.pruneTimer.unref();
     }
-    this.startInit(this.config.store.init?.());
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -787,7 +791,18 @@ export class KeyManager {
 
   private init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (!this.initialized) return this.whenReady().catch((e: unknown) => { throw asStoreUnavailable(e); });
+    if (!this.initialized) return this.whenReady().catch((e: unknown) => { throw e instanceof KeywardConfigError ? e : asStoreUnavailable(e); });
+  }
+
+  /**
+   * The store's `init()`, then the key format: recorded in the database on first use, compared on
+   * every later start (a mismatch is a KeywardConfigError naming both formats). Sync for sync stores.
+   */
+  private initStore(): MaybePromise<void> {
+    const store = this.config.store;
+    const claim = () => claimStoreFormat(store, { prefix: this.format.prefix, modes: [...this.format.modes] });
+    const init = store.init?.();
+    return isPromise(init) ? init.then(claim) : claim();
   }
 
   /**
@@ -802,6 +817,11 @@ export class KeyManager {
     const attempt: Promise<void> = init.then(
       () => { this.initialized = true; },
       (error: unknown) => {
+        if (error instanceof KeywardConfigError && this.formatError === null) {
+          // Not retried: verification answers 503 with this as its cause, management calls throw it.
+          this.formatError = error;
+          if (typeof process !== "undefined") process.emitWarning?.(error.message, { code: "KEYWARD_KEY_FORMAT" });
+        }
         if (this.ready === attempt) this.ready = null;
         throw error;
       },
@@ -813,9 +833,10 @@ export class KeyManager {
   /** Resolves once the store is initialized, starting a new attempt after a failed one; bounded by storeTimeout. */
   private whenReady(): Promise<void> {
     if (this.initialized) return Promise.resolve();
+    if (this.formatError !== null) return Promise.reject(this.formatError);
     if (this.ready === null) {
       try {
-        this.startInit(this.config.store.init?.());
+        this.startInit(this.initStore());
       } catch (error) {
         return Promise.reject(error);
       }

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Middleware } from "../http/api-key-auth.js";
-import { CLIENT_JS } from "./assets/client.js";
+import { CLIENT_JS } from "./assets/client-bundle.js";
 import { STYLES_CSS } from "./assets/styles.js";
 import { projectChoices, resolvePageOptions, scopeChoices, type KeysPageOptions } from "./options.js";
 import { renderPage } from "./render.js";

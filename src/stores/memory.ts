@@ -3,7 +3,7 @@
  * single-process apps that can lose their keys on restart. Every method is synchronous.
  */
 import { copyKey, keyStatus, pageSize } from "../core/status.js";
-import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { concealInternals } from "../core/conceal.js";
 
 /**
@@ -17,6 +17,16 @@ export class MemoryStore implements KeyStore {
   private readonly idByHash = new Map<string, string>();
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
   private readonly daily = new Map<string, Map<number, number>>();
+  private format: KeyFormatRecord | null = null;
+
+  keyFormat(): KeyFormatRecord | null {
+    return this.format === null ? null : { prefix: this.format.prefix, modes: [...this.format.modes] };
+  }
+
+  claimKeyFormat(format: KeyFormatRecord): KeyFormatRecord {
+    if (this.format === null) this.format = { prefix: format.prefix, modes: [...format.modes] };
+    return this.keyFormat()!;
+  }
 
   insert(key: StoredKey, cap?: { max: number; now: number }): boolean {
     if (this.byId.has(key.id) || this.idByHash.has(key.hash)) throw new Error("duplicate key id or hash");

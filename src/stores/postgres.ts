@@ -8,7 +8,7 @@
 import { pageSize } from "../core/status.js";
 import { concealInternals } from "../core/conceal.js";
 import { peerAvailable } from "./optional-peer.js";
-import type { KeyFilter, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
 
 /**
@@ -121,6 +121,8 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
       name text PRIMARY KEY, count integer NOT NULL, reset_at bigint NOT NULL
     );
     CREATE INDEX ${prefix}counters_reset ON ${p}counters (reset_at);`,
+  // Settings of the database as a whole, e.g. the key format (`key_format`: { prefix, modes }).
+  (p) => `CREATE TABLE ${p}meta (name text PRIMARY KEY, value jsonb NOT NULL);`,
 ];
 
 /**
@@ -182,7 +184,7 @@ export class PostgresStore implements KeyStore {
   private readonly owned: boolean;
   private readonly poolSize: number;
   private readonly schema: string | null;
-  private readonly t: { keys: string; usage: string; counters: string; migrations: string; prefix: string; base: string };
+  private readonly t: { keys: string; usage: string; counters: string; migrations: string; meta: string; prefix: string; base: string };
   private starting: Promise<void> | null = null;
   private lastPrune = 0;
 
@@ -202,7 +204,7 @@ export class PostgresStore implements KeyStore {
     this.poolSize = Math.max(1, Math.floor(options.poolSize ?? 10));
     this.schema = options.schema ?? null;
     const p = `${this.schema ? `"${this.schema}".` : ""}${prefix}`;
-    this.t = { keys: `${p}keys`, usage: `${p}usage_daily`, counters: `${p}counters`, migrations: `${p}migrations`, prefix, base: p };
+    this.t = { keys: `${p}keys`, usage: `${p}usage_daily`, counters: `${p}counters`, migrations: `${p}migrations`, meta: `${p}meta`, prefix, base: p };
   }
 
   /** Connects (creating the pool from a connection string) and runs pending migrations. Idempotent. */
@@ -303,6 +305,24 @@ export class PostgresStore implements KeyStore {
       await client.query(insert, keyValues(key));
       return true;
     });
+  }
+
+  /** The key format recorded in the database, or null. */
+  async keyFormat(): Promise<KeyFormatRecord | null> {
+    const { rows } = await this.named("meta", `SELECT value FROM ${this.t.meta} WHERE name = $1`, ["key_format"]);
+    if (!rows.length) return null;
+    const value = rows[0].value as { prefix: string; modes: string[] };
+    return { prefix: value.prefix, modes: [...value.modes] };
+  }
+
+  /** Records `format` unless the database already holds one; returns the recorded format (the first writer wins). */
+  async claimKeyFormat(format: KeyFormatRecord): Promise<KeyFormatRecord> {
+    const value = JSON.stringify({ prefix: format.prefix, modes: format.modes });
+    await this.named("claim_meta", `INSERT INTO ${this.t.meta} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, ["key_format", value]);
+    // A separate statement (a new snapshot): sees the row a concurrent claim committed first.
+    const recorded = await this.keyFormat();
+    if (recorded === null) throw new Error("keyward: the key format could not be recorded");
+    return recorded;
   }
 
   async findByHash(hash: string): Promise<StoredKey | null> {

@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { pageSize } from "../core/status.js";
 import { concealInternals } from "../core/conceal.js";
-import type { KeyFilter, KeyPatch, KeyStore, MaybePromise, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 
 type Db = Database.Database;
 
@@ -130,6 +130,10 @@ const MIGRATIONS: string[] = [
    CREATE TABLE keyward_counters (
      name TEXT PRIMARY KEY, count INTEGER NOT NULL, reset_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Settings of the database as a whole, e.g. the key format (`key_format`: JSON { prefix, modes }).
+  `CREATE TABLE keyward_meta (
+     name TEXT PRIMARY KEY, value TEXT NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 /**
@@ -166,6 +170,12 @@ function parseList(text: string): string[] {
 
 function parseObject(text: string): Record<string, unknown> {
   return text === "{}" ? {} : JSON.parse(text);
+}
+
+/** A recorded key format, as written by `claimKeyFormat`. */
+function parseFormat(text: string): KeyFormatRecord {
+  const value = JSON.parse(text) as { prefix: string; modes: string[] };
+  return { prefix: value.prefix, modes: [...value.modes] };
 }
 
 function fromRow(row: Row): StoredKey {
@@ -277,6 +287,8 @@ export class SqliteStore implements KeyStore {
       refund: db.prepare(`UPDATE keyward_counters SET count = count - 1 WHERE name = ? AND count > 0`),
       release: db.prepare(`UPDATE keyward_counters SET count = max(0, count - ?) WHERE name = ?`),
       prune: db.prepare(`DELETE FROM keyward_counters WHERE reset_at <= ?`),
+      meta: db.prepare(`SELECT value FROM keyward_meta WHERE name = ?`).pluck(),
+      claimMeta: db.prepare(`INSERT INTO keyward_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`),
     };
   }
 
@@ -285,6 +297,21 @@ export class SqliteStore implements KeyStore {
       if (cap && (this.stmt.countActive.get({ owner: key.ownerId, now: cap.now }) as number) >= cap.max) return false;
       this.stmt.insert.run(toParams(key));
       return true;
+    });
+    return this.write(() => tx.immediate(), this.requestBusyMs);
+  }
+
+  /** The key format recorded in the file, or null. */
+  keyFormat(): KeyFormatRecord | null {
+    const value = this.stmt.meta.get("key_format") as string | undefined;
+    return value === undefined ? null : parseFormat(value);
+  }
+
+  /** Records `format` unless the file already holds one; returns the recorded format (one IMMEDIATE transaction). */
+  claimKeyFormat(format: KeyFormatRecord): MaybePromise<KeyFormatRecord> {
+    const tx = this.db.transaction(() => {
+      this.stmt.claimMeta.run("key_format", JSON.stringify({ prefix: format.prefix, modes: format.modes }));
+      return this.keyFormat()!;
     });
     return this.write(() => tx.immediate(), this.requestBusyMs);
   }

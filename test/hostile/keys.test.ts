@@ -17,6 +17,7 @@ const swapAt = (s: string, i: number, ch: string) => s.slice(0, i) + ch + s.slic
 function setup(options: Parameters<typeof makeKeys>[0] = {}) {
   const counting = countingStore(new MemoryStore());
   const made = makeKeys({ ...options, store: counting.store });
+  counting.reset(); // start-up (the key-format check) reads the store once; count what requests do
   return { ...made, counting };
 }
 

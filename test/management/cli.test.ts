@@ -32,7 +32,7 @@ function keyward(args: string[], env: Record<string, string> = {}): Promise<Run>
   });
 }
 
-const SEED_004 = ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"];
+const DOCUMENTED_CREATE = ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"];
 let app: express.Express;
 
 beforeAll(() => {
@@ -51,8 +51,8 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-it("seed 004's command line prints only the secret, and that key authenticates through apiKeyAuth()", async () => {
-  const run = await keyward(SEED_004);
+it("the documented `keys create --name … --scope … --expires 90d` line prints only the secret, and that key authenticates through apiKeyAuth()", async () => {
+  const run = await keyward(DOCUMENTED_CREATE);
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/^sk_live_[0-9A-Za-z]{38}\n$/);
   expect(run.stderr).toContain("ci-deploys");
@@ -90,14 +90,14 @@ it("create --json prints { secret, key } on stdout with no hash; list, show and 
     keyward(["keys", "usage", key.id, "--days", "2", "--json"]),
   ]);
   expect(table.code).toBe(0);
-  expect(table.stderr.split("\n")[0]).toMatch(/^ID\s+NAME\s+START\s+MODE\s+STATUS/);
-  expect(table.stdout).toBe("");
-  expect(table.stderr).toContain(key.id);
-  expect(table.stderr).not.toContain(secret);
+  expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+NAME\s+START\s+MODE\s+STATUS/);
+  expect(table.stderr).toBe("");
+  expect(table.stdout).toContain(key.id);
+  expect(table.stdout).not.toContain(secret);
   expect(JSON.parse(listed.stdout).keys.map((k: { id: string }) => k.id)).toEqual([key.id]);
   expect(JSON.parse(mine.stdout).keys.map((k: { name: string }) => k.name)).toEqual(["edge"]);
-  expect(show.stderr).toContain(`${key.id}  edge`);
-  expect(show.stderr).toMatch(/requests:\s+2/);
+  expect(show.stdout).toContain(`${key.id}  edge`);
+  expect(show.stdout).toMatch(/requests:\s+2/);
   expect(JSON.parse(shownJson.stdout).key).toMatchObject({ id: key.id, requestCount: 2 });
   const days = JSON.parse(usage.stdout).usage;
   expect(days).toHaveLength(2);
@@ -135,8 +135,8 @@ it("honours --prefix/--modes and KEYWARD_PREFIX/KEYWARD_MODES, like the zero-con
   expect(flags.stdout).toMatch(/^nd_test_/);
   const env = await keyward(["keys", "create", "--name", "y", "--mode", "live"], { KEYWARD_DB: other, KEYWARD_PREFIX: "nd", KEYWARD_MODES: "test,live" });
   expect(env.stdout).toMatch(/^nd_live_/);
-  const modeless = await keyward(["keys", "create", "--name", "z", "--db", tmp.file("nanda.db"), "--prefix", "nanda", "--modes", "none"]);
-  expect(modeless.stdout).toMatch(/^nanda_[0-9A-Za-z]{38}\n$/);
+  const modeless = await keyward(["keys", "create", "--name", "z", "--db", tmp.file("orbit.db"), "--prefix", "orbit", "--modes", "none"]);
+  expect(modeless.stdout).toMatch(/^orbit_[0-9A-Za-z]{38}\n$/);
   const saved = { ...process.env };
   try {
     process.env.KEYWARD_PREFIX = "nd";
@@ -167,14 +167,15 @@ it.each([
   [["keys", "show", "a", "b"], /unexpected argument "b"/],
   [["keys", "delete", "x"], /unknown command "keys delete"/],
   [["nodes", "list"], /unknown command "nodes"/],
-  [[], /missing command/],
   [["keys", "list", "--prefix", "NO!"], /--prefix/],
-])("exits 2 with a one-line error for %j", async (args, message) => {
+])("exits 2 with a one-line error and the usage hint line for %j", async (args, message) => {
   const run = await keyward(args);
   expect(run.code).toBe(2);
   expect(run.stdout).toBe("");
-  expect(run.stderr).toMatch(message);
-  expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+  const lines = run.stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toMatch(message);
+  expect(lines[1]).toMatch(/^Run `keyward (keys [a-z]+ )?--help` for usage\.$/);
 });
 
 it("exits 1 for an unknown key id or a missing database, with the error as JSON under --json", async () => {

@@ -103,7 +103,7 @@ describe("an app's own command through runCli", () => {
     expect(await runCli(["keys", "create", "--name", "x", "--mode", "staging"], bad, preset)).toBe(2);
     expect(bad.stderr).toMatch(/^acme-keys: --mode: must be one of test, live/);
     const other = capture();
-    expect(await runCli(["keys", "create", "--name", "x", "--prefix", "ndx", "--modes", "none"], other, preset)).toBe(0);
+    expect(await runCli(["keys", "create", "--name", "x", "--db", tmp.file("other.db"), "--prefix", "ndx", "--modes", "none"], other, preset)).toBe(0);
     expect(other.stdout).toMatch(/^ndx_[0-9A-Za-z]+\n$/);
   });
 });

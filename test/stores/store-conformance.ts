@@ -358,6 +358,44 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
 
     describeCounters(() => store);
 
+    describe("key format (keyFormat, claimKeyFormat)", () => {
+      const nd = { prefix: "nd", modes: ["test", "live"] };
+      const sk = { prefix: "sk", modes: ["live", "test"] };
+
+      it("records nothing until claimed, then the first claim, modes in order", async () => {
+        expect(await store.keyFormat!()).toBeNull();
+        expect(await store.claimKeyFormat!(nd)).toEqual(nd);
+        expect(await store.keyFormat!()).toEqual(nd);
+        expect(await store.claimKeyFormat!({ prefix: "nanda", modes: [] })).toEqual(nd);
+      });
+
+      it("never overwrites: a later claim with another format answers the recorded one", async () => {
+        await store.claimKeyFormat!(nd);
+        expect(await store.claimKeyFormat!(sk)).toEqual(nd);
+        expect(await store.keyFormat!()).toEqual(nd);
+      });
+
+      it("keeps a format without modes as an empty list", async () => {
+        expect(await store.claimKeyFormat!({ prefix: "nanda", modes: [] })).toEqual({ prefix: "nanda", modes: [] });
+        expect(await store.keyFormat!()).toEqual({ prefix: "nanda", modes: [] });
+      });
+
+      it("gives every one of 10 racing claims the same winner", async () => {
+        const formats = Array.from({ length: 10 }, (_, i) => ({ prefix: `p${i}`, modes: ["live"] }));
+        const answers = await Promise.all(formats.map((f) => store.claimKeyFormat!(f)));
+        expect(new Set(answers.map((a) => a.prefix)).size).toBe(1);
+        expect(await store.keyFormat!()).toEqual(answers[0]);
+      });
+
+      it("hands out copies of the recorded format", async () => {
+        const claimed = await store.claimKeyFormat!(nd);
+        claimed.modes.push("staging");
+        const read = (await store.keyFormat!())!;
+        read.modes.length = 0;
+        expect(await store.keyFormat!()).toEqual(nd);
+      });
+    });
+
     describe("copies", () => {
       it("hands out copies: changing a returned record changes nothing stored", async () => {
         const key = storedKey({ scopes: ["a:read"], projects: ["p1"], metadata: { deep: { x: 1 } }, rateLimit: { limit: 5, windowMs: 1000 } });
