@@ -548,7 +548,21 @@ export class KeyManager {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The store read for a cache miss. Concurrent misses for one hash share one asynchronous read
+   * (the cache's in-flight map, emptied by every invalidation); each caller checks status at its own `now`.
+   */
   private lookup(hash: string, now: number): MaybePromise<VerifiedKey | KeywardError> {
+    const shared = this.cache.inflight<VerifiedKey | KeywardError>(hash);
+    if (shared !== undefined) return shared.then((found) => this.admit(found, now));
+    const found = this.read(hash, now);
+    if (!isPromise(found)) return this.admit(found, now);
+    this.cache.share(hash, found);
+    return found.then((f) => this.admit(f, now));
+  }
+
+  /** Reads `hash` from the store and caches the answer (unless invalidated meanwhile); no status check. */
+  private read(hash: string, now: number): MaybePromise<VerifiedKey | KeywardError> {
     const epoch = this.cache.epoch();
     return this.after(this.storeRead(() => this.config.store.findByHash(hash)), (record) => {
       if (record instanceof KeywardError) return record;
@@ -559,9 +573,13 @@ export class KeyManager {
       return this.after(this.compile(record), (entry) => {
         if (entry instanceof KeywardError) return entry;
         this.cache.set(hash, entry, epoch, now);
-        return this.checkStatus(entry, now);
+        return entry;
       });
     });
+  }
+
+  private admit(found: VerifiedKey | KeywardError, now: number): VerifiedKey | KeywardError {
+    return found instanceof KeywardError ? found : this.checkStatus(found, now);
   }
 
   private checkStatus(entry: VerifiedKey, now: number): VerifiedKey | KeywardError {
