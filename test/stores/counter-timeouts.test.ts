@@ -1,8 +1,9 @@
 /**
  * A request answered 503 because its counter take timed out never consumes quota, even when the
- * take completes later: with Redis counters on a private redis-server killed and restarted under
- * HTTP load (ioredis queues and resends the takes), and with PostgreSQL counters held up by a row
- * lock. After things settle, each counter equals the requests answered 200 that it counted.
+ * take completes later: with Redis counters on a private redis-server killed and restarted, or
+ * frozen and resumed, under HTTP load (ioredis queues and resends the takes, or a frozen server
+ * answers them late), and with PostgreSQL counters held up by a row lock. After things settle,
+ * each counter equals the requests answered 200 that it counted.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -67,6 +68,16 @@ class PrivateRedis {
     } finally {
       probe.disconnect();
     }
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open, commands wait unanswered. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server run again (SIGCONT): it then answers everything it was sent. */
+  resume(): void {
+    this.child?.kill("SIGCONT");
   }
 
   /** SIGKILL, and wait until the process is gone. */
@@ -135,6 +146,47 @@ describe("counter takes that time out (Redis killed and restarted under load)", 
     expect(answers.filter((a) => a.status === 200 && a.at > killedAt + 100 && a.at < restartedAt)).toHaveLength(0);
     expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
     expect(count).toBe(admittedAfterRestart.length);
+  });
+});
+
+describe("counter takes that time out (Redis frozen and resumed under load)", () => {
+  let redisServer: PrivateRedis;
+  beforeAll(async () => {
+    redisServer = await PrivateRedis.start();
+  });
+  afterAll(async () => {
+    await redisServer?.stop();
+  });
+
+  it("takes answered after the timeout are given back: the counter equals every request answered 200", async () => {
+    const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null });
+    client.on("error", () => undefined);
+    const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
+    const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(client, { prefix }), tiers: { metered: { monthlyRequests: 100_000 } }, storeTimeout: "200ms", usage: false });
+    const { secret, key } = await keys.create({ name: "frozen", tier: "metered" });
+    const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
+    const statuses: number[] = [];
+    let running = true;
+    const worker = async () => {
+      while (running) statuses.push((await request(server).get("/whoami").set("Authorization", `Bearer ${secret}`)).status);
+    };
+    const workers = Array.from({ length: 6 }, worker);
+    await sleep(300);
+    redisServer.pause();
+    await sleep(1000); // every take sent now is answered only after the resume, long after its 503
+    redisServer.resume();
+    await sleep(500);
+    running = false;
+    await Promise.all(workers);
+    server.close();
+    await keys.close();
+    await client.ping(); // after every refund: one connection runs commands in order
+
+    const count = Number((await client.get(`${prefix}q:${key.id}:${new Date().toISOString().slice(0, 7)}`)) ?? 0);
+    client.disconnect();
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(6);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(count).toBe(statuses.filter((s) => s === 200).length);
   });
 });
 
