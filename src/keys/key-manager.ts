@@ -515,13 +515,16 @@ export class KeyManager {
 
   /** Gives one unit back to each named counter (best effort). */
   private refundCounters(names: readonly string[]): void {
-    for (const name of names) {
-      try {
-        const r = this.config.counters.refund(name);
-        if (isPromise(r)) r.catch(() => undefined);
-      } catch {
-        /* a refund is best effort: the counter expires with its window */
-      }
+    for (const name of names) this.refundCounter(name);
+  }
+
+  /** Gives one unit back to `name` (best effort). */
+  private refundCounter(name: string): void {
+    try {
+      const r = this.config.counters.refund(name);
+      if (isPromise(r)) r.catch(() => undefined);
+    } catch {
+      /* a refund is best effort: the counter expires with its window */
     }
   }
 
@@ -628,7 +631,8 @@ export class KeyManager {
     this.closed = true; // from now on verification answers 503, so nothing new is admitted
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     // Requests already past verification finish first: pending asynchronous charges settle (each is
-    // bounded by storeTimeout), then one macrotask turn lets their continuations record their use.
+    // bounded by storeTimeout; a take that timed out is awaited one more storeTimeout, so its unit is
+    // given back before the store closes), then one macrotask turn lets their continuations record their use.
     while (this.pendingCharges > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
     this.drained = null;
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -641,7 +645,21 @@ export class KeyManager {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The store read for a cache miss. Concurrent misses for one hash share one asynchronous read
+   * (the cache's in-flight map, emptied by every invalidation); each caller checks status at its own `now`.
+   */
   private lookup(hash: string, now: number): MaybePromise<VerifiedKey | KeywardError> {
+    const shared = this.cache.inflight<VerifiedKey | KeywardError>(hash);
+    if (shared !== undefined) return shared.then((found) => this.admit(found, now));
+    const found = this.read(hash, now);
+    if (!isPromise(found)) return this.admit(found, now);
+    this.cache.share(hash, found);
+    return found.then((f) => this.admit(f, now));
+  }
+
+  /** Reads `hash` from the store and caches the answer (unless invalidated meanwhile); no status check. */
+  private read(hash: string, now: number): MaybePromise<VerifiedKey | KeywardError> {
     const epoch = this.cache.epoch();
     return this.after(this.storeRead(() => this.config.store.findByHash(hash)), (record) => {
       if (record instanceof KeywardError) return record;
@@ -652,9 +670,13 @@ export class KeyManager {
       return this.after(this.compile(record), (entry) => {
         if (entry instanceof KeywardError) return entry;
         this.cache.set(hash, entry, epoch, now);
-        return this.checkStatus(entry, now);
+        return entry;
       });
     });
+  }
+
+  private admit(found: VerifiedKey | KeywardError, now: number): VerifiedKey | KeywardError {
+    return found instanceof KeywardError ? found : this.checkStatus(found, now);
   }
 
   private checkStatus(entry: VerifiedKey, now: number): VerifiedKey | KeywardError {
@@ -752,7 +774,11 @@ export class KeyManager {
     return counts;
   }
 
-  /** One counter take, as `storeRead` would do it but without a closure per call. */
+  /**
+   * One counter take, bounded by storeTimeout. A take that answers after the timeout (the request
+   * was already refused with 503) is still watched: if it took a unit, the unit is given back, so a
+   * refused request never consumes quota, whenever the store gets round to the take.
+   */
   private consumeCounter(counter: string, limit: number, resetAt: number): MaybePromise<number | KeywardError> {
     let result: MaybePromise<number>;
     try {
@@ -760,7 +786,34 @@ export class KeyManager {
     } catch (error) {
       return storeUnavailable(error);
     }
-    return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
+    if (!isPromise(result)) return result;
+    const taken = result;
+    const ms = this.config.storeTimeoutMs;
+    return new Promise<number | KeywardError>((resolve) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        // close() waits for the late answer, for one more storeTimeout at most, before closing the store.
+        let held = true;
+        this.pendingCharges++;
+        const unhold = () => {
+          if (!held) return;
+          held = false;
+          clearTimeout(release);
+          if (--this.pendingCharges === 0) this.drained?.();
+        };
+        const release = setTimeout(unhold, ms);
+        taken.then((n) => {
+          if (n >= 0 && (held || !this.closed)) this.refundCounter(counter);
+          unhold();
+        }, unhold);
+        resolve(storeUnavailable(new Error(`store call timed out after ${ms} ms`)));
+      }, ms);
+      taken.then(
+        (n) => { if (!late) { clearTimeout(timer); resolve(n); } },
+        (error: unknown) => { if (!late) { clearTimeout(timer); resolve(storeUnavailable(error)); } },
+      );
+    });
   }
 
   private after<T, U>(value: MaybePromise<T>, next: (v: T) => MaybePromise<U>): MaybePromise<U> {

@@ -4,6 +4,7 @@
  * began before an invalidation would put a stale record back into the cache afterwards. TTLs are
  * checked against the time the caller passes in (the request's one clock read), so a hit reads no
  * clock of its own; an entry whose expiry lies more than a TTL ahead (the clock went back) is stale.
+ * It also holds the store reads in flight by hash, so concurrent misses for one key share one read.
  */
 import { LRUCache } from "lru-cache";
 
@@ -23,6 +24,8 @@ export class VerifyCache<V extends { readonly id: string }> {
   private readonly misses: LRUCache<string, Entry<true>> | null;
   private readonly ttl: number;
   private generation = 0;
+  /** Store reads in flight by hash (started in the current epoch), shared by concurrent misses. */
+  private readonly reads = new Map<string, Promise<unknown>>();
 
   /**
    * @param options.ttlMs How long an entry is served, measured on the clock whose readings the
@@ -78,9 +81,27 @@ export class VerifyCache<V extends { readonly id: string }> {
     this.misses.set(hash, { value: true, until: now + this.ttl });
   }
 
+  /**
+   * The store read in flight for `hash`, started in the current epoch, or undefined. A read that
+   * began before an invalidation is not shared: whoever comes after it reads afresh.
+   */
+  inflight<R>(hash: string): Promise<R> | undefined {
+    return this.reads.get(hash) as Promise<R> | undefined;
+  }
+
+  /** Shares `read` with later misses for `hash` until it settles (or the next invalidation). */
+  share<R>(hash: string, read: Promise<R>): void {
+    this.reads.set(hash, read);
+    const done = () => {
+      if (this.reads.get(hash) === read) this.reads.delete(hash);
+    };
+    read.then(done, done);
+  }
+
   /** Drops everything cached for `hash`. */
   invalidateHash(hash: string): void {
     this.generation++;
+    this.reads.clear();
     this.hits?.delete(hash);
     this.misses?.delete(hash);
   }
@@ -88,6 +109,7 @@ export class VerifyCache<V extends { readonly id: string }> {
   /** Drops the cached key with this id (a scan: invalidations are rare, lookups are not). */
   invalidateId(id: string): void {
     this.generation++;
+    this.reads.clear();
     if (this.hits === null) return;
     for (const [hash, entry] of this.hits.entries()) if (entry.value.id === id) this.hits.delete(hash);
   }
@@ -95,6 +117,7 @@ export class VerifyCache<V extends { readonly id: string }> {
   /** Drops everything. */
   clear(): void {
     this.generation++;
+    this.reads.clear();
     this.hits?.clear();
     this.misses?.clear();
   }

@@ -426,12 +426,21 @@ export class PostgresStore implements KeyStore {
     return rows.map((r: { day: number; count: string }) => [r.day, Number(r.count)]);
   }
 
+  /**
+   * Takes one unit while the count is below `limit`. A counter already at its limit (as the
+   * statement's snapshot sees it) is refused by a plain index read: no row lock, no write, no
+   * commit to wait for, so the refusals after a quota runs out do not queue behind each other on
+   * the counter's row. Below the limit, `ON CONFLICT … WHERE` re-checks the row under its lock, so
+   * the take stays exact. (A count only goes down by a refund, and a refund racing the read may as
+   * well have come after it.)
+   */
   async consume(counter: string, limit: number, resetAt: number): Promise<number> {
     if (limit < 1) return -1;
     const { rows } = await this.named(
       "consume",
-      `INSERT INTO ${this.t.counters} AS c (name, count, reset_at) VALUES ($1, 1, $2)
-       ON CONFLICT (name) DO UPDATE SET count = c.count + 1 WHERE c.count < $3 RETURNING count`,
+      `INSERT INTO ${this.t.counters} AS c (name, count, reset_at)
+       SELECT $1::text, 1, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM ${this.t.counters} WHERE name = $1::text AND count >= $3::integer)
+       ON CONFLICT (name) DO UPDATE SET count = c.count + 1 WHERE c.count < $3::integer RETURNING count`,
       [counter, resetAt, limit],
     );
     return rows.length ? (rows[0].count as number) : -1;

@@ -1,0 +1,221 @@
+/**
+ * A request answered 503 because its counter take timed out never consumes quota, even when the
+ * take completes later: with Redis counters on a private redis-server killed and restarted, or
+ * frozen and resumed, under HTTP load (ioredis queues and resends the takes, or a frozen server
+ * answers them late), and with PostgreSQL counters held up by a row lock. After things settle,
+ * each counter equals the requests answered 200 that it counted.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import Redis from "ioredis";
+import pg from "pg";
+import request from "supertest";
+import { KeyManager, MemoryStore } from "keyward";
+import { PostgresStore } from "keyward/postgres";
+import { RedisCounters } from "keyward/redis";
+import { makeApp } from "../helpers";
+import { PG_URL, describeWithServices } from "./services";
+
+jest.setTimeout(60_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+/** A redis-server of this test's own (no persistence) that can be killed and started again on its port. */
+class PrivateRedis {
+  private child: ChildProcess | null = null;
+  private constructor(readonly port: number, private readonly dir: string) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const server = new PrivateRedis(await freePort(), mkdtempSync(join(tmpdir(), "kw-redis-")));
+    await server.restart();
+    return server;
+  }
+
+  /** Starts the server and resolves once it answers PING. */
+  async restart(): Promise<void> {
+    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], { stdio: "ignore" });
+    const probe = new Redis({ port: this.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on("error", () => undefined);
+    try {
+      for (let i = 0; i < 200; i++) {
+        try {
+          await probe.connect();
+          await probe.ping();
+          return;
+        } catch {
+          probe.disconnect();
+          await sleep(25);
+        }
+      }
+      throw new Error(`private redis-server on port ${this.port} did not start`);
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open, commands wait unanswered. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server run again (SIGCONT): it then answers everything it was sent. */
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
+  /** SIGKILL, and wait until the process is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+describe("counter takes that time out (Redis killed and restarted under load)", () => {
+  let redisServer: PrivateRedis;
+  beforeAll(async () => {
+    redisServer = await PrivateRedis.start();
+  });
+  afterAll(async () => {
+    await redisServer?.stop();
+  });
+
+  it("refunds every unit a 503'd request's take consumed once Redis is back: the counter equals the 200s", async () => {
+    // ioredis defaults that keep and replay commands: unsent ones wait in the offline queue (no
+    // retry limit here), sent-but-unanswered ones are resent after the reconnect.
+    const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null, retryStrategy: () => 50 });
+    client.on("error", () => undefined);
+    const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
+    const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(client, { prefix }), tiers: { metered: { monthlyRequests: 100_000 } }, storeTimeout: "200ms", usage: false });
+    const { secret, key } = await keys.create({ name: "outage", tier: "metered" });
+    const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
+
+    const answers: Array<{ status: number; at: number }> = [];
+    let running = true;
+    const worker = async () => {
+      while (running) {
+        const res = await request(server).get("/whoami").set("Authorization", `Bearer ${secret}`);
+        answers.push({ status: res.status, at: performance.now() });
+      }
+    };
+    const workers = Array.from({ length: 6 }, worker);
+    await sleep(300);
+    await redisServer.kill(); // mid-load: takes in flight are lost with the server's data
+    const killedAt = performance.now();
+    await sleep(1500); // every take now waits in ioredis' queue and the request is answered 503
+    const restartedAt = performance.now(); // from here on a take can reach the new server
+    await redisServer.restart();
+    await sleep(700);
+    running = false;
+    await Promise.all(workers);
+    server.close();
+    await keys.close(); // waits for the late takes (and sends their refunds)
+    await client.ping(); // one connection runs commands in order: every refund has run by now
+
+    const count = Number((await client.get(`${prefix}q:${key.id}:${new Date().toISOString().slice(0, 7)}`)) ?? 0);
+    const refused = answers.filter((a) => a.status === 503);
+    const admittedAfterRestart = answers.filter((a) => a.status === 200 && a.at > restartedAt);
+    client.disconnect();
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(admittedAfterRestart.length).toBeGreaterThanOrEqual(10);
+    // Nothing is admitted while Redis is down (fail closed); the server's data went with it.
+    expect(answers.filter((a) => a.status === 200 && a.at > killedAt + 100 && a.at < restartedAt)).toHaveLength(0);
+    expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
+    expect(count).toBe(admittedAfterRestart.length);
+  });
+});
+
+describe("counter takes that time out (Redis frozen and resumed under load)", () => {
+  let redisServer: PrivateRedis;
+  beforeAll(async () => {
+    redisServer = await PrivateRedis.start();
+  });
+  afterAll(async () => {
+    await redisServer?.stop();
+  });
+
+  it("takes answered after the timeout are given back: the counter equals every request answered 200", async () => {
+    const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null });
+    client.on("error", () => undefined);
+    const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
+    const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(client, { prefix }), tiers: { metered: { monthlyRequests: 100_000 } }, storeTimeout: "200ms", usage: false });
+    const { secret, key } = await keys.create({ name: "frozen", tier: "metered" });
+    const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
+    const statuses: number[] = [];
+    let running = true;
+    const worker = async () => {
+      while (running) statuses.push((await request(server).get("/whoami").set("Authorization", `Bearer ${secret}`)).status);
+    };
+    const workers = Array.from({ length: 6 }, worker);
+    await sleep(300);
+    redisServer.pause();
+    await sleep(1000); // every take sent now is answered only after the resume, long after its 503
+    redisServer.resume();
+    await sleep(500);
+    running = false;
+    await Promise.all(workers);
+    server.close();
+    await keys.close();
+    await client.ping(); // after every refund: one connection runs commands in order
+
+    const count = Number((await client.get(`${prefix}q:${key.id}:${new Date().toISOString().slice(0, 7)}`)) ?? 0);
+    client.disconnect();
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(6);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(count).toBe(statuses.filter((s) => s === 200).length);
+  });
+});
+
+describeWithServices("counter takes that time out (PostgreSQL counters held up by a row lock)", ["postgres"], () => {
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  const schema = `kw_late_${randomBytes(6).toString("hex")}`;
+  afterAll(async () => {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pool.end();
+  });
+
+  it("gives back the units of takes that completed after their requests were answered 503", async () => {
+    const store = new PostgresStore(PG_URL, { schema, poolSize: 24 });
+    const keys = new KeyManager({ store, tiers: { metered: { monthlyRequests: 1000 } }, storeTimeout: "300ms", usage: false });
+    const { secret, key } = await keys.create({ name: "stalled", tier: "metered" });
+    expect((await keys.verify(secret)).ok).toBe(true);
+    const counter = `"${schema}".keyward_counters`;
+    const holder = await pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`SELECT count FROM ${counter} WHERE name LIKE $1 FOR UPDATE`, [`q:${key.id}:%`]);
+      const results = await Promise.all(Array.from({ length: 20 }, () => keys.verify(secret)));
+      expect(results.every((r) => !r.ok && r.error.code === "store_unavailable")).toBe(true);
+    } finally {
+      await holder.query("COMMIT"); // the 20 waiting takes now run, after their requests were refused
+      holder.release();
+    }
+    await keys.close(); // waits for the late takes and their refunds
+    const { rows } = await pool.query(`SELECT count FROM ${counter} WHERE name LIKE $1`, [`q:${key.id}:%`]);
+    expect(rows.map((r) => r.count)).toEqual([1]);
+  });
+});
