@@ -476,6 +476,8 @@ export class KeyManager {
     const cached = this.cache.get(hash, now);
     // Only well-formed keys ever enter the cache, so a hit needs no format check.
     if (cached !== undefined) return cached === UNKNOWN ? INVALID : this.checkStatus(cached, now);
+    // A database holding another key format fails closed for every key, not 401 for the database's own.
+    if (this.formatError !== null) return storeUnavailable(this.formatError);
     if (this.format.check(secret) === undefined) return INVALID;
     if (!this.initialized) return this.whenReady().then(() => this.lookup(hash, now), (e: unknown) => asStoreUnavailable(e));
     return this.lookup(hash, now);

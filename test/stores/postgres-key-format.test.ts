@@ -43,6 +43,9 @@ describeWithServices("KeyManager key format on PostgresStore", ["postgres"], () 
         expect(verified.error.code).toBe("store_unavailable");
         expect(verified.error.cause).toBeInstanceOf(KeywardConfigError);
       }
+      // A key of the database's own format fails closed too, rather than a silent 401 invalid_key.
+      const own = await other.verify(secret);
+      expect(!own.ok && own.error.code).toBe("store_unavailable");
       expect((await first.list()).keys).toHaveLength(1); // nothing was written by the other manager
     } finally {
       await other.close();
