@@ -31,7 +31,7 @@ import { readJsonBody } from "./router-json.js";
  * (`req.session` from express-session, `req.user` from Passport, `req.apiKey`). Another request
  * type can be named: `keysRouter<IncomingMessage>({ ... })`.
  */
-export type RouterRequest = 0 extends 1 & ExpressRequest ? IncomingMessage & Express.Request : ExpressRequest;
+export type RouterRequest = unknown extends ExpressRequest ? IncomingMessage & Express.Request : ExpressRequest;
 
 /** The middleware keysRouter returns: `(req, res, next)` for Express, Connect and node:http. */
 export type RouterMiddleware<Req extends IncomingMessage = RouterRequest> = (req: Req, res: ServerResponse, next: (err?: unknown) => void) => void;

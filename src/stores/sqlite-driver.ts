@@ -20,10 +20,14 @@ export interface SqliteStatement {
   pluck(toggle?: boolean): this;
 }
 
+/** The parameters of `F` (written as better-sqlite3's types write it, so their transactions fit). */
+export type SqliteArguments<F> = F extends (...args: infer A) => unknown ? A : never;
+
 /** A function wrapped in a transaction, with its IMMEDIATE variant. */
-export interface SqliteTransaction<F extends (...args: never[]) => unknown> {
-  (...args: Parameters<F>): ReturnType<F>;
-  immediate(...args: Parameters<F>): ReturnType<F>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface SqliteTransaction<F extends (...args: any[]) => unknown> {
+  (...args: SqliteArguments<F>): ReturnType<F>;
+  immediate(...args: SqliteArguments<F>): ReturnType<F>;
 }
 
 /**
