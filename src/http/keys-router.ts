@@ -30,10 +30,19 @@ import { readJsonBody } from "./router-json.js";
  * `IncomingMessage` with what the app's middleware declares on the global `Express.Request`
  * (`req.session` from express-session, `req.user` from Passport, `req.apiKey`). Another request
  * type can be named: `keysRouter<IncomingMessage>({ ... })`.
+ *
+ * @example
+ * const owner = (req: RouterRequest) => req.session?.userId; // express-session's typing, with or without @types/express
  */
 export type RouterRequest = unknown extends ExpressRequest ? IncomingMessage & Express.Request : ExpressRequest;
 
-/** The middleware keysRouter returns: `(req, res, next)` for Express, Connect and node:http. */
+/**
+ * The middleware keysRouter returns: `(req, res, next)` for Express, Connect and node:http.
+ *
+ * @example
+ * const router: RouterMiddleware<IncomingMessage> = keysRouter<IncomingMessage>({ keys, owner: (req) => sessionUser(req) });
+ * http.createServer((req, res) => router(req, res, () => { res.statusCode = 404; res.end(); }));
+ */
 export type RouterMiddleware<Req extends IncomingMessage = RouterRequest> = (req: Req, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**

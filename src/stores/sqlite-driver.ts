@@ -5,13 +5,24 @@
  */
 import { ownRequire } from "./own-require.js";
 
-/** What a write statement reports. */
+/**
+ * What a write statement reports.
+ *
+ * @example
+ * const { changes }: SqliteRunResult = store.db.prepare("DELETE FROM keyward_counters").run();
+ */
 export interface SqliteRunResult {
   changes: number;
   lastInsertRowid: number | bigint;
 }
 
-/** A prepared statement (better-sqlite3's `Statement`, as far as keyward uses it). */
+/**
+ * A prepared statement (better-sqlite3's `Statement`, as far as keyward uses it).
+ *
+ * @example
+ * const count: SqliteStatement = store.db.prepare("SELECT count(*) FROM keyward_keys").pluck();
+ * count.get(); // 3
+ */
 export interface SqliteStatement {
   run(...params: unknown[]): SqliteRunResult;
   get(...params: unknown[]): unknown;
@@ -23,7 +34,13 @@ export interface SqliteStatement {
 /** The parameters of `F` (written as better-sqlite3's types write it, so their transactions fit). */
 export type SqliteArguments<F> = F extends (...args: infer A) => unknown ? A : never;
 
-/** A function wrapped in a transaction, with its IMMEDIATE variant. */
+/**
+ * A function wrapped in a transaction, with its IMMEDIATE variant.
+ *
+ * @example
+ * const bump: SqliteTransaction<(n: number) => void> = store.db.transaction((n: number) => { store.db.prepare("UPDATE t SET n = n + ?").run(n); });
+ * bump.immediate(1);
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface SqliteTransaction<F extends (...args: any[]) => unknown> {
   (...args: SqliteArguments<F>): ReturnType<F>;
