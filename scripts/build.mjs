@@ -1,14 +1,56 @@
-// Builds dist/esm (ES modules) and dist/cjs (CommonJS), each with .d.ts files, using tsc only. First
-// regenerates src/page/assets/client-bundle.ts from the keys page browser script (build-client.mjs).
+// Builds dist/esm (ES modules) and dist/cjs (CommonJS), each with .d.ts files, using tsc only.
+// The .d.ts files need no types of optional packages: the one type import of express (an optional
+// peer, for `keysRouter`'s request type) is marked `@ts-ignore` here, since tsc drops that comment;
+// any other import of an optional package's types in a .d.ts fails the build. First regenerates
+// src/page/assets/client-bundle.ts from the keys page browser script (build-client.mjs).
 import { execFileSync } from "node:child_process";
-import { rmSync, writeFileSync, chmodSync, existsSync } from "node:fs";
+import { rmSync, writeFileSync, chmodSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { writeClientBundle } from "./build-client.mjs";
 
 const tsc = (args) => execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", ...args], { stdio: "inherit" });
 writeClientBundle();
 rmSync("dist", { recursive: true, force: true });
-tsc(["-p", "tsconfig.build.json", "--outDir", "dist/esm"]);
-tsc(["-p", "tsconfig.build.json", "--outDir", "dist/cjs", "--module", "commonjs", "--moduleResolution", "node10"]);
+// --stripInternal: declarations tagged @internal (the zod schemas behind the public input types)
+// stay out of the .d.ts, so a consumer's program does not load and check zod's large declarations.
+tsc(["-p", "tsconfig.build.json", "--outDir", "dist/esm", "--stripInternal"]);
+tsc(["-p", "tsconfig.build.json", "--outDir", "dist/cjs", "--module", "commonjs", "--moduleResolution", "node10", "--stripInternal"]);
 writeFileSync("dist/esm/package.json", JSON.stringify({ type: "module" }) + "\n");
 writeFileSync("dist/cjs/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
 for (const bin of ["dist/cjs/cli/main.js"]) if (existsSync(bin)) chmodSync(bin, 0o755);
+
+const OPTIONAL = /^(express|better-sqlite3|pg|ioredis|connect)(\/|$)/;
+// The entry points' declarations must not reach zod's either (see --stripInternal above).
+const PUBLIC = new Set(["index.d.ts", "sqlite.d.ts", "postgres.d.ts", "redis.d.ts"]);
+const IGNORE = "// @ts-ignore -- express is an optional peer: without its types this is `any` and the fallback type applies";
+for (const entry of readdirSync("dist", { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith(".d.ts")) continue;
+  const file = join(entry.parentPath, entry.name);
+  const lines = readFileSync(file, "utf8").split("\n");
+  let changed = false;
+  for (let i = 0; i < lines.length; i++) {
+    const from = /^import type \{ Request as ExpressRequest \} from "([^"]+)";$/.exec(lines[i]) ?? /(?:from\s+|import\(\s*|require\(\s*)"([^"]+)"/.exec(lines[i]);
+    if (!from || !OPTIONAL.test(from[1]) || /^\s*\*/.test(lines[i])) continue;
+    if (from[1] === "express" && lines[i].startsWith("import type { Request as ExpressRequest }")) {
+      if (lines[i - 1] !== IGNORE) { lines.splice(i, 0, IGNORE); i++; changed = true; }
+      continue;
+    }
+    throw new Error(`build: ${file}:${i + 1} imports the types of an optional package: ${lines[i]}`);
+  }
+  if (changed) writeFileSync(file, lines.join("\n"));
+}
+
+// Walk the declarations each entry point reaches; none may import zod.
+for (const build of ["dist/esm", "dist/cjs"]) {
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file) || !existsSync(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const [, spec] of text.matchAll(/(?:from\s+|import\(\s*|import\s+)"([^"]+)"/g)) {
+      if (spec === "zod" || spec.startsWith("zod/")) throw new Error(`build: ${file} reaches zod's declarations; tag the declaration @internal`);
+      if (spec.startsWith(".")) visit(join(dirname(file), spec.replace(/\.js$/, ".d.ts")));
+    }
+  };
+  for (const entry of PUBLIC) visit(join(build, entry));
+}

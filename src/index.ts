@@ -19,7 +19,7 @@ export { requireScope, requireAnyScope, requireMode, requireKey } from "./http/g
 export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./http/default-manager.js";
 export { refuse, sendJson, wwwAuthenticate } from "./http/respond.js";
 export { keysRouter } from "./http/keys-router.js";
-export type { KeysRouterOptions } from "./http/keys-router.js";
+export type { KeysRouterOptions, RouterRequest, RouterMiddleware } from "./http/keys-router.js";
 export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";

@@ -1,11 +1,15 @@
 /**
- * keysRouter(): the key-management REST API as an Express Router (create, list, show, usage,
- * patch, rotate, revoke). The owner comes only from the app's `owner(req)`; requests carrying an
+ * keysRouter(): the key-management REST API as Connect-style middleware for Express 4 and 5,
+ * Connect and node:http (create, list, show, usage, patch, rotate, revoke); its routing and JSON
+ * body parsing are its own, so no framework needs to be installed. The owner comes only from the app's `owner(req)`; requests carrying an
  * API key are refused unless `allowApiKeys` names a scope; bodies are zod-validated before any
  * write; CSRF checks and JSON parsing (16 KiB limit) are built in; envelopes follow `formatBody`
  * and `formatError`. Responses carry `Cache-Control: no-store` and never a hash.
  */
-import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+// @ts-ignore -- express is an optional peer: without its types this is `any` and RouterRequest falls back to node:http's request
+import type { Request as ExpressRequest } from "express";
+import { parse as parseQuery } from "node:querystring";
 import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
@@ -18,6 +22,28 @@ import { createBody, listQuery, parseRequest, patchBody, rotateBody, usageQuery 
 import { resolveCaller, type Caller, type CallerPolicy } from "./router-caller.js";
 import { assertGrantable, defaultGrant } from "./router-scopes.js";
 import { sendJson } from "./respond.js";
+import { readJsonBody } from "./router-json.js";
+
+/**
+ * The request keysRouter's callbacks get by default: Express's `Request` when `@types/express` is
+ * installed (so `req.header(...)`, `req.session` type-check as before), else node:http's
+ * `IncomingMessage` with what the app's middleware declares on the global `Express.Request`
+ * (`req.session` from express-session, `req.user` from Passport, `req.apiKey`). Another request
+ * type can be named: `keysRouter<IncomingMessage>({ ... })`.
+ *
+ * @example
+ * const owner = (req: RouterRequest) => req.session?.userId; // express-session's typing, with or without @types/express
+ */
+export type RouterRequest = unknown extends ExpressRequest ? IncomingMessage & Express.Request : ExpressRequest;
+
+/**
+ * The middleware keysRouter returns: `(req, res, next)` for Express, Connect and node:http.
+ *
+ * @example
+ * const router: RouterMiddleware<IncomingMessage> = keysRouter<IncomingMessage>({ keys, owner: (req) => sessionUser(req) });
+ * http.createServer((req, res) => router(req, res, () => { res.statusCode = 404; res.end(); }));
+ */
+export type RouterMiddleware<Req extends IncomingMessage = RouterRequest> = (req: Req, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**
  * Options for {@link keysRouter}.
@@ -26,13 +52,13 @@ import { sendJson } from "./respond.js";
  * const options: KeysRouterOptions = { keys, owner: (req) => req.session?.userId, allowedScopes: () => ["notes:read", "notes:write"] };
  * app.use("/api/keys", keysRouter(options));
  */
-export interface KeysRouterOptions {
+export interface KeysRouterOptions<Req extends IncomingMessage = RouterRequest> {
   /** The KeyManager. Required. */
   keys: KeyManager;
   /** The signed-in user's id from your session; none → 401 `unauthenticated`. Required. */
-  owner: (req: Request) => MaybePromise<string | null | undefined>;
+  owner: (req: Req) => MaybePromise<string | null | undefined>;
   /** Projects the owner may bind keys to (`project`, `projects`); others → 403 `project_forbidden`. Defaults to any. */
-  projects?: (req: Request) => MaybePromise<string[]>;
+  projects?: (req: Req) => MaybePromise<string[]>;
   /**
    * Scopes the creator may grant (e.g. the signed-in user's role), so a key never exceeds its
    * creator's permissions. Requested scopes outside it → 403 `insufficient_scope` with a detail per
@@ -46,17 +72,17 @@ export interface KeysRouterOptions {
    * keysRouter({ keys, owner: (req) => req.session?.userId, allowedScopes: (req) => ROLES[req.session!.role] });
    * // POST {"name":"ci"} as a viewer → scopes ["nodes:read", "batches:read"]; {"scopes":["nodes:write"]} → 403
    */
-  allowedScopes?: (req: Request) => MaybePromise<string[]>;
+  allowedScopes?: (req: Req) => MaybePromise<string[]>;
   /** Tiers the creator may pick with `tier`; others → 403 `forbidden`. Defaults to any configured tier. */
-  tiers?: (req: Request) => MaybePromise<string[]>;
+  tiers?: (req: Req) => MaybePromise<string[]>;
   /** `{ scope }` lets API keys holding that scope manage their owner's keys. Defaults to false (403 `forbidden`). */
   allowApiKeys?: false | {
     /** The scope a key needs to manage keys, e.g. `keys:manage`. */ scope: string;
   };
   /** Shapes error bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message, details? } }`. */
-  formatError?: (error: KeywardError, req: Request) => unknown;
+  formatError?: (error: KeywardError, req: Req) => unknown;
   /** Shapes success bodies, e.g. `(data) => ({ data, error: null })`. Defaults to the data itself. */
-  formatBody?: (data: unknown, req: Request) => unknown;
+  formatBody?: (data: unknown, req: Req) => unknown;
   /**
    * Shapes each key in responses (`key`, `keys[]`, `previous`), e.g. to rename fields to your API's
    * style. Gets the safe JSON view (never a hash or secret; dates as ISO strings). Defaults to that
@@ -65,7 +91,7 @@ export interface KeysRouterOptions {
    * @example
    * keysRouter({ keys, owner, present: (k) => ({ id: k.id, name: k.name, scopes: k.scopes, last_used_at: k.lastUsedAt, expires_at: k.expiresAt }) });
    */
-  present?: (key: ApiKeyJson, req: Request) => unknown;
+  present?: (key: ApiKeyJson, req: Req) => unknown;
   /** Refuse cross-site POST/PATCH/DELETE and non-JSON bodies. Defaults to true. */
   csrf?: boolean;
   /** Largest `limit` a listing accepts (and the default page size). Defaults to 100. */
@@ -88,10 +114,57 @@ const schema = z.strictObject({
 
 /** Largest JSON body the router parses. */
 export const MAX_BODY = "16kb";
+const MAX_BODY_BYTES = 16 * 1024;
 
-type Handler = (req: Request, caller: Caller) => Promise<{ status: number; data: unknown }>;
+/** What routing left for a handler: the request, its `:id` (when the route has one) and its query. */
+interface Routed<Req> {
+  req: Req & { body?: unknown };
+  id: string | undefined;
+  query: () => unknown;
+}
+
+type Handler<Req> = (routed: Routed<Req>, caller: Caller) => Promise<{ status: number; data: unknown }>;
+
+/** A route's place: the collection (`/`), one key (`/:id`), or a key's action (`/:id/usage`, `/:id/rotate`). */
+type Place = "" | ":id" | ":id/usage" | ":id/rotate";
+
+/**
+ * Where `url` (as the mount left it) points, case-insensitively and with an optional trailing
+ * slash, as Express's router matches; null when no route is there. The id is URI-decoded (null
+ * when it cannot be).
+ */
+function place(url: string): { place: Place; id: string | null | undefined } | null {
+  const q = url.indexOf("?");
+  let path = q < 0 ? url : url.slice(0, q);
+  if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+  if (path === "" || path === "/") return { place: "", id: undefined };
+  if (!path.startsWith("/")) return null;
+  const parts = path.slice(1).split("/");
+  if (parts.length > 2 || parts[0] === "") return null;
+  let id: string | null;
+  try {
+    id = decodeURIComponent(parts[0]!);
+  } catch {
+    id = null;
+  }
+  if (parts.length === 1) return { place: ":id", id };
+  const action = parts[1]!.toLowerCase();
+  if (action === "usage") return { place: ":id/usage", id };
+  if (action === "rotate") return { place: ":id/rotate", id };
+  return null;
+}
+
+/** The query the app already parsed (Express's `req.query`), else the URL's, parsed like Express 5. */
+function queryOf(req: IncomingMessage): unknown {
+  const parsed = (req as { query?: unknown }).query;
+  if (parsed !== null && typeof parsed === "object") return parsed;
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  return q < 0 ? {} : parseQuery(url.slice(q + 1));
+}
 
 const NOT_FOUND = new KeywardError("not_found", "No such API key.");
+const BAD_ID = new KeywardError("invalid_request", "The key id in the path is not valid URI encoding.");
 
 /**
  * The key-management REST API for the signed-in user's own keys.
@@ -106,68 +179,75 @@ const NOT_FOUND = new KeywardError("not_found", "No such API key.");
  * // a { data, error } envelope:
  * app.use("/api/keys", keysRouter({ keys, owner, formatBody: (data) => ({ data, error: null }), formatError: (e) => ({ data: null, error: e.message }) }));
  */
-export function keysRouter(options: KeysRouterOptions): Router {
+export function keysRouter<Req extends IncomingMessage = RouterRequest>(options: KeysRouterOptions<Req>): RouterMiddleware<Req> {
   const o = parseOptions(schema, options, "keysRouter");
   const keys = o.keys;
   const policy: CallerPolicy = {
     keys,
-    owner: o.owner as CallerPolicy["owner"],
+    owner: o.owner as unknown as CallerPolicy["owner"],
     apiKeyScope: o.allowApiKeys === false ? null : requiredScope(o.allowApiKeys.scope, "keysRouter.allowApiKeys.scope"),
   };
-  const parseJson = express.json({ limit: MAX_BODY });
   const list = listQuery(o.maxPageSize);
-  const present = o.present;
+  const present = o.present as KeysRouterOptions<Req>["present"];
+  const formatError = o.formatError as KeysRouterOptions<Req>["formatError"];
+  const formatBody = o.formatBody as KeysRouterOptions<Req>["formatBody"];
+  const allowedScopes = o.allowedScopes as KeysRouterOptions<Req>["allowedScopes"];
+  const tiers = o.tiers as KeysRouterOptions<Req>["tiers"];
+  const projects = o.projects as KeysRouterOptions<Req>["projects"];
   /** A key as responses show it: the JSON view, through `present` when given. */
-  const view = (key: ApiKey, req: Request): unknown => (present ? present(keyJson(key), req) : keyJson(key));
+  const view = (key: ApiKey, req: Req): unknown => (present ? present(keyJson(key), req) : keyJson(key));
 
-  const fail = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
+  const fail = (req: Req, res: ServerResponse, next: (err?: unknown) => void, error: unknown): void => {
     const refusal = asRefusal(error);
     if (!refusal || res.headersSent) return next(error);
     for (const name in refusal.headers) res.setHeader(name, refusal.headers[name]!);
     let body: unknown;
     try {
-      body = o.formatError ? o.formatError(refusal, req) : { error: refusal.toJSON() };
+      body = formatError ? formatError(refusal, req) : { error: refusal.toJSON() };
     } catch (formatFailure) {
       return next(formatFailure);
     }
     sendJson(res, refusal.status, body);
   };
 
-  const readJson = (req: Request, res: Response): Promise<void> => new Promise((resolve, reject) => {
-    parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve()));
-  });
-
   /** One middleware per route: CSRF, caller (before reading the body), JSON body, handler, error mapping. */
-  const route = (handler: Handler) => async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  const route = (handler: Handler<Req>) => async (req: Req, res: ServerResponse, next: (err?: unknown) => void, id: string | null | undefined): Promise<void> => {
     res.setHeader("Cache-Control", "no-store");
     try {
       const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
       if (refused) throw refused;
       const caller = await resolveCaller(req, policy);
-      await readJson(req, res);
-      const { status, data } = await handler(req, caller);
-      sendJson(res, status, o.formatBody ? o.formatBody(data, req) : data);
+      await readJsonBody(req, MAX_BODY_BYTES);
+      if (id === null) throw BAD_ID;
+      const { status, data } = await handler({ req, id, query: () => queryOf(req) }, caller);
+      sendJson(res, status, formatBody ? formatBody(data, req) : data);
     } catch (error) {
       fail(req, res, next, error);
     }
   };
 
-  const owned = async (id: string | string[] | undefined, caller: Caller): Promise<ApiKey> => {
+  const owned = async (id: string | undefined, caller: Caller): Promise<ApiKey> => {
     const key = typeof id !== "string" ? null : await keys.get(id);
     if (!key || key.ownerId !== caller.ownerId) throw NOT_FOUND;
     return key;
   };
 
-  const router = express.Router();
+  const routes: Record<Place, Partial<Record<string, ReturnType<typeof route>>>> = { "": {}, ":id": {}, ":id/usage": {}, ":id/rotate": {} };
+  const router = {
+    get: (at: Place, handler: Handler<Req>) => void (routes[at].GET = route(handler)),
+    post: (at: Place, handler: Handler<Req>) => void (routes[at].POST = route(handler)),
+    patch: (at: Place, handler: Handler<Req>) => void (routes[at].PATCH = route(handler)),
+    delete: (at: Place, handler: Handler<Req>) => void (routes[at].DELETE = route(handler)),
+  };
 
-  router.post("/", route(async (req, caller) => {
+  router.post("", async ({ req }, caller) => {
     const body = parseRequest(createBody, req.body, "body");
     const kind = body.kind ?? "user";
     if (kind === "project" && body.scopes !== undefined) {
       throw new KeywardError("validation_failed", "scopes: project keys are not scope-gated", { details: [{ path: "scopes", message: "project keys are not scope-gated; leave scopes out" }] });
     }
-    if (o.projects) await checkProjects(await o.projects(req), body.project, body.projects);
-    const allowed = o.allowedScopes ? await o.allowedScopes(req) : null;
+    if (projects) await checkProjects(await projects(req), body.project, body.projects);
+    const allowed = allowedScopes ? await allowedScopes(req) : null;
     let scopes: readonly string[] | undefined = body.scopes;
     const allowance = allowed ? ScopeSet.compile(allowed, keys.scopeImplications) : null;
     if (kind === "project") {
@@ -181,15 +261,15 @@ export function keysRouter(options: KeysRouterOptions): Router {
       if (caller.grant) assertGrantable(granted, caller.grant, "is not held by the API key making this request");
       if (allowed) scopes = granted;
     }
-    if (body.tier !== undefined && o.tiers && !(await o.tiers(req)).includes(body.tier)) {
+    if (body.tier !== undefined && tiers && !(await tiers(req)).includes(body.tier)) {
       throw new KeywardError("forbidden", `The tier "${body.tier}" is not available to you.`, { details: [{ path: "tier", message: "not available to you" }] });
     }
     const { secret, key } = await keys.create({ ...body, ...(scopes ? { scopes: [...scopes] } : {}), ownerId: caller.ownerId });
     return { status: 201, data: { secret, key: view(key, req) } };
-  }));
+  });
 
-  router.get("/", route(async (req, caller) => {
-    const q = parseRequest(list, req.query, "query");
+  router.get("", async ({ req, query }, caller) => {
+    const q = parseRequest(list, query(), "query");
     if (q.mode !== undefined && !keys.modes.includes(q.mode)) {
       throw new KeywardError("validation_failed", `mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, { details: [{ path: "mode", message: `must be one of ${keys.modes.join(", ") || "(none)"}` }] });
     }
@@ -198,38 +278,54 @@ export function keysRouter(options: KeysRouterOptions): Router {
       limit: q.limit ?? o.maxPageSize, before: q.before,
     });
     return { status: 200, data: { keys: page.keys.map((k) => view(k, req)), next: page.next } };
-  }));
+  });
 
-  router.get("/:id", route(async (req, caller) => ({ status: 200, data: { key: view(await owned(req.params.id, caller), req) } })));
+  router.get(":id", async ({ req, id }, caller) => ({ status: 200, data: { key: view(await owned(id, caller), req) } }));
 
-  router.get("/:id/usage", route(async (req, caller) => {
-    const key = await owned(req.params.id, caller);
-    const q = parseRequest(usageQuery, req.query, "query");
+  router.get(":id/usage", async ({ id, query }, caller) => {
+    const key = await owned(id, caller);
+    const q = parseRequest(usageQuery, query(), "query");
     return { status: 200, data: { usage: await keys.usage(key.id, q.days ?? 30) } };
-  }));
+  });
 
-  router.patch("/:id", route(async (req, caller) => {
-    const key = await owned(req.params.id, caller);
+  router.patch(":id", async ({ req, id }, caller) => {
+    const key = await owned(id, caller);
     const body = parseRequest(patchBody, req.body, "body");
     if (body.scopes !== undefined && key.kind === "user") {
       assertGrantable(body.scopes, ScopeSet.compile(key.scopes, keys.scopeImplications), "is not held by this key; scopes may only narrow");
     }
     return { status: 200, data: { key: view(await keys.update(key.id, body), req) } };
-  }));
+  });
 
-  router.post("/:id/rotate", route(async (req, caller) => {
-    const key = await owned(req.params.id, caller);
+  router.post(":id/rotate", async ({ req, id }, caller) => {
+    const key = await owned(id, caller);
     const body = parseRequest(rotateBody, req.body, "body");
     const { secret, key: successor, previous } = await keys.rotate(key.id, body.overlap === undefined ? {} : { overlap: body.overlap });
     return { status: 201, data: { secret, key: view(successor, req), previous: view(previous, req) } };
-  }));
+  });
 
-  router.delete("/:id", route(async (req, caller) => {
-    const key = await owned(req.params.id, caller);
+  router.delete(":id", async ({ req, id }, caller) => {
+    const key = await owned(id, caller);
     return { status: 200, data: { key: view(await keys.revoke(key.id), req) } };
-  }));
+  });
 
-  return router;
+  return function keywardKeysRouter(req: Req, res: ServerResponse, next: (err?: unknown) => void): void {
+    const at = place(req.url ?? "/");
+    if (!at) return next();
+    const methods = routes[at.place];
+    const method = req.method ?? "GET";
+    const handler = methods[method] ?? (method === "HEAD" ? methods.GET : undefined);
+    if (handler) return void handler(req, res, next, at.id);
+    if (method !== "OPTIONS") return next();
+    // As Express's router does: OPTIONS on a route answers the methods it has.
+    const allow = Object.keys(methods).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])).sort().join(", ");
+    res.statusCode = 200;
+    res.setHeader("Allow", allow);
+    res.setHeader("Content-Type", "text/plain; charset=utf-8");
+    res.setHeader("Content-Length", Buffer.byteLength(allow));
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.end(allow);
+  };
 }
 
 /** Throws 403 `project_forbidden` naming each project outside `allowed`. */

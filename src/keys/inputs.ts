@@ -60,6 +60,7 @@ export interface UpdateKeyInput {
 const name = keyName(z.string());
 const projectId = projectIdField(z.string());
 
+/** @internal The zod schema (left out of the published types, which stay free of zod's). */
 export const createSchema = z.strictObject({
   name,
   ownerId: z.string().min(1).max(256).nullable().optional(),
@@ -75,18 +76,20 @@ export const createSchema = z.strictObject({
   rateLimit: z.union([rateLimitOption, z.null()]).optional(),
 });
 
+/** @internal The zod schema (left out of the published types, which stay free of zod's). */
 export const updateSchema = z.strictObject({
   name: name.optional(),
   scopes: z.array(z.unknown()).optional(),
   metadata: metadataField.optional(),
 });
 
+/** @internal The zod schema (left out of the published types, which stay free of zod's). */
 export const rotateSchema = z.strictObject({
   overlap: z.union([z.string().max(32), z.number()]).optional(),
   expiresIn: z.union([z.string().max(32), z.number(), z.null()]).optional(),
 });
 
-/** Parses `input` or throws `validation_failed` with one detail per bad field. */
+/** @internal Parses `input` or throws `validation_failed` with one detail per bad field. */
 export function validateInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new KeywardError("validation_failed", `${what} must be an object`, { details: [{ path: "", message: "must be an object" }] });

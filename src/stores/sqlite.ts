@@ -9,12 +9,12 @@
 import { statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { performance } from "node:perf_hooks";
-import Database from "better-sqlite3";
+import { openDatabase, type SqliteDatabase } from "./sqlite-driver.js";
 import { pageSize } from "../core/status.js";
 import { concealInternals } from "../core/conceal.js";
 import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 
-type Db = Database.Database;
+type Db = SqliteDatabase;
 
 /**
  * Options for {@link SqliteStore}.
@@ -237,7 +237,7 @@ export class SqliteStore implements KeyStore {
     this.busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     this.requestBusyMs = Math.min(this.busyMs, Math.max(0, Math.floor(options.requestBusyTimeoutMs ?? 1000)));
     this.owned = typeof file === "string";
-    this.db = typeof file === "string" ? new Database(file) : file;
+    this.db = typeof file === "string" ? openDatabase(file) : file;
     // Start-up may wait for another process's lock (the migration must run); nothing later does.
     this.db.pragma(`busy_timeout = ${this.busyMs}`);
     const onDisk = this.db.name !== ":memory:" && this.db.name !== "" && !this.db.memory;

@@ -3,14 +3,15 @@
  * test/core/packaging.test.ts compiles it again, as CommonJS and as ESM, against the built `.d.ts`
  * through the package's exports map. Each `@ts-expect-error` line must fail to compile.
  */
+import Database from "better-sqlite3";
 import express from "express";
 import type { IncomingMessage as HttpIncomingMessage } from "http";
 import type { IncomingMessage } from "node:http";
 import {
   KeyManager, KeywardConfigError, KeywardError, MemoryStore, apiKeyAuth, requireAnyScope, requireMode, requireScope,
-  type ApiKey, type AuthenticatedKey, type KeywardErrorCode, type Middleware,
+  keysRouter, type ApiKey, type AuthenticatedKey, type KeywardErrorCode, type Middleware,
 } from "keyward";
-import { SqliteStore } from "keyward/sqlite";
+import { SqliteStore, type SqliteDatabase } from "keyward/sqlite";
 
 export function typeTests(): void {
   const keys = new KeyManager({ store: new SqliteStore(":memory:"), prefix: "sk", modes: ["live", "test"] });
@@ -36,6 +37,14 @@ export function typeTests(): void {
     req.apiKey.scopes.push("x:y");
     res.json({ key, id, mode, project, scopes });
   });
+
+  // keysRouter's callbacks get Express's Request when @types/express is installed.
+  app.use("/keys", keysRouter({ keys, owner: (req) => req.header("x-user"), allowedScopes: (req) => (req.get("x-role") === "admin" ? ["*"] : []) }));
+  // A better-sqlite3 handle fits SqliteStore, and the store's handle is keyward's SqliteDatabase.
+  const shared = new SqliteStore(new Database(":memory:"));
+  const handle: SqliteDatabase = shared.db;
+  const count = handle.prepare("SELECT 1").pluck().get();
+  void count;
 
   // And on node:http's IncomingMessage, under both module names.
   const a = (req: IncomingMessage): AuthenticatedKey | undefined => req.apiKey;

@@ -1,0 +1,210 @@
+/**
+ * The packed package, as a consumer gets it. `npm pack` once (the tarball `npm publish` would
+ * upload; `npm test` has just built dist/), unpack it into fresh consumer directories and give
+ * them its runtime dependencies by symlinking this repository's installed copies (an `npm
+ * install` of the tarball would compile better-sqlite3 for minutes and needs the registry), then:
+ * - a node:http consumer without Express loads `keyward` (require and import) with neither express
+ *   nor better-sqlite3, and runs apiKeyAuth, a guard and keysRouter as plain middleware; the
+ *   zero-config store loads better-sqlite3 on first use, in both builds;
+ * - its strict TypeScript (`skipLibCheck: false`, no @types of optional packages, only @types/node)
+ *   compiles under moduleResolution node16, bundler and node10 (and without esModuleInterop: the
+ *   published declarations reach no zod declarations, scripts/build.mjs checks that);
+ * - an Express consumer with @types/express and @types/better-sqlite3 compiles
+ *   test/core/types.test-d.ts (req.apiKey, keysRouter's Express request) as CommonJS and as ESM;
+ * - @arethetypeswrong/cli finds no problem in the tarball.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers";
+
+const root = join(__dirname, "..", "..");
+const modules = join(root, "node_modules");
+const tmp = tempDir();
+let tarball = "";
+let packed: { dependencies?: Record<string, string>; peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> } = {};
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** A consumer directory holding the unpacked tarball, its runtime dependencies and `extra` packages, all but keyward symlinked. */
+function consumer(name: string, extra: string[]): string {
+  const dir = join(tmp.dir, name);
+  mkdirSync(join(dir, "node_modules", "@types"), { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `consumer-${name}`, private: true }));
+  execFileSync("tar", ["-xzf", tarball, "-C", dir]);
+  renameSync(join(dir, "package"), join(dir, "node_modules", "keyward"));
+  for (const pkg of [...Object.keys(packed.dependencies ?? {}), ...extra]) symlinkSync(join(modules, pkg), join(dir, "node_modules", pkg), "dir");
+  return dir;
+}
+
+function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  const run = spawnSync(process.execPath, args, { cwd, encoding: "utf8", env: { ...process.env, ...env }, timeout: 30_000 });
+  if (run.status !== 0) throw new Error(`node ${args.join(" ")} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+  return run.stdout;
+}
+
+/** Runs tsc on a project file; resolves to "<label>: exit <code>" plus any output. */
+function tsc(cwd: string, project: string, label: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(modules, "typescript/bin/tsc"), "-p", project], { cwd });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.stderr.on("data", (d: Buffer) => (out += d));
+    child.on("close", (code) => resolve(`${label}: exit ${code}${out ? "\n" + out : ""}`));
+  });
+}
+
+beforeAll(() => {
+  const outputs = ["dist/cjs/index.js", "dist/esm/index.js", "dist/cjs/sqlite.d.ts", "dist/esm/sqlite.d.ts"].map((f) => join(root, f));
+  const built = outputs.every(existsSync) ? Math.min(...outputs.map((f) => statSync(f).mtimeMs)) : 0;
+  if (built < newestMtime(join(root, "src"))) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "pipe" });
+  // --ignore-scripts: dist/ is fresh, so prepack's build would only repeat it.
+  const out = execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp.dir], { cwd: root, encoding: "utf8" });
+  tarball = join(tmp.dir, (JSON.parse(out) as Array<{ filename: string }>)[0]!.filename);
+  packed = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+}, 120_000);
+
+afterAll(() => (process.env.KEEP_CONSUMER ? console.log(tmp.dir) : tmp.cleanup()));
+
+describe("the packed package", () => {
+  it("ships dist/, LICENSE and no Express: express is an optional peer", () => {
+    const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
+    expect(files).toEqual(expect.arrayContaining(["package/LICENSE", "package/dist/cjs/index.js", "package/dist/esm/index.js", "package/dist/cjs/sqlite.d.ts"]));
+    expect(Object.keys(packed.dependencies ?? {}).sort()).toEqual(["better-sqlite3", "lru-cache", "zod"]);
+    expect(packed.peerDependencies?.express).toBeDefined();
+    expect(packed.peerDependenciesMeta?.express).toEqual({ optional: true });
+  });
+
+  it("@arethetypeswrong/cli finds no problem", () => {
+    const run = spawnSync(process.execPath, [join(modules, "@arethetypeswrong/cli/dist/index.js"), tarball, "--format", "json"], { encoding: "utf8" });
+    expect(JSON.parse(run.stdout).problems).toEqual({});
+    expect(run.status).toBe(0);
+  });
+});
+
+describe("a node:http consumer without Express", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = consumer("plain", []);
+    symlinkSync(join(modules, "@types/node"), join(dir, "node_modules/@types/node"), "dir");
+  });
+
+  /** Loads keyward (`load` binds `kw`), reports what was loaded, then serves apiKeyAuth + a guard and keysRouter on node:http, and opens the zero-config store. */
+  const script = (load: string, cache: string) => `
+    const started = process.hrtime.bigint();
+    ${load}
+    const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router)[\\\\/]/.test(f));
+    const atLoad = { modules: ${cache}.length, heavy: heavy(${cache}), loadMs };
+    const http = await import("node:http");
+    const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
+    const auth = kw.apiKeyAuth({ keys });
+    const guard = kw.requireScope("notes:read");
+    const router = kw.keysRouter({ keys, owner: (req) => req.headers["x-user"] ?? null });
+    const server = http.createServer((req, res) => {
+      const fail = (err) => { res.statusCode = 500; res.end(String(err)); };
+      if (req.url.startsWith("/keys")) {
+        req.url = req.url.slice(5) || "/";
+        return router(req, res, (err) => (err ? fail(err) : (res.statusCode = 404, res.end())));
+      }
+      auth(req, res, (err) => err ? fail(err) : guard(req, res, (err2) => err2 ? fail(err2) : res.end(JSON.stringify({ id: req.apiKey.id }))));
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const base = "http://127.0.0.1:" + server.address().port;
+    const created = await fetch(base + "/keys", { method: "POST", headers: { "x-user": "u1", "content-type": "application/json" }, body: JSON.stringify({ name: "ci", scopes: ["notes:read"] }) });
+    const { secret, key } = await created.json();
+    const shown = await fetch(base + "/keys/" + key.id, { headers: { "x-user": "u1" } });
+    const authed = await fetch(base + "/notes", { headers: { authorization: "Bearer " + secret } });
+    const anonymous = await fetch(base + "/notes");
+    server.close();
+    await keys.close();
+    kw.apiKeyAuth(); // zero-config: opens $KEYWARD_DB, loading better-sqlite3 now
+    console.log(JSON.stringify({ atLoad, created: created.status, shown: shown.status, authed: [authed.status, (await authed.json()).id === key.id], anonymous: anonymous.status,
+      sqliteLoaded: heavy(${cache}).some((f) => f.includes("better-sqlite3")) }));`;
+
+  const expected = { created: 201, shown: 200, authed: [200, true], anonymous: 401, sqliteLoaded: true };
+
+  it("require('keyward') loads neither express nor better-sqlite3, and works as plain middleware", () => {
+    const db = join(dir, "cjs.db");
+    const out = JSON.parse(node(["-e", `(async () => {${script(`const kw = require("keyward");`, "Object.keys(require.cache)")}})().catch((e) => { console.error(e); process.exit(1); });`], dir, { KEYWARD_DB: db }));
+    expect(out).toMatchObject({ ...expected, atLoad: { heavy: [] } });
+    expect(out.atLoad.modules).toBeLessThan(200);
+    expect(existsSync(db)).toBe(true);
+  });
+
+  it("import 'keyward' (ESM) likewise, and loads better-sqlite3 lazily from the ESM build", () => {
+    const db = join(dir, "esm.db");
+    const load = `const kw = await import("keyward"); const { createRequire } = await import("node:module"); const req = createRequire(process.cwd() + "/x.js");`;
+    const out = JSON.parse(node(["--input-type=module", "-e", script(load, "Object.keys(req.cache)")], dir, { KEYWARD_DB: db }));
+    expect(out).toMatchObject({ ...expected, atLoad: { heavy: [] } });
+    expect(existsSync(db)).toBe(true);
+  });
+
+  it("strict TypeScript without @types of optional packages compiles under node16, bundler and node10", async () => {
+    writeFileSync(join(dir, "consumer.ts"), `
+      import { createServer, type IncomingMessage } from "node:http";
+      import { KeyManager, apiKeyAuth, keysRouter, requireScope, type AuthenticatedKey, type Middleware } from "keyward";
+      import { SqliteStore, type SqliteDatabase } from "keyward/sqlite";
+      import { PostgresStore } from "keyward/postgres";
+      import { RedisCounters } from "keyward/redis";
+
+      export function plain(): void {
+        const store = new SqliteStore(":memory:");
+        const db: SqliteDatabase = store.db;
+        const keys = new KeyManager({ store, prefix: "sk", modes: ["live", "test"] });
+        const auth: Middleware = apiKeyAuth({ keys });
+        const guard = requireScope("notes:read");
+        const router = keysRouter({ keys, owner: (req) => (typeof req.headers["x-user"] === "string" ? req.headers["x-user"] : null) });
+        createServer((req, res) => {
+          const key: AuthenticatedKey | undefined = req.apiKey;
+          void key;
+          auth(req, res, () => guard(req, res, () => router(req, res, () => res.end())));
+        });
+        // @ts-expect-error no Express types here: keysRouter's request is node:http's
+        keysRouter({ keys, owner: (req) => req.header("x-user") });
+        const read = (req: IncomingMessage): string | undefined => req.apiKey?.id;
+        void [db, read, PostgresStore, RedisCounters];
+      }
+    `);
+    copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.cts"));
+    copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.mts"));
+    // skipDefaultLibCheck only skips TypeScript's own lib.*.d.ts; every package's declarations are checked.
+    const base = { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, noEmit: true, target: "ES2022", types: ["node"] };
+    const project = (name: string, compilerOptions: object, files: string[]) => {
+      writeFileSync(join(dir, name), JSON.stringify({ compilerOptions: { ...base, ...compilerOptions }, files }));
+      return tsc(dir, name, name);
+    };
+    expect(await Promise.all([
+      project("node16.json", { module: "node16", moduleResolution: "node16" }, ["consumer.cts", "consumer.mts"]),
+      project("bundler.json", { module: "esnext", moduleResolution: "bundler" }, ["consumer.ts"]),
+      project("node10.json", { module: "commonjs", moduleResolution: "node10" }, ["consumer.ts"]),
+    ])).toEqual(["node16.json: exit 0", "bundler.json: exit 0", "node10.json: exit 0"]);
+  }, 60_000);
+});
+
+describe("an Express consumer with @types/express and @types/better-sqlite3", () => {
+  it("compiles the type tests (req.apiKey, keysRouter's Express request) as CommonJS and as ESM, skipLibCheck off", async () => {
+    const dir = consumer("express", ["express"]);
+    for (const types of ["node", "express", "express-serve-static-core", "serve-static", "qs", "range-parser", "send", "mime", "http-errors", "body-parser", "connect", "better-sqlite3"]) {
+      if (existsSync(join(modules, "@types", types))) symlinkSync(join(modules, "@types", types), join(dir, "node_modules/@types", types), "dir");
+    }
+    // One program per module format: the Express augmentation is global, so a program holding
+    // both builds would pass even if one build lost it.
+    const compile = (file: string) => {
+      copyFileSync(join(__dirname, "types.test-d.ts"), join(dir, file));
+      writeFileSync(join(dir, `${file}.json`), JSON.stringify({
+        compilerOptions: { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, module: "node16", moduleResolution: "node16", target: "ES2022", noEmit: true, esModuleInterop: true, types: ["node"] },
+        files: [file],
+      }));
+      return tsc(dir, `${file}.json`, file);
+    };
+    expect(await Promise.all([compile("consumer.cts"), compile("consumer.mts")])).toEqual(["consumer.cts: exit 0", "consumer.mts: exit 0"]);
+  }, 60_000);
+});
