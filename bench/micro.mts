@@ -10,9 +10,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KeyFormat, KeyManager, MemoryStore, ScopeSet, requiredScope, type VerifiedKey } from "../dist/esm/index.js";
+import { KeyFormat, KeyManager, MemoryStore, ScopeSet, requiredScope } from "../dist/esm/index.js";
 import { SqliteStore } from "../dist/esm/sqlite.js";
 import { fmt, table } from "./report.mjs";
+
+/** What the pipeline's authenticate step answers for a good key (an internal type): its compiled scopes are enough here. */
+type VerifiedKey = { readonly grant: ScopeSet };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MS = Number(process.env.BENCH_MICRO_MS) || 300;
@@ -86,11 +89,11 @@ async function hotPath(): Promise<{ cachedVerifyScope: Timing; uncachedSqlite: T
   const grant = ScopeSet.compile(["nodes:read", "users:*"]);
   time("KeyFormat.check (well-formed key)", () => format.check(secret));
   time("ScopeSet.has", () => grant.has(scope));
-  const cachedVerifyScope = time("authenticate() + ScopeSet.has, cached (MemoryStore)", () => hasScope(keys.authenticate(secret) as VerifiedKey));
+  const cachedVerifyScope = time("authenticate() + ScopeSet.has, cached (MemoryStore)", () => hasScope(keys.pipeline.authenticate(secret) as VerifiedKey));
   time("authenticate() + charge() + recordUse(), cached, no limits", () => {
-    const found = keys.authenticate(secret) as VerifiedKey;
-    keys.charge(found);
-    keys.recordUse(found);
+    const found = keys.pipeline.authenticate(secret) as VerifiedKey;
+    keys.pipeline.charge(found);
+    keys.pipeline.recordUse(found);
     return found;
   });
   await timeAsync("verify() with scope, cached (async API)", () => keys.verify(secret, { scope }));
@@ -101,16 +104,16 @@ async function hotPath(): Promise<{ cachedVerifyScope: Timing; uncachedSqlite: T
     const store = new SqliteStore(join(dir, "keys.db"));
     const uncached = new KeyManager({ store, cache: false, usage: false });
     const made = await uncached.create({ name: "micro", scopes: ["nodes:read"] });
-    const uncachedSqlite = time("authenticate() + ScopeSet.has, uncached (SQLite, cache: false)", () => hasScope(uncached.authenticate(made.secret) as VerifiedKey));
+    const uncachedSqlite = time("authenticate() + ScopeSet.has, uncached (SQLite, cache: false)", () => hasScope(uncached.pipeline.authenticate(made.secret) as VerifiedKey));
     await timeAsync("verify() with scope, uncached (SQLite, cache: false)", () => uncached.verify(made.secret, { scope }));
     await uncached.close();
 
     const limited = new KeyManager({ store: new SqliteStore(join(dir, "limited.db")), tiers: { t: { monthlyRequests: 1e9, rateLimit: { limit: 1e9, window: "1m" } } } });
     const lk = await limited.create({ name: "micro", scopes: ["nodes:read"], tier: "t" });
     time("authenticate() + charge() + recordUse(), cached, SQLite rate limit + quota", () => {
-      const found = limited.authenticate(lk.secret) as VerifiedKey;
-      limited.charge(found);
-      limited.recordUse(found);
+      const found = limited.pipeline.authenticate(lk.secret) as VerifiedKey;
+      limited.pipeline.charge(found);
+      limited.pipeline.recordUse(found);
       return found;
     });
     await limited.close();
@@ -131,7 +134,7 @@ async function cacheMemory(): Promise<number | null> {
   keys.invalidate();
   gc();
   const before = process.memoryUsage().heapUsed;
-  for (const s of secrets) keys.authenticate(s);
+  for (const s of secrets) keys.pipeline.authenticate(s);
   gc();
   const after = process.memoryUsage().heapUsed;
   if (keys.cacheSize.keys !== n) throw new Error(`expected ${n} cached keys, got ${keys.cacheSize.keys}`);
@@ -170,7 +173,7 @@ async function scaling(sizes: number[]): Promise<Array<{ keys: number; nsPerOp: 
     }
     for (let round = 0; round < 3; round++) {
       for (const s of subjects) {
-        const t = time(`uncached authenticate(), ${s.size} keys`, (i) => s.keys.authenticate(s.probes[(i * 7919) % s.probes.length]!), false);
+        const t = time(`uncached authenticate(), ${s.size} keys`, (i) => s.keys.pipeline.authenticate(s.probes[(i * 7919) % s.probes.length]!), false);
         s.best = Math.min(s.best, t.nsPerOp);
       }
     }

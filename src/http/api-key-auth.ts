@@ -8,9 +8,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
-import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
-import { KeyManager, modeForbidden, projectForbidden, type Charge, type VerifiedKey } from "../keys/key-manager.js";
-import { PROJECT_ID_PATTERN, resolveProject } from "../keys/projects.js";
+import type { AuthenticatedKey } from "../core/types.js";
+import { BAD_PROJECT, modeForbidden } from "../core/refusals.js";
+import type { VerifiedKey } from "../keys/authenticator.js";
+import type { Charge } from "../keys/charger.js";
+import { KeyManager } from "../keys/key-manager.js";
+import { PROJECT_ID_PATTERN } from "../keys/projects.js";
+import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReader, OTHER_SCHEME, type MalformedStatus } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
@@ -104,7 +108,6 @@ const schema = z.strictObject({
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
 });
 
-const BAD_PROJECT = new KeywardError("invalid_request", "The requested project is not a valid project id.");
 const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
 
 /**
@@ -131,21 +134,13 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
   const context: AuthContext = Object.freeze({ keys, responder });
   const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
-  const modes = o.modes ?? null;
-  const modeError = modes ? modeForbidden(modes) : null;
-  const projectError = projectForbidden();
   const projectHeader = o.projectHeader ?? null;
   const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
   const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders } = o;
+  const pipeline = keys.pipeline;
 
-  const fail = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, error: KeywardError, keyId?: string) => {
-    const id = keyId ?? error.keyId;
-    if (keys.hasEventSink) keys.emit({ type: "auth.failed", at: new Date(keys.now()), code: error.code, ...(id ? { keyId: id } : {}), ...requestInfo(req) });
-    refuse(req, res, next, error, responder);
-  };
-
+  /** The project a user key's request names: the resolver, the header, the default; an id or a 400. */
   const requestedProject = (req: IncomingMessage, key: VerifiedKey): string | null | KeywardError => {
-    if (key.kind === "project") return null;
     let chosen: string | null | undefined = pickProject ? pickProject(req) : undefined;
     if (chosen == null && projectHeader !== null) {
       const value = req.headers[projectHeader];
@@ -157,38 +152,25 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     return typeof chosen === "string" && PROJECT_ID_PATTERN.test(chosen) ? chosen : BAD_PROJECT;
   };
 
-  const admit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, key: VerifiedKey, project: string | null, charge: Charge | KeywardError, now: number) => {
-    if (charge instanceof KeywardError) return fail(req, res, next, charge, key.id);
-    if (charge.limits.length) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
-    keys.recordUse(key, now);
-    setAuthState(req, { key, principal: keys.principalFor(key, project), context, charge: charge.counters.length ? charge : undefined });
-    if (keys.hasEventSink && keys.sampleSuccess()) keys.emit({ type: "auth.succeeded", at: new Date(now), keyId: key.id, ownerId: key.ownerId, mode: key.mode, ...requestInfo(req) });
-    next();
-  };
-
-  const authorize = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey | KeywardError, token: string, now: number) => {
+  const policy: VerifyPolicy<IncomingMessage, AuthState> = Object.freeze({
+    modes: o.modes ?? null,
+    modeError: o.modes ? modeForbidden(o.modes) : null,
+    project: pickProject || projectHeader !== null || defaultProject !== undefined ? requestedProject : null,
+    memberOf: memberOf ?? null,
+    check: null,
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
-    if (found instanceof KeywardError) return fail(req, res, next, (found.code === "invalid_key" && reader.malformed(req, token)) || found);
-    if (modes !== null && !modes.includes(found.mode as string)) return fail(req, res, next, modeError!, found.id);
-    const requested = requestedProject(req, found);
-    if (requested instanceof KeywardError) return fail(req, res, next, requested, found.id);
-    const project = resolveProject(found, requested);
-    if (project === false) return fail(req, res, next, projectError, found.id);
-    if (memberOf === undefined || found.kind !== "user" || project === null) return chargeAndAdmit(req, res, next, found, project, now);
-    const member = memberOf(found.ownerId, project, req);
-    if (member instanceof Promise) {
-      member.then((ok) => (ok === true ? chargeAndAdmit(req, res, next, found, project, now) : fail(req, res, next, projectError, found.id)), next);
-      return;
-    }
-    if (member !== true) return fail(req, res, next, projectError, found.id);
-    chargeAndAdmit(req, res, next, found, project, now);
-  };
+    malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),
+    describe: requestInfo,
+    admit: (_req: IncomingMessage, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): AuthState => ({ key, principal, context, charge: charge.counters.length ? charge : undefined }),
+  });
 
-  /** Charges and admits the request; `now` is its one clock reading (cache TTL, expiry, limits, usage). */
-  const chargeAndAdmit = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, found: VerifiedKey, project: string | null, now: number) => {
-    const charge: MaybePromise<Charge | KeywardError> = keys.charge(found, now);
-    if (charge instanceof Promise) charge.then((c) => admit(req, res, next, found, project, c, now), next);
-    else admit(req, res, next, found, project, charge, now);
+  /** Answers the pipeline's verdict: the refusal, or the key with its RateLimit headers. */
+  const settle = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, verdict: AuthState | KeywardError): void => {
+    if (verdict instanceof KeywardError) return refuse(req, res, next, verdict, responder);
+    const charge = verdict.charge;
+    if (charge !== undefined) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
+    setAuthState(req, verdict);
+    next();
   };
 
   return function keywardApiKeyAuth(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
@@ -196,15 +178,14 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
       const token = reader.read(req);
       // Another scheme (e.g. Basic) carries no API key: anonymous when keys are optional.
       if (token === null || (token === OTHER_SCHEME && !required)) {
-        if (required) return fail(req, res, next, missing);
+        if (required) return refuse(req, res, next, pipeline.refuse(req, policy, missing), responder);
         setAuthState(req, anonymous);
         return next();
       }
-      if (typeof token !== "string") return fail(req, res, next, token);
-      const now = keys.now();
-      const found = keys.authenticate(token, now);
-      if (found instanceof Promise) found.then((f) => authorize(req, res, next, f, token, now)).catch(next);
-      else authorize(req, res, next, found, token, now);
+      if (typeof token !== "string") return refuse(req, res, next, pipeline.refuse(req, policy, token), responder);
+      const verdict = pipeline.verify(token, req, policy, keys.now());
+      if (verdict instanceof Promise) verdict.then((v) => settle(req, res, next, v), next);
+      else settle(req, res, next, verdict);
     } catch (error) {
       next(error);
     }

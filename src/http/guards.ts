@@ -8,7 +8,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { NAME_PATTERN } from "../core/key-format.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
-import { insufficientScope, modeForbidden, type VerifiedKey } from "../keys/key-manager.js";
+import { insufficientScope, KEY_REQUIRED, modeForbidden } from "../core/refusals.js";
+import type { VerifiedKey } from "../keys/authenticator.js";
 import { withUnitReturned } from "../keys/limits.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
@@ -17,25 +18,26 @@ import { requestInfo } from "./request-info.js";
 import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
 
-const MISSING = new KeywardError("missing_key", "An API key is required for this route.");
+/** Guards describe the request for audit events as the middleware does. */
+const DESCRIBE = { describe: requestInfo };
 
 /** A guard: `check` answers null to let the key through, or the refusal. */
 function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | null): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     const state = authState(req);
     const key = state?.key;
-    const refusal = key === undefined ? MISSING : check(key, req);
+    const refusal = key === undefined ? KEY_REQUIRED : check(key, req);
     if (refusal === null) return next();
     const context = state?.context;
     if (state && context) {
       const charge = state.charge;
       if (charge) {
-        context.keys.refund(charge);
+        context.keys.pipeline.refund(charge);
         state.charge = undefined;
         // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
         writeRateLimitHeaders(res, charge.limits.map(withUnitReturned), context.responder.rateLimitHeaders, charge.policy);
       }
-      if (context.keys.hasEventSink) context.keys.emit({ type: "auth.failed", at: new Date(context.keys.now()), code: refusal.code, ...(key ? { keyId: key.id } : {}), ...requestInfo(req as IncomingMessage) });
+      context.keys.pipeline.refuse(req as IncomingMessage, DESCRIBE, refusal, key?.id);
     }
     refuse(req, res, next, refusal, context?.responder ?? DEFAULT_RESPONDER);
   };

@@ -9,7 +9,9 @@
  */
 import { IncomingMessage } from "node:http";
 import type { AuthenticatedKey } from "../core/types.js";
-import type { Charge, KeyManager, VerifiedKey } from "../keys/key-manager.js";
+import type { VerifiedKey } from "../keys/authenticator.js";
+import type { Charge } from "../keys/charger.js";
+import type { KeyManager } from "../keys/key-manager.js";
 import type { Responder } from "./respond.js";
 
 /** Per-middleware constants the guards need. */

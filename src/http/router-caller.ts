@@ -8,7 +8,11 @@ import { KeywardError } from "../core/errors.js";
 import { ScopeSet, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { KeyManager } from "../keys/key-manager.js";
+import type { VerifiedKey } from "../keys/authenticator.js";
+import type { VerifyPolicy } from "../keys/verifier.js";
+import { bearerToken, OTHER_SCHEME } from "./credentials.js";
 import { authState, type KeywardRequest } from "./request-state.js";
+import { requestInfo } from "./request-info.js";
 
 /** The resolved caller of a management request. */
 export interface Caller {
@@ -33,17 +37,16 @@ const NO_OWNER = new KeywardError("unauthenticated", "Sign in to manage API keys
 
 /**
  * The API key a request carries: `req.apiKey` (set by apiKeyAuth), a Bearer token with the
- * manager's prefix, or any header whose whole value is a well-formed key of its format.
- * Returns the authenticated key, the raw token, or null.
+ * manager's prefix (read by the middleware's own Bearer parser), or any header whose whole value is
+ * a well-formed key of its format. Returns the authenticated key, the raw token, null, or the
+ * refusal for a malformed Authorization header (sent twice, an empty Bearer, …).
  */
-export function carriedKey(req: KeywardRequest, keys: KeyManager): AuthenticatedKey | string | null {
+export function carriedKey(req: KeywardRequest, keys: KeyManager): AuthenticatedKey | string | KeywardError | null {
   if (req.apiKey) return req.apiKey;
+  const bearer = bearerToken(req);
+  if (typeof bearer === "string" && bearer.startsWith(`${keys.format.prefix}_`)) return bearer;
+  if (bearer instanceof KeywardError && bearer !== OTHER_SCHEME) return bearer;
   const headers = req.headers;
-  const auth = headers.authorization;
-  if (typeof auth === "string" && /^bearer\s/i.test(auth)) {
-    const token = auth.slice(7).trim();
-    if (token.startsWith(`${keys.format.prefix}_`)) return token;
-  }
   for (const name in headers) {
     const value = headers[name];
     if (typeof value === "string" && value.length < 256 && keys.format.check(value.trim()) !== undefined) return value.trim();
@@ -60,6 +63,7 @@ export function carriedKey(req: KeywardRequest, keys: KeyManager): Authenticated
  */
 export async function resolveCaller(req: KeywardRequest, policy: CallerPolicy): Promise<Caller> {
   const carried = carriedKey(req, policy.keys);
+  if (carried instanceof KeywardError) throw carried;
   if (carried !== null) {
     if (policy.apiKeyScope === null) throw KEY_REFUSED;
     return keyCaller(req, carried, policy.keys, policy.apiKeyScope);
@@ -70,28 +74,37 @@ export async function resolveCaller(req: KeywardRequest, policy: CallerPolicy): 
   return { ownerId: owner, grant: null };
 }
 
-async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string, keys: KeyManager, scope: RequiredScope): Promise<Caller> {
-  let principal: AuthenticatedKey;
-  let grant: ScopeSet;
-  if (typeof carried === "string") {
-    const now = keys.now();
-    const found = await keys.authenticate(carried, now);
-    if (found instanceof KeywardError) throw found;
-    if (found.kind === "project") throw PROJECT_KEY;
-    if (!found.grant.has(scope)) throw insufficient(scope);
-    const charge = await keys.charge(found, now);
-    if (charge instanceof KeywardError) throw charge;
-    keys.recordUse(found, now);
-    principal = found.principal;
-    grant = found.grant;
-  } else {
-    principal = carried;
-    if (principal.kind === "project") throw PROJECT_KEY;
-    grant = authState(req)?.key?.grant ?? ScopeSet.compile(principal.scopes, keys.scopeImplications);
-    if (!grant.has(scope)) throw insufficient(scope);
+/** The router's pipeline policy for keys that may manage keys with `scope` (made once per manager and scope). */
+const policies = new WeakMap<KeyManager, Map<string, VerifyPolicy<IncomingMessage, Caller>>>();
+
+function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<IncomingMessage, Caller> {
+  let byScope = policies.get(keys);
+  if (byScope === undefined) policies.set(keys, (byScope = new Map()));
+  let policy = byScope.get(scope.scope);
+  if (policy === undefined) {
+    const refusal = insufficient(scope);
+    policy = Object.freeze({
+      modes: null, modeError: null, project: null, memberOf: null, malformed: null, describe: requestInfo,
+      check: (key: VerifiedKey) => (key.kind === "project" ? PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? NO_KEY_OWNER : null),
+      admit: (_req: IncomingMessage, key: VerifiedKey): Caller => ({ ownerId: key.ownerId!, grant: key.grant }),
+    });
+    byScope.set(scope.scope, policy);
   }
-  if (principal.ownerId === null) throw NO_KEY_OWNER;
-  return { ownerId: principal.ownerId, grant };
+  return policy;
+}
+
+async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string, keys: KeyManager, scope: RequiredScope): Promise<Caller> {
+  if (typeof carried === "string") {
+    // The same pipeline as apiKeyAuth: status, limits, usage and auth.* events.
+    const verdict = await keys.pipeline.verify(carried, req, callerPolicy(keys, scope), keys.now());
+    if (verdict instanceof KeywardError) throw verdict;
+    return verdict;
+  }
+  if (carried.kind === "project") throw PROJECT_KEY;
+  const grant = authState(req)?.key?.grant ?? ScopeSet.compile(carried.scopes, keys.scopeImplications);
+  if (!grant.has(scope)) throw insufficient(scope);
+  if (carried.ownerId === null) throw NO_KEY_OWNER;
+  return { ownerId: carried.ownerId, grant };
 }
 
 function insufficient(scope: RequiredScope): KeywardError {

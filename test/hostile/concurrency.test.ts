@@ -76,13 +76,13 @@ describe.each(["memory", "sqlite"] as const)("revoke while 100 requests are in f
     const keys = new KeyManager({ store: counting.store, cache: { ttl: "1h" } });
     const { secret, key } = await keys.create({ name: "raced" });
     counting.fault("findByHash", { delayMs: 30 });
-    const early = keys.authenticate(secret); // reads the active key, answers in 30 ms
+    const early = keys.pipeline.authenticate(secret); // reads the active key, answers in 30 ms
     await keys.revoke(key.id);
     const late = await early;
     expect(late).not.toBeInstanceOf(KeywardError); // it started before the revocation: allowed
     counting.fault("findByHash", null);
     counting.reset();
-    const next = await keys.authenticate(secret);
+    const next = await keys.pipeline.authenticate(secret);
     expect(next).toMatchObject({ code: "key_revoked" });
     expect(counting.calls.findByHash).toBe(1); // went to the store: nothing stale was cached
     await keys.close();

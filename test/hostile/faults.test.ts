@@ -168,7 +168,7 @@ describe("usage flushes that fail", () => {
     const counting = countingStore(new MemoryStore());
     const keys = new KeyManager({ store: counting.store, usage: { flushInterval: "1h" } });
     const { secret, key } = await keys.create({ name: "c" });
-    for (let i = 0; i < 50; i++) keys.recordUse(keys.authenticate(secret) as never);
+    for (let i = 0; i < 50; i++) keys.pipeline.recordUse(keys.pipeline.authenticate(secret) as never);
     let failures = 2;
     const inner = counting.store.recordUsage.bind(counting.store);
     (counting.store as KeyStore).recordUsage = (batch) => {
@@ -209,10 +209,10 @@ describe("SQLite locked by another process", () => {
     const file = tmp.file("busy.db");
     const keys = new KeyManager({ store: new SqliteStore(file), usage: { flushInterval: "1h" } });
     const first = await keys.create({ name: "first" });
-    for (let i = 0; i < 10; i++) keys.recordUse(keys.authenticate(first.secret) as never);
+    for (let i = 0; i < 10; i++) keys.pipeline.recordUse(keys.pipeline.authenticate(first.secret) as never);
     const lock = await holdWriteLock(file, 300);
     keys.invalidate();
-    expect(keys.authenticate(first.secret)).not.toBeInstanceOf(KeywardError); // a read during the lock
+    expect(keys.pipeline.authenticate(first.secret)).not.toBeInstanceOf(KeywardError); // a read during the lock
     const second = await keys.create({ name: "second" }); // waits for the lock
     await keys.flushUsage(); // waits too
     expect(await lock.done).toBe(0);
@@ -226,7 +226,7 @@ describe("SQLite locked by another process", () => {
     const events: string[] = [];
     const keys = new KeyManager({ store: new SqliteStore(file, { busyTimeoutMs: 50 }), usage: { flushInterval: "1h" }, onEvent: (e) => events.push(e.type) });
     const k = await keys.create({ name: "k" });
-    for (let i = 0; i < 25; i++) keys.recordUse(keys.authenticate(k.secret) as never);
+    for (let i = 0; i < 25; i++) keys.pipeline.recordUse(keys.pipeline.authenticate(k.secret) as never);
     // A second connection holds the write lock; it needs no concurrency to do so, so no timing is involved.
     const holder = new Database(file);
     holder.exec("BEGIN IMMEDIATE");

@@ -23,7 +23,7 @@ function setup(options: Parameters<typeof makeKeys>[0] = {}) {
 
 /** Authenticates and returns the refusal code, or "ok". */
 async function codeFor(keys: KeyManager, token: unknown): Promise<string> {
-  const found = await keys.authenticate(token as string);
+  const found = await keys.pipeline.authenticate(token as string);
   return found instanceof KeywardError ? found.code : "ok";
 }
 
@@ -130,7 +130,7 @@ describe("a flood of random well-formed keys", () => {
     const format = new KeyFormat({ prefix: "sk", modes: ["live", "test"] });
     let refused = 0;
     for (let i = 0; i < FLOOD; i++) {
-      const found = env.keys.authenticate(format.generate(i % 2 ? "live" : "test"));
+      const found = env.keys.pipeline.authenticate(format.generate(i % 2 ? "live" : "test"));
       if (found instanceof KeywardError && found.code === "invalid_key") refused++;
       if (i % 10_000 === 0) expect(env.keys.cacheSize.unknown).toBeLessThanOrEqual(1000);
     }
@@ -144,13 +144,13 @@ describe("a flood of random well-formed keys", () => {
     const env = setup({ cache: { ttl: "5s" } });
     const unknown = new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).generate("live");
     trackSecret(unknown);
-    for (let i = 0; i < 10_000; i++) env.keys.authenticate(unknown);
+    for (let i = 0; i < 10_000; i++) env.keys.pipeline.authenticate(unknown);
     expect(env.counting.calls).toEqual({ findByHash: 1 });
     env.clock.advance(5_000);
-    env.keys.authenticate(unknown);
+    env.keys.pipeline.authenticate(unknown);
     expect(env.counting.calls).toEqual({ findByHash: 1 });
     env.clock.advance(1);
-    for (let i = 0; i < 1_000; i++) env.keys.authenticate(unknown);
+    for (let i = 0; i < 1_000; i++) env.keys.pipeline.authenticate(unknown);
     expect(env.counting.calls).toEqual({ findByHash: 2 });
     return env.close();
   });
@@ -159,7 +159,7 @@ describe("a flood of random well-formed keys", () => {
     const env = setup();
     // Probe many unknown keys, then create keys: none of the new keys is shadowed by a negative entry.
     const format = new KeyFormat({ prefix: "sk", modes: ["live", "test"] });
-    for (let i = 0; i < 1000; i++) env.keys.authenticate(format.generate("live"));
+    for (let i = 0; i < 1000; i++) env.keys.pipeline.authenticate(format.generate("live"));
     for (let i = 0; i < 20; i++) {
       const { secret } = await env.keys.create({ name: `k${i}` });
       expect(await codeFor(env.keys, secret)).toBe("ok");

@@ -6,6 +6,7 @@
  */
 import { format } from "node:util";
 import { KeyManager, type KeywardEvent } from "keyward";
+import { EventSink } from "keyward/keys/event-sink";
 
 const secrets = new Set<string>();
 const hashes = new Set<string>();
@@ -31,7 +32,6 @@ export function capturedText(): string {
 type Proto = {
   create: KeyManager["create"];
   rotate: KeyManager["rotate"];
-  emit: KeyManager["emit"];
 };
 const proto = KeyManager.prototype as unknown as Proto;
 const hashOf = (manager: KeyManager, secret: string): string => (manager as unknown as { hash: (s: string) => string }).hash(secret);
@@ -50,8 +50,10 @@ proto.rotate = async function (this: KeyManager, ...args: Parameters<KeyManager[
   hashes.add(hashOf(this, result.secret));
   return result;
 };
-const originalEmit = proto.emit;
-proto.emit = function (this: KeyManager, event: KeywardEvent) {
+// Every event of every manager (management, auth.* from the pipeline, flush failures) passes EventSink.emit.
+const sinkProto = EventSink.prototype as unknown as { emit: EventSink["emit"] };
+const originalEmit = sinkProto.emit;
+sinkProto.emit = function (this: EventSink, event: KeywardEvent) {
   allEvents.push(event);
   captured.push(JSON.stringify(event), format("%o", event));
   return originalEmit.call(this, event);

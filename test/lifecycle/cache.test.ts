@@ -100,7 +100,7 @@ describe("verification cache", () => {
     let refused = 0;
     for (let i = 0; i < 100_000; i++) {
       const secret = i % 500 === 0 ? real[(i / 500) % real.length]! : keys.format.generate(i % 2 ? "live" : "test");
-      const found = keys.authenticate(secret);
+      const found = keys.pipeline.authenticate(secret);
       if (found instanceof Error) refused++;
       if (i % 100 !== 0) continue;
       const size = keys.cacheSize;

@@ -32,7 +32,7 @@ describe("store start-up failures", () => {
     const up = new KeyManager({ store: new MemoryStore() });
     const { secret } = await up.create({ name: "k" });
     const keys = new KeyManager({ store: new FlakyStartStore(1) });
-    const first = await keys.authenticate(secret);
+    const first = await keys.pipeline.authenticate(secret);
     expect(first).toBeInstanceOf(KeywardError);
     expect((first as KeywardError).code).toBe("store_unavailable");
     await up.close();

@@ -72,11 +72,11 @@ describeWithServices("RedisCounters", ["redis"], () => {
     it("gives a unit back when a later check refuses the request", async () => {
       const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(redis, { prefix: freshPrefix() }), rateLimit: { limit: 2, window: "1h" }, scopes: ["a:read", "b:read"] });
       const { secret } = await keys.create({ name: "r", scopes: ["a:read"] });
-      const found = await keys.authenticate(secret);
+      const found = await keys.pipeline.authenticate(secret);
       if (!("grant" in found)) throw new Error("not authenticated");
-      const charge = await keys.charge(found);
+      const charge = await keys.pipeline.charge(found);
       if (!("counters" in charge)) throw new Error("not charged");
-      keys.refund(charge);
+      keys.pipeline.refund(charge);
       // The refund is fire-and-forget, but one connection runs commands in order.
       expect((await keys.verify(secret)).ok).toBe(true);
       expect((await keys.verify(secret)).ok).toBe(true);

@@ -13,7 +13,7 @@ async function open(file: string) {
   const events: KeywardEvent[] = [];
   const keys = new KeyManager({ store: new SqliteStore(file), usage: { flushInterval: "1h" }, onEvent: (e) => events.push(e) });
   const { secret, key } = await keys.create({ name: "k" });
-  const use = (n: number) => { for (let i = 0; i < n; i++) keys.recordUse(keys.authenticate(secret) as never); };
+  const use = (n: number) => { for (let i = 0; i < n; i++) keys.pipeline.recordUse(keys.pipeline.authenticate(secret) as never); };
   return { keys, events, secret, id: key.id, use };
 }
 
@@ -35,7 +35,7 @@ describe("a SQLite database file removed while the app runs", () => {
     expect(message).toMatch(/no longer exists/);
     expect(flushFailures(events)).toEqual([message]);
     // Requests are still answered (the key is cached) and their use is counted, in memory.
-    expect(keys.authenticate(secret)).not.toBeInstanceOf(KeywardError);
+    expect(keys.pipeline.authenticate(secret)).not.toBeInstanceOf(KeywardError);
     use(1);
     expect((await keys.get(id))!.requestCount).toBe(8);
     // Each later flush fails the same way; close() reports it instead of dropping the counts silently.

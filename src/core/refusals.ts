@@ -1,0 +1,132 @@
+/**
+ * Every refusal the verification path gives, built in one place: the status and `code` of each
+ * come from `KeywardError`, the wording from here. Shared refusals are made once (refusing
+ * allocates nothing); the ones that name a key, a scope or a cause are factories.
+ */
+import { KeywardError } from "./errors.js";
+import type { RequiredScope } from "./scopes.js";
+
+/** 401 `invalid_key`: unknown, mistyped or malformed key (never says which). */
+export const INVALID_KEY = new KeywardError("invalid_key", "The API key is invalid.");
+
+/** 503 `store_unavailable` once the KeyManager is closed. */
+export const MANAGER_CLOSED = new KeywardError("store_unavailable", "This KeyManager has been closed.", { headers: { "Retry-After": "1" } });
+
+/** 401 `missing_key` for a route behind a guard when no key was verified. */
+export const KEY_REQUIRED = new KeywardError("missing_key", "An API key is required for this route.");
+
+/** 400 `invalid_request`: a project resolver answered something that is not a project id. */
+export const BAD_PROJECT = new KeywardError("invalid_request", "The requested project is not a valid project id.");
+
+/**
+ * 401 `key_revoked` for one key (made once per cache fill).
+ *
+ * @example
+ * keyRevoked("key_0LmQ7x2a9fKq3ZrT1bN0cD").status; // 401
+ */
+export function keyRevoked(keyId: string): KeywardError {
+  return new KeywardError("key_revoked", "The API key has been revoked.", { keyId });
+}
+
+/**
+ * 401 `key_expired` for one key (made once per cache fill).
+ *
+ * @example
+ * keyExpired("key_0LmQ7x2a9fKq3ZrT1bN0cD").code; // "key_expired"
+ */
+export function keyExpired(keyId: string): KeywardError {
+  return new KeywardError("key_expired", "The API key has expired.", { keyId });
+}
+
+/**
+ * 503 `store_unavailable` with `Retry-After: 1`: a store call failed or timed out (fail closed).
+ *
+ * @example
+ * storeUnavailable(new Error("connection refused")).status; // 503, the error kept as `cause`
+ */
+export function storeUnavailable(cause: unknown): KeywardError {
+  return new KeywardError("store_unavailable", "The key store is unavailable; try again shortly.", { cause, headers: { "Retry-After": "1" } });
+}
+
+/**
+ * `error` when it already is a `store_unavailable` refusal, else one wrapping it.
+ *
+ * @example
+ * asStoreUnavailable(new Error("timeout")).code; // "store_unavailable"
+ */
+export function asStoreUnavailable(error: unknown): KeywardError {
+  return error instanceof KeywardError && error.code === "store_unavailable" ? error : storeUnavailable(error);
+}
+
+/**
+ * 404 `not_found` for a management call on an unknown key.
+ *
+ * @example
+ * notFound().status; // 404
+ */
+export function notFound(): KeywardError {
+  return new KeywardError("not_found", "No such API key.");
+}
+
+/**
+ * 403 `key_limit_reached`: the owner already holds the tier's `maxActiveKeys`.
+ *
+ * @example
+ * keyLimitReached(5).message; // "This owner already has the maximum of 5 active keys for the tier; revoke one first."
+ */
+export function keyLimitReached(max: number): KeywardError {
+  return new KeywardError("key_limit_reached", `This owner already has the maximum of ${max} active keys for the tier; revoke one first.`);
+}
+
+/**
+ * 422 `validation_failed` naming one field.
+ *
+ * @example
+ * validationFailed("overlap", "must be at most 7d").message; // "overlap: must be at most 7d"
+ */
+export function validationFailed(path: string, message: string): KeywardError {
+  return new KeywardError("validation_failed", `${path}: ${message}`, { details: [{ path, message }] });
+}
+
+/**
+ * The 403 for a key without a scope a route requires.
+ *
+ * @example
+ * import { insufficientScope, requiredScope } from "keyward";
+ * const error = insufficientScope(requiredScope("nodes:write")); // 403 "insufficient_scope", error.scope === "nodes:write"
+ * insufficientScope([requiredScope("reports:read"), requiredScope("analytics:read")], true); // "This key needs one of the scopes: …"
+ * if (!req.apiKey?.scopes.includes("nodes:write")) return next(error);
+ */
+export function insufficientScope(required: RequiredScope | readonly RequiredScope[], any = false): KeywardError {
+  const list = Array.isArray(required) ? (required as readonly RequiredScope[]) : [required as RequiredScope];
+  const names = list.map((r) => r.scope);
+  const message = any ? `This key needs one of the scopes: ${names.join(", ")}.` : `This key lacks the required scope${names.length > 1 ? "s" : ""}: ${names.join(", ")}.`;
+  return new KeywardError("insufficient_scope", message, { scope: names.join(" ") });
+}
+
+/**
+ * The 403 for a key used outside its project allow-list.
+ *
+ * @example
+ * import { projectForbidden } from "keyward";
+ * const error = projectForbidden(); // 403 "project_forbidden"
+ * if (req.apiKey?.project !== req.params.projectId) return next(error);
+ */
+export function projectForbidden(): KeywardError {
+  return new KeywardError("project_forbidden", "This key may not act on the requested project.");
+}
+
+/** The shared {@link projectForbidden} refusal of the verification path. */
+export const PROJECT_FORBIDDEN = projectForbidden();
+
+/**
+ * The 403 for a key of a mode the route does not accept.
+ *
+ * @example
+ * import { modeForbidden } from "keyward";
+ * const error = modeForbidden(["live"]); // 403 "mode_forbidden": "This route accepts only live keys."
+ * if (req.apiKey?.mode !== "live") return next(error);
+ */
+export function modeForbidden(modes: readonly string[]): KeywardError {
+  return new KeywardError("mode_forbidden", `This route accepts only ${modes.join(" or ")} keys.`);
+}

@@ -1,0 +1,132 @@
+/**
+ * The one verification pipeline: authenticate (cache, format, store, status) → mode → project →
+ * membership → the caller's own check (scopes, key kind) → charge (rate limit, quota) → record
+ * use → events. Every caller (the middleware, the management router's key caller, `keys.verify()`)
+ * is a thin translation around it, described by a {@link VerifyPolicy} built once. It answers the
+ * caller's admission value or the refusal, synchronously whenever the stores answer synchronously,
+ * and emits `auth.failed` / `auth.succeeded` with the same fields for every caller.
+ */
+import { KeywardError } from "../core/errors.js";
+import { PROJECT_FORBIDDEN } from "../core/refusals.js";
+import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
+import type { Authenticator, VerifiedKey } from "./authenticator.js";
+import type { Charge, Charger } from "./charger.js";
+import type { EventSink } from "./event-sink.js";
+import type { RequestInfo } from "./events.js";
+import { resolveProject } from "./projects.js";
+import { isPromise } from "./store-calls.js";
+import type { UsageRecorder } from "./usage-recorder.js";
+
+/**
+ * How one caller wants its requests checked, and what an admitted request becomes for it.
+ * Internal to keyward (not exported from the package entry).
+ */
+export interface VerifyPolicy<R, A> {
+  /** Accept only keys of these modes (null: all), refused with `modeError`. */
+  readonly modes: readonly string[] | null;
+  /** The 403 `mode_forbidden` for `modes`, made once. */
+  readonly modeError: KeywardError | null;
+  /** The project a user key's request names: an id, null for none, or a 400 refusal. Null: no projects. */
+  readonly project: ((request: R, key: VerifiedKey) => string | null | KeywardError) | null;
+  /** Whether the key's owner may act on the resolved project (user keys only). */
+  readonly memberOf: ((ownerId: string | null, project: string, request: R) => boolean | Promise<boolean>) | null;
+  /** The caller's own rule before the charge (scopes, key kind): null lets the key through. */
+  readonly check: ((key: VerifiedKey, request: R) => KeywardError | null) | null;
+  /** For a token refused as `invalid_key`: the malformed-credential refusal when its syntax is bad, else null. */
+  readonly malformed: ((request: R, token: string) => KeywardError | null) | null;
+  /** Request details for audit events (called only when someone listens). */
+  readonly describe: (request: R) => RequestInfo;
+  /** What an admitted request gives the caller. */
+  readonly admit: (request: R, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => A;
+}
+
+/** Runs the pipeline for one KeyManager. */
+export class Verifier {
+  constructor(
+    private readonly authenticator: Authenticator,
+    private readonly charger: Charger,
+    private readonly recorder: UsageRecorder | null,
+    private readonly events: EventSink,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Step 1 alone: the key for `secret` at `now`, or the refusal (as a value). */
+  authenticate(secret: string, now = this.clock()): MaybePromise<VerifiedKey | KeywardError> {
+    return this.authenticator.authenticate(secret, now);
+  }
+
+  /** The charge step alone: the key's units for one request at `now`, or the 429/503 refusal. */
+  charge(key: VerifiedKey, now = this.clock()): MaybePromise<Charge | KeywardError> {
+    return this.charger.charge(key, now);
+  }
+
+  /** Gives back what a charge took (a check after the pipeline, e.g. a scope guard, refused the request). */
+  refund(charge: Charge): void {
+    this.charger.refund(charge);
+  }
+
+  /** The record step alone: counts one use of the key at `now` (buffered, flushed in the background). */
+  recordUse(key: VerifiedKey, now = this.clock()): void {
+    this.recorder?.record(key.id, now);
+  }
+
+  /**
+   * Verifies `token` for `request` at `now` (the request's one clock reading: cache TTL, expiry,
+   * limits and usage). Answers the policy's admission or the refusal; never throws for a refusal.
+   */
+  verify<R, A>(token: string, request: R, policy: VerifyPolicy<R, A>, now: number): MaybePromise<A | KeywardError> {
+    const found = this.authenticator.authenticate(token, now);
+    if (isPromise(found)) return found.then((f) => this.authorize(token, request, policy, f, now));
+    return this.authorize(token, request, policy, found, now);
+  }
+
+  /** Emits `auth.failed` for `error` and returns it (also for refusals made before verification). */
+  refuse<R>(request: R, policy: Pick<VerifyPolicy<R, unknown>, "describe">, error: KeywardError, keyId?: string): KeywardError {
+    if (this.events.active) this.events.authFailed(error, keyId, policy.describe(request));
+    return error;
+  }
+
+  /** `req.apiKey` for a request acting on `project` (the shared frozen object when it is the key's own). */
+  principalFor(key: VerifiedKey, project: string | null): AuthenticatedKey {
+    if (project === key.principal.project) return key.principal;
+    return Object.freeze({ ...key.principal, project });
+  }
+
+  private authorize<R, A>(token: string, request: R, policy: VerifyPolicy<R, A>, found: VerifiedKey | KeywardError, now: number): MaybePromise<A | KeywardError> {
+    if (found instanceof KeywardError) {
+      // A token that is not even well-formed for its source is a malformed request, not a wrong key.
+      const malformed = found.code === "invalid_key" && policy.malformed !== null ? policy.malformed(request, token) : null;
+      return this.refuse(request, policy, malformed ?? found);
+    }
+    if (policy.modes !== null && !policy.modes.includes(found.mode as string)) return this.refuse(request, policy, policy.modeError!, found.id);
+    let project: string | null = null;
+    if (policy.project !== null) {
+      const requested = found.kind === "project" ? null : policy.project(request, found);
+      if (requested instanceof KeywardError) return this.refuse(request, policy, requested, found.id);
+      const resolved = resolveProject(found, requested);
+      if (resolved === false) return this.refuse(request, policy, PROJECT_FORBIDDEN, found.id);
+      project = resolved;
+    } else if (found.kind === "project") project = found.projectId;
+    if (policy.memberOf !== null && found.kind === "user" && project !== null) {
+      const member = policy.memberOf(found.ownerId, project, request);
+      if (isPromise(member)) return member.then((ok) => (ok === true ? this.checkAndCharge(request, policy, found, project, now) : this.refuse(request, policy, PROJECT_FORBIDDEN, found.id)));
+      if (member !== true) return this.refuse(request, policy, PROJECT_FORBIDDEN, found.id);
+    }
+    return this.checkAndCharge(request, policy, found, project, now);
+  }
+
+  private checkAndCharge<R, A>(request: R, policy: VerifyPolicy<R, A>, key: VerifiedKey, project: string | null, now: number): MaybePromise<A | KeywardError> {
+    const refusal = policy.check === null ? null : policy.check(key, request);
+    if (refusal !== null) return this.refuse(request, policy, refusal, key.id);
+    const charge = this.charger.charge(key, now);
+    if (isPromise(charge)) return charge.then((c) => this.settle(request, policy, key, project, c, now));
+    return this.settle(request, policy, key, project, charge, now);
+  }
+
+  private settle<R, A>(request: R, policy: VerifyPolicy<R, A>, key: VerifiedKey, project: string | null, charge: Charge | KeywardError, now: number): A | KeywardError {
+    if (charge instanceof KeywardError) return this.refuse(request, policy, charge, key.id);
+    this.recorder?.record(key.id, now);
+    if (this.events.active && this.events.sampleSuccess()) this.events.authSucceeded(key, now, policy.describe(request));
+    return policy.admit(request, key, this.principalFor(key, project), charge);
+  }
+}

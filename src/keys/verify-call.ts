@@ -1,0 +1,80 @@
+/**
+ * What `keys.verify()` runs through the verification pipeline: the call's context (project,
+ * required scopes, request details) and one pipeline policy per set of accepted modes, with the
+ * scope check of the call. Scope strings are compiled once (bounded caches).
+ */
+import { insufficientScope, modeForbidden } from "../core/refusals.js";
+import { requiredScopes, type RequiredScope, type ScopeRequirement } from "../core/scopes.js";
+import type { AuthenticatedKey } from "../core/types.js";
+import type { VerifiedKey } from "./authenticator.js";
+import type { Charge } from "./charger.js";
+import type { RequestInfo } from "./events.js";
+import type { VerifyResult } from "./results.js";
+import type { VerifyPolicy } from "./verifier.js";
+
+/** One `verify()` call as the pipeline sees it. */
+export interface VerifyCall {
+  /** The project the call acts on, or null. */
+  readonly project: string | null;
+  /** The scopes the key needs (all of them), or null. */
+  readonly required: readonly RequiredScope[] | null;
+  /** The request details for audit events. */
+  readonly request: RequestInfo;
+}
+
+/** The arguments of `verify()` besides the secret. */
+export interface VerifyContext {
+  /** The project the request acts on (checked against a user key's allow-list). */
+  project?: string | null;
+  /** Accept only keys of these modes. */
+  modes?: readonly string[];
+  /** The scopes the key needs: a string, a `requiredScope()`, or a list (all of them). */
+  scope?: ScopeRequirement;
+  /** The request's details, for `auth.*` events. */
+  request?: RequestInfo;
+}
+
+const LIMIT = 1024;
+
+/** Policies and compiled scopes for one KeyManager's `verify()` calls. */
+export class VerifyCalls {
+  private readonly requirements = new Map<string, readonly RequiredScope[]>();
+  private readonly policies = new Map<string, VerifyPolicy<VerifyCall, VerifyResult>>();
+
+  /** The pipeline input for `context` (a malformed scope throws KeywardConfigError). */
+  call(context: VerifyContext): VerifyCall {
+    return { project: context.project ?? null, required: context.scope === undefined ? null : this.compile(context.scope), request: context.request ?? {} };
+  }
+
+  /** The policy for a set of modes (made once per distinct set). */
+  policy(modes: readonly string[] | undefined): VerifyPolicy<VerifyCall, VerifyResult> {
+    const name = modes === undefined ? "" : modes.join(",");
+    let policy = this.policies.get(name);
+    if (policy === undefined) {
+      policy = Object.freeze({
+        modes: modes === undefined ? null : [...modes], modeError: modes === undefined ? null : modeForbidden(modes),
+        project: (call: VerifyCall) => call.project, memberOf: null, malformed: null, describe: (call: VerifyCall) => call.request,
+        check: (key: VerifiedKey, call: VerifyCall) => {
+          if (call.required === null) return null;
+          const missing = call.required.filter((r) => !key.grant.has(r));
+          return missing.length === 0 ? null : insufficientScope(missing);
+        },
+        admit: (_call: VerifyCall, _key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): VerifyResult => ({ ok: true, key: principal, limits: charge.limits }),
+      });
+      if (this.policies.size >= 64) this.policies.clear();
+      this.policies.set(name, policy);
+    }
+    return policy;
+  }
+
+  private compile(scope: ScopeRequirement): readonly RequiredScope[] {
+    if (typeof scope !== "string") return requiredScopes(scope);
+    let compiled = this.requirements.get(scope);
+    if (compiled === undefined) {
+      compiled = requiredScopes(scope);
+      if (this.requirements.size >= LIMIT) this.requirements.clear();
+      this.requirements.set(scope, compiled);
+    }
+    return compiled;
+  }
+}
