@@ -12,7 +12,9 @@ import { ownRequire } from "./own-require.js";
  * const { changes }: SqliteRunResult = store.db.prepare("DELETE FROM keyward_counters").run();
  */
 export interface SqliteRunResult {
+  /** Rows the statement changed. */
   changes: number;
+  /** The rowid of the last inserted row. */
   lastInsertRowid: number | bigint;
 }
 
@@ -24,10 +26,15 @@ export interface SqliteRunResult {
  * count.get(); // 3
  */
 export interface SqliteStatement {
+  /** Runs a write statement. */
   run(...params: unknown[]): SqliteRunResult;
+  /** The first row, or undefined. */
   get(...params: unknown[]): unknown;
+  /** Every row. */
   all(...params: unknown[]): unknown[];
+  /** Rows as arrays of values instead of objects. */
   raw(toggle?: boolean): this;
+  /** Only the first column of each row. */
   pluck(toggle?: boolean): this;
 }
 
@@ -40,10 +47,14 @@ export type SqliteArguments<F> = F extends (...args: infer A) => unknown ? A : n
  * @example
  * const bump: SqliteTransaction<(n: number) => void> = store.db.transaction((n: number) => { store.db.prepare("UPDATE t SET n = n + ?").run(n); });
  * bump.immediate(1);
+ *
+ * @typeParam F - the wrapped function.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface SqliteTransaction<F extends (...args: any[]) => unknown> {
+  /** Runs `F` in a DEFERRED transaction. */
   (...args: SqliteArguments<F>): ReturnType<F>;
+  /** Runs `F` in an IMMEDIATE transaction (takes the write lock first). */
   immediate(...args: SqliteArguments<F>): ReturnType<F>;
 }
 
@@ -56,14 +67,29 @@ export interface SqliteTransaction<F extends (...args: any[]) => unknown> {
  * const db: SqliteDatabase = new Database("app.db");
  */
 export interface SqliteDatabase {
+  /** The file name (`:memory:` for an in-memory database). */
   readonly name: string;
+  /** Whether the handle is open. */
   readonly open: boolean;
+  /** Whether the database lives in memory. */
   readonly memory: boolean;
+  /** Compiles a statement. */
   prepare(source: string): SqliteStatement;
+  /** Runs SQL without results. */
   exec(source: string): this;
-  pragma(source: string, options?: { simple?: boolean }): unknown;
+  /** Reads or sets a PRAGMA. */
+  pragma(source: string, options?: {
+    /** Answer the first value only. */
+    simple?: boolean;
+  }): unknown;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  /**
+   * Wraps `fn` in a transaction.
+   *
+   * @typeParam F - the wrapped function.
+   */
   transaction<F extends (...args: any[]) => unknown>(fn: F): SqliteTransaction<F>;
+  /** Closes the handle. */
   close(): this;
 }
 
