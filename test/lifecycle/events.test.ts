@@ -65,3 +65,25 @@ describe("onEvent", () => {
     await close();
   });
 });
+
+describe("keys.verify() goes through the same pipeline as the middleware", () => {
+  it("emits auth.succeeded and auth.failed with the same fields, taking the request details from `request`", async () => {
+    const { keys, clock, events, close } = makeKeys({ sampleAuthSucceeded: 1 });
+    const { secret, key } = await keys.create({ name: "ci", ownerId: "user_1", mode: "live", scopes: ["notes:read"] });
+    const request = { requestId: "req-7", ip: "203.0.113.9", method: "POST", path: "/rpc" };
+    events.length = 0;
+    expect((await keys.verify(secret, { scope: "notes:read", request })).ok).toBe(true);
+    expect((await keys.verify(secret, { scope: "notes:write", request })).ok).toBe(false);
+    expect((await keys.verify(secret, { modes: ["test"] })).ok).toBe(false);
+    expect((await keys.verify(keys.format.generate("live"), { request })).ok).toBe(false);
+    const at = new Date(clock.ms);
+    expect(events).toEqual([
+      { type: "auth.succeeded", at, keyId: key.id, ownerId: "user_1", mode: "live", ...request },
+      { type: "auth.failed", at, code: "insufficient_scope", keyId: key.id, ...request },
+      { type: "auth.failed", at, code: "mode_forbidden", keyId: key.id },
+      { type: "auth.failed", at, code: "invalid_key", ...request },
+    ]);
+    expectNoSecrets(events, [secret]);
+    await close();
+  });
+});
