@@ -22,7 +22,13 @@ export interface VerifyCall {
   readonly request: RequestInfo;
 }
 
-/** The arguments of `verify()` besides the secret. */
+/**
+ * The arguments of `verify()` besides the secret.
+ *
+ * @example
+ * const context: VerifyContext = { project: "proj_1", modes: ["live"], scope: "nodes:read", request: { ip: "203.0.113.9" } };
+ * await keys.verify(secret, context);
+ */
 export interface VerifyContext {
   /** The project the request acts on (checked against a user key's allow-list). */
   project?: string | null;

@@ -38,7 +38,12 @@ export interface SqliteStatement {
   pluck(toggle?: boolean): this;
 }
 
-/** The parameters of `F` (written as better-sqlite3's types write it, so their transactions fit). */
+/**
+ * The parameters of `F` (written as better-sqlite3's types write it, so their transactions fit).
+ *
+ * @example
+ * type Args = SqliteArguments<(id: string, n: number) => void>; // [id: string, n: number]
+ */
 export type SqliteArguments<F> = F extends (...args: infer A) => unknown ? A : never;
 
 /**
