@@ -2,6 +2,7 @@
  * Flag values checked and typed before the database is opened, so a bad flag fails fast with
  * a one-line usage error (exit 2). Values the KeyManager owns (mode, scopes) are checked by it.
  */
+import { durationMs } from "../core/duration.js";
 import { UsageError, usageHint, type Values } from "./args.js";
 
 /** The typed flags of any `keys` command. */
@@ -38,8 +39,9 @@ export function readFlags(command: string, v: Values): Flags {
     const value = str(v[flag]);
     if (value === undefined) return undefined;
     if (allowNever && (value === "never" || value === "none")) return null;
-    if (/^\d{1,12}$/.test(value)) return Number(value);
-    if (/^\d{1,12}(ms|s|m|h|d|w)$/.test(value)) return value;
+    // The one duration grammar (core/duration): a bare number is seconds, as everywhere else.
+    if (/^\d+$/.test(value) && durationMs(Number(value)) !== null) return Number(value);
+    if (durationMs(value) !== null) return value;
     throw usage(`--${flag}: "${value}" is not a duration; use e.g. 90d, 12h, 30m${allowNever ? " or never" : ", or 0"}`);
   };
   const integer = (flag: string, min: number, max: number): number | undefined => {

@@ -1,7 +1,7 @@
-/** Option validation with zod: turns the first issue into a KeywardConfigError naming the option. */
+/** Option validation with zod (the first issue becomes a KeywardConfigError naming the option) and shared option schemas. */
 import { z } from "zod";
 import { durationMs } from "./duration.js";
-import { KeywardConfigError } from "./errors.js";
+import { optionsError } from "./zod-issues.js";
 import { scopeError } from "./scopes.js";
 
 /**
@@ -13,11 +13,7 @@ import { scopeError } from "./scopes.js";
 export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, owner: string): z.output<T> {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = issue.path.map(String).join(".");
-  let message = issue.message;
-  if (issue.code === "unrecognized_keys") message = `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the ${owner} options`;
-  throw new KeywardConfigError(path ? `${owner}.${path}` : owner, message);
+  throw optionsError(result.error.issues, owner);
 }
 
 /** A function-valued option. */

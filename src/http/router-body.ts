@@ -8,6 +8,7 @@ import { durationMs } from "../core/duration.js";
 import { isKeyId } from "../core/ids.js";
 import { MAX_SCOPES, scopeError } from "../core/scopes.js";
 import { KeywardError } from "../core/errors.js";
+import { requestError } from "../core/zod-issues.js";
 import { checked, keyName, metadataField, projectIdField } from "../keys/fields.js";
 
 const text = (what = "a string") => z.string({ error: `must be ${what}` });
@@ -91,14 +92,7 @@ export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, wha
   }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const details: Array<{ path: string; message: string }> = [];
-  for (const issue of result.error.issues) {
-    const base = issue.path.map(String).join(".");
-    if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) details.push({ path: base ? `${base}.${key}` : key, message: unknownField(key) });
-    } else details.push({ path: base, message: issue.message });
-  }
-  throw new KeywardError("validation_failed", `Invalid ${what}: ${details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ")}`, { details });
+  throw requestError(result.error.issues, `Invalid ${what}: `, unknownField);
 }
 
 function unknownField(key: string): string {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Duration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import { rateLimitOption } from "../core/options.js";
+import { requestError } from "../core/zod-issues.js";
 import type { KeyKind } from "../core/types.js";
 import { keyName, metadataField, projectIdField } from "./fields.js";
 
@@ -96,10 +97,5 @@ export function validateInput<T extends z.ZodType>(schema: T, input: unknown, wh
   }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const details = result.error.issues.map((issue) => {
-    const path = issue.path.map(String).join(".");
-    const message = issue.code === "unrecognized_keys" ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
-    return { path, message };
-  });
-  throw new KeywardError("validation_failed", details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; "), { details });
+  throw requestError(result.error.issues);
 }

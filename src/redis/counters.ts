@@ -5,7 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
+import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
+import { parseOptions } from "../core/options.js";
 import type { CounterStore } from "../core/types.js";
 
 /**
@@ -52,6 +54,9 @@ return 0`;
 
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 
+/** `RedisCountersOptions`, checked once at construction (a bad value is a KeywardConfigError naming it). */
+const REDIS_COUNTERS_OPTIONS = z.strictObject({ prefix: z.string().min(1).max(100).default("keyward:c:") });
+
 /**
  * A {@link CounterStore} on Redis: exact under any number of concurrent requests and instances.
  *
@@ -70,7 +75,7 @@ export class RedisCounters implements CounterStore {
     if (!redis || typeof redis.evalsha !== "function" || typeof redis.eval !== "function") {
       throw new KeywardConfigError("RedisCounters", "pass an ioredis client: new RedisCounters(new Redis(url))");
     }
-    this.prefix = options.prefix ?? "keyward:c:";
+    this.prefix = parseOptions(REDIS_COUNTERS_OPTIONS, options, "RedisCounters").prefix;
   }
 
   /** Takes one unit while the count is below `limit`; the counter expires at `resetAt` (ms). Returns the new count, or -1. */

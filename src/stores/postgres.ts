@@ -6,7 +6,9 @@
  * `pg` is loaded only when a connection string is given; no type from it leaks into this API.
  */
 import { pageSize } from "../core/status.js";
+import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
+import { parseOptions } from "../core/options.js";
 import { peerAvailable } from "./optional-peer.js";
 import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
@@ -168,6 +170,13 @@ const TYPES = ["text", "text", "text", "text", "text", "text", "text", "text[]",
 /** The same placeholders with explicit types, for `INSERT … SELECT`, where Postgres cannot infer them. */
 const TYPED_PLACEHOLDERS = TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
 
+/** `PostgresStoreOptions`, checked once at construction (a bad value is a KeywardConfigError naming it). */
+const POSTGRES_OPTIONS = z.strictObject({
+  schema: z.string().regex(IDENT, "use 1-40 characters from [a-z0-9_], starting with a letter or _").optional(),
+  tablePrefix: z.string().regex(IDENT, "use 1-40 characters from [a-z0-9_], starting with a letter or _").default("keyward_"),
+  poolSize: z.number().int().min(1).max(1000).default(10),
+});
+
 /**
  * A {@link KeyStore} on PostgreSQL, for apps running on several machines.
  *
@@ -195,14 +204,13 @@ export class PostgresStore implements KeyStore {
     } else if (!poolOrUrl || typeof poolOrUrl.query !== "function" || typeof poolOrUrl.connect !== "function") {
       throw new KeywardConfigError("PostgresStore", "pass a pg.Pool or a connection string");
     }
-    const prefix = options.tablePrefix ?? "keyward_";
-    if (!IDENT.test(prefix)) throw new KeywardConfigError("PostgresStore.tablePrefix", "use 1-40 characters from [a-z0-9_], starting with a letter or _");
-    if (options.schema !== undefined && !IDENT.test(options.schema)) throw new KeywardConfigError("PostgresStore.schema", "use 1-40 characters from [a-z0-9_], starting with a letter or _");
+    const o = parseOptions(POSTGRES_OPTIONS, options, "PostgresStore");
+    const prefix = o.tablePrefix;
     this.url = typeof poolOrUrl === "string" ? poolOrUrl : null;
     this.pool = typeof poolOrUrl === "string" ? null : poolOrUrl;
     this.owned = typeof poolOrUrl === "string";
-    this.poolSize = Math.max(1, Math.floor(options.poolSize ?? 10));
-    this.schema = options.schema ?? null;
+    this.poolSize = o.poolSize;
+    this.schema = o.schema ?? null;
     const p = `${this.schema ? `"${this.schema}".` : ""}${prefix}`;
     this.t = { keys: `${p}keys`, usage: `${p}usage_daily`, counters: `${p}counters`, migrations: `${p}migrations`, meta: `${p}meta`, prefix, base: p };
   }

@@ -11,7 +11,9 @@ import { resolve as resolvePath } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openDatabase, type SqliteDatabase } from "./sqlite-driver.js";
 import { pageSize } from "../core/status.js";
+import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
+import { parseOptions } from "../core/options.js";
 import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 
 type Db = SqliteDatabase;
@@ -199,6 +201,13 @@ function toParams(k: StoredKey) {
   };
 }
 
+/** `SqliteStoreOptions`, checked once at construction (a bad value is a KeywardConfigError naming it). */
+const SQLITE_OPTIONS = z.strictObject({
+  busyTimeoutMs: z.number().int().min(0).max(3_600_000).default(5000),
+  requestBusyTimeoutMs: z.number().int().min(0).max(3_600_000).default(1000),
+  counterBatch: z.number().int().min(1).max(1_000_000).default(1000),
+});
+
 /**
  * A {@link KeyStore} on a SQLite file (or `:memory:`). Safe for several processes on one file.
  * Writes that find the file locked by another connection return a promise and are retried on
@@ -233,9 +242,10 @@ export class SqliteStore implements KeyStore {
   private readonly file: { path: string; dev: number; ino: number } | null;
 
   constructor(file: string | Db = "keyward.db", options: SqliteStoreOptions = {}) {
-    this.batch = Math.max(1, Math.floor(options.counterBatch ?? 1000));
-    this.busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
-    this.requestBusyMs = Math.min(this.busyMs, Math.max(0, Math.floor(options.requestBusyTimeoutMs ?? 1000)));
+    const o = parseOptions(SQLITE_OPTIONS, options, "SqliteStore");
+    this.batch = o.counterBatch;
+    this.busyMs = o.busyTimeoutMs;
+    this.requestBusyMs = Math.min(this.busyMs, o.requestBusyTimeoutMs);
     this.owned = typeof file === "string";
     this.db = typeof file === "string" ? openDatabase(file) : file;
     // Start-up may wait for another process's lock (the migration must run); nothing later does.

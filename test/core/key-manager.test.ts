@@ -40,7 +40,7 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     const err = (await keys.create({ name: "", scopes: ["Bad"], bogus: 1 } as never).catch((e: unknown) => e)) as KeywardError;
     expect(err).toBeInstanceOf(KeywardError);
     expect(err.code).toBe("validation_failed");
-    expect(err.details!.map((d) => d.path).sort()).toEqual(["", "name"]);
+    expect(err.details!.map((d) => d.path).sort()).toEqual(["bogus", "name"]); // an unknown field is named
     await expect(keys.create({ name: "x", expiresIn: "soon" })).rejects.toMatchObject({ details: [{ path: "expiresIn" }] });
     await expect(keys.create({ name: "x", expiresIn: "1d", expiresAt: Date.now() + DAY })).rejects.toMatchObject({ details: [{ path: "expiresIn" }] });
     await expect(keys.create({ name: "x", metadata: { nested: { __proto__: 1 } } as never })).resolves.toBeDefined();

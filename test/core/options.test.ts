@@ -4,6 +4,9 @@
  * KeyManager is built, never on the first request.
  */
 import { KeyManager, KeywardConfigError, MemoryStore, apiKeyAuth, requireAnyScope, requireMode, requireScope } from "keyward";
+import { PostgresStore } from "keyward/postgres";
+import { RedisCounters } from "keyward/redis";
+import { SqliteStore } from "keyward/sqlite";
 
 const keys = new KeyManager({ store: new MemoryStore(), usage: false });
 afterAll(() => keys.close());
@@ -90,5 +93,25 @@ describe("guard arguments", () => {
     const err = configError(build);
     expect(err.option).toBe(option);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe("store options are checked at construction like every other option", () => {
+  it.each([
+    ["SqliteStore", () => new SqliteStore(":memory:", { counterBatch: 0 }), "SqliteStore.counterBatch"],
+    ["SqliteStore", () => new SqliteStore(":memory:", { busyTimeoutMs: "5s" as never }), "SqliteStore.busyTimeoutMs"],
+    ["SqliteStore", () => new SqliteStore(":memory:", { counterBach: 10 } as never), "SqliteStore"],
+    ["PostgresStore", () => new PostgresStore("postgres://app@127.0.0.1/app", { poolSize: -1 }), "PostgresStore.poolSize"],
+    ["PostgresStore", () => new PostgresStore("postgres://app@127.0.0.1/app", { schema: "Public Schema" }), "PostgresStore.schema"],
+    ["RedisCounters", () => new RedisCounters({ evalsha: () => 0, eval: () => 0 } as never, { prefix: "" }), "RedisCounters.prefix"],
+  ])("%s refuses a bad option with a KeywardConfigError naming it", (_name, make, option) => {
+    let error: unknown;
+    try {
+      make();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(KeywardConfigError);
+    expect((error as KeywardConfigError).option).toBe(option);
   });
 });
