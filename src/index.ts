@@ -18,7 +18,7 @@ export { MemoryStore } from "./stores/memory.js";
 export { apiKeyAuth } from "./http/api-key-auth.js";
 export type { ApiKeyAuthOptions, Middleware } from "./http/api-key-auth.js";
 export { requireScope, requireAnyScope, requireMode, requireKey } from "./http/guards.js";
-export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./http/default-manager.js";
+export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./keys/default-manager.js";
 export { refuse, sendJson, wwwAuthenticate } from "./http/respond.js";
 export { keysRouter } from "./http/keys-router.js";
 export type { KeysRouterOptions, RouterRequest, RouterMiddleware } from "./http/keys-router.js";

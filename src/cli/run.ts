@@ -53,7 +53,7 @@ interface Given<T> {
  */
 async function openManager(values: Values, create: boolean, preset: CliPreset, command: string): Promise<KeyManager> {
   const [{ defaultDatabasePath, parseModes }, { KeyManager }, { SqliteStore }, { describeKeyFormat, sameKeyFormat }, { NAME_PATTERN }] = await Promise.all([
-    import("../http/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"), import("../keys/format-claim.js"), import("../core/key-format.js"),
+    import("../keys/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"), import("../keys/format-claim.js"), import("../core/key-format.js"),
   ]);
   const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
   if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);

@@ -3,6 +3,8 @@ import { KeywardError } from "./errors.js";
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const PATTERN = /^(\d{1,12})(ms|s|m|h|d|w)$/;
+/** One day in milliseconds (UTC days: usage is counted per UTC day). */
+export const DAY_MS = 86_400_000;
 /** The longest duration accepted: 100 years. */
 export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
 

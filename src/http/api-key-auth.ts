@@ -16,7 +16,7 @@ import { KeyManager } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReader, OTHER_SCHEME, type MalformedStatus } from "./credentials.js";
-import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
+import { defaultKeyFormat, defaultKeyManager } from "../keys/default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";

@@ -3,10 +3,9 @@
  * allowed lifetimes) and how long a rotated-away key keeps working (the overlap, bounded by
  * `maxRotationOverlap`). Pure functions of the configuration and the clock; refusals are 422.
  */
-import { formatDuration, parseDuration } from "../core/duration.js";
+import { DAY_MS, formatDuration, parseDuration } from "../core/duration.js";
 import { validationFailed } from "../core/refusals.js";
 import type { ManagerConfig } from "./options.js";
-import { DAY_MS } from "./usage-recorder.js";
 
 type ExpiryPolicy = Pick<ManagerConfig, "allowedTtls" | "defaultTtlMs">;
 

@@ -5,7 +5,8 @@
  */
 import { keyStatus } from "../core/status.js";
 import type { ApiKey, DailyUsage, StoredKey } from "../core/types.js";
-import { DAY_MS, type UsageRecorder } from "./usage-recorder.js";
+import { DAY_MS } from "../core/duration.js";
+import type { UsageRecorder } from "./usage-recorder.js";
 
 /**
  * `record` as `get`/`list`/`create` return it.

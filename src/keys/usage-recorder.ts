@@ -3,9 +3,9 @@
  * flushes them to the store in one batch every interval and on close. A request costs a few Map
  * operations, never a store write. A failed flush is merged back and retried on the next one.
  */
+import { DAY_MS } from "../core/duration.js";
 import type { KeyStore, UsageDelta } from "../core/types.js";
 
-export const DAY_MS = 86_400_000;
 
 interface Pending {
   count: number;

@@ -83,7 +83,6 @@ export interface PostgresStoreOptions {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,39}$/;
-const PRUNE_EVERY_MS = 60_000;
 
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
   created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to`;
@@ -195,7 +194,6 @@ export class PostgresStore implements KeyStore {
   private readonly schema: string | null;
   private readonly t: { keys: string; usage: string; counters: string; migrations: string; meta: string; prefix: string; base: string };
   private starting: Promise<void> | null = null;
-  private lastPrune = 0;
 
   constructor(poolOrUrl: PgPoolLike | string, options: PostgresStoreOptions = {}) {
     if (typeof poolOrUrl === "string") {
@@ -422,11 +420,11 @@ export class PostgresStore implements KeyStore {
         WHERE u.id IN (SELECT id FROM counted) GROUP BY u.id, u.day ORDER BY u.id, u.day
       ON CONFLICT (key_id, day) DO UPDATE SET count = ${this.t.usage}.count + excluded.count`;
     await this.named("usage", sql, [ids, counts, lasts, dayIds, days, dayCounts]);
-    const now = Date.now();
-    if (now - this.lastPrune > PRUNE_EVERY_MS) {
-      this.lastPrune = now;
-      await this.named("prune", `DELETE FROM ${this.t.counters} WHERE reset_at <= $1`, [now]);
-    }
+  }
+
+  /** Deletes counters whose window ended at or before `now` (the KeyManager calls it about once a minute). */
+  async prune(now: number): Promise<void> {
+    await this.named("prune", `DELETE FROM ${this.t.counters} WHERE reset_at <= $1`, [now]);
   }
 
   async usage(id: string, fromDay: number, toDay: number): Promise<Array<[number, number]>> {

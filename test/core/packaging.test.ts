@@ -6,7 +6,7 @@
  * `npm test` builds first; run alone, this file builds when dist/ is older than src/.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import * as source from "keyward";
 import * as sourceSqlite from "keyward/sqlite";
@@ -75,6 +75,9 @@ describe("the built package", () => {
       mkdirSync(tmp.file("node_modules/keyward"), { recursive: true });
       cpSync(join(root, "dist"), tmp.file("node_modules/keyward/dist"), { recursive: true });
       copyFileSync(join(root, "package.json"), tmp.file("node_modules/keyward/package.json"));
+      // keyward's own runtime dependencies are installed, as npm would; pg (an optional peer) is not.
+      const deps = Object.keys((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+      for (const dep of deps) symlinkSync(join(root, "node_modules", dep), tmp.file(`node_modules/${dep}`), "dir");
       const probe = (load: string) => `${load}
         let answer;
         try { new PostgresStore("postgres://app@127.0.0.1:5432/app"); answer = "constructed"; }

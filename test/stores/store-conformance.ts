@@ -465,6 +465,18 @@ function describeCounters(get: () => CounterStore): void {
       expect(await get().consume("c1", 3, reset)).toBe(3);
     });
 
+    it("prune (where a store has it) deletes counters whose window ended and keeps the others", async () => {
+      const counters = get();
+      if (!counters.prune) return; // Redis expires counters itself (PEXPIREAT)
+      const now = Date.now();
+      expect(await counters.consume("ended", 5, now - 1000)).toBe(1);
+      expect(await counters.consume("ended", 5, now - 1000)).toBe(2);
+      expect(await counters.consume("running", 5, reset)).toBe(1);
+      await counters.prune(now);
+      expect(await counters.consume("ended", 5, now + 60_000)).toBe(1); // a fresh window: the ended counter is gone
+      expect(await counters.consume("running", 5, reset)).toBe(2);
+    });
+
     it("refuses everything for a limit below one", async () => {
       expect(await get().consume("zero", 0, reset)).toBe(-1);
       expect(await get().consume("zero", 1, reset)).toBe(1);

@@ -3,7 +3,7 @@
  * `KEYWARD_PREFIX` (or `sk`), modes `KEYWARD_MODES` (or live,test) — the same file and format the
  * `keyward` CLI uses by default, so keys it creates authenticate here.
  */
-import { KeyManager } from "../keys/key-manager.js";
+import { KeyManager } from "./key-manager.js";
 import { SqliteStore } from "../stores/sqlite.js";
 
 let shared: KeyManager | null = null;
