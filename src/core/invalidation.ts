@@ -12,7 +12,10 @@ export interface InvalidationTarget {
   /** Drops a key from the cache (no id: everything). */
   invalidate(id?: string): void;
   /** Where channels attach for the revocation bound (a KeyManager has it; other targets may not). */
-  readonly invalidation?: { attach(peer: ChannelPeer): ChannelLink };
+  readonly invalidation?: {
+    /** Attaches a channel: its heartbeats then vouch for cache entries older than `maxStaleness`. */
+    attach(peer: ChannelPeer): ChannelLink;
+  };
 }
 
 /**
