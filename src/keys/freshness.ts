@@ -83,8 +83,8 @@ export class Freshness {
           clearInterval(this.timer);
           this.timer = null;
         }
+        if (this.links.size === 0) this.state = "none"; // closing the last channel is no silence
         this.recompute(this.clock());
-        if (this.links.size === 0) this.state = "none";
       },
     };
   }

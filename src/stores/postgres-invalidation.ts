@@ -161,7 +161,8 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
       stop();
       link?.close();
       link = null;
-      await notify(GOODBYE);
+      // Goodbye, so peers need not wait for this instance's heartbeats; not waiting long for a database that is down.
+      await Promise.race([notify(GOODBYE), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       if (retry) clearTimeout(retry);
       const c = client;
       client = null;
