@@ -6,11 +6,11 @@ import "./http/augment.js";
 
 export { KeyManager } from "./keys/key-manager.js";
 export { insufficientScope, modeForbidden, projectForbidden } from "./core/refusals.js";
-export type { CacheSize, CreatedKey, KeyPage, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
+export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
 export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
-export type { KeywardEvent, KeyEvent, AuthFailedEvent, AuthSucceededEvent, UsageFlushFailedEvent, RequestInfo } from "./keys/events.js";
+export type { KeywardEvent, KeyEvent, AuthFailedEvent, AuthSucceededEvent, UsageFlushFailedEvent, ChannelSilentEvent, ChannelRestoredEvent, RequestInfo } from "./keys/events.js";
 export { fixedWindow, utcMonth } from "./keys/limits.js";
 export { resolveProject, PROJECT_ID_PATTERN } from "./keys/projects.js";
 export { MemoryStore } from "./stores/memory.js";

@@ -2,5 +2,5 @@
 export { RedisCounters } from "./redis/counters.js";
 export type { RedisCountersOptions, RedisScriptClient } from "./redis/counters.js";
 export { redisInvalidation } from "./redis/invalidation.js";
-export type { InvalidationChannel, InvalidationTarget } from "./core/invalidation.js";
+export type { ChannelLink, ChannelPeer, InvalidationChannel, InvalidationTarget } from "./core/invalidation.js";
 export type { RedisInvalidationOptions, RedisPublisher, RedisSubscriber } from "./redis/invalidation.js";

@@ -1,8 +1,8 @@
 /**
  * apiKeyAuth(): the middleware. Reads the credential, verifies it through the KeyManager, applies
  * mode and project rules and the key's limits, sets `req.apiKey`, and answers refusals itself
- * (or forwards them). Runs under Express 4/5, Connect and node:http; stays synchronous when the
- * store does.
+ * (or forwards them), and tells callers whose key nears its end (`Deprecation`, `Sunset`, `Link`).
+ * Runs under Express 4/5, Connect and node:http; stays synchronous when the store does.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
@@ -17,6 +17,7 @@ import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReader, OTHER_SCHEME, type MalformedStatus } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "../keys/default-manager.js";
+import { deprecationLinkValue, writeLifecycleHeaders } from "./lifecycle-headers.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
@@ -87,6 +88,24 @@ export interface ApiKeyAuthOptions {
   forwardErrors?: boolean;
   /** RateLimit headers: `"draft"` (IETF draft fields), `"legacy"` (Limit/Remaining/Reset), `"both"` or false. Defaults to `"draft"`. */
   rateLimitHeaders?: RateLimitHeaderStyle;
+  /**
+   * Tell callers when their key nears its end: a key in its rotation overlap, or within the
+   * KeyManager's `warnBeforeExpiry` (default 14 days) of its expiry, gets `Deprecation: @<unix
+   * seconds>` (RFC 9745: the rotation time, or when the warning window began) and `Sunset:
+   * <HTTP-date>` (RFC 8594: when the key stops working). `false` turns them off. Defaults to true.
+   *
+   * @example
+   * app.use(apiKeyAuth({ keys, lifecycleHeaders: false })); // no Deprecation / Sunset headers
+   */
+  lifecycleHeaders?: boolean;
+  /**
+   * A page explaining key rotation, sent as `Link: <url>; rel="deprecation"` alongside the
+   * lifecycle headers. Defaults to none.
+   *
+   * @example
+   * app.use(apiKeyAuth({ keys, deprecationLink: "https://example.com/docs/rotating-keys" }));
+   */
+  deprecationLink?: string;
 }
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
@@ -106,6 +125,8 @@ const schema = z.strictObject({
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
+  lifecycleHeaders: z.boolean().default(true),
+  deprecationLink: z.string().max(2000).refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets").optional(),
 });
 
 const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
@@ -136,7 +157,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
   const projectHeader = o.projectHeader ?? null;
   const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
-  const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders } = o;
+  const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders, lifecycleHeaders } = o;
+  const deprecationLink = deprecationLinkValue(o.deprecationLink);
   const pipeline = keys.pipeline;
 
   /** The project a user key's request names: the resolver, the header, the default; an id or a 400. */
@@ -164,11 +186,13 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     admit: (_req: IncomingMessage, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): AuthState => ({ key, principal, context, charge: charge.counters.length ? charge : undefined }),
   });
 
-  /** Answers the pipeline's verdict: the refusal, or the key with its RateLimit headers. */
-  const settle = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, verdict: AuthState | KeywardError): void => {
+  /** Answers the pipeline's verdict: the refusal, or the key with its RateLimit and lifecycle headers. */
+  const settle = (req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void, verdict: AuthState | KeywardError, now: number): void => {
     if (verdict instanceof KeywardError) return refuse(req, res, next, verdict, responder);
     const charge = verdict.charge;
     if (charge !== undefined) writeRateLimitHeaders(res, charge.limits, rateLimitHeaders, charge.policy);
+    const key = verdict.key!;
+    if (now >= key.noticeFrom && lifecycleHeaders) writeLifecycleHeaders(res, key.notice!, deprecationLink);
     setAuthState(req, verdict);
     next();
   };
@@ -183,9 +207,10 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
         return next();
       }
       if (typeof token !== "string") return refuse(req, res, next, pipeline.refuse(req, policy, token), responder);
-      const verdict = pipeline.verify(token, req, policy, keys.now());
-      if (verdict instanceof Promise) verdict.then((v) => settle(req, res, next, v), next);
-      else settle(req, res, next, verdict);
+      const now = keys.now();
+      const verdict = pipeline.verify(token, req, policy, now);
+      if (verdict instanceof Promise) verdict.then((v) => settle(req, res, next, v, now), next);
+      else settle(req, res, next, verdict, now);
     } catch (error) {
       next(error);
     }

@@ -3,9 +3,12 @@
  * miss the format and checksum (no store read for a malformed key), then one store read shared by
  * concurrent misses; the record is compiled once per cache fill (scopes, limits, refusals) and its
  * status checked at the request's time. Synchronous whenever the cache or the store answers so.
+ * The compiled key also carries its lifecycle header values (`Deprecation`, `Sunset`) and the
+ * instant from which they apply, so a key not near its end costs the middleware one compare.
  */
 import { KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
+import { keyIdTime } from "../core/ids.js";
 import { type KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { asStoreUnavailable, INVALID_KEY, keyExpired, keyRevoked, MANAGER_CLOSED, storeUnavailable } from "../core/refusals.js";
 import { ScopeSet } from "../core/scopes.js";
@@ -47,6 +50,35 @@ export interface VerifiedKey {
   readonly revokedError: KeywardError | null;
   /** The refusal for this key once expired, made once per cache fill, not per request. */
   readonly expiredError: KeywardError | null;
+  /** From this instant (ms since the epoch) requests get {@link VerifiedKey.notice}'s headers; Infinity for never. */
+  readonly noticeFrom: number;
+  /** The lifecycle header values, when the key is in its rotation overlap or will expire. */
+  readonly notice: LifecycleNotice | null;
+}
+
+/** `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) header values for a key nearing its end. */
+export interface LifecycleNotice {
+  /** `@<unix seconds>`: when the key became deprecated (rotated, or entered the warning window). */
+  readonly deprecation: string;
+  /** The HTTP-date from which the key stops working, or null (an overlap key without expiry). */
+  readonly sunset: string | null;
+}
+
+/**
+ * When and with what headers a key announces its end: a key in its rotation overlap (`rotatedTo`
+ * set, not revoked) from its rotation time (encoded in the successor's id); a key with an expiry
+ * from `warnMs` before it.
+ */
+export function lifecycleNotice(record: Pick<StoredKey, "expiresAt" | "revokedAt" | "rotatedTo">, warnMs: number): { from: number; notice: LifecycleNotice | null } {
+  const sunset = record.expiresAt === null ? null : new Date(record.expiresAt).toUTCString();
+  const seconds = (ms: number) => `@${Math.floor(ms / 1000)}`;
+  if (record.rotatedTo !== null && record.revokedAt === null) {
+    const rotatedAt = keyIdTime(record.rotatedTo) ?? 0;
+    return { from: rotatedAt, notice: { deprecation: seconds(rotatedAt), sunset } };
+  }
+  if (record.expiresAt === null) return { from: Infinity, notice: null };
+  const from = record.expiresAt - warnMs;
+  return { from, notice: { deprecation: seconds(from), sunset } };
 }
 
 /**
@@ -155,7 +187,9 @@ export class Authenticator {
         tier: record.tier, metadata: Object.freeze(record.metadata),
         expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
       });
+      const lifecycle = lifecycleNotice(record, this.config.warnBeforeExpiryMs);
       return Object.freeze({
+        noticeFrom: lifecycle.from, notice: lifecycle.notice && Object.freeze(lifecycle.notice),
         id: record.id, kind: record.kind, projectId: record.projectId, projects: principal.projects, mode: record.mode,
         ownerId: record.ownerId, expiresAt: record.expiresAt, revokedAt: record.revokedAt,
         revokedError: record.revokedAt === null ? null : keyRevoked(record.id),

@@ -187,3 +187,12 @@ function settleCharge(plan: readonly PlannedCounter[], counters: readonly string
   }
   return { limits, counters, policy };
 }
+
+/** How often ended counter windows are deleted. */
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** Runs `prune` about once a minute (unref'd) when the counter store can prune; else null. */
+export function pruneTimer(counters: CounterStore, prune: () => Promise<void>): NodeJS.Timeout | null {
+  if (!counters.prune) return null;
+  return setInterval(() => void prune().catch(() => undefined), PRUNE_INTERVAL_MS).unref();
+}

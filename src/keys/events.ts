@@ -93,9 +93,41 @@ export interface UsageFlushFailedEvent {
 }
 
 /**
+ * The invalidation channel went silent: no heartbeat heard within the bound (or its connection
+ * dropped). Until it is restored, cache entries older than `maxStaleness` are re-read from the store.
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "cache.channel_silent") log.warn(`keyward channel silent; bound ${e.maxStalenessMs} ms kept by store reads`); }
+ */
+export interface ChannelSilentEvent {
+  /** Always `cache.channel_silent`. */
+  type: "cache.channel_silent";
+  /** When the silence was noticed. */
+  at: Date;
+  /** The bound (`maxStaleness`) in ms. */
+  maxStalenessMs: number;
+}
+
+/**
+ * The invalidation channel is heard again; the cache was dropped (messages may have been lost) and
+ * serves entries for the full cache TTL again.
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "cache.channel_restored") log.info(`keyward channel back after ${e.silentMs} ms`); }
+ */
+export interface ChannelRestoredEvent {
+  /** Always `cache.channel_restored`. */
+  type: "cache.channel_restored";
+  /** When it was heard again. */
+  at: Date;
+  /** How long it was silent, in ms. */
+  silentMs: number;
+}
+
+/**
  * Everything `onEvent` can receive.
  *
  * @example
  * const keys = new KeyManager({ store, onEvent: (event: KeywardEvent) => log.info(event) });
  */
-export type KeywardEvent = KeyEvent | AuthSucceededEvent | AuthFailedEvent | UsageFlushFailedEvent;
+export type KeywardEvent = KeyEvent | AuthSucceededEvent | AuthFailedEvent | UsageFlushFailedEvent | ChannelSilentEvent | ChannelRestoredEvent;

@@ -7,14 +7,13 @@
  */
 import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
-import type { SecretHasher } from "../core/hash.js";
 import { isKeyId } from "../core/ids.js";
 import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { keyLimitReached, notFound } from "../core/refusals.js";
 import { pageSize } from "../core/status.js";
 import type { ApiKey, DailyUsage, KeyFilter, StoredKey } from "../core/types.js";
 import { Authenticator, tierFor } from "./authenticator.js";
-import { Charger } from "./charger.js";
+import { Charger, pruneTimer } from "./charger.js";
 import { EventSink } from "./event-sink.js";
 import type { KeywardEvent } from "./events.js";
 import type { CreateKeyInput, UpdateKeyInput } from "./inputs.js";
@@ -22,14 +21,11 @@ import { InvalidationHub } from "./invalidation-hub.js";
 import { keyView, usageSeries } from "./key-view.js";
 import { checkModeFilter, keyPatch, newKey, planRotation } from "./new-key.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
-import type { CacheSize, CreatedKey, KeyPage, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
+import type { CacheSize, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
 import { StoreCalls } from "./store-calls.js";
 import { UsageRecorder } from "./usage-recorder.js";
 import { Verifier } from "./verifier.js";
 import { VerifyCalls, type VerifyContext } from "./verify-call.js";
-
-/** How often ended counter windows are deleted. */
-const PRUNE_INTERVAL_MS = 60_000;
 
 /**
  * Issues, stores and verifies API keys.
@@ -47,14 +43,14 @@ export class KeyManager {
   /** @internal The verification pipeline every adapter runs requests through. */
   readonly pipeline: Verifier;
   private readonly config: ManagerConfig;
-  private readonly hash: SecretHasher;
   private readonly store: StoreCalls;
   private readonly authenticator: Authenticator;
   private readonly charger: Charger;
   private readonly events: EventSink;
   private readonly recorder: UsageRecorder | null;
-  private readonly pruneTimer: NodeJS.Timeout | null = null;
-  private readonly invalidation: InvalidationHub;
+  private readonly pruneTimer: NodeJS.Timeout | null;
+  /** @internal Cross-instance invalidation: channels attach here for the revocation bound (`maxStaleness`). */
+  readonly invalidation: InvalidationHub;
   private readonly verifyCalls = new VerifyCalls();
 
   constructor(options: KeyManagerOptions) {
@@ -62,18 +58,14 @@ export class KeyManager {
     this.format = new KeyFormat({ prefix: this.config.prefix, modes: this.config.modes });
     // First, before any timer starts: a synchronous store that records another key format throws here.
     this.store = new StoreCalls(this.config.store, { prefix: this.format.prefix, modes: [...this.format.modes] }, this.config.storeTimeoutMs);
-    this.hash = this.config.hash;
     this.events = new EventSink(this.config.onEvent, this.config.sampleAuthSucceeded, this.config.clock);
     this.authenticator = new Authenticator(this.config, this.format, this.store);
     this.charger = new Charger(this.config.counters, this.config.storeTimeoutMs, () => this.store.closed);
     const onFlushError = (error: unknown) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: error instanceof Error ? error.message : String(error) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, onFlushError);
-    this.invalidation = new InvalidationHub(this.authenticator.cache);
+    this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
     this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
-    if (this.config.counters.prune) {
-      this.pruneTimer = setInterval(() => void this.pruneCounters().catch(() => undefined), PRUNE_INTERVAL_MS);
-      this.pruneTimer.unref();
-    }
+    this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -115,7 +107,7 @@ export class KeyManager {
   async create(input: CreateKeyInput): Promise<CreatedKey> {
     await this.store.init();
     const now = this.now();
-    const { secret, record } = newKey(this.config, this.format, this.hash, input, now);
+    const { secret, record } = newKey(this.config, this.format, this.config.hash, input, now);
     const max = (await this.store.call(() => tierFor(this.config, record)))?.maxActiveKeys ?? null;
     if (!(await this.store.call(() => this.config.store.insert(record, max === null ? undefined : { max, now })))) throw keyLimitReached(max!);
     this.authenticator.cache.invalidateHash(record.hash);
@@ -169,7 +161,7 @@ export class KeyManager {
 
   /**
    * Revokes a key now and for good; revoking again changes nothing. Requests in this process are
-   * refused as soon as this resolves; other processes within the cache TTL. Takes the key's id or
+   * refused as soon as this resolves; other processes within `maxStaleness`. Takes the key's id or
    * the secret itself (recognised by its format and checksum, looked up by hash; never logged or
    * put in an error), so a leaked key can be killed without first finding its id.
    *
@@ -182,7 +174,7 @@ export class KeyManager {
     const now = this.now();
     let id = idOrSecret;
     if (typeof idOrSecret === "string" && idOrSecret.length <= MAX_CREDENTIAL_LENGTH && this.format.check(idOrSecret) !== undefined) {
-      const hash = this.hash(idOrSecret);
+      const hash = this.config.hash(idOrSecret);
       const found = await this.store.call(() => this.config.store.findByHash(hash));
       if (!found) throw notFound();
       id = found.id;
@@ -208,7 +200,7 @@ export class KeyManager {
     await this.store.init();
     const now = this.now();
     const old = await this.mustFind(id);
-    const { secret, successor, change, revokesNow } = planRotation(this.config, this.format, this.hash, old, options, now);
+    const { secret, successor, change, revokesNow } = planRotation(this.config, this.format, this.config.hash, old, options, now);
     const rotated = await this.store.call(() => this.config.store.rotate(old.id, successor, change));
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.authenticator.cache.invalidateHash(successor.hash);
@@ -264,8 +256,7 @@ export class KeyManager {
 
   /** Drops cached entries for a key id, or all of them (used by cross-instance invalidation channels). */
   invalidate(id?: string): void {
-    if (id === undefined) this.authenticator.cache.clear();
-    else this.authenticator.cache.invalidateId(id);
+    this.invalidation.drop(id);
   }
 
   /**
@@ -283,6 +274,16 @@ export class KeyManager {
   /** Cache occupancy, for monitoring and tests. */
   get cacheSize(): CacheSize {
     return this.authenticator.cache.size;
+  }
+
+  /**
+   * Cache occupancy, the invalidation channel's health and its measured propagation lag.
+   *
+   * @example
+   * const { channel } = keys.stats(); // { state: "healthy", lagMs: { last: 1, p50: 1, p99: 4, … }, … }
+   */
+  stats(): KeywardStats {
+    return { cache: this.cacheSize, channel: this.invalidation.stats() };
   }
 
   /**

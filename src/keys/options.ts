@@ -81,6 +81,26 @@ export interface KeyManagerOptions {
     /** How long an entry is trusted. Defaults to `"5s"`. */ ttl?: Duration;
     /** Unknown hashes kept. Defaults to 10000. */ unknownMax?: number;
   };
+  /**
+   * The revocation bound: no instance accepts a key later than this after its revocation, expiry
+   * change or scope narrowing was committed, whatever happens to the invalidation channel. A cached
+   * entry older than this is re-read from the store unless a healthy channel (`redisInvalidation`,
+   * `postgresInvalidation`: heartbeats every third of the bound) vouches for it; then `cache.ttl`
+   * applies. Without a channel the cache TTL is in effect at most this. Defaults to `"5s"`.
+   *
+   * @example
+   * const keys = new KeyManager({ store, cache: { ttl: "60s" }, maxStaleness: "2s" });
+   * await redisInvalidation(keys, { publisher, subscriber }); // entries live 60 s while the channel is heard, 2 s when not
+   */
+  maxStaleness?: Duration;
+  /**
+   * How long before its expiry a key starts answering with `Deprecation` and `Sunset` headers
+   * (see `apiKeyAuth({ lifecycleHeaders })`). Defaults to `"14d"`.
+   *
+   * @example
+   * const keys = new KeyManager({ store, warnBeforeExpiry: "30d" });
+   */
+  warnBeforeExpiry?: Duration;
   /** Usage tracking: `false` to turn off. Defaults to `{ flushInterval: "1s" }`. */
   usage?: false | {
     /** How often counts are written. Defaults to `"1s"`. */ flushInterval?: Duration;
@@ -122,6 +142,8 @@ const schema = z.strictObject({
   rateLimit: rateLimitOption.optional(),
   cache: z.union([z.literal(false), z.strictObject({ max: z.number().int().min(0).optional(), ttl: durationOption.optional(), unknownMax: z.number().int().min(0).optional() })]).optional(),
   usage: z.union([z.literal(false), z.strictObject({ flushInterval: durationOption.optional() })]).optional(),
+  maxStaleness: durationOption.refine((ms) => ms >= 30, "must be at least 30ms (heartbeats go every third of it)").default(5000),
+  warnBeforeExpiry: durationOption.default(14 * 86_400_000),
   storeTimeout: durationOption.default(2000),
   clock: fn<() => number>().optional(),
   onEvent: fn<(event: KeywardEvent) => void>().optional(),
@@ -146,7 +168,8 @@ export interface ManagerConfig {
   defaultTier: string | null;
   tierOf: KeyManagerOptions["tierOf"];
   rateLimit: ResolvedTier["rateLimit"];
-  cache: { max: number; ttlMs: number; unknownMax: number };
+  cache: { max: number; ttlMs: number; unknownMax: number; maxStalenessMs: number };
+  warnBeforeExpiryMs: number;
   flushIntervalMs: number | null;
   storeTimeoutMs: number;
   clock: () => number;
@@ -173,7 +196,8 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     }
   }
   if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl)) throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
-  const cache = o.cache === false ? { max: 0, ttlMs: 0, unknownMax: 0 } : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000 };
+  const maxStalenessMs = o.maxStaleness;
+  const cache = o.cache === false ? { max: 0, ttlMs: 0, unknownMax: 0, maxStalenessMs } : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000, maxStalenessMs };
   return {
     store: o.store,
     counters: o.counters ?? o.store,
@@ -191,6 +215,7 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     tierOf: o.tierOf,
     rateLimit: o.rateLimit ?? null,
     cache,
+    warnBeforeExpiryMs: o.warnBeforeExpiry,
     flushIntervalMs: o.usage === false ? null : (o.usage?.flushInterval ?? 1000),
     storeTimeoutMs: o.storeTimeout,
     clock: o.clock ?? Date.now,

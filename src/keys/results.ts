@@ -1,6 +1,6 @@
 /**
  * The result types of KeyManager operations that users name in their own code: what `verify()`
- * answers, one page of `list()`, the cache occupancy.
+ * answers, one page of `list()`, the cache occupancy, `stats()`.
  */
 import type { KeywardError } from "../core/errors.js";
 import type { ApiKey, AuthenticatedKey } from "../core/types.js";
@@ -57,6 +57,44 @@ export interface CacheSize {
   keys: number;
   /** Unknown hashes cached. */
   unknown: number;
+}
+
+/**
+ * The invalidation channel's health and measured propagation lag (`keys.stats().channel`).
+ *
+ * @example
+ * const { state, lagMs } = keys.stats().channel;
+ * if (state === "silent") log.warn("keyward: invalidation channel silent; cache entries re-read after maxStaleness");
+ * metrics.gauge("keyward.invalidation_lag_p99_ms", lagMs.p99 ?? 0);
+ */
+export interface ChannelStats {
+  /** `none` (no channel attached), `healthy` (it vouches for the cache), `silent` (entries older than `maxStalenessMs` are re-read). */
+  state: "none" | "healthy" | "silent";
+  /** The configured bound (`maxStaleness`), in ms. */
+  maxStalenessMs: number;
+  /** Until when the channel vouches (if nothing more is heard), or null. */
+  vouchedUntil: Date | null;
+  /** Delay from a message's publication (sender's clock) to its arrival here, over the last 512 messages; null before any. */
+  lagMs: {
+    /** The latest message's. */ last: number | null;
+    /** Median. */ p50: number | null;
+    /** 99th percentile. */ p99: number | null;
+    /** Largest. */ max: number | null;
+    /** Messages measured since start. */ samples: number;
+  };
+}
+
+/**
+ * What `keys.stats()` answers.
+ *
+ * @example
+ * const { cache, channel } = keys.stats(); // { cache: { keys: 12, unknown: 0 }, channel: { state: "healthy", … } }
+ */
+export interface KeywardStats {
+  /** Cache occupancy. */
+  cache: CacheSize;
+  /** The invalidation channel. */
+  channel: ChannelStats;
 }
 
 /**

@@ -5,6 +5,8 @@
  * checked against the time the caller passes in (the request's one clock read), so a hit reads no
  * clock of its own; an entry whose expiry lies more than a TTL ahead (the clock went back) is stale.
  * It also holds the store reads in flight by hash, so concurrent misses for one key share one read.
+ * The revocation bound: an entry read from the store more than `maxStalenessMs` ago is served only
+ * while `vouchedUntil` (set by the KeyManager's channel tracker, `freshness.ts`) lies ahead.
  */
 import { LRUCache } from "lru-cache";
 
@@ -15,6 +17,8 @@ export const UNKNOWN = Symbol("unknown-key");
 interface Entry<V> {
   readonly value: V;
   readonly until: number;
+  /** Served after this (read start + maxStaleness) only while a channel vouches. */
+  readonly bound: number;
 }
 
 /** A bounded, TTL'd cache of verification results. */
@@ -23,22 +27,27 @@ export class VerifyCache<V extends { readonly id: string }> {
   /** Hashes the store did not know, each with when that verdict expires. */
   private readonly misses: LRUCache<string, Entry<true>> | null;
   private readonly ttl: number;
+  private readonly staleMs: number;
   private generation = 0;
+  /** Until when (the caller's clock) a healthy invalidation channel vouches for entries older than maxStaleness; -Infinity: none does. */
+  vouchedUntil = -Infinity;
   /** Store reads in flight by hash (started in the current epoch), shared by concurrent misses. */
   private readonly reads = new Map<string, Promise<unknown>>();
 
   /**
    * @param options.ttlMs How long an entry is served, measured on the clock whose readings the
    * caller passes to `get`/`set` (the KeyManager's).
+   * @param options.maxStalenessMs Age after which an entry needs {@link VerifyCache.vouchedUntil} ahead to be served. Defaults to the TTL.
    *
    * @example
    * const cache = new VerifyCache<{ id: string }>({ max: 10_000, ttlMs: 5000, unknownMax: 10_000 });
    * cache.set(hash, { id: "key_1" }, cache.epoch(), Date.now());
    * cache.get(hash, Date.now()); // { id: "key_1" } for the next 5 s
    */
-  constructor(options: { max: number; ttlMs: number; unknownMax: number }) {
+  constructor(options: { max: number; ttlMs: number; unknownMax: number; maxStalenessMs?: number }) {
     const enabled = options.ttlMs > 0 && options.max > 0;
     this.ttl = options.ttlMs;
+    this.staleMs = options.maxStalenessMs ?? options.ttlMs;
     this.hits = enabled ? new LRUCache<string, Entry<V>>({ max: options.max }) : null;
     this.misses = enabled && options.unknownMax > 0 ? new LRUCache<string, Entry<true>>({ max: options.unknownMax }) : null;
   }
@@ -52,13 +61,14 @@ export class VerifyCache<V extends { readonly id: string }> {
 
   /**
    * `lru`'s entry for `hash` if it may be served at `now`: not past its expiry, and not more than a
-   * TTL before it (the clock went back). An entry that may not is dropped.
+   * TTL before it (the clock went back), and not older than maxStaleness unless a channel vouches
+   * (one field read and compare on a hit). An entry that may not is dropped.
    */
   private live<T>(lru: LRUCache<string, Entry<T>> | null, hash: string, now: number): Entry<T> | undefined {
     const entry = lru?.get(hash);
     if (entry === undefined) return undefined;
     const left = entry.until - now;
-    if (left >= 0 && left <= this.ttl) return entry;
+    if (left >= 0 && left <= this.ttl && (now <= entry.bound || now < this.vouchedUntil)) return entry;
     lru!.delete(hash);
     return undefined;
   }
@@ -72,13 +82,13 @@ export class VerifyCache<V extends { readonly id: string }> {
   set(hash: string, value: V, epoch: number, now: number): void {
     if (this.hits === null || epoch !== this.generation) return;
     this.misses?.delete(hash);
-    this.hits.set(hash, { value, until: now + this.ttl });
+    this.hits.set(hash, { value, until: now + this.ttl, bound: now + this.staleMs });
   }
 
   /** Remembers from `now` for the TTL that the store has no key with `hash`, unless invalidated since `epoch`. */
   setUnknown(hash: string, epoch: number, now: number): void {
     if (this.misses === null || epoch !== this.generation) return;
-    this.misses.set(hash, { value: true, until: now + this.ttl });
+    this.misses.set(hash, { value: true, until: now + this.ttl, bound: now + this.staleMs });
   }
 
   /**

@@ -2,11 +2,13 @@
  * Cross-instance cache invalidation over Redis pub/sub: when a KeyManager updates, revokes or
  * rotates a key, the key id (never a secret or hash) is published; every other instance drops
  * its cached entry at once. After the subscriber reconnects, the whole cache is dropped, since
- * messages sent meanwhile were lost.
+ * messages sent meanwhile were lost. Every instance also publishes a timestamped heartbeat every
+ * third of the KeyManager's `maxStaleness`; hearing them (its own included) is what lets it serve
+ * cache entries older than that bound (see `keys/freshness.ts`).
  */
 import { randomBytes } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
-import { parseInvalidation, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
+import { formatInvalidation, GOODBYE, HEARTBEAT, parseInvalidation, type ChannelLink, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
 
 /**
  * The publishing side: any ioredis client.
@@ -84,31 +86,49 @@ export async function redisInvalidation(keys: InvalidationTarget, options: Redis
   const channel = options.channel ?? "keyward:invalidate";
   const origin = randomBytes(8).toString("hex");
   let connected = false;
+  let link: ChannelLink | null = null;
+  const publish = (id: string) => {
+    publisher.publish(channel, formatInvalidation(origin, id, Date.now())).catch((error: unknown) => {
+      link?.publishFailed();
+      onError?.(error);
+    });
+  };
 
   const onMessage = (from: string, message: string) => {
     if (from !== channel) return;
     const parsed = parseInvalidation(message);
-    if (parsed && parsed.origin !== origin) keys.invalidate(parsed.id);
+    if (parsed === null) return;
+    if (parsed.origin !== origin && parsed.id !== HEARTBEAT) {
+      if (parsed.id === GOODBYE) link?.left(parsed.origin);
+      else keys.invalidate(parsed.id);
+    }
+    link?.heard(parsed.origin, parsed.sentAt);
   };
   const onReady = () => {
     // A reconnect: anything published while we were away is lost, so forget everything cached.
     if (connected) keys.invalidate();
     connected = true;
   };
+  // The connection dropped: nothing vouches for the cache until messages arrive again.
+  const onClose = () => link?.lost();
   subscriber.on("message", onMessage);
   subscriber.on("ready", onReady);
+  subscriber.on("close", onClose);
   await subscriber.subscribe(channel);
   connected = true;
 
-  const stop = keys.onInvalidate((id) => {
-    publisher.publish(channel, `${origin}|${id}`).catch((error: unknown) => onError?.(error));
-  });
+  const stop = keys.onInvalidate(publish);
+  link = keys.invalidation?.attach({ origin, heartbeat: () => publish(HEARTBEAT) }) ?? null;
 
   return {
     async close() {
       stop();
+      link?.close();
+      link = null;
+      publish(GOODBYE);
       subscriber.removeListener("message", onMessage);
       subscriber.removeListener("ready", onReady);
+      subscriber.removeListener("close", onClose);
       await subscriber.unsubscribe(channel).catch(() => undefined);
     },
   };

@@ -2,11 +2,14 @@
  * Cross-instance cache invalidation over PostgreSQL LISTEN/NOTIFY, for apps that run the
  * PostgresStore and no Redis: a changed key's id (never a secret or hash) is sent with
  * `pg_notify`, and every other instance listening on one dedicated connection evicts it. When
- * that connection drops, the whole cache is dropped and the listener reconnects.
+ * that connection drops, the whole cache is dropped and the listener reconnects. Every instance
+ * also sends a timestamped heartbeat every third of the KeyManager's `maxStaleness`, on the same
+ * ordered queue as its invalidations; hearing them is what lets it serve cache entries older than
+ * that bound (see `keys/freshness.ts`).
  */
 import { randomBytes } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
-import { parseInvalidation, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
+import { formatInvalidation, GOODBYE, HEARTBEAT, parseInvalidation, type ChannelLink, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
 import type { PgClientLike, PgPoolLike } from "./postgres.js";
 import { PostgresStore } from "./postgres.js";
 
@@ -65,11 +68,30 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
   let retry: NodeJS.Timeout | null = null;
   /** A reconnect under way, which `close()` waits for (its connection must go back to the pool). */
   let reconnecting: Promise<void> | null = null;
+  let link: ChannelLink | null = null;
+  /** Notifies one after another, so a heartbeat is never delivered before an invalidation sent earlier. */
+  let queue: Promise<unknown> = Promise.resolve();
+  /** Heartbeats skipped while one is still queued (a slow database must not pile them up). */
+  let beating = false;
+  const notify = (id: string): Promise<unknown> => {
+    queue = queue.then(() => pool())
+      .then((p) => p.query("SELECT pg_notify($1, $2)", [channel, formatInvalidation(origin, id, Date.now())]))
+      .catch((error: unknown) => {
+        link?.publishFailed();
+        options.onError?.(error);
+      });
+    return queue;
+  };
 
   const onNotification = (msg: { channel: string; payload?: string }) => {
     if (msg.channel !== channel || !msg.payload) return;
     const parsed = parseInvalidation(msg.payload);
-    if (parsed && parsed.origin !== origin) keys.invalidate(parsed.id);
+    if (parsed === null) return;
+    if (parsed.origin !== origin && parsed.id !== HEARTBEAT) {
+      if (parsed.id === GOODBYE) link?.left(parsed.origin);
+      else keys.invalidate(parsed.id);
+    }
+    link?.heard(parsed.origin, parsed.sentAt);
   };
 
   const listen = async (): Promise<void> => {
@@ -81,6 +103,7 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
       c.removeAllListeners("notification");
       c.release(error ?? true);
       keys.invalidate(); // notifications sent while disconnected are lost
+      link?.lost();
       if (error) options.onError?.(error);
       if (!closed) scheduleReconnect();
     };
@@ -122,16 +145,24 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
   };
 
   await listen();
-  const stop = keys.onInvalidate((id) => {
-    pool()
-      .then((p) => p.query("SELECT pg_notify($1, $2)", [channel, `${origin}|${id}`]))
-      .catch((error: unknown) => options.onError?.(error));
-  });
+  const stop = keys.onInvalidate((id) => void notify(id));
+  link = keys.invalidation?.attach({
+    origin,
+    heartbeat: () => {
+      if (beating) return;
+      beating = true;
+      void notify(HEARTBEAT).finally(() => (beating = false));
+    },
+  }) ?? null;
 
   return {
     async close() {
       closed = true;
       stop();
+      link?.close();
+      link = null;
+      // Goodbye, so peers need not wait for this instance's heartbeats; not waiting long for a database that is down.
+      await Promise.race([notify(GOODBYE), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       if (retry) clearTimeout(retry);
       const c = client;
       client = null;

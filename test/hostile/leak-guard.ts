@@ -34,7 +34,7 @@ type Proto = {
   rotate: KeyManager["rotate"];
 };
 const proto = KeyManager.prototype as unknown as Proto;
-const hashOf = (manager: KeyManager, secret: string): string => (manager as unknown as { hash: (s: string) => string }).hash(secret);
+const hashOf = (manager: KeyManager, secret: string): string => (manager as unknown as { config: { hash: (s: string) => string } }).config.hash(secret);
 
 const originalCreate = proto.create;
 proto.create = async function (this: KeyManager, ...args: Parameters<KeyManager["create"]>) {

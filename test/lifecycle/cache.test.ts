@@ -4,14 +4,32 @@ import { KeyManager, MemoryStore, requireScope } from "keyward";
 import { makeApp, TestClock } from "../helpers";
 import { countingStore } from "./support";
 
-function setup(cache?: false | { max?: number; ttl?: string | number; unknownMax?: number }) {
+function setup(cache?: false | { max?: number; ttl?: string | number; unknownMax?: number }, maxStaleness?: string) {
   const counted = countingStore(new MemoryStore());
   const clock = new TestClock();
-  const keys = new KeyManager({ store: counted.store, clock: clock.now, usage: false, ...(cache === undefined ? {} : { cache }) });
+  const keys = new KeyManager({ store: counted.store, clock: clock.now, usage: false, ...(cache === undefined ? {} : { cache }), ...(maxStaleness ? { maxStaleness } : {}) });
   return { keys, clock, counted, reads: () => counted.count("findByHash") };
 }
 
 describe("verification cache", () => {
+  it("without an invalidation channel never serves an entry older than maxStaleness, whatever the TTL", async () => {
+    const { keys, clock, reads } = setup({ ttl: "60s" }, "2s");
+    const { secret } = await keys.create({ name: "ci" });
+    expect((await keys.verify(secret)).ok).toBe(true);
+    clock.advance(2000);
+    expect((await keys.verify(secret)).ok).toBe(true);
+    expect(reads()).toBe(1); // still within the bound
+    clock.advance(1);
+    expect((await keys.verify(secret)).ok).toBe(true);
+    expect(reads()).toBe(2); // older than the bound: re-read from the store
+    expect(keys.stats().channel.state).toBe("none");
+  });
+
+  it("validates maxStaleness like the other durations", () => {
+    expect(() => new KeyManager({ store: new MemoryStore(), maxStaleness: "soon" })).toThrow(/maxStaleness.*not a duration/);
+    expect(() => new KeyManager({ store: new MemoryStore(), maxStaleness: "10ms" })).toThrow(/maxStaleness.*at least 30ms/);
+  });
+
   it("serves warm hits without a store read, until the TTL (default 5s) runs out", async () => {
     const { keys, clock, reads } = setup();
     const { secret } = await keys.create({ name: "ci" });
@@ -37,7 +55,7 @@ describe("verification cache", () => {
   });
 
   it("expires cached unknown keys after the TTL, so a key created elsewhere is found then", async () => {
-    const { keys, clock, reads } = setup({ ttl: "10s" });
+    const { keys, clock, reads } = setup({ ttl: "10s" }, "10s");
     const unknown = keys.format.generate("live");
     expect((await keys.verify(unknown)).ok).toBe(false);
     clock.advance(9_999);
