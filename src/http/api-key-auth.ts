@@ -19,7 +19,7 @@ import { credentialReader, OTHER_SCHEME, type MalformedStatus } from "./credenti
 import { defaultKeyFormat, defaultKeyManager } from "./default-manager.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
-import { requestInfo } from "./request-info.js";
+import { requestInfo, socketAddress } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
 /**
@@ -87,6 +87,18 @@ export interface ApiKeyAuthOptions {
   forwardErrors?: boolean;
   /** RateLimit headers: `"draft"` (IETF draft fields), `"legacy"` (Limit/Remaining/Reset), `"both"` or false. Defaults to `"draft"`. */
   rateLimitHeaders?: RateLimitHeaderStyle;
+  /**
+   * The client address checked against a key's `allowedIps` (403 `ip_forbidden` outside it). Asked
+   * only for keys that have an allow-list. Defaults to the socket's peer address
+   * (`req.socket.remoteAddress`), which behind a proxy or load balancer is the proxy's: there,
+   * set Express's `trust proxy` to your proxies and pass `(req) => req.ip`. Never read
+   * `X-Forwarded-For` yourself unless your proxy overwrites it: clients can send it.
+   *
+   * @example
+   * app.set("trust proxy", "loopback"); // the proxies you run, nothing wider
+   * app.use(apiKeyAuth({ keys, ip: (req) => (req as { ip?: string }).ip })); // Express sets req.ip
+   */
+  ip?: (req: IncomingMessage) => string | null | undefined;
 }
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
@@ -106,6 +118,7 @@ const schema = z.strictObject({
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
+  ip: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
 });
 
 const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
@@ -157,6 +170,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     modeError: o.modes ? modeForbidden(o.modes) : null,
     project: pickProject || projectHeader !== null || defaultProject !== undefined ? requestedProject : null,
     memberOf: memberOf ?? null,
+    ip: o.ip ?? socketAddress,
     check: null,
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),

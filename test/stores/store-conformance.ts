@@ -34,7 +34,7 @@ export function storedKey(over: Partial<StoredKey> = {}): StoredKey {
     id, hash: randomBytes(32).toString("hex"), start: "sk_live_AbCd", name: "k", ownerId: "user_1", kind: "user",
     projectId: null, projects: [], mode: "live", scopes: ["nodes:read"], tier: null, rateLimit: null,
     metadata: {}, createdAt: T0, expiresAt: null, revokedAt: null, lastUsedAt: null, requestCount: 0,
-    rotatedFrom: null, rotatedTo: null, ...over,
+    rotatedFrom: null, rotatedTo: null, disabledAt: null, allowedIps: [], ...over,
   };
 }
 
