@@ -1,6 +1,6 @@
 /**
  * KeyManager: the facade every adapter (middleware, router, CLI, page) uses. It holds the
- * configuration and the public operations (create, list, update, revoke, rotate, usage, verify,
+ * configuration and the public operations (create, list, update, revoke, disable, rotate, usage, verify,
  * close) and delegates the work: store access to `StoreCalls`, key lookup to `Authenticator`,
  * limits to `Charger`, the request pipeline to `Verifier`, expiry rules to `expiry`, views to
  * `key-view`, usage buffering to `UsageRecorder`, events to `EventSink`.
@@ -259,7 +259,7 @@ export class KeyManager {
   }
 
   /**
-   * Calls `listener` with the key id each time this manager updates, revokes or rotates a key (after
+   * Calls `listener` with the key id each time this manager updates, revokes, rotates, disables or enables a key (after
    * the store write, once this process's cache is clean), so a channel can tell other instances to
    * call {@link KeyManager.invalidate}. Returns a function that removes the listener.
    *
