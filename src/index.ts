@@ -5,7 +5,7 @@
 import "./http/augment.js";
 
 export { KeyManager } from "./keys/key-manager.js";
-export { insufficientScope, modeForbidden, projectForbidden } from "./core/refusals.js";
+export { insufficientScope, ipForbidden, modeForbidden, projectForbidden } from "./core/refusals.js";
 export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
 export type { KeyManagerOptions, TierOptions } from "./keys/options.js";

@@ -1,7 +1,7 @@
 /**
  * The `keyward keys …` commands over a KeyManager. Data goes to stdout, diagnostics to stderr:
  * a new secret alone on stdout (create, rotate) so it pipes cleanly, with its notes on stderr; the
- * key table (list), a key's details (show) and usage lines on stdout; confirmations (revoke) and
+ * key table (list), a key's details (show) and usage lines on stdout; confirmations (revoke, disable, enable) and
  * notes such as "No keys." on stderr. With `--json`, one JSON document on stdout.
  */
 import { KeywardError } from "../core/errors.js";
@@ -37,6 +37,7 @@ const create: Command = async (keys, _args, f, io) => {
     ...(f.kind === "project" ? { kind: "project" as const, project: f.projects[0]! } : { kind: "user" as const, projects: f.projects }),
     ...(f.scopes.length ? { scopes: f.scopes } : {}),
     ...(f.expires !== undefined ? { expiresIn: f.expires } : {}),
+    ...(f.allowIps.length ? { allowedIps: f.allowIps } : {}),
   };
   const { secret, key } = await keys.create(input);
   if (f.json) return json(io, { secret, key: keyJson(key) });
@@ -75,6 +76,13 @@ const revoke: Command = async (keys, [id], f, io) => {
   io.err(`Revoked ${key.id} (${key.name}, ${key.start}…) at ${key.revokedAt?.toISOString()}.\n`);
 };
 
+/** `disable` / `enable`: pause or resume a key; a confirmation on stderr. */
+const pause = (disable: boolean): Command => async (keys, [id], f, io) => {
+  const key = disable ? await keys.disable(id!) : await keys.enable(id!);
+  if (f.json) return json(io, { key: keyJson(key) });
+  io.err(`${disable ? "Disabled" : "Enabled"} ${key.id} (${key.name}, ${key.start}…); status: ${key.status}.\n`);
+};
+
 const usage: Command = async (keys, [id], f, io) => {
   const rows = await keys.usage(id!, f.days ?? 30);
   if (f.json) return json(io, { usage: rows });
@@ -83,5 +91,5 @@ const usage: Command = async (keys, [id], f, io) => {
 
 /** Command bodies by name (`keyward keys <name>`). */
 export const RUNNERS: ReadonlyMap<string, Command> = new Map([
-  ["create", create], ["list", listKeys], ["show", show], ["rotate", rotate], ["revoke", revoke], ["usage", usage],
+  ["create", create], ["list", listKeys], ["show", show], ["rotate", rotate], ["revoke", revoke], ["disable", pause(true)], ["enable", pause(false)], ["usage", usage],
 ]);

@@ -18,11 +18,13 @@ export function describeKey(key: ApiKeyJson): string {
     ["kind", key.kind === "project" ? `project (${key.projectId})` : "user"],
     ["scopes", key.kind === "project" ? "(not scope-gated)" : key.scopes.join(", ") || "(none)"],
     ["projects", key.projects.join(", ") || "-"],
+    ["allowed IPs", key.allowedIps.join(", ") || "any"],
     ["owner", key.ownerId ?? "-"],
     ["tier", key.tier ?? "-"],
     ["created", day(key.createdAt)],
     ["expires", day(key.expiresAt, "never")],
     ["revoked", day(key.revokedAt)],
+    ["disabled", day(key.disabledAt)],
     ["last used", day(key.lastUsedAt, "never")],
     ["requests", String(key.requestCount)],
   ];

@@ -148,7 +148,7 @@ function report(error: unknown, io: Io, json: boolean, command: string | undefin
   return EXIT.failure;
 }
 
-const FLAGS: Record<string, string> = { name: "--name", scopes: "--scope", expiresIn: "--expires", mode: "--mode", projects: "--project", project: "--project", ownerId: "--owner", tier: "--tier", kind: "--kind", overlap: "--overlap" };
+const FLAGS: Record<string, string> = { name: "--name", scopes: "--scope", expiresIn: "--expires", mode: "--mode", projects: "--project", project: "--project", ownerId: "--owner", tier: "--tier", kind: "--kind", overlap: "--overlap", allowedIps: "--allow-ip" };
 
 /** The flag a validation detail's path came from (`scopes.1` → `--scope`). */
 function flagFor(path: string): string {

@@ -45,21 +45,24 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
   command("create", "Create a key. Prints the secret alone on stdout (shown once); details go to stderr.", [], {
     name: { type: "string" }, mode: { type: "string" }, scope: { type: "string", multiple: true }, expires: { type: "string" },
     project: { type: "string", multiple: true }, owner: { type: "string" }, kind: { type: "string" }, tier: { type: "string" },
-  }, "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--owner U] [--kind user|project] [--tier T] [--json]",
+    "allow-ip": { type: "string", multiple: true },
+  }, "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--allow-ip CIDR]... [--owner U] [--kind user|project] [--tier T] [--json]",
   `  --name NAME      label, e.g. ci-deploys (required)
   --mode MODE      one of the modes (default: the first, e.g. live)
   --scope S        a granted scope such as models:read; repeat for more (default: full access)
   --expires D      lifetime such as 30d, 90d, 12h, a number of seconds, or "never" (default: never)
   --project P      project allow-list entry (user keys; repeatable), or the project of a --kind project key
+  --allow-ip CIDR  client address or range the key may be used from, e.g. 203.0.113.0/24 or
+                   2001:db8::/32 (repeatable; default: any address)
   --owner U        owner user id (default: none)
   --kind K         user (default) or project
   --tier T         tier name, when the server defines tiers`),
   command("list", "List keys, newest first.", [], {
     owner: { type: "string" }, mode: { type: "string" }, status: { type: "string" }, project: { type: "string" }, limit: { type: "string" },
-  }, "list [--owner U] [--mode MODE] [--status active|expired|revoked] [--project P] [--limit N] [--json]",
+  }, "list [--owner U] [--mode MODE] [--status active|expired|revoked|disabled] [--project P] [--limit N] [--json]",
   `  --owner U        only keys of this owner
   --mode MODE      only keys of this mode
-  --status S       active, expired or revoked
+  --status S       active, expired, revoked or disabled
   --project P      only keys that may act on this project
   --limit N        at most N keys (default 100, at most 1000)`),
   command("show", "Show one key.", ["ID"], {}, "show ID [--json]", ""),
@@ -67,6 +70,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
     overlap: { type: "string" },
   }, "rotate ID [--overlap 24h] [--json]", `  --overlap D      how long the old key keeps working, e.g. 24h, 7d; 0 revokes it now (default 24h)`),
   command("revoke", "Revoke a key now and for good (repeating is a no-op). Takes its id or the secret itself.", ["ID"], {}, "revoke ID|SECRET [--json]", ""),
+  command("disable", "Pause a key: refused with 401 key_disabled until enabled again (reversible, unlike revoke).", ["ID"], {}, "disable ID [--json]", ""),
+  command("enable", "Resume a key paused with keys disable.", ["ID"], {}, "enable ID [--json]", ""),
   command("usage", "Requests per UTC day, oldest first.", ["ID"], { days: { type: "string" } }, "usage ID [--days 30] [--json]",
     `  --days N         how many days, 1-90 (default 30)`),
 ].map((c) => [c.name, c]));

@@ -21,12 +21,16 @@ export const ERROR_STATUS = {
   key_expired: 401,
   /** 401: the key was revoked. */
   key_revoked: 401,
+  /** 401: the key is paused by `keys.disable(id)` (reversible with `keys.enable(id)`). */
+  key_disabled: 401,
   /** 403: a guard's scope is missing. */
   insufficient_scope: 403,
   /** 403: the project is outside the key's allow-list or its owner's projects. */
   project_forbidden: 403,
   /** 403: the key's mode is not accepted here. */
   mode_forbidden: 403,
+  /** 403: the request's client address is outside the key's `allowedIps`. */
+  ip_forbidden: 403,
   /** 403: the owner holds the tier's maximum of active keys. */
   key_limit_reached: 403,
   /** 403: refused by `requireKey`, CSRF checks, or an API key where only a session may act. */

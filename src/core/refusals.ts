@@ -39,6 +39,31 @@ export function keyExpired(keyId: string): KeywardError {
 }
 
 /**
+ * 401 `key_disabled` for one key (made once per cache fill): paused by `keys.disable(id)`.
+ *
+ * @example
+ * keyDisabled("key_0LmQ7x2a9fKq3ZrT1bN0cD").code; // "key_disabled"
+ */
+export function keyDisabled(keyId: string): KeywardError {
+  return new KeywardError("key_disabled", "The API key is disabled.", { keyId });
+}
+
+/**
+ * The 403 for a request whose client address is outside the key's IP allow-list.
+ *
+ * @example
+ * import { ipForbidden } from "keyward";
+ * const error = ipForbidden(); // 403 "ip_forbidden"
+ * if (!officeNetwork(req.ip)) return next(error);
+ */
+export function ipForbidden(): KeywardError {
+  return new KeywardError("ip_forbidden", "This key may not be used from this address.");
+}
+
+/** The shared {@link ipForbidden} refusal of the verification path. */
+export const IP_FORBIDDEN = ipForbidden();
+
+/**
  * 503 `store_unavailable` with `Retry-After: 1`: a store call failed or timed out (fail closed).
  *
  * @example

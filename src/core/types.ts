@@ -20,12 +20,13 @@ export type MaybePromise<T> = T | Promise<T>;
 export type KeyKind = "user" | "project";
 
 /**
- * Where a key stands now.
+ * Where a key stands now. A key that is several at once shows the first of revoked, expired,
+ * disabled (paused with `keys.disable(id)`), active.
  *
  * @example
  * const { keys: active } = await keys.list({ ownerId: "user_1", status: "active" });
  */
-export type KeyStatus = "active" | "expired" | "revoked";
+export type KeyStatus = "active" | "expired" | "revoked" | "disabled";
 
 /**
  * A fixed-window rate limit in resolved form.
@@ -98,6 +99,10 @@ export interface StoredKey {
   expiresAt: number | null;
   /** Revocation time (ms since the epoch), or `null` while not revoked. */
   revokedAt: number | null;
+  /** When the key was paused by `disable` (ms since the epoch), or `null` while enabled. */
+  disabledAt: number | null;
+  /** Client addresses the key may be used from (IPv4/IPv6 addresses and CIDR ranges, canonical form); empty means any address. */
+  allowedIps: string[];
   /** Time of the last authenticated request (ms since the epoch), or `null` if never used. */
   lastUsedAt: number | null;
   /** Authenticated requests so far. */
@@ -123,6 +128,10 @@ export interface KeyPatch {
   metadata?: Record<string, unknown>;
   /** A new expiry (ms since the epoch), or `null` for never. */
   expiresAt?: number | null;
+  /** A new IP allow-list (replaces the old one; `[]` for any address). */
+  allowedIps?: string[];
+  /** Pause (a time, ms since the epoch) or resume (`null`) the key. */
+  disabledAt?: number | null;
 }
 
 /**
@@ -281,8 +290,8 @@ export interface KeyStore extends CounterStore {
  * const key: ApiKey | null = await keys.get("key_…");
  * if (key?.status === "active") console.log(key.name, key.start, key.lastUsedAt);
  */
-export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresAt" | "revokedAt" | "lastUsedAt"> {
-  /** Where the key stands now: `active`, `expired` or `revoked`. */
+export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresAt" | "revokedAt" | "disabledAt" | "lastUsedAt"> {
+  /** Where the key stands now: `active`, `expired`, `revoked` or `disabled` (in that precedence: revoked, expired, disabled). */
   status: KeyStatus;
   /** When the key was created. */
   createdAt: Date;
@@ -290,6 +299,8 @@ export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresA
   expiresAt: Date | null;
   /** When the key was revoked, or `null`. */
   revokedAt: Date | null;
+  /** When the key was paused by `disable`, or `null` while enabled. */
+  disabledAt: Date | null;
   /** When the key last authenticated a request, or `null`. */
   lastUsedAt: Date | null;
 }

@@ -20,7 +20,7 @@ import { defaultKeyFormat, defaultKeyManager } from "../keys/default-manager.js"
 import { deprecationLinkValue, writeLifecycleHeaders } from "./lifecycle-headers.js";
 import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-headers.js";
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
-import { requestInfo } from "./request-info.js";
+import { requestInfo, socketAddress } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
 
 /**
@@ -106,6 +106,18 @@ export interface ApiKeyAuthOptions {
    * app.use(apiKeyAuth({ keys, deprecationLink: "https://example.com/docs/rotating-keys" }));
    */
   deprecationLink?: string;
+  /**
+   * The client address checked against a key's `allowedIps` (403 `ip_forbidden` outside it). Asked
+   * only for keys that have an allow-list. Defaults to the socket's peer address
+   * (`req.socket.remoteAddress`), which behind a proxy or load balancer is the proxy's: there,
+   * set Express's `trust proxy` to your proxies and pass `(req) => req.ip`. Never read
+   * `X-Forwarded-For` yourself unless your proxy overwrites it: clients can send it.
+   *
+   * @example
+   * app.set("trust proxy", "loopback"); // the proxies you run, nothing wider
+   * app.use(apiKeyAuth({ keys, ip: (req) => (req as { ip?: string }).ip })); // Express sets req.ip
+   */
+  ip?: (req: IncomingMessage) => string | null | undefined;
 }
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
@@ -127,6 +139,7 @@ const schema = z.strictObject({
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
   lifecycleHeaders: z.boolean().default(true),
   deprecationLink: z.string().max(2000).refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets").optional(),
+  ip: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
 });
 
 const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
@@ -179,6 +192,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     modeError: o.modes ? modeForbidden(o.modes) : null,
     project: pickProject || projectHeader !== null || defaultProject !== undefined ? requestedProject : null,
     memberOf: memberOf ?? null,
+    ip: o.ip ?? socketAddress,
     check: null,
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),

@@ -29,6 +29,7 @@ export function keyJson(key: ApiKey): ApiKeyJson {
     projectId: key.projectId, projects: [...key.projects], mode: key.mode, scopes: [...key.scopes], tier: key.tier,
     rateLimit: key.rateLimit && { limit: key.rateLimit.limit, windowMs: key.rateLimit.windowMs }, metadata: key.metadata,
     status: key.status, createdAt: key.createdAt.toISOString(), expiresAt: iso(key.expiresAt), revokedAt: iso(key.revokedAt),
+    disabledAt: iso(key.disabledAt), allowedIps: [...key.allowedIps],
     lastUsedAt: iso(key.lastUsedAt), requestCount: key.requestCount, rotatedFrom: key.rotatedFrom, rotatedTo: key.rotatedTo,
   };
 }

@@ -125,8 +125,9 @@ interface Routed<Req> {
 
 type Handler<Req> = (routed: Routed<Req>, caller: Caller) => Promise<{ status: number; data: unknown }>;
 
-/** A route's place: the collection (`/`), one key (`/:id`), or a key's action (`/:id/usage`, `/:id/rotate`). */
-type Place = "" | ":id" | ":id/usage" | ":id/rotate";
+/** A route's place: the collection (`/`), one key (`/:id`), or a key's action (`/:id/usage`, `/:id/rotate`, …). */
+type Place = "" | ":id" | ":id/usage" | ":id/rotate" | ":id/disable" | ":id/enable";
+const ACTIONS: ReadonlySet<string> = new Set(["usage", "rotate", "disable", "enable"]);
 
 /**
  * Where `url` (as the mount left it) points, case-insensitively and with an optional trailing
@@ -149,9 +150,7 @@ function place(url: string): { place: Place; id: string | null | undefined } | n
   }
   if (parts.length === 1) return { place: ":id", id };
   const action = parts[1]!.toLowerCase();
-  if (action === "usage") return { place: ":id/usage", id };
-  if (action === "rotate") return { place: ":id/rotate", id };
-  return null;
+  return ACTIONS.has(action) ? { place: `:id/${action}` as Place, id } : null;
 }
 
 /** The query the app already parsed (Express's `req.query`), else the URL's, parsed like Express 5. */
@@ -171,7 +170,8 @@ const BAD_ID = new KeywardError("invalid_request", "The key id in the path is no
  *
  * Routes: `POST /` (201 `{ secret, key }`), `GET /` (`{ keys, next }`), `GET /:id` (`{ key }`),
  * `GET /:id/usage?days=30` (`{ usage }`), `PATCH /:id` (`{ key }`), `POST /:id/rotate`
- * (201 `{ secret, key, previous }`), `DELETE /:id` (`{ key }`).
+ * (201 `{ secret, key, previous }`), `POST /:id/disable` and `POST /:id/enable` (`{ key }`: pause
+ * and resume), `DELETE /:id` (`{ key }`).
  *
  * @example
  * import { keysRouter } from "keyward";
@@ -232,7 +232,7 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     return key;
   };
 
-  const routes: Record<Place, Partial<Record<string, ReturnType<typeof route>>>> = { "": {}, ":id": {}, ":id/usage": {}, ":id/rotate": {} };
+  const routes: Record<Place, Partial<Record<string, ReturnType<typeof route>>>> = { "": {}, ":id": {}, ":id/usage": {}, ":id/rotate": {}, ":id/disable": {}, ":id/enable": {} };
   const router = {
     get: (at: Place, handler: Handler<Req>) => void (routes[at].GET = route(handler)),
     post: (at: Place, handler: Handler<Req>) => void (routes[at].POST = route(handler)),
@@ -303,6 +303,9 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     const { secret, key: successor, previous } = await keys.rotate(key.id, body.overlap === undefined ? {} : { overlap: body.overlap });
     return { status: 201, data: { secret, key: view(successor, req), previous: view(previous, req) } };
   });
+
+  router.post(":id/disable", async ({ req, id }, caller) => ({ status: 200, data: { key: view(await keys.disable((await owned(id, caller)).id), req) } }));
+  router.post(":id/enable", async ({ req, id }, caller) => ({ status: 200, data: { key: view(await keys.enable((await owned(id, caller)).id), req) } }));
 
   router.delete(":id", async ({ req, id }, caller) => {
     const key = await owned(id, caller);

@@ -1,4 +1,4 @@
-/** Request details for audit events: id, client IP, method and path (never the query string). */
+/** Request details for audit events: id, client IP, method and path (never the query string); the socket's address for IP allow-lists. */
 import type { IncomingMessage } from "node:http";
 import type { RequestInfo } from "../keys/events.js";
 
@@ -14,4 +14,9 @@ export function requestInfo(req: IncomingMessage): RequestInfo {
   if (ip) info.ip = ip;
   if (id !== undefined) info.requestId = id;
   return info;
+}
+
+/** The peer address of the request's socket (the default client address for IP allow-lists). */
+export function socketAddress(req: IncomingMessage): string | undefined {
+  return req.socket?.remoteAddress;
 }

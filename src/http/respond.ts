@@ -40,6 +40,7 @@ const RFC6750_ERROR: Partial<Record<KeywardError["code"], string>> = {
   invalid_key: "invalid_token",
   key_expired: "invalid_token",
   key_revoked: "invalid_token",
+  key_disabled: "invalid_token",
   insufficient_scope: "insufficient_scope",
 };
 

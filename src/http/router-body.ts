@@ -9,7 +9,7 @@ import { isKeyId } from "../core/ids.js";
 import { MAX_SCOPES, scopeError } from "../core/scopes.js";
 import { KeywardError } from "../core/errors.js";
 import { requestError } from "../core/zod-issues.js";
-import { checked, keyName, metadataField, projectIdField } from "../keys/fields.js";
+import { allowedIpsField, checked, keyName, metadataField, projectIdField } from "../keys/fields.js";
 
 const text = (what = "a string") => z.string({ error: `must be ${what}` });
 
@@ -41,6 +41,7 @@ export const createBody = z.strictObject({
   expiresIn: expiresIn.optional(),
   metadata: metadataField.optional(),
   tier: text().max(64, "must be at most 64 characters").optional(),
+  allowedIps: allowedIpsField.optional(),
 });
 
 /** `PATCH /:id` body: at least one field. */
@@ -48,7 +49,8 @@ export const patchBody = z.strictObject({
   name: name.optional(),
   metadata: metadataField.optional(),
   scopes: scopes.optional(),
-}).refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined, { message: "give at least one of name, metadata, scopes" });
+  allowedIps: allowedIpsField.optional(),
+}).refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined || v.allowedIps !== undefined, { message: "give at least one of name, metadata, scopes, allowedIps" });
 
 /** `POST /:id/rotate` body. */
 export const rotateBody = z.strictObject({
@@ -68,7 +70,7 @@ const integer = (min: number, max: () => number, what: string) => once(z.string(
 export function listQuery(maxPageSize: number) {
   return z.strictObject({
     mode: once(z.string().max(16, "must be at most 16 characters")).optional(),
-    status: once(z.enum(["active", "expired", "revoked"], { error: "must be active, expired or revoked" })).optional(),
+    status: once(z.enum(["active", "expired", "revoked", "disabled"], { error: "must be active, expired, revoked or disabled" })).optional(),
     project: once(projectId).optional(),
     limit: integer(1, () => maxPageSize, "keys").optional(),
     before: once(z.string().refine(isKeyId, "must be a key id (the `next` value of the previous page)")).optional(),

@@ -12,7 +12,7 @@ import type { VerifiedKey } from "../keys/authenticator.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { bearerToken, OTHER_SCHEME } from "./credentials.js";
 import { authState, type KeywardRequest } from "./request-state.js";
-import { requestInfo } from "./request-info.js";
+import { requestInfo, socketAddress } from "./request-info.js";
 
 /** The resolved caller of a management request. */
 export interface Caller {
@@ -84,7 +84,7 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
   if (policy === undefined) {
     const refusal = insufficient(scope);
     policy = Object.freeze({
-      modes: null, modeError: null, project: null, memberOf: null, malformed: null, describe: requestInfo,
+      modes: null, modeError: null, project: null, memberOf: null, malformed: null, describe: requestInfo, ip: socketAddress,
       check: (key: VerifiedKey) => (key.kind === "project" ? PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? NO_KEY_OWNER : null),
       admit: (_req: IncomingMessage, key: VerifiedKey): Caller => ({ ownerId: key.ownerId!, grant: key.grant }),
     });

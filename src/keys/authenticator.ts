@@ -10,7 +10,8 @@ import { KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
 import { keyIdTime } from "../core/ids.js";
 import { type KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
-import { asStoreUnavailable, INVALID_KEY, keyExpired, keyRevoked, MANAGER_CLOSED, storeUnavailable } from "../core/refusals.js";
+import { IpMatcher } from "../core/ip.js";
+import { asStoreUnavailable, INVALID_KEY, keyDisabled, keyExpired, keyRevoked, MANAGER_CLOSED, storeUnavailable } from "../core/refusals.js";
 import { ScopeSet } from "../core/scopes.js";
 import type { AuthenticatedKey, MaybePromise, StoredKey } from "../core/types.js";
 import type { ResolvedTier } from "./limits.js";
@@ -54,6 +55,10 @@ export interface VerifiedKey {
   readonly noticeFrom: number;
   /** The lifecycle header values, when the key is in its rotation overlap or will expire. */
   readonly notice: LifecycleNotice | null;
+  /** The refusal while the key is paused (`disable`), made once per cache fill; null while enabled. */
+  readonly disabledError: KeywardError | null;
+  /** The key's compiled IP allow-list; null for any address (one null check per request). */
+  readonly ipAllow: IpMatcher | null;
 }
 
 /** `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) header values for a key nearing its end. */
@@ -165,6 +170,7 @@ export class Authenticator {
     if (this.store.closed) return MANAGER_CLOSED;
     if (entry.revokedError !== null) return entry.revokedError;
     if (entry.expiredError !== null && entry.expiresAt! <= now) return entry.expiredError;
+    if (entry.disabledError !== null) return entry.disabledError;
     return entry;
   }
 
@@ -194,6 +200,8 @@ export class Authenticator {
         ownerId: record.ownerId, expiresAt: record.expiresAt, revokedAt: record.revokedAt,
         revokedError: record.revokedAt === null ? null : keyRevoked(record.id),
         expiredError: record.expiresAt === null ? null : keyExpired(record.id),
+        disabledError: record.disabledAt == null ? null : keyDisabled(record.id),
+        ipAllow: IpMatcher.compile(record.allowedIps),
         grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
         principal,
         meter: rate === null && monthly === null ? null : new KeyMeter(record.id, rate, monthly),

@@ -19,14 +19,14 @@ export interface RequestInfo {
 }
 
 /**
- * A management event: a key was created, updated, rotated or revoked.
+ * A management event: a key was created, updated, rotated, revoked, disabled or enabled.
  *
  * @example
  * onEvent: (e) => { if (e.type === "key.revoked") audit.write(`${e.keyId} revoked at ${e.at.toISOString()}`); }
  */
 export interface KeyEvent {
   /** What happened to the key. */
-  type: "key.created" | "key.updated" | "key.rotated" | "key.revoked";
+  type: "key.created" | "key.updated" | "key.rotated" | "key.revoked" | "key.disabled" | "key.enabled";
   /** When it happened. */
   at: Date;
   /** The key's id. */

@@ -3,6 +3,7 @@
  * and the management router's request bodies (`http/router-body.ts`), so both apply the same rules.
  */
 import { z } from "zod";
+import { checkAllowedIps } from "../core/ip.js";
 import { metadataError } from "../core/metadata.js";
 import { PROJECT_ID_PATTERN } from "./projects.js";
 
@@ -38,3 +39,19 @@ export const projectIdField = (base: z.ZodString) => base.regex(PROJECT_ID_PATTE
 
 /** Key metadata: a JSON object of at most 4 KiB (see `metadataError`). */
 export const metadataField = checked<Record<string, unknown>>(metadataError);
+
+/**
+ * An IP allow-list: null or an array of at most 64 IPv4/IPv6 addresses and CIDR ranges, turned
+ * into the canonical list (`[]` for null: any address). Each bad entry is one issue at its index,
+ * its message quoting the entry.
+ *
+ * @example
+ * allowedIpsField.parse(["203.0.113.0/24", "2001:DB8::/32"]); // ["203.0.113.0/24", "2001:db8::/32"]
+ */
+export const allowedIpsField = z.unknown().transform((value, ctx): string[] => {
+  if (value === null) return [];
+  const checkedList = checkAllowedIps(value);
+  if ("list" in checkedList) return checkedList.list;
+  for (const p of checkedList.problems) ctx.addIssue({ code: "custom", message: p.message, path: p.index === null ? [] : [p.index] });
+  return z.NEVER;
+});

@@ -5,7 +5,7 @@ import { KeywardError } from "../core/errors.js";
 import { rateLimitOption } from "../core/options.js";
 import { requestError } from "../core/zod-issues.js";
 import type { KeyKind } from "../core/types.js";
-import { keyName, metadataField, projectIdField } from "./fields.js";
+import { allowedIpsField, keyName, metadataField, projectIdField } from "./fields.js";
 
 /**
  * What `create` accepts.
@@ -41,6 +41,16 @@ export interface CreateKeyInput {
     /** Requests admitted per window. */ limit: number;
     /** The window, e.g. `"1s"`. */ window: Duration;
   } | null;
+  /**
+   * Client addresses the key may be used from: at most 64 IPv4/IPv6 addresses and CIDR ranges
+   * (`"203.0.113.0/24"`, `"2001:db8::/32"`, `"198.51.100.7"`); an IPv4-mapped client address
+   * (`::ffff:203.0.113.9`) matches as IPv4. A range with host bits set (`10.0.0.1/8`) is refused.
+   * Null or `[]` (the default): any address. Other addresses get 403 `ip_forbidden`.
+   *
+   * @example
+   * await keys.create({ name: "office-ci", allowedIps: ["203.0.113.0/24", "2001:db8::/32"] });
+   */
+  allowedIps?: string[] | null;
 }
 
 /**
@@ -56,6 +66,14 @@ export interface UpdateKeyInput {
   scopes?: string[];
   /** New metadata (replaces the old object). */
   metadata?: Record<string, unknown>;
+  /**
+   * A new IP allow-list (replaces the old one); null or `[]` for any address.
+   *
+   * @example
+   * await keys.update("key_…", { allowedIps: ["198.51.100.7"] });
+   * await keys.update("key_…", { allowedIps: null }); // any address again
+   */
+  allowedIps?: string[] | null;
 }
 
 const name = keyName(z.string());
@@ -75,6 +93,7 @@ export const createSchema = z.strictObject({
   expiresIn: z.union([z.string().max(32), z.number(), z.null()]).optional(),
   expiresAt: z.union([z.date(), z.number(), z.string().max(64), z.null()]).optional(),
   rateLimit: z.union([rateLimitOption, z.null()]).optional(),
+  allowedIps: allowedIpsField.optional(),
 });
 
 /** @internal The zod schema (left out of the published types, which stay free of zod's). */
@@ -82,6 +101,7 @@ export const updateSchema = z.strictObject({
   name: name.optional(),
   scopes: z.array(z.unknown()).optional(),
   metadata: metadataField.optional(),
+  allowedIps: allowedIpsField.optional(),
 });
 
 /** @internal The zod schema (left out of the published types, which stay free of zod's). */

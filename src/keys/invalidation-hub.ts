@@ -1,5 +1,5 @@
 /**
- * InvalidationHub: after a key changes (update, revoke, rotate), drops it from this process's
+ * InvalidationHub: after a key changes (update, revoke, rotate, disable, enable), drops it from this process's
  * verification cache and tells every listener (the cross-instance channels: Redis pub/sub,
  * Postgres LISTEN/NOTIFY), so other instances drop it too. A failing listener never fails the
  * management call: the revocation bound (`maxStaleness`, kept by `Freshness`) still holds. Channels

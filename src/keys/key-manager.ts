@@ -1,6 +1,6 @@
 /**
  * KeyManager: the facade every adapter (middleware, router, CLI, page) uses. It holds the
- * configuration and the public operations (create, list, update, revoke, rotate, usage, verify,
+ * configuration and the public operations (create, list, update, revoke, disable, rotate, usage, verify,
  * close) and delegates the work: store access to `StoreCalls`, key lookup to `Authenticator`,
  * limits to `Charger`, the request pipeline to `Verifier`, expiry rules to `expiry`, views to
  * `key-view`, usage buffering to `UsageRecorder`, events to `EventSink`.
@@ -8,18 +8,19 @@
 import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
 import { isKeyId } from "../core/ids.js";
-import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
+import { KeyFormat } from "../core/key-format.js";
 import { keyLimitReached, notFound } from "../core/refusals.js";
 import { pageSize } from "../core/status.js";
-import type { ApiKey, DailyUsage, KeyFilter, StoredKey } from "../core/types.js";
+import type { ApiKey, DailyUsage, KeyFilter, KeyPatch, StoredKey } from "../core/types.js";
 import { Authenticator, tierFor } from "./authenticator.js";
 import { Charger, pruneTimer } from "./charger.js";
 import { EventSink } from "./event-sink.js";
-import type { KeywardEvent } from "./events.js";
+import type { KeyEvent, KeywardEvent } from "./events.js";
 import type { CreateKeyInput, UpdateKeyInput } from "./inputs.js";
 import { InvalidationHub } from "./invalidation-hub.js";
 import { keyView, usageSeries } from "./key-view.js";
 import { checkModeFilter, keyPatch, newKey, planRotation } from "./new-key.js";
+import { pausePatch } from "./pause.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import type { CacheSize, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
 import { StoreCalls } from "./store-calls.js";
@@ -69,34 +70,22 @@ export class KeyManager {
   }
 
   /** Current time from the configured clock (ms since the epoch). */
-  now(): number {
-    return this.config.clock();
-  }
+  now(): number { return this.config.clock(); }
 
   /** The modes keys can have (empty for a format without modes). */
-  get modes(): readonly string[] {
-    return this.format.modes;
-  }
+  get modes(): readonly string[] { return this.format.modes; }
 
   /** Known scopes (the catalogue), when one was configured. */
-  get scopeCatalogue(): readonly string[] | undefined {
-    return this.config.catalogue;
-  }
+  get scopeCatalogue(): readonly string[] | undefined { return this.config.catalogue; }
 
   /** Scopes stored on a user key created without any (the `defaultScopes` option). */
-  get defaultScopes(): readonly string[] {
-    return this.config.defaultScopes;
-  }
+  get defaultScopes(): readonly string[] { return this.config.defaultScopes; }
 
   /** Scope implications (the `implies` option), when configured. */
-  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined {
-    return this.config.implies;
-  }
+  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined { return this.config.implies; }
 
   /** Names of the configured tiers. */
-  get tierNames(): string[] {
-    return [...this.config.tiers.keys()];
-  }
+  get tierNames(): string[] { return [...this.config.tiers.keys()]; }
 
   /**
    * Creates a key. The secret is returned here once and stored nowhere.
@@ -148,16 +137,25 @@ export class KeyManager {
    * @example
    * await keys.update(id, { scopes: ["nodes:read"] });
    */
-  async update(id: string, patch: UpdateKeyInput): Promise<ApiKey> {
-    await this.store.init();
-    const existing = await this.mustFind(id);
-    const change = keyPatch(this.config, existing, patch);
-    const updated = await this.store.call(() => this.config.store.update(id, change));
-    if (!updated) throw notFound();
-    this.invalidation.changed(updated);
-    this.emitKey("key.updated", updated);
-    return this.view(updated);
-  }
+  update(id: string, patch: UpdateKeyInput): Promise<ApiKey> { return this.change(id, "key.updated", (existing) => keyPatch(this.config, existing, patch)); }
+
+  /**
+   * Pauses a key: refused with 401 `key_disabled` until {@link KeyManager.enable} (reversible,
+   * unlike revoke; a revoked key answers 409). Immediate in this process, announced to the
+   * invalidation channels like a revocation. Disabling again changes nothing.
+   *
+   * @example
+   * await keys.disable(id); // suspicious traffic: pause while you look
+   */
+  disable(id: string): Promise<ApiKey> { return this.change(id, "key.disabled", (existing) => pausePatch(existing, true, this.now())); }
+
+  /**
+   * Resumes a key paused by {@link KeyManager.disable}. Enabling an enabled key changes nothing.
+   *
+   * @example
+   * await keys.enable(id);
+   */
+  enable(id: string): Promise<ApiKey> { return this.change(id, "key.enabled", (existing) => pausePatch(existing, false, this.now())); }
 
   /**
    * Revokes a key now and for good; revoking again changes nothing. Requests in this process are
@@ -172,13 +170,7 @@ export class KeyManager {
   async revoke(idOrSecret: string): Promise<ApiKey> {
     await this.store.init();
     const now = this.now();
-    let id = idOrSecret;
-    if (typeof idOrSecret === "string" && idOrSecret.length <= MAX_CREDENTIAL_LENGTH && this.format.check(idOrSecret) !== undefined) {
-      const hash = this.config.hash(idOrSecret);
-      const found = await this.store.call(() => this.config.store.findByHash(hash));
-      if (!found) throw notFound();
-      id = found.id;
-    }
+    const id = await this.store.idOf(idOrSecret, this.format, this.config.hash);
     const before = await this.mustFind(id);
     const revoked = await this.store.call(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();
@@ -250,9 +242,7 @@ export class KeyManager {
   }
 
   /** Whether anyone listens to events. */
-  get hasEventSink(): boolean {
-    return this.events.active;
-  }
+  get hasEventSink(): boolean { return this.events.active; }
 
   /** Drops cached entries for a key id, or all of them (used by cross-instance invalidation channels). */
   invalidate(id?: string): void {
@@ -260,7 +250,7 @@ export class KeyManager {
   }
 
   /**
-   * Calls `listener` with the key id each time this manager updates, revokes or rotates a key (after
+   * Calls `listener` with the key id each time this manager updates, revokes, rotates, disables or enables a key (after
    * the store write, once this process's cache is clean), so a channel can tell other instances to
    * call {@link KeyManager.invalidate}. Returns a function that removes the listener.
    *
@@ -272,9 +262,7 @@ export class KeyManager {
   }
 
   /** Cache occupancy, for monitoring and tests. */
-  get cacheSize(): CacheSize {
-    return this.authenticator.cache.size;
-  }
+  get cacheSize(): CacheSize { return this.authenticator.cache.size; }
 
   /**
    * Cache occupancy, the invalidation channel's health and its measured propagation lag.
@@ -328,6 +316,19 @@ export class KeyManager {
 
   // ---------------------------------------------------------------- internals
 
+  /** Applies `plan(existing)` (null: nothing to change), drops the cached entry everywhere, emits `type`. */
+  private async change(id: string, type: KeyEvent["type"], plan: (existing: StoredKey) => KeyPatch | null): Promise<ApiKey> {
+    await this.store.init();
+    const existing = await this.mustFind(id);
+    const patch = plan(existing);
+    if (patch === null) return this.view(existing);
+    const updated = await this.store.call(() => this.config.store.update(id, patch));
+    if (!updated) throw notFound();
+    this.invalidation.changed(updated);
+    this.emitKey(type, updated);
+    return this.view(updated);
+  }
+
   private async mustFind(id: string): Promise<StoredKey> {
     if (!isKeyId(id)) throw notFound();
     const record = await this.store.call(() => this.config.store.findById(id));
@@ -339,7 +340,7 @@ export class KeyManager {
     return keyView(record, this.recorder, this.now());
   }
 
-  private emitKey(type: "key.created" | "key.updated" | "key.revoked", record: StoredKey): void {
+  private emitKey(type: KeyEvent["type"], record: StoredKey): void {
     this.emit({ type, at: new Date(this.now()), keyId: record.id, ownerId: record.ownerId, name: record.name, mode: record.mode });
   }
 }

@@ -22,7 +22,8 @@ export function keyView(record: StoredKey, recorder: UsageRecorder | null, now: 
     projectId: record.projectId, projects: record.projects, mode: record.mode, scopes: record.scopes, tier: record.tier,
     rateLimit: record.rateLimit, metadata: record.metadata, status: keyStatus(record, now),
     createdAt: new Date(record.createdAt), expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
-    revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt), lastUsedAt: lastUsed === null ? null : new Date(lastUsed),
+    revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt),
+    disabledAt: record.disabledAt == null ? null : new Date(record.disabledAt), allowedIps: record.allowedIps ?? [], lastUsedAt: lastUsed === null ? null : new Date(lastUsed),
     requestCount: record.requestCount + (pending?.count ?? 0), rotatedFrom: record.rotatedFrom, rotatedTo: record.rotatedTo,
   };
 }

@@ -44,6 +44,7 @@ export function newKey(config: ManagerConfig, format: KeyFormat, hash: SecretHas
     projects: kind === "user" ? [...new Set(v.projects ?? [])] : [], mode: format.modes.length ? (v.mode ?? format.modes[0]!) : null,
     scopes, tier: v.tier ?? null, rateLimit: v.rateLimit ?? null, metadata: v.metadata ? cloneMetadata(v.metadata) : {},
     createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: null, rotatedTo: null,
+    disabledAt: null, allowedIps: v.allowedIps ?? [],
   };
   return { secret, record };
 }
@@ -69,7 +70,8 @@ export function planRotation(config: ManagerConfig, format: KeyFormat, hash: Sec
   const secret = format.generate(old.mode);
   const successor: StoredKey = {
     ...old, id: newKeyId(now), hash: hash(secret), start: format.start(secret), createdAt: now, expiresAt,
-    revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: old.id, rotatedTo: null,
+    revokedAt: null, disabledAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: old.id, rotatedTo: null,
+    allowedIps: [...old.allowedIps],
   };
   // Rotating a successor ends its predecessor's overlap now: one lineage, at most two usable keys.
   const change = overlapMs === 0 ? { revokedAt: now, endPredecessorAt: now } : { expiresAt: now + overlapMs, endPredecessorAt: now };
@@ -87,7 +89,7 @@ export function keyPatch(config: ManagerConfig, existing: StoredKey, input: unkn
   const v = validateInput(updateSchema, input, "update");
   const scopes = v.scopes === undefined ? undefined : normalizeScopes(v.scopes, { catalogue: config.catalogue, implies: config.implies });
   if (existing.kind === "project" && scopes !== undefined) throw validationFailed("scopes", "project keys are not scope-gated");
-  return { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata) };
+  return { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata), allowedIps: v.allowedIps };
 }
 
 /**

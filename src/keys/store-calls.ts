@@ -4,7 +4,9 @@
  * into `store_unavailable` (fail closed), and the closed state after `close()`.
  */
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
-import { asStoreUnavailable, storeUnavailable } from "../core/refusals.js";
+import type { SecretHasher } from "../core/hash.js";
+import { type KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
+import { asStoreUnavailable, notFound, storeUnavailable } from "../core/refusals.js";
 import type { KeyFormatRecord, KeyStore, MaybePromise } from "../core/types.js";
 import { claimStoreFormat } from "./format-claim.js";
 
@@ -69,6 +71,17 @@ export class StoreCalls {
       return storeUnavailable(error);
     }
     return isPromise(result) ? this.withTimeout(result).catch(storeUnavailable) : result;
+  }
+
+  /**
+   * The key id `idOrSecret` names: an id as given, or a secret (recognised by its format and
+   * checksum) looked up by hash, 404 when no key has it. The secret is never logged or put in an error.
+   */
+  async idOf(idOrSecret: string, format: KeyFormat, hash: SecretHasher): Promise<string> {
+    if (typeof idOrSecret !== "string" || idOrSecret.length > MAX_CREDENTIAL_LENGTH || format.check(idOrSecret) === undefined) return idOrSecret;
+    const found = await this.call(() => this.store.findByHash(hash(idOrSecret)));
+    if (!found) throw notFound();
+    return found.id;
   }
 
   /** A management-path store call: failures become `store_unavailable` errors (thrown). */

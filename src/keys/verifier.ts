@@ -1,13 +1,13 @@
 /**
  * The one verification pipeline: authenticate (cache, format, store, status) → mode → project →
- * membership → the caller's own check (scopes, key kind) → charge (rate limit, quota) → record
- * use → events. Every caller (the middleware, the management router's key caller, `keys.verify()`)
+ * membership → client address (the key's IP allow-list) → the caller's own check (scopes, key
+ * kind) → charge (rate limit, quota) → record use → events. Every caller (the middleware, the management router's key caller, `keys.verify()`)
  * is a thin translation around it, described by a {@link VerifyPolicy} built once. It answers the
  * caller's admission value or the refusal, synchronously whenever the stores answer synchronously,
  * and emits `auth.failed` / `auth.succeeded` with the same fields for every caller.
  */
 import { KeywardError } from "../core/errors.js";
-import { PROJECT_FORBIDDEN } from "../core/refusals.js";
+import { IP_FORBIDDEN, PROJECT_FORBIDDEN } from "../core/refusals.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { Authenticator, VerifiedKey } from "./authenticator.js";
 import type { Charge, Charger } from "./charger.js";
@@ -29,6 +29,8 @@ export interface VerifyPolicy<R, A> {
   readonly project: ((request: R, key: VerifiedKey) => string | null | KeywardError) | null;
   /** Whether the key's owner may act on the resolved project (user keys only). */
   readonly memberOf: ((ownerId: string | null, project: string, request: R) => boolean | Promise<boolean>) | null;
+  /** The client address of a request (checked only for keys with `allowedIps`); null: unknown, so such keys are refused. */
+  readonly ip: ((request: R) => string | null | undefined) | null;
   /** The caller's own rule before the charge (scopes, key kind): null lets the key through. */
   readonly check: ((key: VerifiedKey, request: R) => KeywardError | null) | null;
   /** For a token refused as `invalid_key`: the malformed-credential refusal when its syntax is bad, else null. */
@@ -116,6 +118,8 @@ export class Verifier {
   }
 
   private checkAndCharge<R, A>(request: R, policy: VerifyPolicy<R, A>, key: VerifiedKey, project: string | null, now: number): MaybePromise<A | KeywardError> {
+    // Before the charge, so a refused address consumes no rate-limit or quota unit.
+    if (key.ipAllow !== null && !key.ipAllow.matches(policy.ip === null ? null : policy.ip(request))) return this.refuse(request, policy, IP_FORBIDDEN, key.id);
     const refusal = policy.check === null ? null : policy.check(key, request);
     if (refusal !== null) return this.refuse(request, policy, refusal, key.id);
     const charge = this.charger.charge(key, now);

@@ -18,6 +18,8 @@ export interface VerifyCall {
   readonly project: string | null;
   /** The scopes the key needs (all of them), or null. */
   readonly required: readonly RequiredScope[] | null;
+  /** The client address, checked against a key's `allowedIps`; null when unknown. */
+  readonly ip: string | null;
   /** The request details for audit events. */
   readonly request: RequestInfo;
 }
@@ -38,6 +40,14 @@ export interface VerifyContext {
   scope?: ScopeRequirement;
   /** The request's details, for `auth.*` events. */
   request?: RequestInfo;
+  /**
+   * The client's address, checked against a key's `allowedIps` (IPv4, IPv6 or IPv4-mapped IPv6).
+   * Defaults to `request.ip`; a key with an allow-list is refused (403 `ip_forbidden`) when neither is given.
+   *
+   * @example
+   * await keys.verify(secret, { ip: req.socket.remoteAddress });
+   */
+  ip?: string;
 }
 
 const LIMIT = 1024;
@@ -49,7 +59,9 @@ export class VerifyCalls {
 
   /** The pipeline input for `context` (a malformed scope throws KeywardConfigError). */
   call(context: VerifyContext): VerifyCall {
-    return { project: context.project ?? null, required: context.scope === undefined ? null : this.compile(context.scope), request: context.request ?? {} };
+    const request = context.request ?? {};
+    const ip = context.ip ?? request.ip ?? null;
+    return { project: context.project ?? null, required: context.scope === undefined ? null : this.compile(context.scope), ip, request: ip !== null && request.ip === undefined ? { ...request, ip } : request };
   }
 
   /** The policy for a set of modes (made once per distinct set). */
@@ -59,7 +71,7 @@ export class VerifyCalls {
     if (policy === undefined) {
       policy = Object.freeze({
         modes: modes === undefined ? null : [...modes], modeError: modes === undefined ? null : modeForbidden(modes),
-        project: (call: VerifyCall) => call.project, memberOf: null, malformed: null, describe: (call: VerifyCall) => call.request,
+        project: (call: VerifyCall) => call.project, memberOf: null, ip: (call: VerifyCall) => call.ip, malformed: null, describe: (call: VerifyCall) => call.request,
         check: (key: VerifiedKey, call: VerifyCall) => {
           if (call.required === null) return null;
           const missing = call.required.filter((r) => !key.grant.has(r));

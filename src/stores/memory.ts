@@ -2,7 +2,7 @@
  * MemoryStore: keys, counters and usage in this process's memory. For tests, examples and
  * single-process apps that can lose their keys on restart. Every method is synchronous.
  */
-import { copyKey, keyStatus, pageSize } from "../core/status.js";
+import { copyKey, holdsPlace, keyStatus, pageSize } from "../core/status.js";
 import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
 import { concealInternals } from "../core/conceal.js";
 
@@ -32,7 +32,7 @@ export class MemoryStore implements KeyStore {
     if (this.byId.has(key.id) || this.idByHash.has(key.hash)) throw new Error("duplicate key id or hash");
     if (cap) {
       let active = 0;
-      for (const k of this.byId.values()) if (k.ownerId === key.ownerId && keyStatus(k, cap.now) === "active" && !this.hasActiveSuccessor(k, cap.now)) active++;
+      for (const k of this.byId.values()) if (k.ownerId === key.ownerId && holdsPlace(k, cap.now) && !this.hasActiveSuccessor(k, cap.now)) active++;
       if (active >= cap.max) return false;
     }
     this.byId.set(key.id, copyKey(key));
@@ -43,7 +43,7 @@ export class MemoryStore implements KeyStore {
   /** A key in its rotation overlap counts through its successor: one lineage, one key. */
   private hasActiveSuccessor(key: StoredKey, now: number): boolean {
     const successor = key.rotatedTo === null ? undefined : this.byId.get(key.rotatedTo);
-    return successor !== undefined && keyStatus(successor, now) === "active";
+    return successor !== undefined && holdsPlace(successor, now);
   }
 
   findByHash(hash: string): StoredKey | null {
@@ -82,6 +82,8 @@ export class MemoryStore implements KeyStore {
     if (patch.scopes !== undefined) key.scopes = [...patch.scopes];
     if (patch.metadata !== undefined) key.metadata = structuredClone(patch.metadata);
     if (patch.expiresAt !== undefined) key.expiresAt = patch.expiresAt;
+    if (patch.allowedIps !== undefined) key.allowedIps = [...patch.allowedIps];
+    if (patch.disabledAt !== undefined) key.disabledAt = patch.disabledAt;
     return copyKey(key);
   }
 

@@ -85,7 +85,7 @@ export interface PostgresStoreOptions {
 const IDENT = /^[a-z_][a-z0-9_]{0,39}$/;
 
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
-  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to`;
+  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to, allowed_ips, disabled_at`;
 
 /** The migrations, in order; `{p}` is the qualified table-name prefix. Never edit one that shipped: append. */
 const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
@@ -124,6 +124,8 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
     CREATE INDEX ${prefix}counters_reset ON ${p}counters (reset_at);`,
   // Settings of the database as a whole, e.g. the key format (`key_format`: { prefix, modes }).
   (p) => `CREATE TABLE ${p}meta (name text PRIMARY KEY, value jsonb NOT NULL);`,
+  // Per-key IP allow-lists (canonical entries; '{}' = any address) and pause/resume.
+  (p) => `ALTER TABLE ${p}keys ADD COLUMN allowed_ips text[] NOT NULL DEFAULT '{}', ADD COLUMN disabled_at bigint;`,
 ];
 
 /**
@@ -141,6 +143,7 @@ interface Row {
   rate_limit: { limit: number; windowMs: number } | null; metadata: Record<string, unknown>;
   created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null;
   request_count: string; rotated_from: string | null; rotated_to: string | null;
+  allowed_ips: string[]; disabled_at: string | null;
 }
 
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
@@ -152,7 +155,7 @@ function fromRow(row: Row): StoredKey {
     mode: row.mode, scopes: row.scopes, tier: row.tier, rateLimit: row.rate_limit, metadata: row.metadata,
     createdAt: Number(row.created_at), expiresAt: num(row.expires_at), revokedAt: num(row.revoked_at),
     lastUsedAt: num(row.last_used_at), requestCount: Number(row.request_count),
-    rotatedFrom: row.rotated_from, rotatedTo: row.rotated_to,
+    rotatedFrom: row.rotated_from, rotatedTo: row.rotated_to, allowedIps: row.allowed_ips, disabledAt: num(row.disabled_at),
   };
 }
 
@@ -161,11 +164,12 @@ function keyValues(k: StoredKey): unknown[] {
     k.id, k.hash, k.start, k.name, k.ownerId, k.kind, k.projectId, k.projects, k.mode, k.scopes, k.tier,
     k.rateLimit === null ? null : JSON.stringify(k.rateLimit), JSON.stringify(k.metadata),
     k.createdAt, k.expiresAt, k.revokedAt, k.lastUsedAt, k.requestCount, k.rotatedFrom, k.rotatedTo,
+    k.allowedIps, k.disabledAt,
   ];
 }
 
-const PLACEHOLDERS = Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(", ");
-const TYPES = ["text", "text", "text", "text", "text", "text", "text", "text[]", "text", "text[]", "text", "jsonb", "jsonb", "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text"];
+const PLACEHOLDERS = Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(", ");
+const TYPES = ["text", "text", "text", "text", "text", "text", "text", "text[]", "text", "text[]", "text", "jsonb", "jsonb", "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text", "text[]", "bigint"];
 /** The same placeholders with explicit types, for `INSERT … SELECT`, where Postgres cannot infer them. */
 const TYPED_PLACEHOLDERS = TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
 
@@ -356,7 +360,8 @@ export class PostgresStore implements KeyStore {
     const now = filter.now ?? Date.now();
     if (filter.status === "revoked") where.push("revoked_at IS NOT NULL");
     else if (filter.status === "expired") where.push(`revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ${param(now)}`);
-    else if (filter.status === "active") where.push(`revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${param(now)})`);
+    else if (filter.status === "active") where.push(`revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${param(now)}) AND disabled_at IS NULL`);
+    else if (filter.status === "disabled") where.push(`revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${param(now)}) AND disabled_at IS NOT NULL`);
     const sql = `SELECT ${COLUMNS} FROM ${this.t.keys} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ${param(pageSize(filter.limit))}`;
     const { rows } = await (await this.ready()).query(sql, values);
     return rows.map(fromRow);
@@ -370,6 +375,8 @@ export class PostgresStore implements KeyStore {
     if (patch.scopes !== undefined) sets.push(`scopes = ${param(patch.scopes)}`);
     if (patch.metadata !== undefined) sets.push(`metadata = ${param(JSON.stringify(patch.metadata))}`);
     if (patch.expiresAt !== undefined) sets.push(`expires_at = ${param(patch.expiresAt)}`);
+    if (patch.allowedIps !== undefined) sets.push(`allowed_ips = ${param(patch.allowedIps)}`);
+    if (patch.disabledAt !== undefined) sets.push(`disabled_at = ${param(patch.disabledAt)}`);
     if (!sets.length) return this.findById(id);
     const { rows } = await (await this.ready()).query(`UPDATE ${this.t.keys} SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
     return rows.length ? fromRow(rows[0]) : null;
@@ -386,13 +393,13 @@ export class PostgresStore implements KeyStore {
     const values = [...keyValues(successor), oldId, change.expiresAt ?? null, change.revokedAt ?? null, change.endPredecessorAt ?? null];
     const sql = `WITH linked AS (
         UPDATE ${this.t.keys} SET rotated_to = $1,
-          expires_at = CASE WHEN $22::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $22::bigint ELSE least(expires_at, $22::bigint) END,
-          revoked_at = coalesce($23::bigint, revoked_at)
-        WHERE id = $21 AND revoked_at IS NULL AND rotated_to IS NULL
+          expires_at = CASE WHEN $24::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $24::bigint ELSE least(expires_at, $24::bigint) END,
+          revoked_at = coalesce($25::bigint, revoked_at)
+        WHERE id = $23 AND revoked_at IS NULL AND rotated_to IS NULL
         RETURNING id, rotated_from),
       ended AS (
-        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $24::bigint THEN $24::bigint ELSE expires_at END
-        WHERE $24::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
+        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $26::bigint THEN $26::bigint ELSE expires_at END
+        WHERE $26::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
         RETURNING id)
       INSERT INTO ${this.t.keys} (${COLUMNS}) SELECT ${TYPED_PLACEHOLDERS} FROM linked`;
     const result = await this.named("rotate", sql, values);

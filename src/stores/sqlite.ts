@@ -136,6 +136,9 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE keyward_meta (
      name TEXT PRIMARY KEY, value TEXT NOT NULL
    ) WITHOUT ROWID;`,
+  // Per-key IP allow-lists (JSON array of canonical entries; '[]' = any address) and pause/resume.
+  `ALTER TABLE keyward_keys ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE keyward_keys ADD COLUMN disabled_at INTEGER;`,
 ];
 
 /**
@@ -150,7 +153,7 @@ const MIGRATIONS: string[] = [
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
-  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to`;
+  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to, allowed_ips, disabled_at`;
 
 /** A row as better-sqlite3 returns it in raw mode: the values in COLUMNS order (arrays build faster than objects). */
 type Row = [
@@ -158,7 +161,7 @@ type Row = [
   project_id: string | null, projects: string, mode: string | null, scopes: string, tier: string | null,
   rate_limit: string | null, metadata: string, created_at: number, expires_at: number | null,
   revoked_at: number | null, last_used_at: number | null, request_count: number,
-  rotated_from: string | null, rotated_to: string | null,
+  rotated_from: string | null, rotated_to: string | null, allowed_ips: string, disabled_at: number | null,
 ];
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
@@ -187,7 +190,7 @@ function fromRow(row: Row): StoredKey {
     projects: parseList(row[7]), mode: row[8], scopes: parseList(row[9]), tier: row[10],
     rateLimit: row[11] === null ? null : JSON.parse(row[11]), metadata: parseObject(row[12]),
     createdAt: row[13], expiresAt: row[14], revokedAt: row[15], lastUsedAt: row[16],
-    requestCount: row[17], rotatedFrom: row[18], rotatedTo: row[19],
+    requestCount: row[17], rotatedFrom: row[18], rotatedTo: row[19], allowedIps: parseList(row[20]), disabledAt: row[21],
   };
 }
 
@@ -198,6 +201,7 @@ function toParams(k: StoredKey) {
     rate_limit: k.rateLimit === null ? null : JSON.stringify(k.rateLimit), metadata: JSON.stringify(k.metadata),
     created_at: k.createdAt, expires_at: k.expiresAt, revoked_at: k.revokedAt, last_used_at: k.lastUsedAt,
     request_count: k.requestCount, rotated_from: k.rotatedFrom, rotated_to: k.rotatedTo,
+    allowed_ips: JSON.stringify(k.allowedIps), disabled_at: k.disabledAt,
   };
 }
 
@@ -279,7 +283,7 @@ export class SqliteStore implements KeyStore {
   private prepare() {
     const db = this.db;
     return {
-      insert: db.prepare(`INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to)`),
+      insert: db.prepare(`INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to, @allowed_ips, @disabled_at)`),
       // A key in its rotation overlap counts through its successor: one lineage, one key.
       countActive: db.prepare(`SELECT count(*) AS n FROM keyward_keys k WHERE owner_id IS @owner AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
         AND NOT EXISTS (SELECT 1 FROM keyward_keys s WHERE s.id = k.rotated_to AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > @now))`).pluck(),
@@ -350,7 +354,8 @@ export class SqliteStore implements KeyStore {
     const now = filter.now ?? Date.now();
     if (filter.status === "revoked") where.push("revoked_at IS NOT NULL");
     else if (filter.status === "expired") { where.push("revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?"); params.push(now); }
-    else if (filter.status === "active") { where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"); params.push(now); }
+    else if (filter.status === "active") { where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND disabled_at IS NULL"); params.push(now); }
+    else if (filter.status === "disabled") { where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND disabled_at IS NOT NULL"); params.push(now); }
     const sql = `SELECT ${COLUMNS} FROM keyward_keys ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ?`;
     params.push(pageSize(filter.limit));
     return (this.db.prepare(sql).raw().all(...params) as Row[]).map(fromRow);
@@ -363,6 +368,8 @@ export class SqliteStore implements KeyStore {
     if (patch.scopes !== undefined) { sets.push("scopes = ?"); params.push(JSON.stringify(patch.scopes)); }
     if (patch.metadata !== undefined) { sets.push("metadata = ?"); params.push(JSON.stringify(patch.metadata)); }
     if (patch.expiresAt !== undefined) { sets.push("expires_at = ?"); params.push(patch.expiresAt); }
+    if (patch.allowedIps !== undefined) { sets.push("allowed_ips = ?"); params.push(JSON.stringify(patch.allowedIps)); }
+    if (patch.disabledAt !== undefined) { sets.push("disabled_at = ?"); params.push(patch.disabledAt); }
     if (sets.length === 0) return this.findById(id);
     const statement = this.db.prepare(`UPDATE keyward_keys SET ${sets.join(", ")} WHERE id = ?`);
     return this.write(() => {

@@ -9,11 +9,12 @@ const base: StoredKey = {
   rateLimit: { limit: 10, windowMs: 60_000 }, metadata: { team: "ops", n: 3, nested: { ok: true } }, createdAt: 1_700_000_000_000,
   expiresAt: 1_800_000_000_000, revokedAt: 1_750_000_000_000, lastUsedAt: 1_760_000_000_000, requestCount: 42,
   rotatedFrom: "key_0LmQ7x2a9fKq3ZrT1bN0cA", rotatedTo: "key_0LmQ7x2a9fKq3ZrT1bN0cB",
+  disabledAt: 1_755_000_000_000, allowedIps: ["203.0.113.0/24", "2001:db8::/32"],
 };
 const bare: StoredKey = {
   ...base, id: "key_0LmQ7x2a9fKq3ZrT1bN0cE", hash: "b".repeat(64), name: "bare", ownerId: null, kind: "project", projectId: "proj_a",
   projects: [], mode: null, scopes: [], tier: null, rateLimit: null, metadata: {}, expiresAt: null, revokedAt: null, lastUsedAt: null,
-  requestCount: 0, rotatedFrom: null, rotatedTo: null,
+  requestCount: 0, rotatedFrom: null, rotatedTo: null, disabledAt: null, allowedIps: [],
 };
 
 it("round-trips every field by hash, by id and in listings, with fresh arrays and objects each read", () => {

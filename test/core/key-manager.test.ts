@@ -27,7 +27,7 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
       id: expect.stringMatching(/^key_[0-9A-Za-z]{22}$/), name: "ci-deploys", start: secret.slice(0, 12), ownerId: "user_1", kind: "user",
       projectId: null, projects: [], mode: "test", scopes: ["models:read"], tier: null, rateLimit: null, metadata: { team: "infra" },
       status: "active", createdAt: new Date(clock.ms), expiresAt: new Date(clock.ms + 90 * DAY), revokedAt: null, lastUsedAt: null,
-      requestCount: 0, rotatedFrom: null, rotatedTo: null,
+      requestCount: 0, rotatedFrom: null, rotatedTo: null, disabledAt: null, allowedIps: [],
     } satisfies ApiKey);
     expect(JSON.stringify(key)).not.toContain(secret.slice(12));
     expect(Object.keys(key)).not.toContain("hash");

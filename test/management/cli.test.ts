@@ -160,7 +160,7 @@ it.each([
   [["keys", "create", "--name", "x", "--scope", "Bad Scope"], /--scope: .*not a valid scope/],
   [["keys", "create", "--name", "x", "--expires", "soon"], /--expires: "soon" is not a duration/],
   [["keys", "create", "--name", "x", "--kind", "admin"], /--kind/],
-  [["keys", "list", "--status", "gone"], /--status: must be active, expired or revoked/],
+  [["keys", "list", "--status", "gone"], /--status: must be active, expired, revoked or disabled/],
   [["keys", "list", "--limit", "0"], /--limit/],
   [["keys", "usage", "key_0000000000000000000000", "--days", "365"], /--days/],
   [["keys", "show"], /missing ID/],

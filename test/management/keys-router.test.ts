@@ -38,7 +38,7 @@ describe("POST / (create)", () => {
     expect(res.headers["cache-control"]).toBe("no-store");
     expect(res.body.secret).toMatch(/^sk_test_[0-9A-Za-z]{38}$/);
     expect(res.body.key).toMatchObject({ name: "ci-deploys", ownerId: "user_1", mode: "test", scopes: ["nodes:read"], status: "active", kind: "user", metadata: { team: "infra" }, requestCount: 0, lastUsedAt: null, rotatedFrom: null, rotatedTo: null });
-    expect(Object.keys(res.body.key).sort()).toEqual(["createdAt", "expiresAt", "id", "kind", "lastUsedAt", "metadata", "mode", "name", "ownerId", "projectId", "projects", "rateLimit", "requestCount", "revokedAt", "rotatedFrom", "rotatedTo", "scopes", "start", "status", "tier"].sort());
+    expect(Object.keys(res.body.key).sort()).toEqual(["createdAt", "expiresAt", "id", "kind", "lastUsedAt", "metadata", "mode", "name", "ownerId", "projectId", "projects", "rateLimit", "requestCount", "revokedAt", "rotatedFrom", "rotatedTo", "scopes", "start", "status", "tier", "allowedIps", "disabledAt"].sort());
     expect(Date.parse(res.body.key.expiresAt) - Date.parse(res.body.key.createdAt)).toBe(90 * DAY);
     const stored = await store.findById(res.body.key.id);
     expect(res.text).not.toContain(stored!.hash);

@@ -34,7 +34,7 @@ export function storedKey(over: Partial<StoredKey> = {}): StoredKey {
     id, hash: randomBytes(32).toString("hex"), start: "sk_live_AbCd", name: "k", ownerId: "user_1", kind: "user",
     projectId: null, projects: [], mode: "live", scopes: ["nodes:read"], tier: null, rateLimit: null,
     metadata: {}, createdAt: T0, expiresAt: null, revokedAt: null, lastUsedAt: null, requestCount: 0,
-    rotatedFrom: null, rotatedTo: null, ...over,
+    rotatedFrom: null, rotatedTo: null, disabledAt: null, allowedIps: [], ...over,
   };
 }
 
@@ -203,6 +203,56 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await store.insert(key);
         expect(await store.update(nextId(), { name: "x" })).toBeNull();
         expect(await store.update(key.id, {})).toEqual(key);
+      });
+    });
+
+    describe("allowed IPs and pause (allowedIps, disabledAt)", () => {
+      it("stores an IP allow-list and a pause time, and reads them back by hash, by id and in listings", async () => {
+        const key = storedKey({ allowedIps: ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7"], disabledAt: T0 + 5 });
+        await store.insert(key);
+        expect(await store.findByHash(key.hash)).toEqual(key);
+        expect(await store.findById(key.id)).toEqual(key);
+        expect(await store.list({})).toEqual([key]);
+      });
+
+      it("keeps a key without a list and unpaused as [] and null", async () => {
+        const key = storedKey();
+        await store.insert(key);
+        expect(await store.findById(key.id)).toMatchObject({ allowedIps: [], disabledAt: null });
+      });
+
+      it("update replaces the allow-list, clears it with [], and sets and clears disabledAt, touching nothing else", async () => {
+        const key = storedKey({ allowedIps: ["10.0.0.0/8"], name: "kept" });
+        await store.insert(key);
+        expect(await store.update(key.id, { allowedIps: ["192.0.2.1", "2001:db8::1"] })).toEqual({ ...key, allowedIps: ["192.0.2.1", "2001:db8::1"] });
+        expect(await store.update(key.id, { disabledAt: T0 + 7 })).toEqual({ ...key, allowedIps: ["192.0.2.1", "2001:db8::1"], disabledAt: T0 + 7 });
+        expect(await store.update(key.id, { allowedIps: [], disabledAt: null })).toEqual({ ...key, allowedIps: [] });
+        expect(await store.findByHash(key.hash)).toEqual({ ...key, allowedIps: [] });
+      });
+
+      it("lists disabled keys under status disabled, not active; revoked and expired win over disabled", async () => {
+        const active = storedKey();
+        const paused = storedKey({ disabledAt: T0 - 1 });
+        const pausedRevoked = storedKey({ disabledAt: T0 - 1, revokedAt: T0 - 1 });
+        const pausedExpired = storedKey({ disabledAt: T0 - 1, expiresAt: T0 });
+        for (const k of [active, paused, pausedRevoked, pausedExpired]) await store.insert(k);
+        expect(ids(await store.list({ status: "active", now: T0 }))).toEqual([active.id]);
+        expect(ids(await store.list({ status: "disabled", now: T0 }))).toEqual([paused.id]);
+        expect(ids(await store.list({ status: "revoked", now: T0 }))).toEqual([pausedRevoked.id]);
+        expect(ids(await store.list({ status: "expired", now: T0 }))).toEqual([pausedExpired.id]);
+      });
+
+      it("counts a disabled key towards the owner's cap (a pause frees no place)", async () => {
+        await store.insert(storedKey({ ownerId: "u", disabledAt: T0 - 1 }));
+        expect(await store.insert(storedKey({ ownerId: "u" }), { max: 1, now: T0 })).toBe(false);
+      });
+
+      it("a rotation successor carries the allow-list it is given", async () => {
+        const old = storedKey({ allowedIps: ["203.0.113.0/24"] });
+        await store.insert(old);
+        const successor = storedKey({ allowedIps: ["203.0.113.0/24"], rotatedFrom: old.id });
+        expect(await store.rotate(old.id, successor, { expiresAt: T0 + DAY })).toBe(true);
+        expect(await store.findById(successor.id)).toEqual(successor);
       });
     });
 
