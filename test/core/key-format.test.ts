@@ -3,7 +3,7 @@
  * without modes, randomness, checksum rejection without a store read, case sensitivity, `pattern()`.
  */
 import { KeyFormat, KeyManager, MemoryStore, KeywardConfigError } from "keyward";
-import { CountingStore } from "./stores";
+import { CountingStore } from "../http/flaky-store";
 
 const BODY = 38; // 32 random + 6 checksum characters
 
