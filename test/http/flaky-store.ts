@@ -1,27 +1,28 @@
 /**
- * Store wrappers for the core tests: one that counts calls per method (to prove a store was or
- * was not read), one that throws on demand (to prove the middleware fails closed).
+ * A store that throws on demand, to prove the middleware fails closed. (The store that counts
+ * calls is test/counting-store.ts.)
  */
 import type { KeyStore } from "keyward";
 
 const METHODS = ["init", "insert", "findByHash", "findById", "list", "update", "revoke", "rotate", "recordUsage", "usage", "consume", "refund", "close"] as const;
-type Method = (typeof METHODS)[number];
 
-/** Forwards every call to `inner`, counting calls per method name in `calls`. */
-export class CountingStore implements KeyStore {
-  calls: Partial<Record<Method, number>> = {};
-  constructor(private readonly inner: KeyStore) {
+/** Forwards to `inner` until `broken` is set; then every call throws (or rejects, when `async`). */
+export class FlakyStore implements KeyStore {
+  broken = false;
+  constructor(inner: KeyStore, readonly mode: "sync" | "async" = "sync") {
     for (const m of METHODS) {
       const original = (inner as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[m];
       if (typeof original !== "function") continue;
       (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => {
-        this.calls[m] = (this.calls[m] ?? 0) + 1;
-        return original.apply(inner, args);
+        if (this.broken) {
+          const error = new Error("ECONNREFUSED 10.0.0.5:5432 (db password=hunter2)");
+          if (this.mode === "async") return Promise.reject(error);
+          throw error;
+        }
+        const out = original.apply(inner, args);
+        return this.mode === "async" ? Promise.resolve(out) : out;
       };
     }
-  }
-  reset(): void {
-    this.calls = {};
   }
   declare insert: KeyStore["insert"];
   declare findByHash: KeyStore["findByHash"];
@@ -34,25 +35,4 @@ export class CountingStore implements KeyStore {
   declare usage: KeyStore["usage"];
   declare consume: KeyStore["consume"];
   declare refund: KeyStore["refund"];
-}
-
-/** Forwards to `inner` until `broken` is set; then every call throws (or rejects, when `async`). */
-export class FlakyStore extends CountingStore {
-  broken = false;
-  constructor(inner: KeyStore, readonly mode: "sync" | "async" = "sync") {
-    super(inner);
-    for (const m of METHODS) {
-      const forward = (this as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[m];
-      if (typeof forward !== "function") continue;
-      (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => {
-        if (this.broken) {
-          const error = new Error("ECONNREFUSED 10.0.0.5:5432 (db password=hunter2)");
-          if (this.mode === "async") return Promise.reject(error);
-          throw error;
-        }
-        const out = forward(...args);
-        return this.mode === "async" ? Promise.resolve(out) : out;
-      };
-    }
-  }
 }
