@@ -1,6 +1,7 @@
 /**
- * A store wrapper shared by the hostile, lifecycle and limits suites: counts calls per method and
- * can make any method throw, hang, lag or reject (`fault`), or throw for its next N calls (`fail`).
+ * The one counting store double, used by every suite (core, keys, stores, hostile): wraps a real
+ * store, counts calls per method and can make any method throw, hang, lag or reject (`fault`), or
+ * throw for its next N calls (`fail`).
  */
 import type { KeyStore } from "keyward";
 

@@ -3,7 +3,7 @@
  * without modes, randomness, checksum rejection without a store read, case sensitivity, `pattern()`.
  */
 import { KeyFormat, KeyManager, MemoryStore, KeywardConfigError } from "keyward";
-import { CountingStore } from "./stores";
+import { countingStore } from "../counting-store";
 
 const BODY = 38; // 32 random + 6 checksum characters
 
@@ -121,8 +121,8 @@ describe("KeyFormat", () => {
 
 describe("KeyManager and the key format", () => {
   it("refuses a mistyped key as invalid_key without reading the store", async () => {
-    const store = new CountingStore(new MemoryStore());
-    const keys = new KeyManager({ store, usage: false });
+    const store = countingStore(new MemoryStore());
+    const keys = new KeyManager({ store: store.store, usage: false });
     const { secret, key } = await keys.create({ name: "ci" });
     expect(key.start).toBe(secret.slice(0, "sk_live_".length + 4));
     store.reset();

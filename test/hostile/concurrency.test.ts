@@ -9,7 +9,8 @@ import express from "express";
 import { KeyManager, KeywardError, MemoryStore, apiKeyAuth, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { tempDir } from "../helpers";
-import { countingStore, listen, sleep } from "./support";
+import { countingStore } from "../counting-store";
+import { listen, sleep } from "./support";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

@@ -12,7 +12,8 @@ import request from "supertest";
 import { KeyManager, KeywardError, MemoryStore, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, makeKeys, tempDir } from "../helpers";
-import { countingStore, listen, sleep } from "./support";
+import { countingStore } from "../counting-store";
+import { listen, sleep } from "./support";
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);

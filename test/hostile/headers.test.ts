@@ -8,7 +8,8 @@ import express from "express";
 import { KeyFormat, MemoryStore, apiKeyAuth, type KeyManager } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeKeys, tempDir } from "../helpers";
-import { countingStore, listen, rawRequest, type CountingStore, type RawResponse } from "./support";
+import { countingStore, type CountingStore } from "../counting-store";
+import { listen, rawRequest, type RawResponse } from "./support";
 
 type Expect = { status: number; code: string | null };
 const OK: Expect = { status: 200, code: null };

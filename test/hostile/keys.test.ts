@@ -8,7 +8,7 @@ import request from "supertest";
 import { KeyFormat, KeyManager, KeywardError, MemoryStore, createHasher, requireMode } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, makeKeys, tempDir } from "../helpers";
-import { countingStore } from "./support";
+import { countingStore } from "../counting-store";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const other = (c: string) => BASE62[(BASE62.indexOf(c) + 1) % 62]!;

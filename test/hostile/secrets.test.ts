@@ -10,7 +10,7 @@ import request from "supertest";
 import { KeyManager, KeywardError, MemoryStore, apiKeyAuth, createHasher, requireScope, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { lastCharChanged, tempDir } from "../helpers";
-import { countingStore } from "./support";
+import { countingStore } from "../counting-store";
 
 const PEPPER = "pepper-0123456789-abcdef";
 

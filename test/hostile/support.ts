@@ -1,11 +1,9 @@
 /**
- * Shared tools for the hostile suite: the counting store proxy (re-exported from test/counting-store),
- * raw HTTP requests over a socket (duplicate headers, raw bytes), and a listening test server.
+ * Shared tools for the hostile suite: raw HTTP requests over a socket (duplicate headers, raw
+ * bytes) and a listening test server. (The counting store is test/counting-store.ts.)
  */
 import { createServer, type RequestListener, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
-
-export { countingStore, type CountingStore, type Fault } from "../counting-store";
 
 /** An HTTP server on a random local port, closed by `close()`. */
 export async function listen(handler: RequestListener, options: { maxHeaderSize?: number } = {}): Promise<{ server: Server; port: number; close: () => Promise<void> }> {

@@ -7,7 +7,7 @@
  */
 import { KeyManager, MemoryStore, type KeywardEvent } from "keyward";
 import { formatInvalidation, parseInvalidation } from "../../src/core/invalidation";
-import { countingStore } from "../lifecycle/support";
+import { countingStore } from "../counting-store";
 import { TestClock } from "../helpers";
 
 function setup() {

@@ -7,7 +7,7 @@
 import request from "supertest";
 import { KeywardError, type KeyStore } from "keyward";
 import { makeApp, makeKeys } from "../helpers";
-import { routerApp, snapshot } from "../management/router-app";
+import { routerApp, snapshot } from "../http/router-app";
 
 const U1 = { "x-user": "user_1" };
 

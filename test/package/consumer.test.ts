@@ -10,7 +10,7 @@
  *   compiles under moduleResolution node16, bundler and node10 (and without esModuleInterop: the
  *   published declarations reach no zod declarations, scripts/build.mjs checks that);
  * - an Express consumer with @types/express and @types/better-sqlite3 compiles
- *   test/core/types.test-d.ts (req.apiKey, keysRouter's Express request) as CommonJS and as ESM;
+ *   test/package/types.test-d.ts (req.apiKey, keysRouter's Express request) as CommonJS and as ESM;
  * - @arethetypeswrong/cli finds no problem in the tarball.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";

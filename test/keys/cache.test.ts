@@ -2,7 +2,7 @@
 import request from "supertest";
 import { KeyManager, MemoryStore, requireScope } from "keyward";
 import { makeApp, TestClock } from "../helpers";
-import { countingStore } from "./support";
+import { countingStore } from "../counting-store";
 
 function setup(cache?: false | { max?: number; ttl?: string | number; unknownMax?: number }, maxStaleness?: string) {
   const counted = countingStore(new MemoryStore());

@@ -1,7 +1,5 @@
-/** Helpers for the lifecycle and limits tests: a store wrapper that counts calls, and secret checks. */
+/** Helpers for the keys tests: secret checks and a day in ms (the counting store is test/counting-store.ts). */
 import { createHasher } from "keyward";
-
-export { countingStore } from "../counting-store";
 
 /** Every substring a leak could show: the secret, its body after the prefix, its hash. */
 export function secretTraces(secret: string, pepper?: string): string[] {

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
-import { anchors, codeBlocks, userDocs } from "../docs/markdown";
+import { anchors, codeBlocks, userDocs } from "./markdown";
 
 const root = join(__dirname, "..", "..");
 const src = join(root, "src");

@@ -4,15 +4,10 @@
  */
 import express from "express";
 import request from "supertest";
-import { KeyManager, KeyFormat, apiKeyAuth, requireScope, runCli, type CliIo, type CliPreset, type KeywardEvent } from "keyward";
+import { KeyManager, KeyFormat, apiKeyAuth, requireScope, runCli, type CliPreset, type KeywardEvent } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { lastCharChanged, makeKeys, tempDir } from "../helpers";
-
-/** Captures a CLI run's stdout and stderr. */
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = { stdout: "", stderr: "", out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
-  return io;
-}
+import { capture } from "./cli-io";
 
 describe("KeyManager.revoke(idOrSecret)", () => {
   let env: ReturnType<typeof makeKeys>;

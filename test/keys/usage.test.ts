@@ -3,7 +3,8 @@ import request from "supertest";
 import { KeyManager, MemoryStore, type KeyStore, type KeywardEvent } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, tempDir, TestClock } from "../helpers";
-import { countingStore, DAY } from "./support";
+import { countingStore } from "../counting-store";
+import { DAY } from "./support";
 
 const K = 137;
 

@@ -1,6 +1,6 @@
 /**
  * Compile-only type tests (never run). `npm run typecheck` checks this file against the sources;
- * test/core/packaging.test.ts compiles it again, as CommonJS and as ESM, against the built `.d.ts`
+ * test/package/packaging.test.ts compiles it again, as CommonJS and as ESM, against the built `.d.ts`
  * through the package's exports map. Each `@ts-expect-error` line must fail to compile.
  */
 import Database from "better-sqlite3";

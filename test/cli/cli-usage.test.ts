@@ -3,33 +3,22 @@
  * prints the help (stdout, exit 1, like git and npm), every usage error ends with the same hint
  * line, and data goes to stdout while diagnostics go to stderr.
  */
-import { KeyManager, runCli, type CliIo } from "keyward";
+import { KeyManager, runCli } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { tempDir } from "../helpers";
-
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = { stdout: "", stderr: "", out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
-  return io;
-}
+import { capture, cli, restoreCliEnv, saveCliEnv } from "./cli-io";
 
 const tmp = tempDir();
 const db = tmp.file("keyward.db");
-const saved = { prefix: process.env.KEYWARD_PREFIX, modes: process.env.KEYWARD_MODES };
+const saved = saveCliEnv();
 beforeAll(() => {
   delete process.env.KEYWARD_PREFIX;
   delete process.env.KEYWARD_MODES;
 });
 afterAll(() => {
-  if (saved.prefix !== undefined) process.env.KEYWARD_PREFIX = saved.prefix;
-  if (saved.modes !== undefined) process.env.KEYWARD_MODES = saved.modes;
+  restoreCliEnv(saved);
   tmp.cleanup();
 });
-
-async function cli(args: string[]) {
-  const io = capture();
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 describe("a bare keyward", () => {
   it("prints the help on stdout and exits 1, as git and npm do; --help exits 0", async () => {

@@ -5,26 +5,20 @@
  */
 import express from "express";
 import request from "supertest";
-import { KeyManager, KeywardConfigError, apiKeyAuth, runCli, type CliIo } from "keyward";
+import { KeyManager, KeywardConfigError, apiKeyAuth, runCli } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { tempDir } from "../helpers";
-
-function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = { stdout: "", stderr: "", out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
-  return io;
-}
+import { capture, restoreCliEnv, saveCliEnv } from "./cli-io";
 
 const tmp = tempDir();
-const saved = { prefix: process.env.KEYWARD_PREFIX, modes: process.env.KEYWARD_MODES };
+let saved: ReturnType<typeof saveCliEnv>;
 beforeEach(() => {
+  saved = saveCliEnv();
   delete process.env.KEYWARD_PREFIX;
   delete process.env.KEYWARD_MODES;
 });
-afterAll(() => {
-  if (saved.prefix !== undefined) process.env.KEYWARD_PREFIX = saved.prefix;
-  if (saved.modes !== undefined) process.env.KEYWARD_MODES = saved.modes;
-  tmp.cleanup();
-});
+afterEach(() => restoreCliEnv(saved));
+afterAll(() => tmp.cleanup());
 
 let n = 0;
 /** A database first used by an app configured with `prefix: "nd"`, and that app. */

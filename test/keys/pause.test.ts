@@ -7,9 +7,9 @@
 import request from "supertest";
 import { KeyManager, KeywardError, runCli } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
-import { DAY } from "../lifecycle/support";
+import { DAY } from "./support";
 import { makeApp, makeKeys, tempDir } from "../helpers";
-import { routerApp } from "../management/router-app";
+import { routerApp } from "../http/router-app";
 
 describe.each(["memory", "sqlite"] as const)("pause and resume (%s)", (storeKind) => {
   it("disable refuses the key at once although the cache holds it (401 key_disabled); enable admits it again", async () => {

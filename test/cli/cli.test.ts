@@ -1,7 +1,8 @@
 /**
- * The `keyward` CLI: runs the real built binary (dist/cjs/cli/main.js) as a child process against
- * a temp SQLite file, and checks that a key it creates authenticates through the zero-config
- * `apiKeyAuth()` of this process.
+ * The `keyward` CLI, run in-process through `runCli` against a temp SQLite file (KEYWARD_DB set for
+ * each run, as a spawned binary would see it), checking that a key it creates authenticates through
+ * the zero-config `apiKeyAuth()` of this process; and two smoke tests of the real built binary
+ * (dist/cjs/cli/main.js) as a child process.
  */
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -11,20 +12,39 @@ import request from "supertest";
 import { apiKeyAuth, defaultKeyFormat, defaultKeyManager, requireScope } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { tempDir } from "../helpers";
+import { cli, restoreCliEnv, saveCliEnv, type CliRun } from "./cli-io";
 
 const ROOT = join(__dirname, "..", "..");
 const BIN = join(ROOT, "dist", "cjs", "cli", "main.js");
 const tmp = tempDir();
 const DB = tmp.file("keyward.db");
 
-interface Run { code: number; stdout: string; stderr: string }
+type Run = CliRun;
 
-/** Runs `node dist/cjs/cli/main.js …args` with KEYWARD_DB pointing at the temp database. */
-function keyward(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/**
+ * Runs `keyward …args` in-process with KEYWARD_DB pointing at the temp database and KEYWARD_PREFIX /
+ * KEYWARD_MODES unset unless `env` gives them, as the spawned binary's environment was; the
+ * variables are put back when the run ends.
+ */
+async function keyward(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const saved = saveCliEnv();
+  process.env.KEYWARD_DB = DB;
+  if (!("KEYWARD_PREFIX" in env)) delete process.env.KEYWARD_PREFIX;
+  if (!("KEYWARD_MODES" in env)) delete process.env.KEYWARD_MODES;
+  Object.assign(process.env, env);
+  try {
+    return await cli(args);
+  } finally {
+    restoreCliEnv(saved);
+  }
+}
+
+/** Runs the built binary `node dist/cjs/cli/main.js …args` as a child process (the smoke tests). */
+function spawnKeyward(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, KEYWARD_DB: DB, ...env };
-    if (!("KEYWARD_PREFIX" in env)) delete childEnv.KEYWARD_PREFIX;
-    if (!("KEYWARD_MODES" in env)) delete childEnv.KEYWARD_MODES;
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete childEnv.KEYWARD_PREFIX;
+    delete childEnv.KEYWARD_MODES;
     execFile(process.execPath, [BIN, ...args], { env: childEnv, cwd: tmp.dir, encoding: "utf8" }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
@@ -44,6 +64,10 @@ beforeAll(() => {
   app.post("/v1/models", requireScope("models:upload"), (_req, res) => { res.status(201).json({ ok: true }); });
   app.post("/v1/deploys", requireScope("deploy:write"), (_req, res) => { res.status(201).json({ ok: true }); });
 }, 120_000);
+
+let savedEnv: Record<string, string | undefined>;
+beforeEach(() => { savedEnv = saveCliEnv(); });
+afterEach(() => { restoreCliEnv(savedEnv); }); // a test that sets KEYWARD_* leaves none behind
 
 afterAll(async () => {
   await defaultKeyManager().close();
@@ -199,4 +223,21 @@ it("prints help for keyward and every keys command, exit 0", async () => {
   for (const c of commands) expect(runs[0]!.stdout).toContain(`keys ${c}`);
   commands.forEach((c, i) => expect(runs[i + 2]!.stdout).toMatch(new RegExp(`^Usage: keyward keys ${c}`)));
   expect(runs[2]!.stdout).toContain("--expires");
+});
+
+describe("the built binary (smoke)", () => {
+  it("starts, and `keyward --help` exits 0 with the usage on stdout", async () => {
+    const run = await spawnKeyward(["--help"], { KEYWARD_DB: tmp.file("smoke-help.db") });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: keyward keys <command>/);
+    expect(run.stderr).toBe("");
+  });
+
+  it("`keys create` prints only the secret on stdout", async () => {
+    const run = await spawnKeyward(["keys", "create", "--name", "smoke", "--db", tmp.file("smoke.db")], {});
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^sk_live_[0-9A-Za-z]{38}\n$/);
+    expect(run.stderr).toContain("smoke");
+    expect(run.stderr).not.toContain(run.stdout.trim());
+  });
 });

@@ -2,7 +2,7 @@
  * Packaging. The built package loads with `require` and `import` (self-reference through the
  * exports map, `keyward` and `keyward/sqlite`) with the same names as the sources, and publint
  * passes. The packed tarball as a consumer gets it (what loads, strict types under each module
- * resolution, attw) is test/core/consumer.test.ts.
+ * resolution, attw) is test/package/consumer.test.ts.
  * `npm test` builds first; run alone, this file builds when dist/ is older than src/.
  */
 import { execFileSync, spawnSync } from "node:child_process";

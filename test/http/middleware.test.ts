@@ -12,7 +12,7 @@ import {
   type ApiKeyAuthOptions, type KeywardEvent,
 } from "keyward";
 import { TestClock, lastCharChanged } from "../helpers";
-import { FlakyStore } from "./stores";
+import { FlakyStore } from "./flaky-store";
 
 const clock = new TestClock();
 const events: KeywardEvent[] = [];

@@ -9,7 +9,7 @@ import request from "supertest";
 import { KeyManager, MemoryStore, runCli, type KeyStore } from "keyward";
 import { PostgresStore } from "keyward/postgres";
 import { SqliteStore } from "keyward/sqlite";
-import { routerApp } from "../management/router-app";
+import { routerApp } from "../http/router-app";
 import { PG_URL, describeWithServices } from "../stores/services";
 import { TestClock, tempDir } from "../helpers";
 

@@ -8,7 +8,7 @@ import express4 from "express4";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import request from "supertest";
 import { KeyManager, MemoryStore, apiKeyAuth, requireScope, type Middleware } from "keyward";
-import { FlakyStore } from "./stores";
+import { FlakyStore } from "./flaky-store";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Server = Parameters<typeof request>[0];
