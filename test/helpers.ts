@@ -1,5 +1,7 @@
 /** Test helpers: temp SQLite files, a controllable clock, an app factory, event capture and a near-miss key. */
 import express from "express";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,4 +56,25 @@ export function makeApp(keys: KeyManager, options: ApiKeyAuthOptions = {}, mount
   mount?.(app);
   app.get("/whoami", (req, res) => { res.json({ apiKey: req.apiKey ?? null }); });
   return app;
+}
+
+/** Starts a process that opens `file` and holds a write transaction for `holdMs`. Resolves once it holds it. */
+export function holdWriteLock(file: string, holdMs: number): Promise<{ released: Promise<number | null> }> {
+  const script = `
+    const Database = require("better-sqlite3");
+    const db = new Database(process.argv[1]);
+    db.pragma("busy_timeout = 5000");
+    db.exec("BEGIN IMMEDIATE");
+    db.prepare("UPDATE keyward_keys SET name = name").run();
+    process.stdout.write("locked\\n");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[2]));
+    db.exec("COMMIT");
+    db.close();`;
+  const child = spawn(process.execPath, ["-e", script, file, String(holdMs)], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
+  const released = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => { if (line === "locked") resolve({ released }); });
+    child.on("exit", (code) => reject(new Error(`lock holder exited early (${code})`)));
+  });
 }

@@ -5,13 +5,11 @@
  * busy_timeout, or fails closed and retries), and close() in the middle of traffic.
  */
 import { trackSecret } from "./leak-guard";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import Database from "better-sqlite3";
 import request from "supertest";
 import { KeyManager, KeywardError, MemoryStore, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
-import { makeApp, makeKeys, tempDir } from "../helpers";
+import { holdWriteLock, makeApp, makeKeys, tempDir } from "../helpers";
 import { countingStore } from "../counting-store";
 import { listen, sleep } from "./support";
 
@@ -181,26 +179,6 @@ describe("usage flushes that fail", () => {
   });
 });
 
-/** Starts a process that opens `file` and holds a write transaction for `holdMs`. Resolves once it holds it. */
-function holdWriteLock(file: string, holdMs: number): Promise<{ done: Promise<number | null> }> {
-  const script = `
-    const Database = require("better-sqlite3");
-    const db = new Database(process.argv[1]);
-    db.pragma("busy_timeout = 5000");
-    db.exec("BEGIN IMMEDIATE");
-    db.prepare("UPDATE keyward_keys SET name = name").run();
-    process.stdout.write("locked\\n");
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[2]));
-    db.exec("COMMIT");
-    db.close();`;
-  const child = spawn(process.execPath, ["-e", script, file, String(holdMs)], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
-  const done = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on("line", (line) => { if (line === "locked") resolve({ done }); });
-    child.on("exit", (code) => reject(new Error(`lock holder exited early (${code})`)));
-  });
-}
 
 describe("SQLite locked by another process", () => {
   const tmp = tempDir();
@@ -216,7 +194,7 @@ describe("SQLite locked by another process", () => {
     expect(keys.pipeline.authenticate(first.secret)).not.toBeInstanceOf(KeywardError); // a read during the lock
     const second = await keys.create({ name: "second" }); // waits for the lock
     await keys.flushUsage(); // waits too
-    expect(await lock.done).toBe(0);
+    expect(await lock.released).toBe(0);
     expect((await keys.get(second.key.id))!.name).toBe("second");
     expect((await keys.get(first.key.id))!.requestCount).toBe(10);
     await keys.close();

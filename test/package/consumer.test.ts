@@ -14,9 +14,10 @@
  * - @arethetypeswrong/cli finds no problem in the tarball.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers";
+import { ensureBuilt } from "./built";
 
 const root = join(__dirname, "..", "..");
 const modules = join(root, "node_modules");
@@ -24,14 +25,6 @@ const tmp = tempDir();
 let tarball = "";
 let packed: { dependencies?: Record<string, string>; peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> } = {};
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 /** A consumer directory holding the unpacked tarball, its runtime dependencies and `extra` packages, all but keyward symlinked. */
 function consumer(name: string, extra: string[]): string {
@@ -62,9 +55,7 @@ function tsc(cwd: string, project: string, label: string): Promise<string> {
 }
 
 beforeAll(() => {
-  const outputs = ["dist/cjs/index.js", "dist/esm/index.js", "dist/cjs/sqlite.d.ts", "dist/esm/sqlite.d.ts"].map((f) => join(root, f));
-  const built = outputs.every(existsSync) ? Math.min(...outputs.map((f) => statSync(f).mtimeMs)) : 0;
-  if (built < newestMtime(join(root, "src"))) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "pipe" });
+  ensureBuilt();
   // --ignore-scripts: dist/ is fresh, so prepack's build would only repeat it.
   const out = execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp.dir], { cwd: root, encoding: "utf8" });
   tarball = join(tmp.dir, (JSON.parse(out) as Array<{ filename: string }>)[0]!.filename);

@@ -5,12 +5,13 @@
  * resolution, attw) is test/package/consumer.test.ts.
  * `npm test` builds first; run alone, this file builds when dist/ is older than src/.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import * as source from "keyward";
 import * as sourceSqlite from "keyward/sqlite";
 import { tempDir } from "../helpers";
+import { ensureBuilt } from "./built";
 
 const root = join(__dirname, "..", "..");
 const node = (args: string[], cwd = root, env: NodeJS.ProcessEnv = {}) => {
@@ -19,19 +20,9 @@ const node = (args: string[], cwd = root, env: NodeJS.ProcessEnv = {}) => {
   return run.stdout;
 };
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 beforeAll(() => {
-  const outputs = ["dist/cjs/index.js", "dist/esm/index.js", "dist/cjs/sqlite.d.ts", "dist/esm/sqlite.d.ts"].map((f) => join(root, f));
-  const built = outputs.every(existsSync) ? Math.min(...outputs.map((f) => statSync(f).mtimeMs)) : 0;
-  if (built < newestMtime(join(root, "src"))) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "pipe" });
+  ensureBuilt();
 }, 120_000);
 
 /** A script that loads both entry points and proves they work: create a key, verify it. */

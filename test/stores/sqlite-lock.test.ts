@@ -5,37 +5,15 @@
  * `store_unavailable` within the KeyManager's storeTimeout, the usage flush retries after the lock is
  * released, and no count is lost or kept by a refused request.
  */
-import { spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { KeyManager, type KeywardEvent } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
-import { makeApp, tempDir } from "../helpers";
+import { holdWriteLock, makeApp, tempDir } from "../helpers";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Starts a process that opens `file` and holds a write transaction for `holdMs`. Resolves once it holds it. */
-function holdWriteLock(file: string, holdMs: number): Promise<{ released: Promise<number | null> }> {
-  const script = `
-    const Database = require("better-sqlite3");
-    const db = new Database(process.argv[1]);
-    db.pragma("busy_timeout = 5000");
-    db.exec("BEGIN IMMEDIATE");
-    db.prepare("UPDATE keyward_keys SET name = name").run();
-    process.stdout.write("locked\\n");
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[2]));
-    db.exec("COMMIT");
-    db.close();`;
-  const child = spawn(process.execPath, ["-e", script, file, String(holdMs)], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
-  const released = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on("line", (line) => { if (line === "locked") resolve({ released }); });
-    child.on("exit", (code) => reject(new Error(`lock holder exited early (${code})`)));
-  });
-}
 
 interface Answer {
   status: number;
