@@ -24,6 +24,7 @@ import { refusalResponse } from "./fetch/respond.js";
  * app.get("/whoami", (c) => c.json({ id: c.get("apiKey")?.id }));
  */
 export interface ApiKeyEnv {
+  /** The context variables keyward sets. */
   Variables: {
     /** The key that authenticated this request; never holds the secret or its hash. */
     apiKey: AuthenticatedKey | undefined;

@@ -72,8 +72,20 @@ export interface FetchAuthOptions {
  * return Response.json({ id: result.key?.id }, { headers: result.headers });
  */
 export type FetchAuthResult =
-  | { readonly ok: true; readonly key: AuthenticatedKey | undefined; readonly headers: Headers }
-  | { readonly ok: false; readonly response: Response };
+  | {
+    /** The request is admitted. */
+    readonly ok: true;
+    /** The key, as `req.apiKey` shows it under Express; undefined for an anonymous request. */
+    readonly key: AuthenticatedKey | undefined;
+    /** RateLimit and lifecycle headers (`Deprecation`, `Sunset`, `Link`) to put on your response. */
+    readonly headers: Headers;
+  }
+  | {
+    /** The request is refused. */
+    readonly ok: false;
+    /** The refusal, ready to return: status, `WWW-Authenticate`, headers and JSON body. */
+    readonly response: Response;
+  };
 
 /**
  * A configured authenticator: call it with each request.
