@@ -25,6 +25,7 @@ function bearerRefusals(status: MalformedStatus) {
     empty: malformed(status, "The Bearer token is empty."),
     malformed: malformed(status, "The Bearer token is malformed: send exactly `Authorization: Bearer <key>`."),
     twice: malformed(status, "The request has more than one Authorization header."),
+    joined: malformed(status, "The Authorization header holds a comma: it was sent more than once or is malformed; send exactly `Authorization: Bearer <key>`."),
     both: malformed(status, "The request carries a key in both the Authorization header and the API-key header; send one."),
   };
 }
@@ -50,8 +51,22 @@ function startsWithIgnoringCase(text: string, lower: string): boolean {
   return true;
 }
 
-/** Returned by {@link sentHeader} for a header the client sent more than once. */
-const SENT_TWICE = Symbol("sent twice");
+/** Returned by a {@link HeaderLookup} for a header the client sent more than once. */
+export const SENT_TWICE: unique symbol = Symbol("sent twice");
+
+/**
+ * Reads header `lowerName` of a request of type `R`: its value, undefined when absent, or
+ * {@link SENT_TWICE} when it was sent more than once (or, where repeats arrive joined, as in a Fetch
+ * `Headers`, when it cannot be one credential). Lets one set of credential rules serve node:http
+ * requests and Web `Request`s alike.
+ */
+export type HeaderLookup<R> = (request: R, lowerName: string) => string | string[] | undefined | typeof SENT_TWICE | typeof JOINED;
+
+/**
+ * Returned by a {@link HeaderLookup} whose source joins repeated headers with ", " (Fetch
+ * `Headers`) for a value holding a comma: sent twice, or malformed; no key contains a comma.
+ */
+export const JOINED: unique symbol = Symbol("joined");
 
 /**
  * Header `lowerName` as the client sent it: its value in `req.rawHeaders` ({@link SENT_TWICE} when
@@ -77,9 +92,14 @@ function sentHeader(req: IncomingMessage, lowerName: string): string | string[] 
  * `status`. The token's characters are not checked here: see {@link CredentialReader.malformed}.
  */
 export function bearerToken(req: IncomingMessage, status: MalformedStatus = 400): string | null | KeywardError {
-  const header = sentHeader(req, "authorization");
+  return bearerFromValue(sentHeader(req, "authorization"), status);
+}
+
+/** {@link bearerToken} for an Authorization value already read (by any {@link HeaderLookup}). */
+function bearerFromValue(header: string | string[] | undefined | typeof SENT_TWICE | typeof JOINED, status: MalformedStatus): string | null | KeywardError {
   if (header === undefined) return null;
   const refuse = BEARER[status];
+  if (header === JOINED) return refuse.joined;
   if (typeof header !== "string") return refuse.twice;
   if (header.length > MAX_CREDENTIAL_LENGTH) return refuse.tooLong;
   // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
@@ -97,15 +117,15 @@ export function bearerToken(req: IncomingMessage, status: MalformedStatus = 400)
  * Reads the credential for one configured source; built once per middleware, so its refusals are
  * made once too.
  */
-export interface CredentialReader {
+export interface CredentialReader<R = IncomingMessage> {
   /** The token, null when none was sent, or the refusal (a malformed header, or a key sent twice). */
-  read(req: IncomingMessage): string | null | KeywardError;
+  read(req: R): string | null | KeywardError;
   /**
    * The refusal for a token that is not a b64token (RFC 6750 §2.1), or null when its syntax is
    * fine. Asked only after a token failed verification: every key that verifies is well-formed
    * (the key format is stricter than b64token), so a good key never pays for this check.
    */
-  malformed(req: IncomingMessage, token: string): KeywardError | null;
+  malformed(req: R, token: string): KeywardError | null;
 }
 
 /**
@@ -118,16 +138,30 @@ export interface CredentialReader {
  * reader.read(req); // "sk_live_…", null, or a KeywardError
  */
 export function credentialReader(header: string | null, alsoBearer: boolean, status: { bearer: MalformedStatus; header: MalformedStatus }): CredentialReader {
+  return credentialReaderFor(sentHeader, header, alsoBearer, status);
+}
+
+/**
+ * {@link credentialReader} for requests of any type: `lookup` reads a header (e.g. from a Fetch
+ * `Headers`), and the same rules, refusals and statuses apply.
+ *
+ * @example
+ * const reader = credentialReaderFor((r: Request, name) => r.headers.get(name) ?? undefined, null, false, { bearer: 400, header: 401 });
+ */
+export function credentialReaderFor<R>(lookup: HeaderLookup<R>, header: string | null, alsoBearer: boolean, status: { bearer: MalformedStatus; header: MalformedStatus }): CredentialReader<R> {
   const bearer = BEARER[status.bearer];
   const custom = header === null ? null : {
     twice: malformed(status.header, `The ${header} header was sent more than once.`),
+    joined: malformed(status.header, `The ${header} header holds a comma: it was sent more than once or is malformed; send the key alone.`),
     tooLong: status.header === status.bearer ? bearer.tooLong : malformed(status.header, "The credential is too long."),
     empty: malformed(status.header, `The ${header} header is empty.`),
     malformed: malformed(status.header, `The ${header} header is malformed: send the key alone.`),
   };
-  const headerToken = (req: IncomingMessage, name: string, refuse: NonNullable<typeof custom>): string | null | KeywardError => {
-    const value = sentHeader(req, name);
+  const bearerOf = (req: R) => bearerFromValue(lookup(req, "authorization"), status.bearer);
+  const headerToken = (req: R, name: string, refuse: NonNullable<typeof custom>): string | null | KeywardError => {
+    const value = lookup(req, name);
     if (value === undefined) return null;
+    if (value === JOINED) return refuse.joined;
     if (typeof value !== "string") return refuse.twice;
     if (value.length > MAX_CREDENTIAL_LENGTH) return refuse.tooLong;
     if (value.length === 0) return refuse.empty;
@@ -135,17 +169,17 @@ export function credentialReader(header: string | null, alsoBearer: boolean, sta
   };
   return {
     read(req) {
-      if (header === null) return bearerToken(req, status.bearer);
+      if (header === null) return bearerOf(req);
       const fromHeader = headerToken(req, header, custom!);
       if (!alsoBearer) return fromHeader;
-      const fromBearer = bearerToken(req, status.bearer);
+      const fromBearer = bearerOf(req);
       if (fromHeader === null) return fromBearer;
       if (fromBearer === null || fromBearer === OTHER_SCHEME) return fromHeader;
       return bearer.both;
     },
     malformed(req, token) {
       if (isB64Token(token)) return null;
-      if (header !== null && req.headers[header] === token) return custom!.malformed;
+      if (header !== null && lookup(req, header) === token) return custom!.malformed;
       return bearer.malformed;
     },
   };

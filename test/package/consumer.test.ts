@@ -71,6 +71,7 @@ describe("the packed package", () => {
     expect(Object.keys(packed.dependencies ?? {}).sort()).toEqual(["better-sqlite3", "lru-cache", "zod"]);
     expect(packed.peerDependencies?.express).toBeDefined();
     expect(packed.peerDependenciesMeta?.express).toEqual({ optional: true });
+    expect(packed.peerDependenciesMeta?.hono).toEqual({ optional: true });
   });
 
   it("@arethetypeswrong/cli finds no problem", () => {
@@ -92,7 +93,7 @@ describe("a node:http consumer without Express", () => {
     const started = process.hrtime.bigint();
     ${load}
     const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router)[\\\\/]/.test(f));
+    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router|hono)[\\\\/]/.test(f));
     const atLoad = { modules: ${cache}.length, heavy: heavy(${cache}), loadMs };
     const http = await import("node:http");
     const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
@@ -138,6 +139,21 @@ describe("a node:http consumer without Express", () => {
     expect(existsSync(db)).toBe(true);
   });
 
+  it("keyward/fetch and keyward/hono load without hono, express or better-sqlite3, and fetchAuth answers Web Requests", () => {
+    const out = JSON.parse(node(["-e", `(async () => {
+      const kw = require("keyward"); const { fetchAuth } = require("keyward/fetch"); const hono = require("keyward/hono");
+      const heavy = Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|hono)[\\\\/]/.test(f));
+      const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
+      const { secret } = await keys.create({ name: "ci" });
+      const auth = fetchAuth({ keys });
+      const ok = await auth(new Request("http://x/", { headers: { authorization: "Bearer " + secret } }));
+      const no = await auth(new Request("http://x/"));
+      await keys.close();
+      console.log(JSON.stringify({ heavy, ok: ok.ok, refused: no.response.status, hono: typeof hono.apiKeyAuth }));
+    })().catch((e) => { console.error(e); process.exit(1); });`], dir));
+    expect(out).toEqual({ heavy: [], ok: true, refused: 401, hono: "function" });
+  });
+
   it("strict TypeScript without @types of optional packages compiles under node16, bundler and node10", async () => {
     writeFileSync(join(dir, "consumer.ts"), `
       import { createServer, type IncomingMessage } from "node:http";
@@ -145,6 +161,7 @@ describe("a node:http consumer without Express", () => {
       import { SqliteStore, type SqliteDatabase } from "keyward/sqlite";
       import { PostgresStore } from "keyward/postgres";
       import { RedisCounters } from "keyward/redis";
+      import { fetchAuth, type FetchAuthResult } from "keyward/fetch";
 
       export function plain(): void {
         const store = new SqliteStore(":memory:");
@@ -161,7 +178,11 @@ describe("a node:http consumer without Express", () => {
         // @ts-expect-error no Express types here: keysRouter's request is node:http's
         keysRouter({ keys, owner: (req) => req.header("x-user") });
         const read = (req: IncomingMessage): string | undefined => req.apiKey?.id;
-        void [db, read, PostgresStore, RedisCounters];
+        const web = async (request: Request): Promise<Response> => {
+          const result: FetchAuthResult = await fetchAuth({ keys })(request);
+          return result.ok ? Response.json({ id: result.key?.id }, { headers: result.headers }) : result.response;
+        };
+        void [db, read, PostgresStore, RedisCounters, web];
       }
     `);
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.cts"));

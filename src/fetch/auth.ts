@@ -1,0 +1,227 @@
+/**
+ * fetchAuth(): API-key authentication for Web `Request`s (Next.js route handlers, Bun.serve,
+ * Deno.serve, Hono, Cloudflare-style handlers). A thin translation around the one verification
+ * pipeline (`keys/verifier.ts`), with the credential rules of `apiKeyAuth` (`http/credentials.ts`):
+ * same statuses, codes, `WWW-Authenticate` and bodies. Imports nothing from node:http or Express.
+ */
+import { z } from "zod";
+import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import { fn, parseOptions } from "../core/options.js";
+import { BAD_PROJECT, insufficientScope, modeForbidden } from "../core/refusals.js";
+import { requiredScope, type RequiredScope } from "../core/scopes.js";
+import type { AuthenticatedKey } from "../core/types.js";
+import type { VerifiedKey } from "../keys/authenticator.js";
+import type { Charge } from "../keys/charger.js";
+import type { RequestInfo } from "../keys/events.js";
+import { KeyManager } from "../keys/key-manager.js";
+import { PROJECT_ID_PATTERN } from "../keys/projects.js";
+import type { VerifyPolicy } from "../keys/verifier.js";
+import { credentialReaderFor, OTHER_SCHEME } from "../http/credentials.js";
+import { fetchHeader, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
+import { refusalResponse, type FetchFormatError, type FetchResponder } from "./respond.js";
+
+/**
+ * Options for {@link fetchAuth}; they mean what `apiKeyAuth`'s options of the same name mean.
+ *
+ * @example
+ * const options: FetchAuthOptions = { keys, header: "x-api-key", scopes: ["nodes:read"] };
+ * const auth = fetchAuth(options);
+ */
+export interface FetchAuthOptions {
+  /** The KeyManager (required: the zero-config SQLite manager needs Node, and this adapter does not assume it). */
+  keys: KeyManager;
+  /** Read the key from this header instead of `Authorization: Bearer` (e.g. `"x-api-key"`). Defaults to Bearer. */
+  header?: string;
+  /** With `header`, also accept `Authorization: Bearer` (sending both is a 400). Defaults to false. */
+  bearer?: boolean;
+  /** `false`: a request without a key passes as anonymous (`key` undefined); a bad key is still refused. Defaults to true. */
+  required?: boolean;
+  /** Accept only keys of these modes (403 `mode_forbidden`). Defaults to all modes. */
+  modes?: string[];
+  /** Every one of these scopes is required (403 `insufficient_scope`), checked before the rate limit is charged. Defaults to none. */
+  scopes?: string[];
+  /** Header naming the project a user key acts on (e.g. `"x-project"`). Defaults to none. */
+  projectHeader?: string;
+  /** The status of a malformed credential: 400 `invalid_request` or 401 `invalid_key` (see `apiKeyAuth`). Defaults to 400 for Bearer, 401 for a custom header. */
+  malformedStatus?: 400 | 401;
+  /** The realm in `WWW-Authenticate`. Defaults to `"api"`. */
+  realm?: string;
+  /** Shapes refusal bodies. Defaults to `{ error: { code, message } }`. */
+  formatError?: FetchFormatError;
+  /** RateLimit headers: `"draft"`, `"legacy"`, `"both"` or false. Defaults to `"draft"`. */
+  rateLimitHeaders?: FetchRateLimitStyle;
+  /** `Deprecation` / `Sunset` headers for keys near their end (see `apiKeyAuth`). Defaults to true. */
+  lifecycleHeaders?: boolean;
+  /** A page explaining key rotation, sent as `Link: <url>; rel="deprecation"`. Defaults to none. */
+  deprecationLink?: string;
+  /**
+   * The client address checked against a key's `allowedIps`. A Web `Request` carries no peer
+   * address, so without this keys with an allow-list are refused (403 `ip_forbidden`); on Bun pass
+   * `(req) => server.requestIP(req)?.address`, on Deno the handler's `info.remoteAddr.hostname`.
+   */
+  ip?: (request: Request) => string | null | undefined;
+}
+
+/**
+ * What {@link fetchAuth} answers: the key (undefined for an anonymous request when keys are
+ * optional) and the headers to put on your response, or a ready refusal `Response`.
+ *
+ * @example
+ * const result = await auth(request);
+ * if (!result.ok) return result.response;
+ * return Response.json({ id: result.key?.id }, { headers: result.headers });
+ */
+export type FetchAuthResult =
+  | {
+    /** The request is admitted. */
+    readonly ok: true;
+    /** The key, as `req.apiKey` shows it under Express; undefined for an anonymous request. */
+    readonly key: AuthenticatedKey | undefined;
+    /** RateLimit and lifecycle headers (`Deprecation`, `Sunset`, `Link`) to put on your response. */
+    readonly headers: Headers;
+  }
+  | {
+    /** The request is refused. */
+    readonly ok: false;
+    /** The refusal, ready to return: status, `WWW-Authenticate`, headers and JSON body. */
+    readonly response: Response;
+  };
+
+/**
+ * A configured authenticator: call it with each request.
+ *
+ * @example
+ * const auth: FetchAuth = fetchAuth({ keys });
+ * const result = await auth(request);
+ */
+export type FetchAuth = (request: Request) => Promise<FetchAuthResult>;
+
+/** What an admitted request leaves for guards after it (Hono's `requireScope`). */
+export interface FetchAuthState {
+  readonly key: VerifiedKey | undefined;
+  readonly keys: KeyManager;
+  readonly responder: FetchResponder;
+  readonly headers: Headers;
+  charge: Charge | undefined;
+}
+
+const states = new WeakMap<Request, FetchAuthState>();
+
+/** fetchAuth's record for `request`, if it admitted it. */
+export function fetchAuthState(request: Request): FetchAuthState | undefined {
+  return states.get(request);
+}
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
+
+const schema = z.strictObject({
+  keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
+  header: headerName.optional(),
+  bearer: z.boolean().default(false),
+  required: z.boolean().default(true),
+  modes: z.array(z.string()).min(1, "list at least one mode, or leave modes out").optional(),
+  scopes: z.array(z.string()).min(1, "list at least one scope, or leave scopes out").optional(),
+  projectHeader: headerName.optional(),
+  malformedStatus: z.union([z.literal(400), z.literal(401)], { message: "must be 400 or 401" }).optional(),
+  realm: z.string().max(100).regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks").default("api"),
+  formatError: fn<FetchFormatError>().optional(),
+  rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
+  lifecycleHeaders: z.boolean().default(true),
+  deprecationLink: z.string().max(2000).refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets").optional(),
+  ip: fn<(request: Request) => string | null | undefined>().optional(),
+});
+
+/** Request details for audit events: id, method, path (never the query string). */
+export function describeRequest(request: Request): RequestInfo {
+  let path = "";
+  try {
+    path = new URL(request.url).pathname;
+  } catch {
+    // A relative or odd URL: report none rather than fail the request.
+  }
+  const info: RequestInfo = { method: request.method, path };
+  const id = request.headers.get("x-request-id");
+  if (id !== null) info.requestId = id.slice(0, 128);
+  return info;
+}
+
+/** Compiles `scopes` (all of) into a pipeline check. */
+function scopeCheck(scopes: string[]): (key: VerifiedKey) => KeywardError | null {
+  const required: RequiredScope[] = scopes.map((s, i) => requiredScope(s, `fetchAuth.scopes[${i}]`));
+  const all = insufficientScope(required);
+  return (key) => {
+    let missing: RequiredScope[] | null = null;
+    for (const scope of required) if (!key.grant.has(scope)) (missing ??= []).push(scope);
+    if (missing === null) return null;
+    return missing.length === required.length ? all : insufficientScope(missing);
+  };
+}
+
+/**
+ * Builds an authenticator for Web `Request`s. Options are validated once, here.
+ *
+ * @example
+ * import { KeyManager, MemoryStore } from "keyward";
+ * import { fetchAuth } from "keyward/fetch";
+ * const keys = new KeyManager({ store: new MemoryStore(), prefix: "sk", modes: ["live", "test"] });
+ * const auth = fetchAuth({ keys, scopes: ["nodes:read"] });
+ * export async function GET(request: Request) {           // a Next.js route handler
+ *   const result = await auth(request);
+ *   if (!result.ok) return result.response;               // 401/403/429/503, ready to return
+ *   return Response.json({ key: result.key?.id }, { headers: result.headers });
+ * }
+ */
+export function fetchAuth(options: FetchAuthOptions): FetchAuth {
+  const o = parseOptions(schema, options, "fetchAuth");
+  const keys = o.keys;
+  if (o.modes) for (const mode of o.modes) {
+    if (!keys.modes.includes(mode)) throw new KeywardConfigError("fetchAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
+  }
+  const header = o.header === "authorization" ? null : (o.header ?? null);
+  const reader = credentialReaderFor(fetchHeader, header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
+  const missing = new KeywardError("missing_key", header === null ? "An API key is required: send `Authorization: Bearer <key>`." : `An API key is required: send it in the ${header} header.`);
+  const responder: FetchResponder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, rateLimitHeaders: o.rateLimitHeaders });
+  const projectHeader = o.projectHeader ?? null;
+  const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
+  const link = o.deprecationLink === undefined ? null : `<${o.deprecationLink}>; rel="deprecation"`;
+  const { required, rateLimitHeaders, lifecycleHeaders } = o;
+  const pipeline = keys.pipeline;
+
+  const policy: VerifyPolicy<Request, { key: VerifiedKey; principal: AuthenticatedKey; charge: Charge }> = Object.freeze({
+    modes: o.modes ?? null,
+    modeError: o.modes ? modeForbidden(o.modes) : null,
+    project: projectHeader === null ? null : (request: Request): string | null | KeywardError => {
+      const value = request.headers.get(projectHeader);
+      if (value === null) return null;
+      return PROJECT_ID_PATTERN.test(value) ? value : (badProjectHeader ?? BAD_PROJECT);
+    },
+    memberOf: null,
+    ip: o.ip ?? null,
+    check: o.scopes ? scopeCheck(o.scopes) : null,
+    malformed: (request: Request, token: string) => reader.malformed(request, token),
+    describe: describeRequest,
+    admit: (_request: Request, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),
+  });
+
+  const refused = (request: Request, error: KeywardError): FetchAuthResult => ({ ok: false, response: refusalResponse(request, error, responder) });
+
+  return async function keywardFetchAuth(request: Request): Promise<FetchAuthResult> {
+    const token = reader.read(request);
+    if (token === null || (token === OTHER_SCHEME && !required)) {
+      if (required) return refused(request, pipeline.refuse(request, policy, missing));
+      const headers = new Headers();
+      states.set(request, { key: undefined, keys, responder, headers, charge: undefined });
+      return { ok: true, key: undefined, headers };
+    }
+    if (typeof token !== "string") return refused(request, pipeline.refuse(request, policy, token));
+    const now = keys.now();
+    const verdict = await pipeline.verify(token, request, policy, now);
+    if (verdict instanceof KeywardError) return refused(request, verdict);
+    const headers = new Headers();
+    const charge = verdict.charge.counters.length ? verdict.charge : undefined;
+    if (charge !== undefined) setRateLimitHeaders(headers, charge.limits, rateLimitHeaders, charge.policy);
+    if (lifecycleHeaders && now >= verdict.key.noticeFrom) setLifecycleHeaders(headers, verdict.key.notice!, link);
+    states.set(request, { key: verdict.key, keys, responder, headers, charge });
+    return { ok: true, key: verdict.principal, headers };
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Header helpers for the Fetch adapter: reading a credential from a Web `Headers` object (where a
+ * header sent twice arrives joined with ", "), and the RateLimit and lifecycle header values an
+ * admitted or refused request carries. No node:http, no Express: runs on Node, Bun and Deno.
+ */
+import { policyField, stateField } from "../core/ratelimit-fields.js";
+import type { LimitState } from "../core/types.js";
+import type { LifecycleNotice } from "../keys/authenticator.js";
+import { JOINED, type HeaderLookup } from "../http/credentials.js";
+
+/**
+ * Header `lowerName` of a Fetch `Request`. `Headers` joins repeats with ", ", and no API key or
+ * b64token (RFC 6750 §2.1) contains a comma, so a comma means the credential was sent more than
+ * once or is malformed: it is refused as malformed (400 `invalid_request` for Bearer, RFC 6750).
+ */
+export const fetchHeader: HeaderLookup<Request> = (request, lowerName) => {
+  const value = request.headers.get(lowerName);
+  if (value === null) return undefined;
+  return value.includes(",") ? JOINED : value;
+};
+
+/** Which RateLimit headers to send (see `apiKeyAuth`'s `rateLimitHeaders`). */
+export type FetchRateLimitStyle = "draft" | "legacy" | "both" | false;
+
+/** Sets the RateLimit headers for `limits` on `headers` (nothing for `false` or no limits). */
+export function setRateLimitHeaders(headers: Headers, limits: readonly LimitState[], style: FetchRateLimitStyle, policy?: string): void {
+  if (style === false || limits.length === 0) return;
+  if (style === "draft" || style === "both") {
+    headers.set("ratelimit-policy", policy || policyField(limits));
+    headers.set("ratelimit", stateField(limits));
+  }
+  if (style === "legacy" || style === "both") {
+    let tightest = limits[0]!;
+    for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+    headers.set("ratelimit-limit", String(tightest.limit));
+    headers.set("ratelimit-remaining", String(tightest.remaining));
+    headers.set("ratelimit-reset", String(tightest.resetSeconds));
+  }
+}
+
+/** Sets `Deprecation`, `Sunset` and (with a page) `Link: <url>; rel="deprecation"` on `headers`. */
+export function setLifecycleHeaders(headers: Headers, notice: LifecycleNotice, link: string | null): void {
+  headers.set("deprecation", notice.deprecation);
+  if (notice.sunset !== null) headers.set("sunset", notice.sunset);
+  if (link !== null) headers.append("link", link);
+}

@@ -1,0 +1,100 @@
+/**
+ * keyward/hono: Hono middleware over `keyward/fetch`. `app.use(apiKeyAuth({ keys }))` verifies the
+ * key through the one pipeline and sets `c.get("apiKey")`; `requireScope()` guards routes. Imports
+ * only types from hono (an optional peer), so `import "keyward"` never loads it.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { KeywardConfigError, type KeywardError } from "./core/errors.js";
+import { insufficientScope, KEY_REQUIRED } from "./core/refusals.js";
+import { requiredScope, type RequiredScope } from "./core/scopes.js";
+import type { AuthenticatedKey } from "./core/types.js";
+import { withUnitReturned } from "./keys/limits.js";
+import { describeRequest, fetchAuth, fetchAuthState, type FetchAuthOptions } from "./fetch/auth.js";
+import { setRateLimitHeaders } from "./fetch/headers.js";
+import { refusalResponse } from "./fetch/respond.js";
+
+/**
+ * The Hono environment keyward's middleware sets: `c.get("apiKey")` is the key that authenticated
+ * the request (undefined for an anonymous request when keys are optional).
+ *
+ * @example
+ * import { Hono } from "hono";
+ * import type { ApiKeyEnv } from "keyward/hono";
+ * const app = new Hono<ApiKeyEnv>();
+ * app.get("/whoami", (c) => c.json({ id: c.get("apiKey")?.id }));
+ */
+export interface ApiKeyEnv {
+  /** The context variables keyward sets. */
+  Variables: {
+    /** The key that authenticated this request; never holds the secret or its hash. */
+    apiKey: AuthenticatedKey | undefined;
+  };
+}
+
+/**
+ * Options for {@link apiKeyAuth}: those of `fetchAuth` (`keyward/fetch`).
+ *
+ * @example
+ * const options: HonoApiKeyAuthOptions = { keys, header: "x-api-key" };
+ * app.use(apiKeyAuth(options));
+ */
+export type HonoApiKeyAuthOptions = FetchAuthOptions;
+
+/**
+ * Authenticates requests by API key, sets `c.get("apiKey")` and adds the RateLimit and lifecycle
+ * headers to the response; answers refusals itself (same statuses and bodies as the Express adapter).
+ *
+ * @example
+ * import { Hono } from "hono";
+ * import { apiKeyAuth, requireScope, type ApiKeyEnv } from "keyward/hono";
+ * const app = new Hono<ApiKeyEnv>();
+ * app.use("/v1/*", apiKeyAuth({ keys }));
+ * app.get("/v1/nodes", requireScope("nodes:read"), (c) => c.json({ key: c.get("apiKey")!.id }));
+ */
+export function apiKeyAuth(options: HonoApiKeyAuthOptions): MiddlewareHandler<ApiKeyEnv> {
+  const auth = fetchAuth(options);
+  return async function keywardHonoAuth(c: Context<ApiKeyEnv>, next: () => Promise<void>): Promise<Response | void> {
+    const result = await auth(c.req.raw);
+    if (!result.ok) return result.response;
+    c.set("apiKey", result.key);
+    await next();
+    for (const [name, value] of result.headers) {
+      // A guard's refusal already carries these headers; a Link header is appended only once.
+      if (name === "link") { if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true }); }
+      else c.header(name, value);
+    }
+  };
+}
+
+/**
+ * Lets the request through only when the key holds every listed scope (403 `insufficient_scope`
+ * naming the scopes the key lacks); a refusal gives back the request's rate-limit/quota unit.
+ *
+ * @example
+ * app.post("/v1/nodes", requireScope("nodes:write"), (c) => c.json({ created: true }, 201));
+ */
+export function requireScope(...scopes: string[]): MiddlewareHandler<ApiKeyEnv> {
+  if (scopes.length === 0) throw new KeywardConfigError("requireScope", "name at least one scope, e.g. requireScope(\"nodes:read\")");
+  const required: RequiredScope[] = scopes.map((s, i) => requiredScope(s, `requireScope[${i}]`));
+  const all = insufficientScope(required);
+  return async function keywardHonoGuard(c: Context<ApiKeyEnv>, next: () => Promise<void>): Promise<Response | void> {
+    const request = c.req.raw;
+    const state = fetchAuthState(request);
+    const key = state?.key;
+    let refusal: KeywardError | null = KEY_REQUIRED;
+    if (key !== undefined) {
+      const missing = required.filter((scope) => !key.grant.has(scope));
+      refusal = missing.length === 0 ? null : missing.length === required.length ? all : insufficientScope(missing);
+    }
+    if (refusal === null) return next();
+    if (state === undefined) return refusalResponse(request, refusal, { realm: "api", scheme: "Bearer", formatError: undefined, rateLimitHeaders: "draft" });
+    const charge = state.charge;
+    if (charge !== undefined) {
+      state.keys.pipeline.refund(charge);
+      state.charge = undefined;
+      setRateLimitHeaders(state.headers, charge.limits.map(withUnitReturned), state.responder.rateLimitHeaders, charge.policy);
+    }
+    state.keys.pipeline.refuse(request, { describe: describeRequest }, refusal, key?.id);
+    return refusalResponse(request, refusal, state.responder, state.headers);
+  };
+}
