@@ -12,7 +12,8 @@ import { fetchAuth } from "keyward/fetch";
 import { apiKeyAuth as honoAuth, requireScope as honoScope, type ApiKeyEnv } from "keyward/hono";
 import { makeKeys } from "../helpers";
 import { ADAPTER_CASES, type AdapterAnswer, type TableKeys, type TableRoute } from "./adapter-table";
-import { countingStore, listen, rawRequest } from "./support";
+import { countingStore } from "../counting-store";
+import { listen, rawRequest } from "./support";
 
 type Answer = AdapterAnswer & { body: string };
 type Runner = (route: TableRoute, headers: Array<[string, string]>) => Promise<Answer>;
