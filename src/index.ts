@@ -10,7 +10,7 @@ export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, Rotate
 export type { VerifyContext } from "./keys/verify-call.js";
 export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
-export type { KeywardEvent, KeyEvent, AuthFailedEvent, AuthSucceededEvent, UsageFlushFailedEvent, ChannelSilentEvent, ChannelRestoredEvent, RequestInfo } from "./keys/events.js";
+export type { KeywardEvent, KeyEvent, KeyLeakedEvent, AuthFailedEvent, AuthSucceededEvent, UsageFlushFailedEvent, ChannelSilentEvent, ChannelRestoredEvent, RequestInfo } from "./keys/events.js";
 export { fixedWindow, utcMonth } from "./keys/limits.js";
 export { resolveProject, PROJECT_ID_PATTERN } from "./keys/projects.js";
 export { MemoryStore } from "./stores/memory.js";
@@ -26,6 +26,8 @@ export type { KeysRouterOptions, RouterRequest, RouterMiddleware } from "./http/
 export type { ApiKeyJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
+export { secretScanning } from "./http/secret-scanning.js";
+export type { SecretScanningOptions, GitHubPublicKey, LeakReport, LeakLabel } from "./http/secret-scanning.js";
 export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
 export { runCli } from "./cli/run.js";
 export type { CliPreset } from "./cli/run.js";

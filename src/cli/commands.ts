@@ -24,6 +24,8 @@ export interface Io {
   out(text: string): void;
   /** Writes to standard error (tables, messages). */
   err(text: string): void;
+  /** Standard input for `keyward scan` (default: the process's stdin when piped). */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 /** A command body: the manager, positional arguments, checked flags, output. */

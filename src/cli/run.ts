@@ -5,6 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import type { KeyFormat } from "../core/key-format.js";
+import type { KeyFormatRecord } from "../core/types.js";
 import type { KeyManager } from "../keys/key-manager.js";
 import { parseCommandLine, usageHint, UsageError, type Values } from "./args.js";
 import type { Io } from "./commands.js";
@@ -52,11 +54,47 @@ interface Given<T> {
  * the CLI's format recorded by the KeyManager); a given one that differs is a usage error.
  */
 async function openManager(values: Values, create: boolean, preset: CliPreset, command: string): Promise<KeyManager> {
-  const [{ defaultDatabasePath, parseModes }, { KeyManager }, { SqliteStore }, { describeKeyFormat, sameKeyFormat }, { NAME_PATTERN }] = await Promise.all([
-    import("../keys/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"), import("../keys/format-claim.js"), import("../core/key-format.js"),
+  const [{ defaultDatabasePath }, { KeyManager }, { SqliteStore }] = await Promise.all([
+    import("../keys/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"),
   ]);
   const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
   if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);
+  const store = new SqliteStore(db);
+  try {
+    const { prefix, modes } = await resolveFormat(values, preset, command, db, store.keyFormat());
+    return new KeyManager({ store, prefix, modes, cache: false, usage: false });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+/**
+ * The key format for a command that needs no key manager (`scan`, `keys pattern`): resolved as
+ * for the others, with the database's recorded format read only when the database exists.
+ */
+async function openFormat(values: Values, preset: CliPreset, command: string): Promise<KeyFormat> {
+  const [{ defaultDatabasePath }, { SqliteStore }, { KeyFormat }] = await Promise.all([
+    import("../keys/default-manager.js"), import("../stores/sqlite.js"), import("../core/key-format.js"),
+  ]);
+  const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
+  let recorded: KeyFormatRecord | null = null;
+  if (existsSync(db)) {
+    const store = new SqliteStore(db);
+    try { recorded = store.keyFormat(); } finally { store.close(); }
+  }
+  return new KeyFormat(await resolveFormat(values, preset, command, db, recorded));
+}
+
+/**
+ * Prefix and modes: `--prefix`/`--modes`, the preset or `KEYWARD_PREFIX`/`KEYWARD_MODES`, else
+ * the format the database records, else `sk` with live,test. A given one that differs from the
+ * recorded one is a usage error.
+ */
+async function resolveFormat(values: Values, preset: CliPreset, command: string, db: string, recorded: KeyFormatRecord | null): Promise<KeyFormatRecord> {
+  const [{ parseModes }, { describeKeyFormat, sameKeyFormat }, { NAME_PATTERN }] = await Promise.all([
+    import("../keys/default-manager.js"), import("../keys/format-claim.js"), import("../core/key-format.js"),
+  ]);
   const env = process.env;
   const givenPrefix: Given<string> | null = typeof values.prefix === "string" ? { value: values.prefix, from: "--prefix" }
     : preset.prefix !== undefined ? { value: preset.prefix, from: "this command's preset" }
@@ -64,29 +102,22 @@ async function openManager(values: Values, create: boolean, preset: CliPreset, c
   const givenModes: Given<string[]> | null = typeof values.modes === "string" ? { value: parseModes(values.modes), from: "--modes" }
     : preset.modes !== undefined ? { value: preset.modes, from: "this command's preset" }
     : env.KEYWARD_MODES ? { value: parseModes(env.KEYWARD_MODES), from: "KEYWARD_MODES" } : null;
-  const store = new SqliteStore(db);
-  try {
-    const recorded = store.keyFormat();
-    const prefix = givenPrefix?.value ?? recorded?.prefix ?? "sk";
-    const modes = givenModes?.value ?? recorded?.modes ?? ["live", "test"];
-    const wellFormed = NAME_PATTERN.test(prefix) && modes.every((m) => NAME_PATTERN.test(m)); // else the KeyManager names the bad option
-    if (recorded && wellFormed && !sameKeyFormat(recorded, { prefix, modes })) {
-      const sources = [
-        ...(prefix !== recorded.prefix && givenPrefix ? [givenPrefix.from] : []),
-        ...(!sameKeyFormat({ prefix, modes: recorded.modes }, { prefix, modes }) && givenModes ? [givenModes.from] : []),
-      ];
-      const flags = [...new Set(sources)].join(" and ");
-      throw new UsageError(
-        `the database ${db} holds keys of ${describeKeyFormat(recorded)}, not ${describeKeyFormat({ prefix, modes })} (from ${flags}); ` +
-        `keys made so would be refused by the app using this database. Leave out ${flags} to use the database's format, or pass --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}`,
-        usageHint(command),
-      );
-    }
-    return new KeyManager({ store, prefix, modes, cache: false, usage: false });
-  } catch (error) {
-    store.close();
-    throw error;
+  const prefix = givenPrefix?.value ?? recorded?.prefix ?? "sk";
+  const modes = givenModes?.value ?? recorded?.modes ?? ["live", "test"];
+  const wellFormed = NAME_PATTERN.test(prefix) && modes.every((m) => NAME_PATTERN.test(m)); // else the KeyManager names the bad option
+  if (recorded && wellFormed && !sameKeyFormat(recorded, { prefix, modes })) {
+    const sources = [
+      ...(prefix !== recorded.prefix && givenPrefix ? [givenPrefix.from] : []),
+      ...(!sameKeyFormat({ prefix, modes: recorded.modes }, { prefix, modes }) && givenModes ? [givenModes.from] : []),
+    ];
+    const flags = [...new Set(sources)].join(" and ");
+    throw new UsageError(
+      `the database ${db} holds keys of ${describeKeyFormat(recorded)}, not ${describeKeyFormat({ prefix, modes })} (from ${flags}); ` +
+      `keys made so would be refused by the app using this database. Leave out ${flags} to use the database's format, or pass --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}`,
+      usageHint(command),
+    );
   }
+  return { prefix, modes };
 }
 
 /**
@@ -115,6 +146,11 @@ export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset =
     command = invocation.command.name;
     json = invocation.values.json === true;
     const flags = readFlags(invocation.command.name, invocation.values);
+    if (invocation.command.formatOnly) {
+      const format = await openFormat(invocation.values, preset, command);
+      const { FORMAT_RUNNERS } = await import("./scan.js");
+      return await FORMAT_RUNNERS.get(command)!(format, invocation.args, flags, io);
+    }
     if (flags.owner === undefined && preset.owner !== undefined && invocation.command.name === "create") flags.owner = preset.owner;
     keys = await openManager(invocation.values, invocation.command.name === "create", preset, command);
     const { RUNNERS } = await import("./commands.js");

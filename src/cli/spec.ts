@@ -24,6 +24,8 @@ export interface CommandSpec {
   readonly options: OptionSpec;
   /** Usage line and option descriptions shown by `--help`. */
   readonly help: string;
+  /** True for a command over the key format alone (`scan`, `keys pattern`): it opens no key manager and needs no database. */
+  readonly formatOnly?: boolean;
 }
 
 const GLOBAL_HELP = `Global options:
@@ -74,15 +76,48 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
   command("enable", "Resume a key paused with keys disable.", ["ID"], {}, "enable ID [--json]", ""),
   command("usage", "Requests per UTC day, oldest first.", ["ID"], { days: { type: "string" } }, "usage ID [--days 30] [--json]",
     `  --days N         how many days, 1-90 (default 30)`),
+  { ...command("pattern", "Print the regex matching this app's keys, with a gitleaks rule and a GitHub secret scanning custom pattern.", [], {}, "pattern [--json]",
+    `  --json           one JSON object: regex, keywords, gitleaks (the TOML rule), github (secretFormat,
+                   beforeSecret, afterSecret)`), formatOnly: true },
 ].map((c) => [c.name, c]));
+
+/** `keyward scan [PATH]...`: finds leaked keys of the app's format in files and stdin. */
+export const SCAN: CommandSpec = {
+  name: "scan",
+  summary: "Find keys of this app's format in files, directories or stdin; exit 1 when any is found.",
+  positionals: [],
+  options: {},
+  formatOnly: true,
+  help: `Usage: keyward scan [PATH]... [--json]
+
+Find keys of this app's format (prefix and modes as for the keys commands: flags, environment,
+else the database's recorded format if it exists, else sk with live,test) in files and
+directories (recursively, skipping .git, node_modules, binary files and files over 10 MB) or in
+standard input ("-", or no PATH with piped input; no PATH otherwise scans the current directory).
+A regex finds candidates and the checksum confirms them, so look-alikes are not reported.
+
+Each key is printed as FILE:LINE:COLUMN: <prefix>_<mode>_<4 characters>… (its public start, never
+the secret); columns count bytes. A summary goes to stderr.
+
+Options:
+  --json           one JSON object per line (JSON Lines) per key found:
+                   {"file","line","column","mode","start"}
+
+Exit codes: 0 no key found, 1 keys found (or a failure), 2 usage error (e.g. no such path).
+
+${GLOBAL_HELP}
+`,
+};
 
 /** `keyward --help`. */
 export const TOP_HELP = `Usage: keyward keys <command> [options]
+       keyward scan [PATH]... [options]
 
 Manage API keys in the keyward SQLite database (the one apiKeyAuth() uses by default).
 
 Commands:
 ${[...COMMANDS.values()].map((c) => `  keys ${c.name.padEnd(8)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`).join("\n")}
+  scan [PATH]...  ${SCAN.summary.split("; ")[0]}
 
 Run \`keyward keys <command> --help\` for a command's options.
 

@@ -125,9 +125,37 @@ export interface ChannelRestoredEvent {
 }
 
 /**
+ * A key was reported leaked (by GitHub secret scanning through `secretScanning()`): where it was
+ * found, and what was done. Never the token.
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "key.leaked") alert(`key ${e.keyId} (${e.name}) leaked at ${e.url}; ${e.action}`); }
+ */
+export interface KeyLeakedEvent {
+  /** Always `key.leaked`. */
+  type: "key.leaked";
+  /** When the report was handled. */
+  at: Date;
+  /** The key's id. */
+  keyId: string;
+  /** The key's owner, or `null`. */
+  ownerId: string | null;
+  /** The key's name. */
+  name: string;
+  /** The key's mode, or `null`. */
+  mode: string | null;
+  /** Where the key was found (the report's `url`), when given. */
+  url?: string;
+  /** The kind of place it was found (the report's `source`, e.g. `content`, `commit`), when given. */
+  source?: string;
+  /** What was done: `revoke`d, only `notify` (this event), or the app's own `function`. */
+  action: "revoke" | "notify" | "function";
+}
+
+/**
  * Everything `onEvent` can receive.
  *
  * @example
  * const keys = new KeyManager({ store, onEvent: (event: KeywardEvent) => log.info(event) });
  */
-export type KeywardEvent = KeyEvent | AuthSucceededEvent | AuthFailedEvent | UsageFlushFailedEvent | ChannelSilentEvent | ChannelRestoredEvent;
+export type KeywardEvent = KeyEvent | KeyLeakedEvent | AuthSucceededEvent | AuthFailedEvent | UsageFlushFailedEvent | ChannelSilentEvent | ChannelRestoredEvent;

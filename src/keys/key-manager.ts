@@ -8,7 +8,7 @@
 import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
 import { isKeyId } from "../core/ids.js";
-import { KeyFormat } from "../core/key-format.js";
+import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { keyLimitReached, notFound } from "../core/refusals.js";
 import { pageSize } from "../core/status.js";
 import type { ApiKey, DailyUsage, KeyFilter, KeyPatch, StoredKey } from "../core/types.js";
@@ -114,6 +114,21 @@ export class KeyManager {
     if (!isKeyId(id)) return null;
     await this.store.init();
     const record = await this.store.call(() => this.config.store.findById(id));
+    return record ? this.view(record) : null;
+  }
+
+  /**
+   * The key a secret belongs to (looked up by hash; revoked and expired keys included), or null
+   * when the secret is not of this format (no store read) or unknown. For leak reports: find the
+   * key behind a token without verifying or charging it.
+   *
+   * @example
+   * const key = await keys.findBySecret(token); // null for a look-alike
+   */
+  async findBySecret(secret: string): Promise<ApiKey | null> {
+    if (typeof secret !== "string" || secret.length > MAX_CREDENTIAL_LENGTH || this.format.check(secret) === undefined) return null;
+    await this.store.init();
+    const record = await this.store.call(() => this.config.store.findByHash(this.config.hash(secret)));
     return record ? this.view(record) : null;
   }
 

@@ -5,7 +5,7 @@
  *
  * A block may start with `// assumes: app, keys`: a hidden prelude then declares those names (the
  * vocabulary below), so a snippet can show only the lines that matter. Blocks that are not
- * TypeScript use other fences (`sh`, `js`, `json`, `http`, `text`); a fence without a language fails.
+ * TypeScript use other fences (`sh`, `js`, `json`, `http`, `text`, `toml`); a fence without a language fails.
  */
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,7 +38,7 @@ const PRELUDE_IMPORTS = [
   'import type * as __http from "node:http";',
 ];
 const TS_FENCES = new Set(["ts", "typescript"]);
-const OTHER_FENCES = new Set(["sh", "bash", "js", "json", "http", "text"]);
+const OTHER_FENCES = new Set(["sh", "bash", "js", "json", "http", "text", "toml"]);
 
 const blocks: CodeBlock[] = userDocs().flatMap(codeBlocks);
 const tsBlocks = blocks.filter((b) => TS_FENCES.has(b.lang));

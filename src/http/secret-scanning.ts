@@ -1,0 +1,200 @@
+/**
+ * `secretScanning()`: GitHub's secret scanning partner endpoint as a Connect-style middleware.
+ * GitHub POSTs `[{ token, type, url, source }]` signed with ECDSA P-256 (SHA-256, DER signature in
+ * base64 in `Github-Public-Key-Signature`, key named by `Github-Public-Key-Identifier`); keyward
+ * checks the signature over the raw body against the given public keys, pre-filters tokens by
+ * format and checksum (no store read for a non-key), revokes (or reports) the real keys, emits
+ * `key.leaked`, and answers `[{ token_raw, token_type, label }]` as the protocol asks.
+ */
+import { createHash, verify as verifySignature } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApiKey } from "../core/types.js";
+import type { KeyManager } from "../keys/key-manager.js";
+import type { Middleware } from "./api-key-auth.js";
+import { sendJson } from "./respond.js";
+
+/** Largest report body accepted (GitHub's are far smaller); larger is 413. */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Digests of recently handled report bodies, so a replay or a retry is answered without acting again. */
+const REPLAY_MEMORY = 1000;
+
+/**
+ * One of GitHub's secret scanning public keys, as `https://api.github.com/meta/public_keys/secret_scanning` lists them.
+ *
+ * @example
+ * const key: GitHubPublicKey = { key_identifier: "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c", key: "-----BEGIN PUBLIC KEY-----\n…", is_current: true };
+ */
+export interface GitHubPublicKey {
+  /** The id GitHub sends in `Github-Public-Key-Identifier`. */
+  key_identifier: string;
+  /** The PEM-encoded P-256 public key. */
+  key: string;
+  /** Whether GitHub currently signs with it (older keys still verify). */
+  is_current: boolean;
+}
+
+/**
+ * One reported token, as GitHub sends it.
+ *
+ * @example
+ * const report: LeakReport = { token: "sk_live_…", type: "acme_api_key", url: "https://github.com/o/r/blob/abc/config.ts#L2", source: "content" };
+ */
+export interface LeakReport {
+  /** The token found. */
+  token: string;
+  /** The token type registered with GitHub. */
+  type: string;
+  /** Where it was found. */
+  url?: string;
+  /** The kind of place: `content`, `commit`, `pull_request_description`, `gist_content`, … */
+  source?: string;
+}
+
+/**
+ * The verdict per token: a key of this app (`true_positive`) or not (`false_positive`).
+ *
+ * @example
+ * const label: LeakLabel = "true_positive";
+ */
+export type LeakLabel = "true_positive" | "false_positive";
+
+/**
+ * Options of {@link secretScanning}.
+ *
+ * @example
+ * const options: SecretScanningOptions = { keys, publicKeys: await fetchGitHubKeys(), action: "revoke" };
+ */
+export interface SecretScanningOptions {
+  /** The key manager whose keys are checked (and revoked). */
+  keys: KeyManager;
+  /** GitHub's public keys, or a function returning them (called per request; cache it yourself). */
+  publicKeys: readonly GitHubPublicKey[] | (() => readonly GitHubPublicKey[] | Promise<readonly GitHubPublicKey[]>);
+  /**
+   * What to do with a leaked key: `"revoke"` it (default), only `"notify"` (the `key.leaked`
+   * event), or a function of the key and the report (called after the event).
+   */
+  action?: "revoke" | "notify" | ((key: ApiKey, report: LeakReport) => void | Promise<void>);
+}
+
+/**
+ * The GitHub secret scanning partner endpoint: verifies GitHub's signature (401 when missing or
+ * bad; 413 over 1 MB; 400 for a body that is not a report), revokes each reported key of this
+ * app (or only reports it), emits `key.leaked` with the report's `url` and `source`, and answers
+ * each token's label. Mount it before any body parser (or keep `req.rawBody` as a Buffer): the
+ * signature covers the raw bytes. A replayed or retried report (same body, verified again) gets
+ * the same answer without acting again (the last 1,000 reports are remembered per process; revoking
+ * is idempotent anyway).
+ *
+ * @example
+ * app.post("/github/secret-scanning", secretScanning({ keys, publicKeys, action: "revoke" }));
+ */
+export function secretScanning(options: SecretScanningOptions): Middleware {
+  const { keys, publicKeys, action = "revoke" } = options;
+  const handled = new Map<string, string>();
+  return (req, res, next) => {
+    if (req.method !== "POST") return next();
+    handle(req, res).catch(next);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const identifier = header(req, "github-public-key-identifier");
+    const signature = header(req, "github-public-key-signature");
+    if (!identifier || !signature) return refuse(res, 401, "missing_signature", "Github-Public-Key-Identifier and Github-Public-Key-Signature are required.");
+    const declared = Number(req.headers["content-length"]);
+    if (declared > MAX_BODY_BYTES) return refuse(res, 413, "payload_too_large", "The report is larger than 1 MB.");
+    const body = await rawBody(req);
+    if (body === null) return refuse(res, 413, "payload_too_large", "The report is larger than 1 MB.");
+    const list = typeof publicKeys === "function" ? await publicKeys() : publicKeys;
+    const key = list.find((k) => k.key_identifier === identifier);
+    if (!key || !validSignature(body, key.key, signature)) return refuse(res, 401, "invalid_signature", "The signature does not verify with GitHub's public key.");
+    const digest = createHash("sha256").update(body).digest("base64");
+    const replayed = handled.get(digest);
+    if (replayed !== undefined) {
+      res.statusCode = 200;
+      res.setHeader("Content-Type", "application/json; charset=utf-8");
+      res.end(replayed);
+      return;
+    }
+    const reports = parseReports(body);
+    if (!reports) return refuse(res, 400, "invalid_request", "The body must be a JSON array of { token, type, url, source }.");
+    const answer: Array<{ token_raw: string; token_type: string; label: LeakLabel }> = [];
+    for (const report of reports) answer.push({ token_raw: report.token, token_type: report.type, label: await handleReport(report) });
+    const text = JSON.stringify(answer);
+    handled.set(digest, text);
+    if (handled.size > REPLAY_MEMORY) handled.delete(handled.keys().next().value!);
+    res.statusCode = 200;
+    res.setHeader("Content-Type", "application/json; charset=utf-8");
+    res.end(text);
+  }
+
+  async function handleReport(report: LeakReport): Promise<LeakLabel> {
+    if (keys.format.check(report.token) === undefined) return "false_positive"; // not a key of this format: no store read
+    const key = await keys.findBySecret(report.token);
+    if (!key) return "false_positive";
+    if (action === "revoke") await keys.revoke(key.id);
+    keys.emit({
+      type: "key.leaked", at: new Date(), keyId: key.id, ownerId: key.ownerId, name: key.name, mode: key.mode,
+      ...(report.url !== undefined ? { url: report.url } : {}), ...(report.source !== undefined ? { source: report.source } : {}),
+      action: typeof action === "function" ? "function" : action,
+    });
+    if (typeof action === "function") await action(key, report);
+    return "true_positive";
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === "string" && value.length > 0 && value.length <= 1024 ? value : undefined;
+}
+
+function refuse(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } });
+}
+
+function validSignature(body: Buffer, publicKeyPem: string, signature: string): boolean {
+  try {
+    return verifySignature("sha256", body, publicKeyPem, Buffer.from(signature, "base64"));
+  } catch {
+    return false;
+  }
+}
+
+/** The raw body (a `req.rawBody` Buffer when a parser kept one), or null when over the limit. */
+async function rawBody(req: IncomingMessage): Promise<Buffer | null> {
+  const kept = (req as IncomingMessage & { rawBody?: unknown }).rawBody;
+  if (Buffer.isBuffer(kept)) return kept.length > MAX_BODY_BYTES ? null : kept;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer | string) => {
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      size += buffer.length;
+      if (size > MAX_BODY_BYTES) {
+        // Stop collecting; the rest drains unread so the 413 still reaches the client.
+        req.off("data", onData).off("end", onEnd).off("error", reject);
+        req.resume();
+        resolve(null);
+      } else chunks.push(buffer);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on("data", onData).on("end", onEnd).on("error", reject);
+  });
+}
+
+function parseReports(body: Buffer): LeakReport[] | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(body.toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(data) || data.length > 10_000) return null;
+  const reports: LeakReport[] = [];
+  for (const item of data) {
+    if (typeof item !== "object" || item === null) return null;
+    const { token, type, url, source } = item as Record<string, unknown>;
+    if (typeof token !== "string" || typeof type !== "string") return null;
+    reports.push({ token, type, ...(typeof url === "string" ? { url } : {}), ...(typeof source === "string" ? { source } : {}) });
+  }
+  return reports;
+}
