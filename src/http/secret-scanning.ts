@@ -4,7 +4,8 @@
  * base64 in `Github-Public-Key-Signature`, key named by `Github-Public-Key-Identifier`); keyward
  * checks the signature over the raw body against the given public keys, pre-filters tokens by
  * format and checksum (no store read for a non-key), revokes (or reports) the real keys, emits
- * `key.leaked`, and answers `[{ token_raw, token_type, label }]` as the protocol asks.
+ * `key.leaked`, and answers `[{ token_hash, token_type, label }]` (the protocol accepts the
+ * token's SHA-256 instead of the token itself, so no response carries a secret).
  */
 import { createHash, verify as verifySignature } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -117,8 +118,9 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     }
     const reports = parseReports(body);
     if (!reports) return refuse(res, 400, "invalid_request", "The body must be a JSON array of { token, type, url, source }.");
-    const answer: Array<{ token_raw: string; token_type: string; label: LeakLabel }> = [];
-    for (const report of reports) answer.push({ token_raw: report.token, token_type: report.type, label: await handleReport(report) });
+    // token_hash (hex SHA-256), which the protocol accepts as well as token_raw: no response body carries a secret.
+    const answer: Array<{ token_hash: string; token_type: string; label: LeakLabel }> = [];
+    for (const report of reports) answer.push({ token_hash: createHash("sha256").update(report.token).digest("hex"), token_type: report.type, label: await handleReport(report) });
     const text = JSON.stringify(answer);
     handled.set(digest, text);
     if (handled.size > REPLAY_MEMORY) handled.delete(handled.keys().next().value!);

@@ -5,11 +5,13 @@
  * `key.leaked` carries the report's url and source and never the token; `notify` and a function
  * action leave the key active.
  */
-import { generateKeyPairSync, sign } from "node:crypto";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import express from "express";
 import request from "supertest";
 import { KeyManager, MemoryStore, secretScanning, type GitHubPublicKey, type KeywardEvent, type SecretScanningOptions } from "keyward";
 import { countingStore } from "../counting-store";
+
+const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
 
 const github = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -46,11 +48,12 @@ describe("secretScanning()", () => {
     const reads = store.count("findByHash");
     const res = await post(body);
     expect(res.status).toBe(200);
+    expect(res.text).not.toContain(secret.slice(-20)); // the answer names tokens by their SHA-256 only
     expect(res.body).toEqual([
-      { token_raw: secret, token_type: "acme_api_key", label: "true_positive" },
-      { token_raw: expect.any(String), token_type: "acme_api_key", label: "false_positive" },
-      { token_raw: "pk_live_notours", token_type: "acme_api_key", label: "false_positive" },
-      { token_raw: unknown, token_type: "acme_api_key", label: "false_positive" },
+      { token_hash: sha256(secret), token_type: "acme_api_key", label: "true_positive" },
+      { token_hash: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: "acme_api_key", label: "false_positive" },
+      { token_hash: sha256("pk_live_notours"), token_type: "acme_api_key", label: "false_positive" },
+      { token_hash: sha256(unknown), token_type: "acme_api_key", label: "false_positive" },
     ]);
     expect(store.count("findByHash") - reads).toBe(2); // the real key and the well-formed unknown one only
     expect((await keys.get(key.id))!.status).toBe("revoked");
