@@ -230,7 +230,7 @@ export interface CounterStore {
  * with a clear error instead of minting or expecting keys the others refuse.
  *
  * @example
- * const recorded: KeyFormatRecord | null = await store.keyFormat?.(); // { prefix: "nd", modes: ["live", "test"] }
+ * const recorded: KeyFormatRecord | null = await store.keyFormat?.(); // { prefix: "xk", modes: ["live", "test"] }
  */
 export interface KeyFormatRecord {
   /** The prefix of every key in the database, e.g. `sk`. */

@@ -35,8 +35,8 @@ export function parseModes(value: string): string[] {
  * `$KEYWARD_MODES` (comma-separated, default `live,test`; `none` for keys without a mode).
  *
  * @example
- * process.env.KEYWARD_PREFIX = "nd";
- * defaultKeyFormat(); // { prefix: "nd", modes: ["live", "test"] }
+ * process.env.KEYWARD_PREFIX = "xk";
+ * defaultKeyFormat(); // { prefix: "xk", modes: ["live", "test"] }
  */
 export function defaultKeyFormat(): {
   /** `$KEYWARD_PREFIX` or `sk`. */ prefix: string;

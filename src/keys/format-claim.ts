@@ -15,18 +15,18 @@ const after = <T, R>(value: MaybePromise<T>, next: (v: T) => MaybePromise<R>): M
  * only picks the default mode of new keys).
  *
  * @example
- * sameKeyFormat({ prefix: "nd", modes: ["test", "live"] }, { prefix: "nd", modes: ["live", "test"] }); // true
- * sameKeyFormat({ prefix: "nd", modes: ["live", "test"] }, { prefix: "sk", modes: ["live", "test"] }); // false
+ * sameKeyFormat({ prefix: "xk", modes: ["test", "live"] }, { prefix: "xk", modes: ["live", "test"] }); // true
+ * sameKeyFormat({ prefix: "xk", modes: ["live", "test"] }, { prefix: "sk", modes: ["live", "test"] }); // false
  */
 export function sameKeyFormat(a: KeyFormatRecord, b: KeyFormatRecord): boolean {
   return a.prefix === b.prefix && a.modes.length === b.modes.length && a.modes.every((m) => b.modes.includes(m));
 }
 
 /**
- * A format in words: `prefix "nd" with modes live,test`, or `prefix "nanda" without modes`.
+ * A format in words: `prefix "xk" with modes live,test`, or `prefix "orbit" without modes`.
  *
  * @example
- * describeKeyFormat({ prefix: "nd", modes: ["live", "test"] }); // 'prefix "nd" with modes live,test'
+ * describeKeyFormat({ prefix: "xk", modes: ["live", "test"] }); // 'prefix "xk" with modes live,test'
  */
 export function describeKeyFormat(format: KeyFormatRecord): string {
   return `prefix "${format.prefix}" ${format.modes.length ? `with modes ${format.modes.join(",")}` : "without modes"}`;
@@ -66,7 +66,7 @@ function formatOfKey(key: StoredKey, own: KeyFormatRecord): KeyFormatRecord | nu
  * without `claimKeyFormat` are not checked.
  *
  * @example
- * await claimStoreFormat(store, { prefix: "nd", modes: ["live", "test"] }); // throws when the database holds "sk" keys
+ * await claimStoreFormat(store, { prefix: "xk", modes: ["live", "test"] }); // throws when the database holds "sk" keys
  */
 export function claimStoreFormat(store: KeyStore, own: KeyFormatRecord): MaybePromise<void> {
   const claim = store.claimKeyFormat?.bind(store);

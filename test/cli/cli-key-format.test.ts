@@ -21,10 +21,10 @@ afterEach(() => restoreCliEnv(saved));
 afterAll(() => tmp.cleanup());
 
 let n = 0;
-/** A database first used by an app configured with `prefix: "nd"`, and that app. */
+/** A database first used by an app configured with `prefix: "xk"`, and that app. */
 function ndApp() {
   const db = tmp.file(`app-${++n}.db`);
-  const keys = new KeyManager({ store: new SqliteStore(db), prefix: "nd", cache: false });
+  const keys = new KeyManager({ store: new SqliteStore(db), prefix: "xk", cache: false });
   const app = express().use(apiKeyAuth({ keys })).get("/v1/me", (req, res) => { res.json({ id: req.apiKey!.id, mode: req.apiKey!.mode }); });
   return { db, keys, app };
 }
@@ -35,7 +35,7 @@ describe("the CLI and the format a database records", () => {
     try {
       const io = capture();
       expect(await runCli(["keys", "create", "--db", db, "--name", "x"], io)).toBe(0);
-      expect(io.stdout).toMatch(/^nd_live_[0-9A-Za-z]+\n$/);
+      expect(io.stdout).toMatch(/^xk_live_[0-9A-Za-z]+\n$/);
       const res = await request(app).get("/v1/me").set("Authorization", `Bearer ${io.stdout.trim()}`).expect(200);
       expect(res.body.mode).toBe("live");
     } finally {
@@ -50,8 +50,8 @@ describe("the CLI and the format a database records", () => {
       expect(await runCli(["keys", "create", "--db", db, "--name", "x", "--prefix", "sk"], io)).toBe(2);
       expect(io.stdout).toBe("");
       const [message, hint] = io.stderr.trimEnd().split("\n");
-      expect(message).toContain(`the database ${db} holds keys of prefix "nd" with modes live,test, not prefix "sk" with modes live,test (from --prefix)`);
-      expect(message).toContain("Leave out --prefix to use the database's format, or pass --prefix nd --modes live,test");
+      expect(message).toContain(`the database ${db} holds keys of prefix "xk" with modes live,test, not prefix "sk" with modes live,test (from --prefix)`);
+      expect(message).toContain("Leave out --prefix to use the database's format, or pass --prefix xk --modes live,test");
       expect(hint).toBe("Run `keyward keys create --help` for usage.");
       expect((await keys.list()).keys).toHaveLength(0);
     } finally {
@@ -65,14 +65,14 @@ describe("the CLI and the format a database records", () => {
       process.env.KEYWARD_PREFIX = "sk";
       const env = capture();
       expect(await runCli(["keys", "list", "--db", db], env)).toBe(2);
-      expect(env.stderr).toMatch(/holds keys of prefix "nd".*\(from KEYWARD_PREFIX\)/);
+      expect(env.stderr).toMatch(/holds keys of prefix "xk".*\(from KEYWARD_PREFIX\)/);
       delete process.env.KEYWARD_PREFIX;
       const modes = capture();
       expect(await runCli(["keys", "create", "--db", db, "--name", "x", "--modes", "live"], modes)).toBe(2);
-      expect(modes.stderr).toContain('not prefix "nd" with modes live (from --modes)');
+      expect(modes.stderr).toContain('not prefix "xk" with modes live (from --modes)');
       const reordered = capture();
-      expect(await runCli(["keys", "create", "--db", db, "--name", "x", "--prefix", "nd", "--modes", "test,live"], reordered)).toBe(0);
-      expect(reordered.stdout).toMatch(/^nd_test_/); // the first given mode is the default
+      expect(await runCli(["keys", "create", "--db", db, "--name", "x", "--prefix", "xk", "--modes", "test,live"], reordered)).toBe(0);
+      expect(reordered.stdout).toMatch(/^xk_test_/); // the first given mode is the default
     } finally {
       await keys.close();
     }
@@ -81,15 +81,15 @@ describe("the CLI and the format a database records", () => {
   it("records its own format in a fresh database, so an app configured otherwise fails at start-up", async () => {
     const db = tmp.file("cli-first.db");
     const io = capture();
-    expect(await runCli(["keys", "create", "--db", db, "--name", "x", "--prefix", "nanda", "--modes", "none"], io)).toBe(0);
-    expect(io.stdout).toMatch(/^nanda_[0-9A-Za-z]+\n$/);
+    expect(await runCli(["keys", "create", "--db", db, "--name", "x", "--prefix", "orbit", "--modes", "none"], io)).toBe(0);
+    expect(io.stdout).toMatch(/^orbit_[0-9A-Za-z]+\n$/);
     const again = capture();
     expect(await runCli(["keys", "create", "--db", db, "--name", "y"], again)).toBe(0); // no flags: the recorded format
-    expect(again.stdout).toMatch(/^nanda_[0-9A-Za-z]+\n$/);
+    expect(again.stdout).toMatch(/^orbit_[0-9A-Za-z]+\n$/);
     const store = new SqliteStore(db);
     try {
       expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(KeywardConfigError);
-      expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(/holds keys of prefix "nanda" without modes; this KeyManager was configured with prefix "sk" with modes live,test/);
+      expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(/holds keys of prefix "orbit" without modes; this KeyManager was configured with prefix "sk" with modes live,test/);
     } finally {
       store.close();
     }
@@ -110,11 +110,11 @@ describe("a KeyManager on a database of another format", () => {
       }
       expect(error).toBeInstanceOf(KeywardConfigError);
       expect((error as KeywardConfigError).option).toBe("prefix");
-      expect((error as Error).message).toContain(`the database ${db} (SqliteStore) holds keys of prefix "nd" with modes live,test; this KeyManager was configured with prefix "sk" with modes live,test`);
-      expect((error as Error).message).toContain('Configure prefix: "nd", modes: ["live", "test"]');
-      expect(() => new KeyManager({ store, prefix: "nd", modes: ["live"] })).toThrow(/^modes: /);
-      const reordered = new KeyManager({ store, prefix: "nd", modes: ["test", "live"] });
-      expect((await reordered.create({ name: "ok" })).secret).toMatch(/^nd_test_/);
+      expect((error as Error).message).toContain(`the database ${db} (SqliteStore) holds keys of prefix "xk" with modes live,test; this KeyManager was configured with prefix "sk" with modes live,test`);
+      expect((error as Error).message).toContain('Configure prefix: "xk", modes: ["live", "test"]');
+      expect(() => new KeyManager({ store, prefix: "xk", modes: ["live"] })).toThrow(/^modes: /);
+      const reordered = new KeyManager({ store, prefix: "xk", modes: ["test", "live"] });
+      expect((await reordered.create({ name: "ok" })).secret).toMatch(/^xk_test_/);
     } finally {
       store.close();
     }
@@ -129,10 +129,10 @@ describe("a KeyManager on a database of another format", () => {
     raw.close();
     const store = new SqliteStore(db);
     try {
-      expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(/already holds keys \(such as nd_live_[0-9A-Za-z]{4}…\) of prefix "nd"/);
+      expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(/already holds keys \(such as xk_live_[0-9A-Za-z]{4}…\) of prefix "xk"/);
       expect(store.keyFormat()).toBeNull();
-      new KeyManager({ store, prefix: "nd" });
-      expect(store.keyFormat()).toEqual({ prefix: "nd", modes: ["live", "test"] });
+      new KeyManager({ store, prefix: "xk" });
+      expect(store.keyFormat()).toEqual({ prefix: "xk", modes: ["live", "test"] });
     } finally {
       store.close();
     }

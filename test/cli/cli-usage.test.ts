@@ -33,8 +33,8 @@ describe("a bare keyward", () => {
 
   it("speaks under an app's own name when preset", async () => {
     const io = capture();
-    expect(await runCli([], io, { name: "node-data", prefix: "nd", modes: ["test", "live"], db: tmp.file("nd.db") })).toBe(1);
-    expect(io.stdout).toMatch(/^Usage: node-data keys <command>/);
+    expect(await runCli([], io, { name: "acme-keys", prefix: "xk", modes: ["test", "live"], db: tmp.file("xk.db") })).toBe(1);
+    expect(io.stdout).toMatch(/^Usage: acme-keys keys <command>/);
   });
 });
 

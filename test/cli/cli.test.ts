@@ -154,18 +154,18 @@ it("rotate prints only the new secret; revoke prints nothing on stdout and the k
 });
 
 it("honours --prefix/--modes and KEYWARD_PREFIX/KEYWARD_MODES, like the zero-config manager", async () => {
-  const other = tmp.file("nd.db");
-  const flags = await keyward(["keys", "create", "--name", "x", "--db", other, "--prefix", "nd", "--modes", "test,live"]);
-  expect(flags.stdout).toMatch(/^nd_test_/);
-  const env = await keyward(["keys", "create", "--name", "y", "--mode", "live"], { KEYWARD_DB: other, KEYWARD_PREFIX: "nd", KEYWARD_MODES: "test,live" });
-  expect(env.stdout).toMatch(/^nd_live_/);
+  const other = tmp.file("xk.db");
+  const flags = await keyward(["keys", "create", "--name", "x", "--db", other, "--prefix", "xk", "--modes", "test,live"]);
+  expect(flags.stdout).toMatch(/^xk_test_/);
+  const env = await keyward(["keys", "create", "--name", "y", "--mode", "live"], { KEYWARD_DB: other, KEYWARD_PREFIX: "xk", KEYWARD_MODES: "test,live" });
+  expect(env.stdout).toMatch(/^xk_live_/);
   const modeless = await keyward(["keys", "create", "--name", "z", "--db", tmp.file("orbit.db"), "--prefix", "orbit", "--modes", "none"]);
   expect(modeless.stdout).toMatch(/^orbit_[0-9A-Za-z]{38}\n$/);
   const saved = { ...process.env };
   try {
-    process.env.KEYWARD_PREFIX = "nd";
+    process.env.KEYWARD_PREFIX = "xk";
     process.env.KEYWARD_MODES = "test, live";
-    expect(defaultKeyFormat()).toEqual({ prefix: "nd", modes: ["test", "live"] });
+    expect(defaultKeyFormat()).toEqual({ prefix: "xk", modes: ["test", "live"] });
     process.env.KEYWARD_MODES = "none";
     expect(defaultKeyFormat().modes).toEqual([]);
   } finally {

@@ -24,19 +24,19 @@ describeWithServices("KeyManager key format on PostgresStore", ["postgres"], () 
 
   it("records the first manager's format; a manager with another prefix throws a clear error on every management call", async () => {
     const schema = ownSchema();
-    const first = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "nd", cache: false, usage: false });
+    const first = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "xk", cache: false, usage: false });
     const { secret } = await first.create({ name: "app" });
-    expect(secret).toMatch(/^nd_live_/);
+    expect(secret).toMatch(/^xk_live_/);
     const { rows } = await pool.query(`SELECT value FROM "${schema}".keyward_meta WHERE name = 'key_format'`);
-    expect(rows[0].value).toEqual({ prefix: "nd", modes: ["live", "test"] });
+    expect(rows[0].value).toEqual({ prefix: "xk", modes: ["live", "test"] });
 
     const other = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "sk", cache: false, usage: false });
     try {
       const created = other.create({ name: "x" });
       await expect(created).rejects.toThrow(KeywardConfigError);
-      await expect(created).rejects.toThrow(`the database schema "${schema}" (PostgresStore) holds keys of prefix "nd" with modes live,test; this KeyManager was configured with prefix "sk"`);
+      await expect(created).rejects.toThrow(`the database schema "${schema}" (PostgresStore) holds keys of prefix "xk" with modes live,test; this KeyManager was configured with prefix "sk"`);
       await expect(other.list()).rejects.toThrow(KeywardConfigError);
-      await expect(other.revoke(secret)).rejects.toThrow(/holds keys of prefix "nd"/);
+      await expect(other.revoke(secret)).rejects.toThrow(/holds keys of prefix "xk"/);
       const verified = await other.verify(new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).generate("live"));
       expect(verified.ok).toBe(false);
       if (!verified.ok) {
@@ -55,13 +55,13 @@ describeWithServices("KeyManager key format on PostgresStore", ["postgres"], () 
 
   it("accepts the same modes in another order, and refuses another set of modes", async () => {
     const schema = ownSchema();
-    const first = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "nd", modes: ["test", "live"], usage: false });
+    const first = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "xk", modes: ["test", "live"], usage: false });
     await first.create({ name: "a" });
-    const reordered = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "nd", modes: ["live", "test"], usage: false });
-    const fewer = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "nd", modes: ["live"], usage: false });
+    const reordered = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "xk", modes: ["live", "test"], usage: false });
+    const fewer = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "xk", modes: ["live"], usage: false });
     try {
-      expect((await reordered.create({ name: "b" })).secret).toMatch(/^nd_live_/);
-      await expect(fewer.list()).rejects.toThrow(/^modes: .*holds keys of prefix "nd" with modes test,live; this KeyManager was configured with prefix "nd" with modes live/);
+      expect((await reordered.create({ name: "b" })).secret).toMatch(/^xk_live_/);
+      await expect(fewer.list()).rejects.toThrow(/^modes: .*holds keys of prefix "xk" with modes test,live; this KeyManager was configured with prefix "xk" with modes live/);
     } finally {
       await Promise.all([first.close(), reordered.close(), fewer.close()]);
     }

@@ -409,25 +409,25 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     describeCounters(() => store);
 
     describe("key format (keyFormat, claimKeyFormat)", () => {
-      const nd = { prefix: "nd", modes: ["test", "live"] };
+      const xk = { prefix: "xk", modes: ["test", "live"] };
       const sk = { prefix: "sk", modes: ["live", "test"] };
 
       it("records nothing until claimed, then the first claim, modes in order", async () => {
         expect(await store.keyFormat!()).toBeNull();
-        expect(await store.claimKeyFormat!(nd)).toEqual(nd);
-        expect(await store.keyFormat!()).toEqual(nd);
-        expect(await store.claimKeyFormat!({ prefix: "nanda", modes: [] })).toEqual(nd);
+        expect(await store.claimKeyFormat!(xk)).toEqual(xk);
+        expect(await store.keyFormat!()).toEqual(xk);
+        expect(await store.claimKeyFormat!({ prefix: "orbit", modes: [] })).toEqual(xk);
       });
 
       it("never overwrites: a later claim with another format answers the recorded one", async () => {
-        await store.claimKeyFormat!(nd);
-        expect(await store.claimKeyFormat!(sk)).toEqual(nd);
-        expect(await store.keyFormat!()).toEqual(nd);
+        await store.claimKeyFormat!(xk);
+        expect(await store.claimKeyFormat!(sk)).toEqual(xk);
+        expect(await store.keyFormat!()).toEqual(xk);
       });
 
       it("keeps a format without modes as an empty list", async () => {
-        expect(await store.claimKeyFormat!({ prefix: "nanda", modes: [] })).toEqual({ prefix: "nanda", modes: [] });
-        expect(await store.keyFormat!()).toEqual({ prefix: "nanda", modes: [] });
+        expect(await store.claimKeyFormat!({ prefix: "orbit", modes: [] })).toEqual({ prefix: "orbit", modes: [] });
+        expect(await store.keyFormat!()).toEqual({ prefix: "orbit", modes: [] });
       });
 
       it("gives every one of 10 racing claims the same winner", async () => {
@@ -438,11 +438,11 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       });
 
       it("hands out copies of the recorded format", async () => {
-        const claimed = await store.claimKeyFormat!(nd);
+        const claimed = await store.claimKeyFormat!(xk);
         claimed.modes.push("staging");
         const read = (await store.keyFormat!())!;
         read.modes.length = 0;
-        expect(await store.keyFormat!()).toEqual(nd);
+        expect(await store.keyFormat!()).toEqual(xk);
       });
     });
 
