@@ -8,7 +8,7 @@
 import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
 import { isKeyId } from "../core/ids.js";
-import { KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
+import { KeyFormat } from "../core/key-format.js";
 import { keyLimitReached, notFound } from "../core/refusals.js";
 import { pageSize } from "../core/status.js";
 import type { ApiKey, DailyUsage, KeyFilter, KeyPatch, StoredKey } from "../core/types.js";
@@ -126,9 +126,7 @@ export class KeyManager {
    * const key = await keys.findBySecret(token); // null for a look-alike
    */
   async findBySecret(secret: string): Promise<ApiKey | null> {
-    if (typeof secret !== "string" || secret.length > MAX_CREDENTIAL_LENGTH || this.format.check(secret) === undefined) return null;
-    await this.store.init();
-    const record = await this.store.call(() => this.config.store.findByHash(this.config.hash(secret)));
+    const record = await this.store.findBySecret(secret, this.format, this.config.hash);
     return record ? this.view(record) : null;
   }
 
@@ -186,7 +184,7 @@ export class KeyManager {
     await this.store.init();
     const now = this.now();
     const id = await this.store.idOf(idOrSecret, this.format, this.config.hash);
-    const before = await this.mustFind(id);
+    const before = await this.store.mustFind(id);
     const revoked = await this.store.call(() => this.config.store.revoke(id, now));
     if (!revoked) throw notFound();
     this.invalidation.changed(revoked);
@@ -206,14 +204,14 @@ export class KeyManager {
   async rotate(id: string, options: RotateOptions = {}): Promise<RotatedKey> {
     await this.store.init();
     const now = this.now();
-    const old = await this.mustFind(id);
+    const old = await this.store.mustFind(id);
     const { secret, successor, change, revokesNow } = planRotation(this.config, this.format, this.config.hash, old, options, now);
     const rotated = await this.store.call(() => this.config.store.rotate(old.id, successor, change));
     if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
     this.authenticator.cache.invalidateHash(successor.hash);
     this.invalidation.changed(old);
     if (old.rotatedFrom !== null) this.invalidation.changed({ id: old.rotatedFrom, hash: null });
-    const previous = await this.mustFind(old.id);
+    const previous = await this.store.mustFind(old.id);
     this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
     if (revokesNow) this.emitKey("key.revoked", previous);
     return { secret, key: this.view(successor), previous: this.view(previous) };
@@ -228,7 +226,7 @@ export class KeyManager {
    */
   async usage(id: string, days = 30): Promise<DailyUsage[]> {
     await this.store.init();
-    await this.mustFind(id);
+    await this.store.mustFind(id);
     return usageSeries((from, to) => this.store.call(() => this.config.store.usage(id, from, to)), this.recorder?.pending(id).days, days, this.now());
   }
 
@@ -249,20 +247,14 @@ export class KeyManager {
     return result instanceof KeywardError ? { ok: false, error: result } : result;
   }
 
-  // ---------------------------------------------------------------- for adapters and channels
-
   /** Sends an event to `onEvent` (never throws). */
-  emit(event: KeywardEvent): void {
-    this.events.emit(event);
-  }
+  emit(event: KeywardEvent): void { this.events.emit(event); }
 
   /** Whether anyone listens to events. */
   get hasEventSink(): boolean { return this.events.active; }
 
   /** Drops cached entries for a key id, or all of them (used by cross-instance invalidation channels). */
-  invalidate(id?: string): void {
-    this.invalidation.drop(id);
-  }
+  invalidate(id?: string): void { this.invalidation.drop(id); }
 
   /**
    * Calls `listener` with the key id each time this manager updates, revokes, rotates, disables or enables a key (after
@@ -272,9 +264,7 @@ export class KeyManager {
    * @example
    * const stop = keys.onInvalidate((id) => redis.publish("keyward:invalidate", id));
    */
-  onInvalidate(listener: (id: string) => void): () => void {
-    return this.invalidation.on(listener);
-  }
+  onInvalidate(listener: (id: string) => void): () => void { return this.invalidation.on(listener); }
 
   /** Cache occupancy, for monitoring and tests. */
   get cacheSize(): CacheSize { return this.authenticator.cache.size; }
@@ -285,9 +275,7 @@ export class KeyManager {
    * @example
    * const { channel } = keys.stats(); // { state: "healthy", lagMs: { last: 1, p50: 1, p99: 4, … }, … }
    */
-  stats(): KeywardStats {
-    return { cache: this.cacheSize, channel: this.invalidation.stats() };
-  }
+  stats(): KeywardStats { return { cache: this.cacheSize, channel: this.invalidation.stats() }; }
 
   /**
    * Deletes rate-limit and quota counters whose window has ended (by this manager's clock). Runs on
@@ -303,9 +291,7 @@ export class KeyManager {
   }
 
   /** Writes buffered usage to the store now. */
-  async flushUsage(): Promise<void> {
-    await this.recorder?.flush();
-  }
+  async flushUsage(): Promise<void> { await this.recorder?.flush(); }
 
   /**
    * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests
@@ -329,12 +315,10 @@ export class KeyManager {
     }
   }
 
-  // ---------------------------------------------------------------- internals
-
   /** Applies `plan(existing)` (null: nothing to change), drops the cached entry everywhere, emits `type`. */
   private async change(id: string, type: KeyEvent["type"], plan: (existing: StoredKey) => KeyPatch | null): Promise<ApiKey> {
     await this.store.init();
-    const existing = await this.mustFind(id);
+    const existing = await this.store.mustFind(id);
     const patch = plan(existing);
     if (patch === null) return this.view(existing);
     const updated = await this.store.call(() => this.config.store.update(id, patch));
@@ -342,13 +326,6 @@ export class KeyManager {
     this.invalidation.changed(updated);
     this.emitKey(type, updated);
     return this.view(updated);
-  }
-
-  private async mustFind(id: string): Promise<StoredKey> {
-    if (!isKeyId(id)) throw notFound();
-    const record = await this.store.call(() => this.config.store.findById(id));
-    if (!record) throw notFound();
-    return record;
   }
 
   private view(record: StoredKey): ApiKey {

@@ -5,9 +5,10 @@
  */
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import type { SecretHasher } from "../core/hash.js";
+import { isKeyId } from "../core/ids.js";
 import { type KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { asStoreUnavailable, notFound, storeUnavailable } from "../core/refusals.js";
-import type { KeyFormatRecord, KeyStore, MaybePromise } from "../core/types.js";
+import type { KeyFormatRecord, KeyStore, MaybePromise, StoredKey } from "../core/types.js";
 import { claimStoreFormat } from "./format-claim.js";
 
 /** Whether `value` is a promise (stores answer synchronously or not). */
@@ -89,6 +90,21 @@ export class StoreCalls {
     const result = await this.read(call);
     if (result instanceof KeywardError && result.code === "store_unavailable") throw result;
     return result as T;
+  }
+
+  /** The record with `id`, or 404 `not_found` (management calls). */
+  async mustFind(id: string): Promise<StoredKey> {
+    if (!isKeyId(id)) throw notFound();
+    const record = await this.call(() => this.store.findById(id));
+    if (!record) throw notFound();
+    return record;
+  }
+
+  /** The record a secret of `format` belongs to (by hash), or null: no store read for a secret of another format. */
+  async findBySecret(secret: string, format: KeyFormat, hash: SecretHasher): Promise<StoredKey | null> {
+    if (typeof secret !== "string" || secret.length > MAX_CREDENTIAL_LENGTH || format.check(secret) === undefined) return null;
+    await this.init();
+    return this.call(() => this.store.findByHash(hash(secret)));
   }
 
   /** `promise`, rejected after storeTimeout. */

@@ -36,7 +36,7 @@ export class UsageRecorder {
 
   constructor(
     private readonly store: Pick<KeyStore, "recordUsage">,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly onError: (error: unknown) => void,
   ) {
     if (intervalMs > 0) {
