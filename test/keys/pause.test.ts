@@ -7,18 +7,13 @@
 import request from "supertest";
 import { KeyManager, KeywardError, runCli } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
-import { DAY } from "./support";
+import { cachedKey, DAY } from "./support";
 import { makeApp, makeKeys, tempDir } from "../helpers";
 import { routerApp } from "../http/router-app";
 
 describe.each(["memory", "sqlite"] as const)("pause and resume (%s)", (storeKind) => {
   it("disable refuses the key at once although the cache holds it (401 key_disabled); enable admits it again", async () => {
-    const { keys, events, close } = makeKeys({ storeKind, cache: { ttl: "1h" } });
-    const { secret, key } = await keys.create({ name: "ci" });
-    const app = makeApp(keys);
-    const auth = { Authorization: `Bearer ${secret}` };
-    await request(app).get("/whoami").set(auth).expect(200);
-    expect(keys.cacheSize.keys).toBe(1);
+    const { keys, events, close, key, app, auth, secret } = await cachedKey(storeKind);
 
     const paused = await keys.disable(key.id);
     expect(paused.status).toBe("disabled");

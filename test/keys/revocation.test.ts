@@ -2,16 +2,12 @@
 import request from "supertest";
 import { KeyManager, KeywardError } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
-import { makeApp, makeKeys, tempDir, TestClock } from "../helpers";
+import { makeKeys, tempDir, TestClock } from "../helpers";
+import { cachedKey } from "./support";
 
 describe.each(["memory", "sqlite"] as const)("revocation (%s)", (storeKind) => {
   it("refuses the key at once although the cache holds it, with 401 key_revoked", async () => {
-    const { keys, events, close } = makeKeys({ storeKind, cache: { ttl: "1h" } });
-    const { secret, key } = await keys.create({ name: "ci" });
-    const app = makeApp(keys);
-    const auth = { Authorization: `Bearer ${secret}` };
-    await request(app).get("/whoami").set(auth).expect(200);
-    expect(keys.cacheSize.keys).toBe(1);
+    const { keys, events, close, key, app, auth } = await cachedKey(storeKind);
 
     await keys.revoke(key.id);
     const res = await request(app).get("/whoami").set(auth);

@@ -1,5 +1,7 @@
 /** Helpers for the keys tests: secret checks and a day in ms (the counting store is test/counting-store.ts). */
+import request from "supertest";
 import { createHasher } from "keyward";
+import { makeApp, makeKeys } from "../helpers";
 
 /** Every substring a leak could show: the secret, its body after the prefix, its hash. */
 export function secretTraces(secret: string, pepper?: string): string[] {
@@ -14,3 +16,17 @@ export function expectNoSecrets(value: unknown, secrets: string[]): void {
 }
 
 export const DAY = 86_400_000;
+
+/**
+ * A key whose verification is cached: made with a one-hour cache TTL on `storeKind`, sent once
+ * through `makeApp` (200), so a later refusal proves the cached entry was dropped.
+ */
+export async function cachedKey(storeKind: "memory" | "sqlite") {
+  const made = makeKeys({ storeKind, cache: { ttl: "1h" } });
+  const { secret, key } = await made.keys.create({ name: "ci" });
+  const app = makeApp(made.keys);
+  const auth = { Authorization: `Bearer ${secret}` };
+  await request(app).get("/whoami").set(auth).expect(200);
+  expect(made.keys.cacheSize.keys).toBe(1);
+  return { ...made, secret, key, app, auth };
+}
