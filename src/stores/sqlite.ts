@@ -6,7 +6,7 @@
  * retried on timers until a deadline. Rate-limit and quota counters are taken from the file in
  * small reserved batches, so most requests write nothing.
  */
-import { statSync } from "node:fs";
+import { type Stats, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openDatabase, type SqliteDatabase } from "./sqlite-driver.js";
@@ -553,7 +553,7 @@ export class SqliteStore implements KeyStore {
   /** Throws when the database file was deleted, its directory removed, or the file replaced since it was opened. */
   private checkFile(): void {
     if (this.file === null) return;
-    let stat;
+    let stat: Stats;
     try {
       stat = statSync(this.file.path);
     } catch (error) {

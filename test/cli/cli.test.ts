@@ -221,7 +221,9 @@ it("prints help for keyward and every keys command, exit 0", async () => {
   for (const run of runs) expect(run.code).toBe(0);
   expect(runs[0]!.stdout).toMatch(/^Usage: keyward keys <command>/);
   for (const c of commands) expect(runs[0]!.stdout).toContain(`keys ${c}`);
-  commands.forEach((c, i) => expect(runs[i + 2]!.stdout).toMatch(new RegExp(`^Usage: keyward keys ${c}`)));
+  commands.forEach((c, i) => {
+    expect(runs[i + 2]!.stdout).toMatch(new RegExp(`^Usage: keyward keys ${c}`));
+  });
   expect(runs[2]!.stdout).toContain("--expires");
 });
 

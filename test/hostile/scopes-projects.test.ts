@@ -112,7 +112,9 @@ describe("guards and project selection over HTTP", () => {
   app.use(apiKeyAuth({ keys: env.keys, projectHeader: "x-project" }));
   // Routes are numbered: a ":" in an Express path would start a route parameter.
   const ROUTE_SCOPES = ["users:read", "users:write", "users", "usersx:read", "user:read", "constructor", "tostring", "admin:read"];
-  ROUTE_SCOPES.forEach((scope, i) => app.get(`/scope/${i}`, requireScope(scope), (_req, res) => { res.json({ ok: true }); }));
+  ROUTE_SCOPES.forEach((scope, i) => {
+    app.get(`/scope/${i}`, requireScope(scope), (_req, res) => { res.json({ ok: true }); });
+  });
   app.get("/any", requireAnyScope("constructor", "usersx:read"), (_req, res) => { res.json({ ok: true }); });
   app.get("/project", (req, res) => { res.json({ project: req.apiKey!.project }); });
   afterAll(() => env.close());
