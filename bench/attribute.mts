@@ -10,17 +10,24 @@
  */
 import { readFileSync } from "node:fs";
 
-interface PerfSymbol { start: number; end: number; name: string; line: number }
+interface PerfSymbol {
+  start: number;
+  end: number;
+  name: string;
+  line: number;
+}
 
 /** The perf map's "<start hex> <size hex> <name>" lines, sorted by start, each with its line number. */
 function readPerfMap(file: string): PerfSymbol[] {
   const symbols: PerfSymbol[] = [];
-  readFileSync(file, "utf8").split("\n").forEach((text, line) => {
-    const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/i.exec(text);
-    if (!match) return;
-    const start = parseInt(match[1]!, 16);
-    symbols.push({ start, end: start + parseInt(match[2]!, 16), name: match[3]!, line });
-  });
+  readFileSync(file, "utf8")
+    .split("\n")
+    .forEach((text, line) => {
+      const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/i.exec(text);
+      if (!match) return;
+      const start = parseInt(match[1]!, 16);
+      symbols.push({ start, end: start + parseInt(match[2]!, 16), name: match[3]!, line });
+    });
   return symbols.sort((a, b) => a.start - b.start);
 }
 
@@ -35,7 +42,10 @@ function lookup(symbols: PerfSymbol[], address: number): string | null {
   let last = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (symbols[mid]!.start <= address) { last = mid; lo = mid + 1; } else hi = mid - 1;
+    if (symbols[mid]!.start <= address) {
+      last = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
   }
   let best: PerfSymbol | null = null;
   for (let i = last; i >= 0; i--) {
@@ -74,9 +84,19 @@ function readCosts(file: string, name: (raw: string) => string): Costs {
     return names.get(match[1]!) ?? spec;
   };
   for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (line.startsWith("fn=")) { current = nameOf(line.slice(3)); afterCall = false; continue; }
-    if (line.startsWith("cfn=")) { callee = nameOf(line.slice(4)); continue; }
-    if (line.startsWith("calls=")) { afterCall = true; continue; }
+    if (line.startsWith("fn=")) {
+      current = nameOf(line.slice(3));
+      afterCall = false;
+      continue;
+    }
+    if (line.startsWith("cfn=")) {
+      callee = nameOf(line.slice(4));
+      continue;
+    }
+    if (line.startsWith("calls=")) {
+      afterCall = true;
+      continue;
+    }
     if (!/^[0-9+\-*]/.test(line)) continue;
     const cost = Number(line.split(" ")[1]);
     if (!Number.isFinite(cost)) continue;
@@ -90,7 +110,10 @@ function readCosts(file: string, name: (raw: string) => string): Costs {
   return { self, calls };
 }
 
-const perRequest = (cost: number, requests: number) => Math.round(cost / requests).toLocaleString("en").padStart(10);
+const perRequest = (cost: number, requests: number) =>
+  Math.round(cost / requests)
+    .toLocaleString("en")
+    .padStart(10);
 
 function main(): void {
   const [dump, map, requestsArg, topArg, callersArg] = process.argv.slice(2);

@@ -23,7 +23,12 @@ const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
 const WARMUP = Number(process.env.INSTR_WARMUP) || 12_000;
 /** A folder to keep each setup's callgrind dump in (V8's perf map is /tmp/perf-<pid>.map); read both with `bench/attribute.mts`. None by default. */
 const KEEP = process.env.INSTR_KEEP ?? null;
-const SETUPS = (process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,handwritten,passport").split(",").map((s) => s.trim()).filter(Boolean);
+const SETUPS = (
+  process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,handwritten,passport"
+)
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 function hasValgrind(): boolean {
   try {
@@ -72,12 +77,23 @@ function totalOf(file: string): number {
 async function measure(name: string): Promise<number> {
   const dir = KEEP ? join(KEEP, name) : mkdtempSync(join(tmpdir(), "keyward-instr-"));
   if (KEEP) mkdirSync(dir, { recursive: true });
-  const { child, ready: started } = forkServer(name, {
-    execPath: "valgrind",
-    execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--separate-threads=yes", `--callgrind-out-file=${join(dir, "cg.%p")}`, process.execPath, ...(KEEP ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : [])],
-    // V8's perf map goes to /tmp/perf-<pid>.map; its log files go to the working folder.
-    ...(KEEP ? { cwd: dir } : {}),
-  }, 180_000);
+  const { child, ready: started } = forkServer(
+    name,
+    {
+      execPath: "valgrind",
+      execArgv: [
+        "--tool=callgrind",
+        "--smc-check=all-non-file",
+        "--separate-threads=yes",
+        `--callgrind-out-file=${join(dir, "cg.%p")}`,
+        process.execPath,
+        ...(KEEP ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : []),
+      ],
+      // V8's perf map goes to /tmp/perf-<pid>.map; its log files go to the working folder.
+      ...(KEEP ? { cwd: dir } : {}),
+    },
+    180_000,
+  );
   try {
     const ready = await started;
     if (await drive(ready.port, ready.headers, WARMUP)) throw new Error("non-200 answers during warm-up");
@@ -99,7 +115,9 @@ async function main(): Promise<void> {
     process.stdout.write("bench:instructions: valgrind is not installed (Debian: apt-get install valgrind); nothing measured.\n");
     return;
   }
-  process.stderr.write(`keyward instruction counts: ${SETUPS.length} setups, ${REQUESTS} requests each after ${WARMUP} warm-up requests (two setups at a time)\n`);
+  process.stderr.write(
+    `keyward instruction counts: ${SETUPS.length} setups, ${REQUESTS} requests each after ${WARMUP} warm-up requests (two setups at a time)\n`,
+  );
   const results = new Map<string, number | Error>();
   const queue = [...SETUPS];
   const worker = async () => {
@@ -111,26 +129,54 @@ async function main(): Promise<void> {
   };
   await Promise.all([worker(), worker()]);
 
-  const num = (name: string) => { const v = results.get(name); return typeof v === "number" ? v : null; };
+  const num = (name: string) => {
+    const v = results.get(name);
+    return typeof v === "number" ? v : null;
+  };
   const http = num("http");
   const express = num("express");
   const rows = SETUPS.map((name) => {
     const v = num(name);
     const base = name === "http" || name.startsWith("http-") || name.startsWith("kw-http") ? http : express;
-    return [name, v === null ? "–" : fmt(v, 0), v === null || base === null ? "–" : fmt(v - base, 0), v === null || base === null ? "–" : `${fmt((v / base - 1) * 100, 1)}%`];
+    return [
+      name,
+      v === null ? "–" : fmt(v, 0),
+      v === null || base === null ? "–" : fmt(v - base, 0),
+      v === null || base === null ? "–" : `${fmt((v / base - 1) * 100, 1)}%`,
+    ];
   });
   const lines = [`### Instructions per request (callgrind, event-loop thread, ${REQUESTS} requests after ${WARMUP} warm-up, Node ${process.version})`, ""];
   lines.push(...table(["setup", "instructions/request", "over its bare server", "%"], rows));
   const kwExpress = num("kw-express-sqlite");
   const kwHttp = num("kw-http-sqlite");
-  if (express && kwExpress) lines.push("", `keyward (Express, SQLite, all features) vs bare Express by instructions: ${fmt(express / kwExpress, 3)}× (target for req/s: ≥ 0.95×)`);
+  if (express && kwExpress)
+    lines.push("", `keyward (Express, SQLite, all features) vs bare Express by instructions: ${fmt(express / kwExpress, 3)}× (target for req/s: ≥ 0.95×)`);
   const passport = num("passport");
-  if (passport && kwExpress) lines.push(`keyward (Express, SQLite, all features) vs passport-headerapikey by instructions: ${fmt(passport / kwExpress, 2)}× (target for req/s: ≥ 1.25×)`);
-  if (http && kwHttp) lines.push(`keyward on node:http (SQLite, all features): ${fmt(kwHttp - http, 0)} instructions/request over bare node:http (${fmt((kwHttp / http - 1) * 100, 1)}%)`);
+  if (passport && kwExpress)
+    lines.push(
+      `keyward (Express, SQLite, all features) vs passport-headerapikey by instructions: ${fmt(passport / kwExpress, 2)}× (target for req/s: ≥ 1.25×)`,
+    );
+  if (http && kwHttp)
+    lines.push(
+      `keyward on node:http (SQLite, all features): ${fmt(kwHttp - http, 0)} instructions/request over bare node:http (${fmt((kwHttp / http - 1) * 100, 1)}%)`,
+    );
   process.stdout.write(lines.join("\n") + "\n");
   const out = join(here, "results");
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "instructions.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, requests: REQUESTS, warmup: WARMUP, perRequest: Object.fromEntries([...results].map(([k, v]) => [k, typeof v === "number" ? v : String(v.message)])) }, null, 2) + "\n");
+  writeFileSync(
+    join(out, "instructions.json"),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        requests: REQUESTS,
+        warmup: WARMUP,
+        perRequest: Object.fromEntries([...results].map(([k, v]) => [k, typeof v === "number" ? v : String(v.message)])),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
 }
 
 main().catch((error: unknown) => {

@@ -49,25 +49,37 @@ export function parseWrk(text: string): LoadResult {
 
 const wrk: LoadGenerator = {
   name: "wrk",
-  run: (o) => new Promise((resolve, reject) => {
-    const args = ["-t1", `-c${o.connections}`, `-d${Math.max(1, Math.round(o.seconds))}s`, "--latency"];
-    for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
-    args.push(o.url);
-    execFile("wrk", args, { timeout: (o.seconds + 30) * 1000 }, (error, stdout) => {
-      if (error) return reject(error);
-      try {
-        resolve(parseWrk(stdout));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  }),
+  run: (o) =>
+    new Promise((resolve, reject) => {
+      const args = ["-t1", `-c${o.connections}`, `-d${Math.max(1, Math.round(o.seconds))}s`, "--latency"];
+      for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
+      args.push(o.url);
+      execFile("wrk", args, { timeout: (o.seconds + 30) * 1000 }, (error, stdout) => {
+        if (error) return reject(error);
+        try {
+          resolve(parseWrk(stdout));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    }),
 };
 
 const autocannon: LoadGenerator = {
   name: "autocannon",
   run: async (o) => {
-    const { default: run } = (await import("autocannon")) as unknown as { default: (opts: object) => Promise<{ requests: { total: number; average: number }; latency: { p99: number }; non2xx: number; errors: number; timeouts: number; duration: number }> };
+    const { default: run } = (await import("autocannon")) as unknown as {
+      default: (
+        opts: object,
+      ) => Promise<{
+        requests: { total: number; average: number };
+        latency: { p99: number };
+        non2xx: number;
+        errors: number;
+        timeouts: number;
+        duration: number;
+      }>;
+    };
     const r = await run({ url: o.url, connections: o.connections, duration: o.seconds, headers: o.headers, pipelining: 1 });
     return { requests: r.requests.total, rps: r.requests.total / r.duration, p99Ms: r.latency.p99, failures: r.non2xx + r.errors + r.timeouts };
   },

@@ -22,7 +22,11 @@ const MS = Number(process.env.BENCH_MICRO_MS) || 300;
 const MAX_KEYS = Number(process.env.BENCH_MICRO_MAX_KEYS) || 1_000_000;
 const gc = (globalThis as { gc?: () => void }).gc;
 
-interface Timing { name: string; nsPerOp: number; opsPerSec: number }
+interface Timing {
+  name: string;
+  nsPerOp: number;
+  opsPerSec: number;
+}
 const timings: Timing[] = [];
 let sink: unknown;
 
@@ -104,11 +108,16 @@ async function hotPath(): Promise<{ cachedVerifyScope: Timing; uncachedSqlite: T
     const store = new SqliteStore(join(dir, "keys.db"));
     const uncached = new KeyManager({ store, cache: false, usage: false });
     const made = await uncached.create({ name: "micro", scopes: ["nodes:read"] });
-    const uncachedSqlite = time("authenticate() + ScopeSet.has, uncached (SQLite, cache: false)", () => hasScope(uncached.pipeline.authenticate(made.secret) as VerifiedKey));
+    const uncachedSqlite = time("authenticate() + ScopeSet.has, uncached (SQLite, cache: false)", () =>
+      hasScope(uncached.pipeline.authenticate(made.secret) as VerifiedKey),
+    );
     await timeAsync("verify() with scope, uncached (SQLite, cache: false)", () => uncached.verify(made.secret, { scope }));
     await uncached.close();
 
-    const limited = new KeyManager({ store: new SqliteStore(join(dir, "limited.db")), tiers: { t: { monthlyRequests: 1e9, rateLimit: { limit: 1e9, window: "1m" } } } });
+    const limited = new KeyManager({
+      store: new SqliteStore(join(dir, "limited.db")),
+      tiers: { t: { monthlyRequests: 1e9, rateLimit: { limit: 1e9, window: "1m" } } },
+    });
     const lk = await limited.create({ name: "micro", scopes: ["nodes:read"], tier: "t" });
     time("authenticate() + charge() + recordUse(), cached, SQLite rate limit + quota", () => {
       const found = limited.pipeline.authenticate(lk.secret) as VerifiedKey;
@@ -157,7 +166,8 @@ async function scaling(sizes: number[]): Promise<Array<{ keys: number; nsPerOp: 
       const keys = new KeyManager({ store, cache: false, usage: false });
       const probes: string[] = [];
       for (let i = 0; i < 1000; i++) probes.push((await keys.create({ name: `probe${i}`, scopes: ["nodes:read"] })).secret);
-      const insert = store.db.prepare(`INSERT INTO keyward_keys (id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata, created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to)
+      const insert =
+        store.db.prepare(`INSERT INTO keyward_keys (id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata, created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to)
         VALUES (?, ?, 'sk_live_xxxx', 'filler', 'owner', 'user', NULL, '[]', 'live', '["nodes:read"]', NULL, NULL, '{}', ?, NULL, NULL, NULL, 0, NULL, NULL)`);
       const t0 = performance.now();
       store.db.transaction(() => {
@@ -193,20 +203,43 @@ async function main(): Promise<void> {
   const growth = scale.length > 1 ? scale[scale.length - 1]!.nsPerOp / scale[0]!.nsPerOp : NaN;
 
   const targets = [
-    { target: "cached authenticate + scope check ≤ 1.5 µs (≥ 650k/s)", value: `${fmt(cachedVerifyScope.nsPerOp / 1000, 2)} µs`, pass: cachedVerifyScope.nsPerOp <= 1500 },
+    {
+      target: "cached authenticate + scope check ≤ 1.5 µs (≥ 650k/s)",
+      value: `${fmt(cachedVerifyScope.nsPerOp / 1000, 2)} µs`,
+      pass: cachedVerifyScope.nsPerOp <= 1500,
+    },
     { target: "uncached lookup on SQLite ≤ 12 µs", value: `${fmt(uncachedSqlite.nsPerOp / 1000, 2)} µs`, pass: uncachedSqlite.nsPerOp <= 12_000 },
     { target: `flat from 1k to ${(sizes.at(-1)! / 1000).toLocaleString("en-US")}k keys (≤ 1.3× growth)`, value: `${fmt(growth, 2)}×`, pass: growth <= 1.3 },
   ];
   const lines: string[] = [`### Micro-benchmarks (Node ${process.version})`, ""];
-  lines.push(...table(["operation", "ns/op", "ops/s"], timings.map((t) => [t.name, fmt(t.nsPerOp, 0), fmt(t.opsPerSec, 0)])));
-  lines.push("", memory === null ? "Memory per 100k cached keys: run with `node --expose-gc` to measure." : `Memory per 100k cached keys: ${fmt(memory / 1024 / 1024, 1)} MiB (${fmt(memory / 100_000, 0)} bytes per key)`);
-  lines.push("", ...table(["keys in SQLite", "uncached authenticate µs/op", "× 1k"], scale.map((s) => [s.keys.toLocaleString("en-US"), fmt(s.nsPerOp / 1000, 2), fmt(s.nsPerOp / scale[0]!.nsPerOp, 2)])));
+  lines.push(
+    ...table(
+      ["operation", "ns/op", "ops/s"],
+      timings.map((t) => [t.name, fmt(t.nsPerOp, 0), fmt(t.opsPerSec, 0)]),
+    ),
+  );
+  lines.push(
+    "",
+    memory === null
+      ? "Memory per 100k cached keys: run with `node --expose-gc` to measure."
+      : `Memory per 100k cached keys: ${fmt(memory / 1024 / 1024, 1)} MiB (${fmt(memory / 100_000, 0)} bytes per key)`,
+  );
+  lines.push(
+    "",
+    ...table(
+      ["keys in SQLite", "uncached authenticate µs/op", "× 1k"],
+      scale.map((s) => [s.keys.toLocaleString("en-US"), fmt(s.nsPerOp / 1000, 2), fmt(s.nsPerOp / scale[0]!.nsPerOp, 2)]),
+    ),
+  );
   lines.push("", "| target | measured | result |", "|---|---|---|");
   for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass ? "PASS" : "FAIL"} |`);
   process.stdout.write(lines.join("\n") + "\n");
   const dir = join(here, "results");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "micro.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, timings, cacheBytesPer100k: memory, scaling: scale, targets }, null, 2) + "\n");
+  writeFileSync(
+    join(dir, "micro.json"),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, timings, cacheBytesPer100k: memory, scaling: scale, targets }, null, 2) + "\n",
+  );
   void sink;
 }
 

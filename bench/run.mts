@@ -29,12 +29,35 @@ const SECONDS = env("BENCH_SECONDS", 3);
 const CONNECTIONS = env("BENCH_CONNECTIONS", 50);
 const WARMUP = env("BENCH_WARMUP", 3);
 const PIN = process.env.BENCH_PIN !== "0" && cpus().length >= 2 && pin(process.pid, "1");
-const chosen = process.env.BENCH_SETUPS?.split(",").map((s) => s.trim()).filter(Boolean);
+const chosen = process.env.BENCH_SETUPS?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 
-interface Stats { cpu: NodeJS.CpuUsage; count: number; rss: number }
-interface Server { name: string; label: string; child: ChildProcess; port: number; headers: Record<string, string>; notes: string; stats: () => Promise<Stats> }
-interface RunRecord extends LoadResult { round: number; cpuUsPerRequest: number; systemUsPerRequest: number; served: number }
-interface Unavailable { name: string; label: string; reason: string }
+interface Stats {
+  cpu: NodeJS.CpuUsage;
+  count: number;
+  rss: number;
+}
+interface Server {
+  name: string;
+  label: string;
+  child: ChildProcess;
+  port: number;
+  headers: Record<string, string>;
+  notes: string;
+  stats: () => Promise<Stats>;
+}
+interface RunRecord extends LoadResult {
+  round: number;
+  cpuUsPerRequest: number;
+  systemUsPerRequest: number;
+  served: number;
+}
+interface Unavailable {
+  name: string;
+  label: string;
+  reason: string;
+}
 
 /** Pins every thread of `pid` to the CPU list `cores`; false when taskset is missing or refuses. */
 function pin(pid: number, cores: string): boolean {
@@ -51,18 +74,30 @@ async function start(name: string, label: string): Promise<Server> {
   const { child, ready } = forkServer(name, {}, 60_000);
   const m = await ready;
   if (PIN) pin(child.pid!, "0");
-  const stats = () => new Promise<Stats>((res) => {
-    const on = (s: { type: string } & Stats) => { if (s.type === "stats") { child.off("message", on); res(s); } };
-    child.on("message", on);
-    child.send({ type: "stats" });
-  });
+  const stats = () =>
+    new Promise<Stats>((res) => {
+      const on = (s: { type: string } & Stats) => {
+        if (s.type === "stats") {
+          child.off("message", on);
+          res(s);
+        }
+      };
+      child.on("message", on);
+      child.send({ type: "stats" });
+    });
   return { name, label, child, port: m.port, headers: m.headers, notes: m.notes, stats };
 }
 
 async function stop(server: Server): Promise<void> {
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => { server.child.kill(); resolve(); }, 5000);
-    server.child.once("exit", () => { clearTimeout(timer); resolve(); });
+    const timer = setTimeout(() => {
+      server.child.kill();
+      resolve();
+    }, 5000);
+    server.child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
     server.child.send({ type: "stop" });
   });
 }
@@ -88,7 +123,9 @@ function syncMode(): { journal: string; synchronous: number } {
 async function main(): Promise<void> {
   const loadgen = pickLoadGenerator();
   const setups = chosen ? SETUPS.filter((s) => chosen.includes(s.name)) : SETUPS.filter((s) => !s.diagnostic);
-  process.stderr.write(`keyward bench: ${setups.length} setups, ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, load generator ${loadgen.name}${PIN ? ", servers pinned to core 0, load generator to core 1" : ", not pinned"}\n`);
+  process.stderr.write(
+    `keyward bench: ${setups.length} setups, ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, load generator ${loadgen.name}${PIN ? ", servers pinned to core 0, load generator to core 1" : ", not pinned"}\n`,
+  );
   const servers: Server[] = [];
   const unavailable: Unavailable[] = [];
   for (const s of setups) {
@@ -119,7 +156,9 @@ async function main(): Promise<void> {
       for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
         const r = await once(server, SECONDS, round);
         runs.get(server.name)!.push(r);
-        process.stderr.write(`  round ${round} ${server.name.padEnd(18)} ${fmt(r.rps, 0).padStart(7)} req/s  p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req${r.failures ? `  ${r.failures} failures` : ""}\n`);
+        process.stderr.write(
+          `  round ${round} ${server.name.padEnd(18)} ${fmt(r.rps, 0).padStart(7)} req/s  p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req${r.failures ? `  ${r.failures} failures` : ""}\n`,
+        );
       }
     }
   } finally {
@@ -137,9 +176,11 @@ async function main(): Promise<void> {
     return values;
   };
   const medianOrNull = (values: number[]) => (values.length ? median(values) : null);
-  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) => medianOrNull(perRound(name, base, pick, op));
+  const ratio = (name: string, base: string, pick: (r: RunRecord) => number, op: (a: number, b: number) => number) =>
+    medianOrNull(perRound(name, base, pick, op));
   /** The middle half of the per-round values (how far one round's verdict can be trusted), e.g. "rounds 0.86-0.97". */
-  const spread = (values: number[], digits: number) => (values.length > 1 ? ` (rounds ${fmt(quantile(values, 0.25), digits)}-${fmt(quantile(values, 0.75), digits)})` : "");
+  const spread = (values: number[], digits: number) =>
+    values.length > 1 ? ` (rounds ${fmt(quantile(values, 0.25), digits)}-${fmt(quantile(values, 0.75), digits)})` : "";
   const rps = (r: RunRecord) => r.rps;
   const cpu = (r: RunRecord) => r.cpuUsPerRequest;
   const div = (a: number, b: number) => a / b;
@@ -149,7 +190,9 @@ async function main(): Promise<void> {
   const results = servers.map((s) => {
     const rs = runs.get(s.name)!;
     return {
-      name: s.name, label: s.label, notes: s.notes,
+      name: s.name,
+      label: s.label,
+      notes: s.notes,
       rps: median(rs.map((r) => r.rps)),
       p99Ms: median(rs.map((r) => r.p99Ms)),
       cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
@@ -175,31 +218,77 @@ async function main(): Promise<void> {
   };
   const rel = (name: string, base: string, min: number, what: string) => judged(`${what} ≥ ${min}×`, perRound(name, base, rps, div), "×", 2, (v) => v >= min);
   rel("kw-express-sqlite", "express", 0.95, "keyward (Express, SQLite, all features) vs bare Express");
-  judged("(same, from server CPU per request: less sensitive to a busy machine)", perRound("kw-express-sqlite", "express", cpu, inverse), "×", 2, (v) => v >= 0.95);
+  judged(
+    "(same, from server CPU per request: less sensitive to a busy machine)",
+    perRound("kw-express-sqlite", "express", cpu, inverse),
+    "×",
+    2,
+    (v) => v >= 0.95,
+  );
   rel("kw-express-sqlite", "better-auth", 8, "keyward (Express, SQLite, all features) vs better-auth api-key");
   rel("kw-express-sqlite", "passport", 1.25, "keyward (Express, SQLite, all features) vs passport-headerapikey");
-  judged("keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req", perRound("kw-http-sqlite", "http", cpu, minus), " µs", 1, (v) => v <= 15);
-  targets.push({ target: "no fsync per request (SQLite journal_mode=WAL, synchronous=NORMAL)", value: `${sync.journal}, synchronous=${sync.synchronous}`, pass: sync.journal === "wal" && sync.synchronous === 1 });
+  judged(
+    "keyward on node:http (SQLite, all features): server CPU over bare node:http ≤ 15 µs/req",
+    perRound("kw-http-sqlite", "http", cpu, minus),
+    " µs",
+    1,
+    (v) => v <= 15,
+  );
+  targets.push({
+    target: "no fsync per request (SQLite journal_mode=WAL, synchronous=NORMAL)",
+    value: `${sync.journal}, synchronous=${sync.synchronous}`,
+    pass: sync.journal === "wal" && sync.synchronous === 1,
+  });
   const failures = results.filter((r) => r.failures > 0);
 
   const meta = {
-    date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? "?", cores: cpus().length, loadavg: loadavg(),
-    loadGenerator: loadgen.name, pinned: PIN, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, warmupSeconds: WARMUP,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? "?",
+    cores: cpus().length,
+    loadavg: loadavg(),
+    loadGenerator: loadgen.name,
+    pinned: PIN,
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP,
   };
   const dir = join(here, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "latest.json"), JSON.stringify({ ...meta, results, unavailable, targets }, null, 2) + "\n");
 
   const lines: string[] = [];
-  lines.push(`### Load benchmark (${meta.date.slice(0, 16).replace("T", " ")} UTC, Node ${meta.node}, ${meta.cores} cores, ${loadgen.name}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s${PIN ? ", server on core 0, load generator on core 1" : ""})`, "");
-  lines.push(...table(["setup", "req/s (median)", "× Express", "× node:http", "p99 ms", "server CPU µs/req", "CPU µs over node:http", "× Express by CPU/req"], results.map((r) => [
-    r.label, fmt(r.rps, 0), r.vsExpress === null ? "–" : fmt(r.vsExpress, 2), r.vsHttp === null ? "–" : fmt(r.vsHttp, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerRequest, 0), r.cpuOverHttpUs === null ? "–" : fmt(r.cpuOverHttpUs, 0), r.vsExpressByCpu === null ? "–" : fmt(r.vsExpressByCpu, 2),
-  ])));
+  lines.push(
+    `### Load benchmark (${meta.date.slice(0, 16).replace("T", " ")} UTC, Node ${meta.node}, ${meta.cores} cores, ${loadgen.name}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s${PIN ? ", server on core 0, load generator on core 1" : ""})`,
+    "",
+  );
+  lines.push(
+    ...table(
+      ["setup", "req/s (median)", "× Express", "× node:http", "p99 ms", "server CPU µs/req", "CPU µs over node:http", "× Express by CPU/req"],
+      results.map((r) => [
+        r.label,
+        fmt(r.rps, 0),
+        r.vsExpress === null ? "–" : fmt(r.vsExpress, 2),
+        r.vsHttp === null ? "–" : fmt(r.vsHttp, 2),
+        fmt(r.p99Ms, 2),
+        fmt(r.cpuUsPerRequest, 0),
+        r.cpuOverHttpUs === null ? "–" : fmt(r.cpuOverHttpUs, 0),
+        r.vsExpressByCpu === null ? "–" : fmt(r.vsExpressByCpu, 2),
+      ]),
+    ),
+  );
   for (const u of unavailable) lines.push("", `**${u.label}: not measured** (${u.reason})`);
-  if (failures.length) lines.push("", `Non-2xx/errors: ${failures.map((f) => `${f.name} ${f.failures}`).join(", ")} (a setup must answer 200 to every request)`);
+  if (failures.length)
+    lines.push("", `Non-2xx/errors: ${failures.map((f) => `${f.name} ${f.failures}`).join(", ")} (a setup must answer 200 to every request)`);
   lines.push("", "| target | measured | result |", "|---|---|---|");
   for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"} |`);
-  lines.push("", `Ratios are medians of per-round ratios (each setup against the baseline run in the same round); a target's "rounds" range is the middle half of its per-round values. Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(", ")} on ${meta.cores} cores. Results: bench/results/latest.json.`);
+  lines.push(
+    "",
+    `Ratios are medians of per-round ratios (each setup against the baseline run in the same round); a target's "rounds" range is the middle half of its per-round values. Load average during the run: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(", ")} on ${meta.cores} cores. Results: bench/results/latest.json.`,
+  );
   process.stdout.write(lines.join("\n") + "\n");
 }
 

@@ -27,14 +27,30 @@ function block(): { text: string; realKeys: number } {
   for (let i = 0; size < 1 << 20; i++) {
     let line: string;
     switch (i % 16) {
-      case 0: line = `  const sk_value_${i} = task_list[${i}]; // disk_usage, risk_level`; break;
-      case 1: line = `  "blob": "${b64()}${b64()}",`; break;
-      case 2: line = `  token = "${other.generate("live")}"`; break;
-      case 3: { const k = format.generate("test"); line = `  old = "${k.slice(0, -1)}${k.endsWith("a") ? "b" : "a"}"`; break; }
-      case 4: line = `export function handle${i}(req, res) { return res.json({ ok: true, id: ${i} }); }`; break;
-      default: line = `  // Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor ${i}`;
+      case 0:
+        line = `  const sk_value_${i} = task_list[${i}]; // disk_usage, risk_level`;
+        break;
+      case 1:
+        line = `  "blob": "${b64()}${b64()}",`;
+        break;
+      case 2:
+        line = `  token = "${other.generate("live")}"`;
+        break;
+      case 3: {
+        const k = format.generate("test");
+        line = `  old = "${k.slice(0, -1)}${k.endsWith("a") ? "b" : "a"}"`;
+        break;
+      }
+      case 4:
+        line = `export function handle${i}(req, res) { return res.json({ ok: true, id: ${i} }); }`;
+        break;
+      default:
+        line = `  // Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor ${i}`;
     }
-    if (size % 65536 > (size + line.length + 1) % 65536) { line += ` key=${format.generate("live")}`; realKeys++; }
+    if (size % 65536 > (size + line.length + 1) % 65536) {
+      line += ` key=${format.generate("live")}`;
+      realKeys++;
+    }
     lines.push(line);
     size += line.length + 1;
   }
@@ -54,7 +70,12 @@ try {
   const once = async () => {
     let found = 0;
     const started = process.hrtime.bigint();
-    const code = await scan(format, [dir], flags, { out: (t) => { found += t.split("\n").length - 1; }, err: () => undefined });
+    const code = await scan(format, [dir], flags, {
+      out: (t) => {
+        found += t.split("\n").length - 1;
+      },
+      err: () => undefined,
+    });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (code !== 1 || found !== expected) throw new Error(`found ${found} keys, expected ${expected}`);
     return bytes / 1e6 / seconds;

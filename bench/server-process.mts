@@ -23,10 +23,16 @@ export interface Ready {
  * const { child, ready } = forkServer("http", {}, 60_000);
  * const { port } = await ready;
  */
-export function forkServer(name: string, options: Pick<ForkOptions, "execPath" | "execArgv" | "cwd">, timeoutMs: number): { child: ChildProcess; ready: Promise<Ready> } {
+export function forkServer(
+  name: string,
+  options: Pick<ForkOptions, "execPath" | "execArgv" | "cwd">,
+  timeoutMs: number,
+): { child: ChildProcess; ready: Promise<Ready> } {
   const child = fork(join(here, "server.mjs"), [name], { execArgv: [], ...options, stdio: ["ignore", "ignore", "pipe", "ipc"] });
   let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
   const ready = new Promise<Ready>((resolve, reject) => {
     const fail = (error: Error) => {
       clearTimeout(timer);

@@ -104,7 +104,9 @@ async function keywardOn(kind, framework, options = {}) {
   } else {
     const app = express();
     app.use(auth);
-    app.get(PATH, guard, (_req, res) => { res.json({ ok: true }); });
+    app.get(PATH, guard, (_req, res) => {
+      res.json({ ok: true });
+    });
     listener = app;
   }
   return { listener, headers: bearer(secret), notes, close: () => keys.close() };
@@ -142,7 +144,9 @@ export const SETUPS = [
     label: "bare Express 5",
     build: async () => {
       const app = express();
-      app.get(PATH, (_req, res) => { res.json({ ok: true }); });
+      app.get(PATH, (_req, res) => {
+        res.json({ ok: true });
+      });
       return { listener: app, headers: SAME_REQUEST };
     },
   },
@@ -168,7 +172,9 @@ export const SETUPS = [
         next();
       });
       const scope = (name) => (req, res, next) => (req.apiKey.scopes.includes(name) ? next() : res.status(403).json({ error: "insufficient_scope" }));
-      app.get(PATH, scope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
+      app.get(PATH, scope("nodes:read"), (_req, res) => {
+        res.json({ ok: true });
+      });
       return { listener: app, headers: bearer(secret), notes: "in-memory Map of SHA-256 hashes (createHash), req.apiKey assigned; no store, limits or usage" };
     },
   },
@@ -178,7 +184,13 @@ export const SETUPS = [
     build: async () => {
       const app = express();
       app.use((_req, _res, next) => next());
-      app.get(PATH, (_req, _res, next) => next(), (_req, res) => { res.json({ ok: true }); });
+      app.get(
+        PATH,
+        (_req, _res, next) => next(),
+        (_req, res) => {
+          res.json({ ok: true });
+        },
+      );
       return { listener: app, headers: SAME_REQUEST };
     },
   },
@@ -196,12 +208,16 @@ export const SETUPS = [
       // What the package's README suggests, with the key stored hashed (SHA-256) in a Map: no DB, no scopes.
       const secret = "pk_" + createHash("sha256").update(String(Math.random())).digest("hex");
       const users = new Map([[createHash("sha256").update(secret).digest("hex"), { id: "user_1", scopes: ["nodes:read"] }]]);
-      passport.use(new HeaderAPIKeyStrategy({ header: "Authorization", prefix: "Bearer " }, false, (apikey, done) => {
-        done(null, users.get(createHash("sha256").update(apikey).digest("hex")) ?? false);
-      }));
+      passport.use(
+        new HeaderAPIKeyStrategy({ header: "Authorization", prefix: "Bearer " }, false, (apikey, done) => {
+          done(null, users.get(createHash("sha256").update(apikey).digest("hex")) ?? false);
+        }),
+      );
       const app = express();
       app.use(passport.initialize());
-      app.get(PATH, passport.authenticate("headerapikey", { session: false }), (_req, res) => { res.json({ ok: true }); });
+      app.get(PATH, passport.authenticate("headerapikey", { session: false }), (_req, res) => {
+        res.json({ ok: true });
+      });
       return { listener: app, headers: bearer(secret), notes: "in-memory Map of SHA-256 hashes (no store, no limits, no usage)" };
     },
   },
@@ -210,7 +226,10 @@ export const SETUPS = [
     label: "better-auth api-key plugin, SQLite",
     build: async () => {
       const [{ betterAuth }, { apiKey }, { getMigrations }, { default: Database }, pkg] = await Promise.all([
-        import("better-auth"), import("@better-auth/api-key"), import("better-auth/db/migration"), import("better-sqlite3"),
+        import("better-auth"),
+        import("@better-auth/api-key"),
+        import("better-auth/db/migration"),
+        import("better-sqlite3"),
         import("better-auth/package.json", { with: { type: "json" } }).catch(() => ({ default: { version: "?" } })),
       ]);
       const file = tempFile("better-auth.db");
@@ -230,12 +249,17 @@ export const SETUPS = [
       const { runMigrations } = await getMigrations(options);
       await runMigrations();
       const { user } = await auth.api.signUpEmail({ body: { email: "bench@example.com", password: "bench-password-123", name: "bench" } });
-      const created = await auth.api.createApiKey({ body: { userId: user.id, name: "bench", rateLimitEnabled: true, rateLimitMax: 1_000_000_000, rateLimitTimeWindow: 60_000 } });
+      const created = await auth.api.createApiKey({
+        body: { userId: user.id, name: "bench", rateLimitEnabled: true, rateLimitMax: 1_000_000_000, rateLimitTimeWindow: 60_000 },
+      });
       const verify = auth.api.verifyApiKey;
       const app = express();
       app.get(PATH, (req, res, next) => {
         const key = req.headers["x-api-key"];
-        if (typeof key !== "string") { res.status(401).json({ error: "missing" }); return; }
+        if (typeof key !== "string") {
+          res.status(401).json({ error: "missing" });
+          return;
+        }
         verify({ body: { key } }).then((r) => {
           if (r.valid) res.json({ ok: true });
           else res.status(401).json({ error: "invalid" });
@@ -303,6 +327,10 @@ export async function listen(built) {
   if (address === null || typeof address === "string") throw new Error("no port");
   return {
     port: address.port,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -14,32 +14,51 @@ const dir = mkdtempSync(join(tmpdir(), "keyward-serve-"));
 let blocker: Server;
 let taken = 0;
 
-beforeAll(() => new Promise<void>((ready) => {
-  blocker = createServer((socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nother")).listen(0, "127.0.0.1", () => {
-    taken = (blocker.address() as { port: number }).port;
-    ready();
-  });
-}));
-afterAll(() => new Promise<void>((done) => blocker.close(() => { rmSync(dir, { recursive: true, force: true }); done(); })));
+beforeAll(
+  () =>
+    new Promise<void>((ready) => {
+      blocker = createServer((socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nother")).listen(0, "127.0.0.1", () => {
+        taken = (blocker.address() as { port: number }).port;
+        ready();
+      });
+    }),
+);
+afterAll(
+  () =>
+    new Promise<void>((done) =>
+      blocker.close(() => {
+        rmSync(dir, { recursive: true, force: true });
+        done();
+      }),
+    ),
+);
 
 /** Runs an example's server.ts to completion with `env`. */
 function run(example: string, env: Record<string, string>) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    execFile(process.execPath, ["--import", "tsx", join(__dirname, example, "server.ts")], { cwd: ROOT, timeout: 60_000, env: { ...process.env, KEYWARD_DB: join(dir, `${example}.db`), ...env } },
-      (error, stdout, stderr) => done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }));
+    execFile(
+      process.execPath,
+      ["--import", "tsx", join(__dirname, example, "server.ts")],
+      { cwd: ROOT, timeout: 60_000, env: { ...process.env, KEYWARD_DB: join(dir, `${example}.db`), ...env } },
+      (error, stdout, stderr) => done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
+    );
   });
 }
 
 const EXAMPLES = ["quickstart", "scoped-envelope", "custom-header", "open-reads", "projects", "test-live"];
 
-test.each(EXAMPLES)("%s: a taken port is a clear error and a non-zero exit, with nothing printed as if listening", async (example) => {
-  const { code, stdout, stderr } = await run(example, { PORT: String(taken) });
-  expect(code).toBe(1);
-  expect(stderr).toContain(`port ${taken} on 127.0.0.1 is already in use`);
-  expect(stderr).toContain("PORT=");
-  expect(stdout).toBe("");
-  expect(stderr).not.toMatch(/curl|_live_|_test_|nanda_|nodion_/);
-}, 60_000);
+test.each(EXAMPLES)(
+  "%s: a taken port is a clear error and a non-zero exit, with nothing printed as if listening",
+  async (example) => {
+    const { code, stdout, stderr } = await run(example, { PORT: String(taken) });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`port ${taken} on 127.0.0.1 is already in use`);
+    expect(stderr).toContain("PORT=");
+    expect(stdout).toBe("");
+    expect(stderr).not.toMatch(/curl|_live_|_test_|nanda_|nodion_/);
+  },
+  60_000,
+);
 
 test("a PORT that is not a number is refused by name", async () => {
   const { code, stderr, stdout } = await run("quickstart", { PORT: "three-thousand" });
@@ -49,7 +68,10 @@ test("a PORT that is not a number is refused by name", async () => {
 }, 60_000);
 
 test("on a free port the banner comes after listen, names the real URL, and that URL answers", async () => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "quickstart", "server.ts")], { cwd: ROOT, env: { ...process.env, KEYWARD_DB: join(dir, "free.db"), PORT: "0" } });
+  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "quickstart", "server.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, KEYWARD_DB: join(dir, "free.db"), PORT: "0" },
+  });
   try {
     const base = await new Promise<string>((found, failed) => {
       let out = "";

@@ -37,7 +37,9 @@ function again(): string {
 export function serve(app: RequestListener, { name, ready, close }: ServeOptions): Server | null {
   const fail = (message: string) => {
     process.stderr.write(`${name}: ${message}\n`);
-    void close().catch(() => undefined).finally(() => process.exit(1));
+    void close()
+      .catch(() => undefined)
+      .finally(() => process.exit(1));
   };
   const port = portFromEnv();
   if (port === null) {
@@ -46,16 +48,23 @@ export function serve(app: RequestListener, { name, ready, close }: ServeOptions
   }
   const server = createServer(app);
   server.once("error", (error: NodeJS.ErrnoException) => {
-    fail(error.code === "EADDRINUSE"
-      ? `port ${port} on 127.0.0.1 is already in use (another server is answering there). Stop it, or start this one on another port: PORT=${port + 1} ${again()}`
-      : `cannot listen on 127.0.0.1:${port} (${error.code ?? error.message}); pick another port with PORT=…`);
+    fail(
+      error.code === "EADDRINUSE"
+        ? `port ${port} on 127.0.0.1 is already in use (another server is answering there). Stop it, or start this one on another port: PORT=${port + 1} ${again()}`
+        : `cannot listen on 127.0.0.1:${port} (${error.code ?? error.message}); pick another port with PORT=…`,
+    );
   });
   server.listen(port, "127.0.0.1", () => {
     const address = server.address();
     const base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
     Promise.resolve(ready(base)).then(
-      (lines) => { process.stdout.write(lines.join("\n") + "\n"); },
-      (error: unknown) => { server.close(); fail(`could not start: ${error instanceof Error ? error.message : String(error)}`); },
+      (lines) => {
+        process.stdout.write(lines.join("\n") + "\n");
+      },
+      (error: unknown) => {
+        server.close();
+        fail(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+      },
     );
   });
   const stop = () => server.close(() => void close().then(() => process.exit(0)));

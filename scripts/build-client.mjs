@@ -22,10 +22,16 @@ const host = {
 };
 
 function parsedConfig() {
-  const parsed = ts.getParsedCommandLineOfConfigFile(CLIENT_CONFIG, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.formatDiagnostic(d, host)); },
-  });
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    CLIENT_CONFIG,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.formatDiagnostic(d, host));
+      },
+    },
+  );
   if (!parsed) throw new Error(`cannot read ${rel(CLIENT_CONFIG)}`);
   if (parsed.errors.length) throw new Error(ts.formatDiagnostics(parsed.errors, host));
   return parsed;
@@ -73,7 +79,11 @@ export function writeClientBundle() {
   typecheckClient();
   const text = clientBundle();
   let current = null;
-  try { current = readFileSync(CLIENT_BUNDLE, "utf8"); } catch { current = null; }
+  try {
+    current = readFileSync(CLIENT_BUNDLE, "utf8");
+  } catch {
+    current = null;
+  }
   if (current !== text) writeFileSync(CLIENT_BUNDLE, text);
   return current !== text;
 }
@@ -82,7 +92,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     if (process.argv.includes("--check")) {
       let current = "";
-      try { current = readFileSync(CLIENT_BUNDLE, "utf8"); } catch { current = ""; }
+      try {
+        current = readFileSync(CLIENT_BUNDLE, "utf8");
+      } catch {
+        current = "";
+      }
       if (current !== clientBundle()) {
         process.stderr.write(`${rel(CLIENT_BUNDLE)} is out of date with ${rel(CLIENT_SOURCE)}: run \`npm run build\` and commit it.\n`);
         process.exitCode = 1;

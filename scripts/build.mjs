@@ -29,10 +29,15 @@ for (const entry of readdirSync("dist", { recursive: true, withFileTypes: true }
   const lines = readFileSync(file, "utf8").split("\n");
   let changed = false;
   for (let i = 0; i < lines.length; i++) {
-    const from = /^import type \{ Request as ExpressRequest \} from "([^"]+)";$/.exec(lines[i]) ?? /(?:from\s+|import\(\s*|require\(\s*)"([^"]+)"/.exec(lines[i]);
+    const from =
+      /^import type \{ Request as ExpressRequest \} from "([^"]+)";$/.exec(lines[i]) ?? /(?:from\s+|import\(\s*|require\(\s*)"([^"]+)"/.exec(lines[i]);
     if (!from || !OPTIONAL.test(from[1]) || /^\s*\*/.test(lines[i])) continue;
     if (from[1] === "express" && lines[i].startsWith("import type { Request as ExpressRequest }")) {
-      if (lines[i - 1] !== IGNORE) { lines.splice(i, 0, IGNORE); i++; changed = true; }
+      if (lines[i - 1] !== IGNORE) {
+        lines.splice(i, 0, IGNORE);
+        i++;
+        changed = true;
+      }
       continue;
     }
     throw new Error(`build: ${file}:${i + 1} imports the types of an optional package: ${lines[i]}`);

@@ -60,8 +60,9 @@ export function apiKeyAuth(options: HonoApiKeyAuthOptions): MiddlewareHandler<Ap
     await next();
     for (const [name, value] of result.headers) {
       // A guard's refusal already carries these headers; a Link header is appended only once.
-      if (name === "link") { if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true }); }
-      else c.header(name, value);
+      if (name === "link") {
+        if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true });
+      } else c.header(name, value);
     }
   };
 }
@@ -74,7 +75,7 @@ export function apiKeyAuth(options: HonoApiKeyAuthOptions): MiddlewareHandler<Ap
  * app.post("/v1/nodes", requireScope("nodes:write"), (c) => c.json({ created: true }, 201));
  */
 export function requireScope(...scopes: string[]): MiddlewareHandler<ApiKeyEnv> {
-  if (scopes.length === 0) throw new KeywardConfigError("requireScope", "name at least one scope, e.g. requireScope(\"nodes:read\")");
+  if (scopes.length === 0) throw new KeywardConfigError("requireScope", 'name at least one scope, e.g. requireScope("nodes:read")');
   const required: RequiredScope[] = scopes.map((s, i) => requiredScope(s, `requireScope[${i}]`));
   const all = insufficientScope(required);
   return async function keywardHonoGuard(c: Context<ApiKeyEnv>, next: () => Promise<void>): Promise<Response | void> {

@@ -10,7 +10,17 @@ export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, Rotate
 export type { VerifyContext } from "./keys/verify-call.js";
 export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
-export type { KeywardEvent, KeyEvent, KeyLeakedEvent, AuthFailedEvent, AuthSucceededEvent, UsageFlushFailedEvent, ChannelSilentEvent, ChannelRestoredEvent, RequestInfo } from "./keys/events.js";
+export type {
+  KeywardEvent,
+  KeyEvent,
+  KeyLeakedEvent,
+  AuthFailedEvent,
+  AuthSucceededEvent,
+  UsageFlushFailedEvent,
+  ChannelSilentEvent,
+  ChannelRestoredEvent,
+  RequestInfo,
+} from "./keys/events.js";
 export { fixedWindow, utcMonth } from "./keys/limits.js";
 export { resolveProject, PROJECT_ID_PATTERN } from "./keys/projects.js";
 export { MemoryStore } from "./stores/memory.js";
@@ -53,6 +63,20 @@ export { parseDuration, durationMs } from "./core/duration.js";
 export type { Duration } from "./core/duration.js";
 export { keyStatus } from "./core/status.js";
 export type {
-  ApiKey, AuthenticatedKey, CounterStore, DailyUsage, KeyFilter, KeyFormatRecord, KeyKind, KeyPatch, KeyStatus, KeyStore,
-  LimitState, MaybePromise, RateLimitRule, RotationChange, StoredKey, UsageDelta,
+  ApiKey,
+  AuthenticatedKey,
+  CounterStore,
+  DailyUsage,
+  KeyFilter,
+  KeyFormatRecord,
+  KeyKind,
+  KeyPatch,
+  KeyStatus,
+  KeyStore,
+  LimitState,
+  MaybePromise,
+  RateLimitRule,
+  RotationChange,
+  StoredKey,
+  UsageDelta,
 } from "./core/types.js";

@@ -53,11 +53,19 @@ export function countingStore<S extends KeyStore>(inner: S): CountingStore<S> {
     },
   });
   return {
-    store, calls,
+    store,
+    calls,
     count: (method) => calls[method] ?? 0,
     reads: () => (calls.findByHash ?? 0) + (calls.findById ?? 0) + (calls.consume ?? 0) + (calls.list ?? 0),
-    reset: () => { for (const k of Object.keys(calls)) delete calls[k]; },
-    fault: (method, fault) => { if (fault === null) faults.delete(method); else faults.set(method, fault); },
-    fail: (method, times = 1) => { failures.set(method, times); },
+    reset: () => {
+      for (const k of Object.keys(calls)) delete calls[k];
+    },
+    fault: (method, fault) => {
+      if (fault === null) faults.delete(method);
+      else faults.set(method, fault);
+    },
+    fail: (method, times = 1) => {
+      failures.set(method, times);
+    },
   };
 }

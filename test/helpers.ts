@@ -40,7 +40,10 @@ export function makeKeys(options: Partial<KeyManagerOptions> & { storeKind?: "me
   const store = rest.store ?? (tmp ? new SqliteStore(tmp.file("keys.db")) : new MemoryStore());
   const keys = new KeyManager({ clock: clock.now, onEvent: (e) => events.push(e), ...rest, store });
   return {
-    keys, clock, events, store,
+    keys,
+    clock,
+    events,
+    store,
     dbFile: tmp?.file("keys.db"),
     async close() {
       await keys.close();
@@ -54,7 +57,9 @@ export function makeApp(keys: KeyManager, options: ApiKeyAuthOptions = {}, mount
   const app = express();
   app.use(apiKeyAuth({ keys, ...options }));
   mount?.(app);
-  app.get("/whoami", (req, res) => { res.json({ apiKey: req.apiKey ?? null }); });
+  app.get("/whoami", (req, res) => {
+    res.json({ apiKey: req.apiKey ?? null });
+  });
   return app;
 }
 
@@ -74,7 +79,9 @@ export function holdWriteLock(file: string, holdMs: number): Promise<{ released:
   const released = new Promise<number | null>((resolve) => child.on("exit", resolve));
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.on("line", (line) => { if (line === "locked") resolve({ released }); });
+    lines.on("line", (line) => {
+      if (line === "locked") resolve({ released });
+    });
     child.on("exit", (code) => reject(new Error(`lock holder exited early (${code})`)));
   });
 }

@@ -36,7 +36,10 @@ describe("the X-NearIQ-Key header and niq_live_ keys", () => {
     const swapped = "niq_live_" + [...body].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join("");
     expect(swapped).not.toBe(secret);
     expect((await request(current.app).get("/v1/usage").set("X-NearIQ-Key", swapped).expect(401)).body.error.code).toBe("invalid_key");
-    await request(current.app).get("/v1/usage").set("X-NearIQ-Key", "NIQ_LIVE_" + body).expect(401);
+    await request(current.app)
+      .get("/v1/usage")
+      .set("X-NearIQ-Key", "NIQ_LIVE_" + body)
+      .expect(401);
   });
 });
 
@@ -54,7 +57,10 @@ describe("401 for a missing, malformed or invalid key", () => {
 
   test("the header sent twice → 401", async () => {
     const { secret } = await mint();
-    await request(current.app).get("/v1/usage").set("X-NearIQ-Key", [secret, secret] as never).expect(401);
+    await request(current.app)
+      .get("/v1/usage")
+      .set("X-NearIQ-Key", [secret, secret] as never)
+      .expect(401);
   });
 });
 
@@ -71,13 +77,28 @@ describe("every endpoint of the scope table", () => {
     const resolve = async () => {
       if (!path.includes(":id")) return path;
       if (path.startsWith("/v1/alerts/")) return path.replace(":id", "a1");
-      const made = await request(current.app).post(path.slice(0, path.indexOf("/:id"))).set("X-NearIQ-Key", full).send({ name: "fixture" }).expect(201);
+      const made = await request(current.app)
+        .post(path.slice(0, path.indexOf("/:id")))
+        .set("X-NearIQ-Key", full)
+        .send({ name: "fixture" })
+        .expect(201);
       return path.replace(":id", made.body.id);
     };
-    const send = async (secret: string) => request(current.app)[method](await resolve()).set("X-NearIQ-Key", secret).send({ name: "n", message: "hi" });
+    const send = async (secret: string) =>
+      request(current.app)
+        [method](await resolve())
+        .set("X-NearIQ-Key", secret)
+        .send({ name: "n", message: "hi" });
     const allowed = await send((await mint([scope], "acct_table")).secret);
     expect(allowed.status).toBe(path.endsWith("/refine") ? 201 : SUCCESS[method]);
-    const refused = await send((await mint(SCOPES.filter((s) => s !== scope), "acct_table")).secret);
+    const refused = await send(
+      (
+        await mint(
+          SCOPES.filter((s) => s !== scope),
+          "acct_table",
+        )
+      ).secret,
+    );
     expect([refused.status, refused.body.error?.code]).toEqual([403, "insufficient_scope"]);
   });
 });
@@ -129,7 +150,8 @@ describe("Settings → API: key management from a dashboard session only", () =>
       request(current.app).get("/settings/api/keys").set("X-NearIQ-Key", secret),
       request(current.app).post("/settings/api/keys").set("X-NearIQ-Key", secret).send({ name: "escalate" }),
       request(current.app).get("/settings/api/keys").set("Authorization", `Bearer ${secret}`),
-    ]) expect((await req.expect(403)).body.error.code).toBe("forbidden");
+    ])
+      expect((await req.expect(403)).body.error.code).toBe("forbidden");
     expect((await request(current.app).get("/settings/api/keys").expect(401)).body.error.code).toBe("unauthenticated");
     expect((await current.keys.list({ ownerId: "acct_dash" })).keys.map((k) => k.name)).not.toContain("escalate");
   });

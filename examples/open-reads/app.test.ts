@@ -21,7 +21,10 @@ afterAll(async () => {
 
 const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 const register = (app: Parameters<typeof request>[0], id: string, headers: Record<string, string> = {}) =>
-  request(app).post("/register").set(headers).send({ agent_id: id, agent_url: `https://${id}.example.com` });
+  request(app)
+    .post("/register")
+    .set(headers)
+    .send({ agent_id: id, agent_url: `https://${id}.example.com` });
 
 describe("keys", () => {
   test("keys are nanda_… with no mode", async () => {
@@ -50,7 +53,12 @@ describe("the key management API at /api/developers/keys (session cookie)", () =
 
   test("POST → 201 { key: { id, raw_key, … } }, shown once; GET → 200 { keys } without it; the key then writes", async () => {
     const created = await api("post").send({ name: "my-agent-key" }).expect(201);
-    expect(created.body.key).toMatchObject({ id: expect.stringMatching(/^key_/), name: "my-agent-key", raw_key: expect.stringMatching(/^nanda_/), status: "active" });
+    expect(created.body.key).toMatchObject({
+      id: expect.stringMatching(/^key_/),
+      name: "my-agent-key",
+      raw_key: expect.stringMatching(/^nanda_/),
+      status: "active",
+    });
     const listed = await api("get").expect(200);
     expect(listed.body.keys.map((k: { id: string }) => k.id)).toContain(created.body.key.id);
     expect(JSON.stringify(listed.body)).not.toContain(created.body.key.raw_key);
@@ -81,7 +89,12 @@ describe("the key management API at /api/developers/keys (session cookie)", () =
 
   test("past the plan's max active keys → 403 key_limit_reached", async () => {
     const capped = strict.login("capped", "free");
-    for (let i = 0; i < 5; i++) await request(strict.app).post("/api/developers/keys").set("Cookie", capped).send({ name: `k${i}` }).expect(201);
+    for (let i = 0; i < 5; i++)
+      await request(strict.app)
+        .post("/api/developers/keys")
+        .set("Cookie", capped)
+        .send({ name: `k${i}` })
+        .expect(201);
     const refused = await request(strict.app).post("/api/developers/keys").set("Cookie", capped).send({ name: "k5" }).expect(403);
     expect(refused.body.error.code).toBe("key_limit_reached");
   });
@@ -97,10 +110,17 @@ describe("open reads, keyed writes", () => {
   test("POST /register, PUT /agentfacts/:id and DELETE /agents/:id need a key", async () => {
     const { secret } = await strict.keys.create({ name: "writer", ownerId: "ada" });
     expect((await register(strict.app, "agent-2").expect(401)).body.error.code).toBe("missing_key");
-    await request(strict.app).put("/agentfacts/agent-2").send({ skills: ["search"] }).expect(401);
+    await request(strict.app)
+      .put("/agentfacts/agent-2")
+      .send({ skills: ["search"] })
+      .expect(401);
     await request(strict.app).delete("/agents/agent-2").expect(401);
     await register(strict.app, "agent-2", bearer(secret)).expect(201);
-    await request(strict.app).put("/agentfacts/agent-2").set(bearer(secret)).send({ skills: ["search"] }).expect(200);
+    await request(strict.app)
+      .put("/agentfacts/agent-2")
+      .set(bearer(secret))
+      .send({ skills: ["search"] })
+      .expect(200);
     expect((await request(strict.app).get("/agentfacts/agent-2").expect(200)).body.facts).toEqual({ skills: ["search"] });
     await request(strict.app).delete("/agents/agent-2").set(bearer(secret)).expect(200);
     await request(strict.app).get("/lookup/agent-2").expect(404);
@@ -124,14 +144,20 @@ describe("plans: monthly quotas and active-key caps", () => {
     await register(strict.app, "quota-june", bearer(secret)).expect(201);
   });
 
-  test.each([["pro", 10_000], ["enterprise", 100_000]] as const)("a %s key's monthly quota is %i", async (plan, quota) => {
+  test.each([
+    ["pro", 10_000],
+    ["enterprise", 100_000],
+  ] as const)("a %s key's monthly quota is %i", async (plan, quota) => {
     strict.login(`acct_${plan}`, plan);
     const { secret } = await strict.keys.create({ name: plan, ownerId: `acct_${plan}` });
     const res = await register(strict.app, `agent-${plan}`, bearer(secret)).expect(201);
     expect(res.headers["ratelimit-policy"]).toContain(`"monthly";q=${quota}`);
   });
 
-  test.each([["free", 5], ["pro", 25]] as const)("a %s account may hold %i active keys", async (plan, max) => {
+  test.each([
+    ["free", 5],
+    ["pro", 25],
+  ] as const)("a %s account may hold %i active keys", async (plan, max) => {
     const account = `cap_${plan}`;
     strict.login(account, plan);
     const made = [];

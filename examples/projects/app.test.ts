@@ -19,7 +19,8 @@ afterAll(async () => {
 
 const userKey = async (scopes: string[], extra: { projects?: string[]; expiresIn?: string | null } = {}, owner = "alice") =>
   (await keys.create({ name: "cli", ownerId: owner, scopes, ...extra })).secret;
-const as = (secret: string, project?: string) => (project ? { Authorization: `Bearer ${secret}`, "X-Nodion-Project": project } : { Authorization: `Bearer ${secret}` });
+const as = (secret: string, project?: string) =>
+  project ? { Authorization: `Bearer ${secret}`, "X-Nodion-Project": project } : { Authorization: `Bearer ${secret}` };
 
 describe("user keys and scopes", () => {
   const SUCCESS: Record<string, number> = { get: 200, post: 201, put: 200, patch: 200, delete: 200 };
@@ -28,7 +29,11 @@ describe("user keys and scopes", () => {
   const resolve = async (path: string, owner: string) => {
     let out = path.replace(":app", "shop-web").replace(":name", "NODE_ENV");
     if (out.includes(":id")) {
-      const made = await request(app).post(out.slice(0, out.indexOf("/:id"))).set(as(owner)).send({ name: "fixture" }).expect(201);
+      const made = await request(app)
+        .post(out.slice(0, out.indexOf("/:id")))
+        .set(as(owner))
+        .send({ name: "fixture" })
+        .expect(201);
       out = out.replace(":id", made.body.id);
     }
     return out;
@@ -40,7 +45,11 @@ describe("user keys and scopes", () => {
 
   test.each(ENDPOINTS)("%s %s: 2xx with %j, 403 without any one of them", async (method, path, needed) => {
     const fixtures = await full();
-    const send = async (secret: string) => request(app)[method](await resolve(path, fixtures)).set(as(secret)).send({ name: "example.com" });
+    const send = async (secret: string) =>
+      request(app)
+        [method](await resolve(path, fixtures))
+        .set(as(secret))
+        .send({ name: "example.com" });
     expect((await send(await userKey([...needed]))).status).toBe(SUCCESS[method]);
     for (const dropped of needed) {
       const res = await send(await userKey(SCOPES.filter((s) => s !== dropped)));
@@ -52,7 +61,10 @@ describe("user keys and scopes", () => {
     const full = await userKey(["read", "deploy", "logs:read"]);
     await request(app).post("/v1/applications/shop-web/deployments").set(as(full)).expect(201);
     await request(app).get("/v1/applications/shop-web/logs").set(as(full)).expect(200);
-    await request(app).get("/v1/applications/shop-web/logs").set(as(await userKey(["deploy", "logs:read"]))).expect(403);
+    await request(app)
+      .get("/v1/applications/shop-web/logs")
+      .set(as(await userKey(["deploy", "logs:read"])))
+      .expect(403);
   });
 
   test("a key outside the scope list cannot be created", async () => {
@@ -108,7 +120,12 @@ describe("projects", () => {
 
 describe("expiry, revocation and errors", () => {
   test("TTLs are 30, 60 or 90 days or none; 90 days by default; others are refused", async () => {
-    for (const [expiresIn, days] of [["30d", 30], ["60d", 60], ["90d", 90], [undefined, 90]] as const) {
+    for (const [expiresIn, days] of [
+      ["30d", 30],
+      ["60d", 60],
+      ["90d", 90],
+      [undefined, 90],
+    ] as const) {
       const { key } = await keys.create({ name: "ttl", ownerId: "alice", scopes: ["read"], ...(expiresIn ? { expiresIn } : {}) });
       expect(key.expiresAt!.getTime() - now).toBe(days * DAY);
     }
@@ -161,15 +178,28 @@ describe("the dashboard: User Settings → Security → API Keys, and a project'
   const dash = (method: "get" | "post" | "delete", path = "") => request(app)[method](`/dashboard/keys${path}`).set("Cookie", session);
 
   test("a user key is created with scopes, an allow-list of the user's projects and a TTL; the token is shown once", async () => {
-    const created = await dash("post").send({ name: "cursor", scopes: ["read", "logs:read"], projects: [BLOG], expiresIn: "60d" }).expect(201);
+    const created = await dash("post")
+      .send({ name: "cursor", scopes: ["read", "logs:read"], projects: [BLOG], expiresIn: "60d" })
+      .expect(201);
     expect(created.body.secret).toMatch(/^nodion_/);
-    expect(created.body.key).toMatchObject({ kind: "user", scopes: ["read", "logs:read"], projects: [BLOG], expires_at: new Date(now + 60 * DAY).toISOString() });
+    expect(created.body.key).toMatchObject({
+      kind: "user",
+      scopes: ["read", "logs:read"],
+      projects: [BLOG],
+      expires_at: new Date(now + 60 * DAY).toISOString(),
+    });
     await request(app).get("/v1/applications/blog/logs").set(as(created.body.secret, BLOG)).expect(200);
     expect(JSON.stringify((await dash("get").expect(200)).body)).not.toContain(created.body.secret);
   });
 
   test("allow-lists and project keys are limited to the user's own projects", async () => {
-    expect((await dash("post").send({ name: "x", scopes: ["read"], projects: [INTERNAL] }).expect(403)).body.error.code).toBe("project_forbidden");
+    expect(
+      (
+        await dash("post")
+          .send({ name: "x", scopes: ["read"], projects: [INTERNAL] })
+          .expect(403)
+      ).body.error.code,
+    ).toBe("project_forbidden");
     expect((await dash("post").send({ name: "x", kind: "project", project: INTERNAL }).expect(403)).body.error.code).toBe("project_forbidden");
     const ci = await dash("post").send({ name: "ci", kind: "project", project: SHOP }).expect(201);
     expect(ci.body.key).toMatchObject({ kind: "project", project_id: SHOP });
@@ -177,14 +207,33 @@ describe("the dashboard: User Settings → Security → API Keys, and a project'
   });
 
   test("only the documented TTLs are accepted", async () => {
-    const refused = await dash("post").send({ name: "odd", scopes: ["read"], expiresIn: "45d" }).expect(422);
+    const refused = await dash("post")
+      .send({ name: "odd", scopes: ["read"], expiresIn: "45d" })
+      .expect(422);
     expect(refused.body.error.details[0].path).toBe("expiresIn");
-    await dash("post").send({ name: "forever", scopes: ["read"], expiresIn: null }).expect(201);
+    await dash("post")
+      .send({ name: "forever", scopes: ["read"], expiresIn: null })
+      .expect(201);
   });
 
   test("last_used_at shows in the dashboard; deleting a key locks it out on the next request", async () => {
-    const { body } = await dash("post").send({ name: "claude", scopes: ["read"] }).expect(201);
-    expect(Object.keys(body.key).sort()).toEqual(["created_at", "expires_at", "id", "kind", "last_used_at", "name", "project_id", "projects", "revoked_at", "scopes", "start", "status"]);
+    const { body } = await dash("post")
+      .send({ name: "claude", scopes: ["read"] })
+      .expect(201);
+    expect(Object.keys(body.key).sort()).toEqual([
+      "created_at",
+      "expires_at",
+      "id",
+      "kind",
+      "last_used_at",
+      "name",
+      "project_id",
+      "projects",
+      "revoked_at",
+      "scopes",
+      "start",
+      "status",
+    ]);
     expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.last_used_at).toBeNull();
     await request(app).get("/v1/regions").set(as(body.secret)).expect(200);
     expect((await dash("get", `/${body.key.id}`).expect(200)).body.key.last_used_at).toBe(new Date(now).toISOString());

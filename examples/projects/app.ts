@@ -25,15 +25,25 @@ type Method = "get" | "post" | "put" | "patch" | "delete";
 const APP = "/v1/applications/:app";
 /** Every operation and the scopes it needs (additive). `:id` is a record made by POSTing to the path before it. */
 export const ENDPOINTS: ReadonlyArray<readonly [method: Method, path: string, scopes: readonly string[]]> = [
-  ["get", "/v1/regions", ["read"]], ["get", "/v1/projects", ["read"]], ["get", "/v1/applications", ["read"]],
-  ["get", APP, ["read"]], ["get", `${APP}/deployments`, ["read"]],
+  ["get", "/v1/regions", ["read"]],
+  ["get", "/v1/projects", ["read"]],
+  ["get", "/v1/applications", ["read"]],
+  ["get", APP, ["read"]],
+  ["get", `${APP}/deployments`, ["read"]],
   ["post", `${APP}/deployments`, ["deploy"]],
   ["get", `${APP}/env`, ["read", "env:read"]],
-  ["put", `${APP}/env`, ["env:write"]], ["delete", `${APP}/env/:name`, ["env:write"]],
+  ["put", `${APP}/env`, ["env:write"]],
+  ["delete", `${APP}/env/:name`, ["env:write"]],
   ["get", `${APP}/logs`, ["read", "logs:read"]],
-  ...["/v1/domains", `${APP}/processes`, "/v1/ssh_keys", "/v1/dns_records"].flatMap((path) => [
-    ["get", path, ["read"]], ["post", path, ["write"]], ["patch", `${path}/:id`, ["write"]], ["delete", `${path}/:id`, ["write"]],
-  ] as const),
+  ...["/v1/domains", `${APP}/processes`, "/v1/ssh_keys", "/v1/dns_records"].flatMap(
+    (path) =>
+      [
+        ["get", path, ["read"]],
+        ["post", path, ["write"]],
+        ["patch", `${path}/:id`, ["write"]],
+        ["delete", `${path}/:id`, ["write"]],
+      ] as const,
+  ),
 ];
 
 /**
@@ -43,8 +53,18 @@ export const ENDPOINTS: ReadonlyArray<readonly [method: Method, path: string, sc
  * present(keyJson) // { id, name, kind, project_id, projects, scopes, start, status, created_at, expires_at, last_used_at, revoked_at }
  */
 export const present = (k: ApiKeyJson) => ({
-  id: k.id, name: k.name, kind: k.kind, project_id: k.projectId, projects: k.projects, scopes: k.scopes, start: k.start,
-  status: k.status, created_at: k.createdAt, expires_at: k.expiresAt, last_used_at: k.lastUsedAt, revoked_at: k.revokedAt,
+  id: k.id,
+  name: k.name,
+  kind: k.kind,
+  project_id: k.projectId,
+  projects: k.projects,
+  scopes: k.scopes,
+  start: k.start,
+  status: k.status,
+  created_at: k.createdAt,
+  expires_at: k.expiresAt,
+  last_used_at: k.lastUsedAt,
+  revoked_at: k.revokedAt,
 });
 
 export interface AppOptions {
@@ -57,8 +77,14 @@ export interface AppOptions {
 
 export function createApp({ db, rateLimit = { limit: 300, window: "1m" }, clock }: AppOptions) {
   const keys = new KeyManager({
-    store: new SqliteStore(db), prefix: "nodion", modes: [], scopes: SCOPES, rateLimit, clock,
-    allowedTtls: ["30d", "60d", "90d", null], defaultTtl: "90d",
+    store: new SqliteStore(db),
+    prefix: "nodion",
+    modes: [],
+    scopes: SCOPES,
+    rateLimit,
+    clock,
+    allowedTtls: ["30d", "60d", "90d", null],
+    defaultTtl: "90d",
   });
   // Demo users: their memberships (first = default project) and dashboard sessions.
   const members = new Map<string, string[]>();
@@ -102,26 +128,57 @@ export function createApp({ db, rateLimit = { limit: 300, window: "1m" }, clock 
   };
   // The docs answer 401 for "missing, malformed or expired" tokens: malformed ones included.
   app.use("/v1", apiKeyAuth({ keys, projectHeader: "x-nodion-project", defaultProject, memberOf, malformedStatus: 401 }), express.json());
-  app.get("/v1/regions", requireScope("read"), (_req, res) => { res.json({ regions: REGIONS }); });
-  app.get("/v1/projects", requireScope("read"), (req, res) => { res.json({ projects: visible(req).map((id) => ({ id, name: PROJECTS[id]!.name })) }); });
-  app.get("/v1/applications", requireScope("read"), inProject, (req, res) => { res.json({ project: req.apiKey!.project, applications: PROJECTS[req.apiKey!.project!]!.apps }); });
-  app.get(APP, requireScope("read"), inProject, (req, res) => { if (application(req, res)) res.json({ application: { id: req.params.app, project: req.apiKey!.project } }); });
-  app.get(`${APP}/deployments`, requireScope("read"), inProject, (req, res) => { if (application(req, res)) res.json({ deployments: [] }); });
+  app.get("/v1/regions", requireScope("read"), (_req, res) => {
+    res.json({ regions: REGIONS });
+  });
+  app.get("/v1/projects", requireScope("read"), (req, res) => {
+    res.json({ projects: visible(req).map((id) => ({ id, name: PROJECTS[id]!.name })) });
+  });
+  app.get("/v1/applications", requireScope("read"), inProject, (req, res) => {
+    res.json({ project: req.apiKey!.project, applications: PROJECTS[req.apiKey!.project!]!.apps });
+  });
+  app.get(APP, requireScope("read"), inProject, (req, res) => {
+    if (application(req, res)) res.json({ application: { id: req.params.app, project: req.apiKey!.project } });
+  });
+  app.get(`${APP}/deployments`, requireScope("read"), inProject, (req, res) => {
+    if (application(req, res)) res.json({ deployments: [] });
+  });
   app.post(`${APP}/deployments`, requireScope("deploy"), inProject, (req, res) => {
     if (application(req, res)) res.status(201).json({ deployment: { id: randomUUID(), application: req.params.app, project: req.apiKey!.project } });
   });
-  app.get(`${APP}/env`, requireScope("read", "env:read"), inProject, (req, res) => { if (application(req, res)) res.json({ env: { NODE_ENV: "production" } }); });
-  app.put(`${APP}/env`, requireScope("env:write"), inProject, (req, res) => { if (application(req, res)) res.json({ env: req.body }); });
-  app.delete(`${APP}/env/:name`, requireScope("env:write"), inProject, (req, res) => { if (application(req, res)) res.json({ deleted: req.params.name }); });
-  app.get(`${APP}/logs`, requireScope("read", "logs:read"), inProject, (req, res) => { if (application(req, res)) res.json({ lines: ["listening on :8080"] }); });
-  for (const [path, kind] of [["/v1/domains", "domains"], [`${APP}/processes`, "processes"], ["/v1/ssh_keys", "ssh_keys"], ["/v1/dns_records", "dns_records"]] as const) {
-    const inApp = path.startsWith(APP) ? [(req: express.Request, res: express.Response, next: express.NextFunction) => { if (application(req, res)) next(); }] : [];
+  app.get(`${APP}/env`, requireScope("read", "env:read"), inProject, (req, res) => {
+    if (application(req, res)) res.json({ env: { NODE_ENV: "production" } });
+  });
+  app.put(`${APP}/env`, requireScope("env:write"), inProject, (req, res) => {
+    if (application(req, res)) res.json({ env: req.body });
+  });
+  app.delete(`${APP}/env/:name`, requireScope("env:write"), inProject, (req, res) => {
+    if (application(req, res)) res.json({ deleted: req.params.name });
+  });
+  app.get(`${APP}/logs`, requireScope("read", "logs:read"), inProject, (req, res) => {
+    if (application(req, res)) res.json({ lines: ["listening on :8080"] });
+  });
+  for (const [path, kind] of [
+    ["/v1/domains", "domains"],
+    [`${APP}/processes`, "processes"],
+    ["/v1/ssh_keys", "ssh_keys"],
+    ["/v1/dns_records", "dns_records"],
+  ] as const) {
+    const inApp = path.startsWith(APP)
+      ? [
+          (req: express.Request, res: express.Response, next: express.NextFunction) => {
+            if (application(req, res)) next();
+          },
+        ]
+      : [];
     const found = (req: express.Request, res: express.Response) => {
       const record = recordsOf(req, kind).find((r) => r.id === req.params.id);
       if (!record) res.status(404).json({ error: { code: "not_found", message: `No such ${kind.slice(0, -1).replace("_", " ")}.` } });
       return record;
     };
-    app.get(path, requireScope("read"), inProject, ...inApp, (req, res) => { res.json({ [kind]: recordsOf(req, kind) }); });
+    app.get(path, requireScope("read"), inProject, ...inApp, (req, res) => {
+      res.json({ [kind]: recordsOf(req, kind) });
+    });
     app.post(path, requireScope("write"), inProject, ...inApp, (req, res) => {
       const record = { ...(req.body && typeof req.body === "object" ? req.body : {}), id: randomUUID(), project: req.apiKey!.project };
       recordsOf(req, kind).push(record);

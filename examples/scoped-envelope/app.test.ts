@@ -51,7 +51,11 @@ describe("scopes", () => {
     const full = await key();
     const holder = await key([scope]);
     const other = await key(SCOPES.filter((s) => s !== scope));
-    const send = async (secret: string) => request(app)[method](await resolve(path, full)).set(auth(secret)).send({ name: "n" });
+    const send = async (secret: string) =>
+      request(app)
+        [method](await resolve(path, full))
+        .set(auth(secret))
+        .send({ name: "n" });
     const allowed = await send(holder);
     expect(allowed.status).toBe(path.endsWith("/generate") ? 202 : SUCCESS[method]);
     expect(allowed.body.error).toBeNull();
@@ -103,7 +107,10 @@ describe("status codes, all in the { data, error } envelope", () => {
 
   test("two Authorization headers are 401 too", async () => {
     const secret = await key();
-    const res = await request(app).get("/api/v1/nodes").set("Authorization", [`Bearer ${secret}`, `Bearer ${secret}`] as never).expect(401);
+    const res = await request(app)
+      .get("/api/v1/nodes")
+      .set("Authorization", [`Bearer ${secret}`, `Bearer ${secret}`] as never)
+      .expect(401);
     expect(res.body).toEqual({ data: null, error: "The request has more than one Authorization header." });
   });
 
@@ -121,7 +128,10 @@ describe("status codes, all in the { data, error } envelope", () => {
 
   test("404 for an unknown resource and an unknown route", async () => {
     const secret = await key();
-    expect((await request(app).get("/api/v1/nodes/node_missing").set(auth(secret)).expect(404)).body).toEqual({ data: null, error: "Node node_missing not found" });
+    expect((await request(app).get("/api/v1/nodes/node_missing").set(auth(secret)).expect(404)).body).toEqual({
+      data: null,
+      error: "Node node_missing not found",
+    });
     expect((await request(app).get("/api/v1/nowhere").set(auth(secret)).expect(404)).body).toEqual({ data: null, error: "No route for GET /api/v1/nowhere" });
   });
 
@@ -132,7 +142,12 @@ describe("status codes, all in the { data, error } envelope", () => {
   });
 
   test("500 in the envelope when a handler fails unexpectedly; the cause is not shown", async () => {
-    const broken = createApp({ db: join(dir, "broken.db"), analytics: () => { throw new Error("analytics cluster: connection refused at 10.0.0.7"); } });
+    const broken = createApp({
+      db: join(dir, "broken.db"),
+      analytics: () => {
+        throw new Error("analytics cluster: connection refused at 10.0.0.7");
+      },
+    });
     try {
       const { secret } = await broken.keys.create({ name: "dash", ownerId: "org_acme" });
       const res = await request(broken.app).get("/api/v1/analytics").set(auth(secret)).expect(500);
@@ -157,7 +172,10 @@ describe("status codes, all in the { data, error } envelope", () => {
     const limited = await request(app).get("/api/v1/nodes").set(auth(busy)).expect(429);
     expect(limited.body).toEqual({ data: null, error: expect.stringContaining("Rate limit") });
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
-    await request(app).get("/api/v1/nodes").set(auth(await key())).expect(200);
+    await request(app)
+      .get("/api/v1/nodes")
+      .set(auth(await key()))
+      .expect(200);
     now += 60_000;
     await request(app).get("/api/v1/nodes").set(auth(busy)).expect(200);
   });
@@ -168,8 +186,13 @@ describe("the dashboard's API keys page (session only)", () => {
   const dash = (method: "get" | "post" | "delete", path = "") => request(app)[method](`/dashboard/api-keys${path}`).set("Cookie", session);
 
   test("create shows the key once, labelled, in the envelope; the listing never shows it again", async () => {
-    const created = await dash("post").send({ name: "crm-sync-2026-02", mode: "live", scopes: ["analytics:read"] }).expect(201);
-    expect(created.body).toEqual({ data: { secret: expect.stringMatching(/^sk_live_/), key: expect.objectContaining({ name: "crm-sync-2026-02", scopes: ["analytics:read"] }) }, error: null });
+    const created = await dash("post")
+      .send({ name: "crm-sync-2026-02", mode: "live", scopes: ["analytics:read"] })
+      .expect(201);
+    expect(created.body).toEqual({
+      data: { secret: expect.stringMatching(/^sk_live_/), key: expect.objectContaining({ name: "crm-sync-2026-02", scopes: ["analytics:read"] }) },
+      error: null,
+    });
     const listed = await dash("get").expect(200);
     expect(listed.body.error).toBeNull();
     expect(JSON.stringify(listed.body)).not.toContain(created.body.data.secret);
@@ -189,12 +212,23 @@ describe("the dashboard's API keys page (session only)", () => {
     ["member", [...ROLES.member]],
     ["viewer", [...ROLES.viewer]],
   ] as const)("a key created by a %s without scopes inherits the role's permissions", async (role, expected) => {
-    const created = await request(app).post("/dashboard/api-keys").set("Cookie", login("org_roles", role)).send({ name: `${role}-default` }).expect(201);
+    const created = await request(app)
+      .post("/dashboard/api-keys")
+      .set("Cookie", login("org_roles", role))
+      .send({ name: `${role}-default` })
+      .expect(201);
     expect(created.body.data.key.scopes).toEqual(expected);
     const secret = created.body.data.secret as string;
     await request(app).get("/api/v1/nodes").set(auth(secret)).expect(200);
-    await request(app).post("/api/v1/nodes").set(auth(secret)).send({ name: "n" }).expect(role === "viewer" ? 403 : 201);
-    await request(app).get("/api/v1/webhooks").set(auth(secret)).expect(role === "admin" ? 200 : 403);
+    await request(app)
+      .post("/api/v1/nodes")
+      .set(auth(secret))
+      .send({ name: "n" })
+      .expect(role === "viewer" ? 403 : 201);
+    await request(app)
+      .get("/api/v1/webhooks")
+      .set(auth(secret))
+      .expect(role === "admin" ? 200 : 403);
   });
 
   test.each([
@@ -210,9 +244,17 @@ describe("the dashboard's API keys page (session only)", () => {
   });
 
   test("within the role, scopes and wildcards are granted as asked (an admin may grant nodes:*)", async () => {
-    const member = await request(app).post("/dashboard/api-keys").set("Cookie", login("org_roles", "member")).send({ name: "ro", scopes: ["analytics:read"] }).expect(201);
+    const member = await request(app)
+      .post("/dashboard/api-keys")
+      .set("Cookie", login("org_roles", "member"))
+      .send({ name: "ro", scopes: ["analytics:read"] })
+      .expect(201);
     expect(member.body.data.key.scopes).toEqual(["analytics:read"]);
-    const admin = await request(app).post("/dashboard/api-keys").set("Cookie", login("org_roles", "admin")).send({ name: "nodes", scopes: ["nodes:*"] }).expect(201);
+    const admin = await request(app)
+      .post("/dashboard/api-keys")
+      .set("Cookie", login("org_roles", "admin"))
+      .send({ name: "nodes", scopes: ["nodes:*"] })
+      .expect(201);
     await request(app).delete(`/api/v1/nodes/node_x`).set(auth(admin.body.data.secret)).expect(404);
   });
 
@@ -229,7 +271,11 @@ describe("the dashboard's API keys page (session only)", () => {
   });
 
   test("rotation without downtime: both keys work during the overlap, last-used shows the switch, then the old key is revoked", async () => {
-    const old = (await dash("post").send({ name: "n8n-production", scopes: ["nodes:read"] }).expect(201)).body.data;
+    const old = (
+      await dash("post")
+        .send({ name: "n8n-production", scopes: ["nodes:read"] })
+        .expect(201)
+    ).body.data;
     await request(app).get("/api/v1/nodes").set(auth(old.secret)).expect(200);
     const rotated = await dash("post", `/${old.key.id}/rotate`).send({ overlap: "24h" }).expect(201);
     const fresh = rotated.body.data;

@@ -23,13 +23,24 @@ export type Role = keyof typeof ROLES;
 
 /** Every API operation and the scope it needs (the doc's scope table). `:id` is a resource of the collection before it. */
 export const ENDPOINTS: ReadonlyArray<readonly [method: "get" | "post" | "patch" | "delete", path: string, scope: string]> = [
-  ["get", "/api/v1/nodes", "nodes:read"], ["get", "/api/v1/nodes/:id", "nodes:read"],
-  ["post", "/api/v1/nodes", "nodes:write"], ["patch", "/api/v1/nodes/:id", "nodes:write"], ["delete", "/api/v1/nodes/:id", "nodes:write"],
-  ["get", "/api/v1/batches", "batches:read"], ["get", "/api/v1/batches/:id", "batches:read"],
-  ["post", "/api/v1/batches", "batches:write"], ["post", "/api/v1/batches/:id/generate", "batches:write"],
+  ["get", "/api/v1/nodes", "nodes:read"],
+  ["get", "/api/v1/nodes/:id", "nodes:read"],
+  ["post", "/api/v1/nodes", "nodes:write"],
+  ["patch", "/api/v1/nodes/:id", "nodes:write"],
+  ["delete", "/api/v1/nodes/:id", "nodes:write"],
+  ["get", "/api/v1/batches", "batches:read"],
+  ["get", "/api/v1/batches/:id", "batches:read"],
+  ["post", "/api/v1/batches", "batches:write"],
+  ["post", "/api/v1/batches/:id/generate", "batches:write"],
   ["get", "/api/v1/analytics", "analytics:read"],
-  ["get", "/api/v1/webhooks", "webhooks:manage"], ["post", "/api/v1/webhooks", "webhooks:manage"], ["patch", "/api/v1/webhooks/:id", "webhooks:manage"], ["delete", "/api/v1/webhooks/:id", "webhooks:manage"],
-  ["get", "/api/v1/templates", "templates:manage"], ["post", "/api/v1/templates", "templates:manage"], ["patch", "/api/v1/templates/:id", "templates:manage"], ["delete", "/api/v1/templates/:id", "templates:manage"],
+  ["get", "/api/v1/webhooks", "webhooks:manage"],
+  ["post", "/api/v1/webhooks", "webhooks:manage"],
+  ["patch", "/api/v1/webhooks/:id", "webhooks:manage"],
+  ["delete", "/api/v1/webhooks/:id", "webhooks:manage"],
+  ["get", "/api/v1/templates", "templates:manage"],
+  ["post", "/api/v1/templates", "templates:manage"],
+  ["patch", "/api/v1/templates/:id", "templates:manage"],
+  ["delete", "/api/v1/templates/:id", "templates:manage"],
 ];
 
 export interface AppOptions {
@@ -54,7 +65,11 @@ export function createApp({ db, rateLimit = { limit: 100, window: "1m" }, clock,
 
   // Demo dashboard session: `Cookie: session=<token>` → a user of an organisation with a role.
   const sessions = new Map<string, { org: string; role: Role }>();
-  const login = (org: string, role: Role = "admin") => { const token = randomUUID(); sessions.set(token, { org, role }); return `session=${token}`; };
+  const login = (org: string, role: Role = "admin") => {
+    const token = randomUUID();
+    sessions.set(token, { org, role });
+    return `session=${token}`;
+  };
   const sessionOf = (req: IncomingMessage) => sessions.get(/(?:^|;\s*)session=([^;]*)/.exec(req.headers.cookie ?? "")?.[1] ?? "");
 
   // Each organisation has separate data per mode: sk_test_ keys never touch live data.
@@ -77,19 +92,35 @@ export function createApp({ db, rateLimit = { limit: 100, window: "1m" }, clock,
   };
 
   const app = express();
-  app.use("/dashboard/api-keys", keysRouter({
-    keys, owner: (req) => sessionOf(req)?.org, allowedScopes: (req) => [...ROLES[sessionOf(req)!.role]],
-    formatBody: (body) => ({ data: body, error: null }), formatError: envelope,
-  }));
+  app.use(
+    "/dashboard/api-keys",
+    keysRouter({
+      keys,
+      owner: (req) => sessionOf(req)?.org,
+      allowedScopes: (req) => [...ROLES[sessionOf(req)!.role]],
+      formatBody: (body) => ({ data: body, error: null }),
+      formatError: envelope,
+    }),
+  );
   // The docs promise 401 for any missing or invalid key, malformed ones included.
   app.use("/api/v1", apiKeyAuth({ keys, formatError: envelope, malformedStatus: 401 }), express.json());
 
   // Plain create / list / read / update / delete over one organisation's collection.
   for (const kind of ["nodes", "batches", "webhooks", "templates"]) {
-    const [read, write] = { nodes: ["nodes:read", "nodes:write"], batches: ["batches:read", "batches:write"], webhooks: ["webhooks:manage", "webhooks:manage"], templates: ["templates:manage", "templates:manage"] }[kind]!;
+    const [read, write] = {
+      nodes: ["nodes:read", "nodes:write"],
+      batches: ["batches:read", "batches:write"],
+      webhooks: ["webhooks:manage", "webhooks:manage"],
+      templates: ["templates:manage", "templates:manage"],
+    }[kind]!;
     const base = `/api/v1/${kind}`;
-    app.get(base, requireScope(read!), (req, res) => { ok(res, items(req, kind)); });
-    app.get(`${base}/:id`, requireScope(read!), (req, res) => { const item = find(req, res, kind); if (item) ok(res, item); });
+    app.get(base, requireScope(read!), (req, res) => {
+      ok(res, items(req, kind));
+    });
+    app.get(`${base}/:id`, requireScope(read!), (req, res) => {
+      const item = find(req, res, kind);
+      if (item) ok(res, item);
+    });
     app.post(base, requireScope(write!), (req, res) => {
       const name = named(req, res);
       if (name === null) return;
@@ -123,7 +154,9 @@ export function createApp({ db, rateLimit = { limit: 100, window: "1m" }, clock,
     }
   });
 
-  app.use((req, res) => { fail(res, 404, `No route for ${req.method} ${req.path}`); });
+  app.use((req, res) => {
+    fail(res, 404, `No route for ${req.method} ${req.path}`);
+  });
   // A keyward refusal keeps its status (a key-store outage is 503: fail closed, retry later); a
   // malformed JSON body is 400; anything else a handler throws is the doc's 500, details hidden.
   app.use((err: { status?: number; message?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {

@@ -23,9 +23,15 @@ const receiver = express().post("/hooks", express.text({ type: "*/*" }), (req, r
 });
 let hooks: Server;
 let hookUrl = "";
-beforeAll(() => new Promise<void>((ready) => {
-  hooks = receiver.listen(0, "127.0.0.1", () => { hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks`; ready(); });
-}));
+beforeAll(
+  () =>
+    new Promise<void>((ready) => {
+      hooks = receiver.listen(0, "127.0.0.1", () => {
+        hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks`;
+        ready();
+      });
+    }),
+);
 afterAll(async () => {
   await new Promise((done) => hooks.close(done));
   await keys.close();
@@ -66,7 +72,13 @@ describe("webhook signing secrets per mode", () => {
     const l1 = (await request(app).post("/v1/webhook_endpoints").set(as(live)).send({ url: hookUrl }).expect(201)).body;
     expect(t1.secret).toMatch(/^whsec_test_/);
     expect(l1.secret).toMatch(/^whsec_live_/);
-    const again = (await request(app).post("/v1/webhook_endpoints").set(as(await mint("test"))).send({ url: `${hookUrl}?2` }).expect(201)).body;
+    const again = (
+      await request(app)
+        .post("/v1/webhook_endpoints")
+        .set(as(await mint("test")))
+        .send({ url: `${hookUrl}?2` })
+        .expect(201)
+    ).body;
     expect(again.secret).toBe(t1.secret);
   });
 
@@ -81,7 +93,14 @@ describe("webhook signing secrets per mode", () => {
     expect(delivery.signature).toMatch(/^t=\d+,v1=[0-9a-f]+/);
     expect(JSON.parse(delivery.body)).toMatchObject({ type: "model.created", data: model });
     expect(verifyWebhook(delivery.body, delivery.signature, liveSecret, { mode: "live" })).toMatchObject({ mode: "live" });
-    const refusal = (fn: () => unknown) => { try { fn(); return "accepted"; } catch (e) { return (e as { code?: string }).code; } };
+    const refusal = (fn: () => unknown) => {
+      try {
+        fn();
+        return "accepted";
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
     expect(refusal(() => verifyWebhook(delivery.body, delivery.signature, testSecret))).toBe("invalid_signature");
     expect(refusal(() => verifyWebhook(delivery.body, delivery.signature, testSecret, { mode: "live" }))).toBe("mode_forbidden");
     expect(refusal(() => verifyWebhook(delivery.body.replace("signed", "forged"), delivery.signature, liveSecret))).toBe("invalid_signature");
@@ -105,9 +124,18 @@ describe("restricted keys", () => {
       const made = await request(app).post(collection).set(as(full)).send({ name: "fixture", url: "http://127.0.0.1:9/hooks" }).expect(201);
       return path.replace(":id", made.body.id);
     };
-    const send = async (secret: string) => request(app)[method](await resolve()).set(as(secret)).send({ name: "m", url: "http://127.0.0.1:9/hooks" });
+    const send = async (secret: string) =>
+      request(app)
+        [method](await resolve())
+        .set(as(secret))
+        .send({ name: "m", url: "http://127.0.0.1:9/hooks" });
     expect((await send(await mintFor("user_table", [scope]))).status).toBe(SUCCESS[method]);
-    const refused = await send(await mintFor("user_table", SCOPES.filter((s) => s !== scope)));
+    const refused = await send(
+      await mintFor(
+        "user_table",
+        SCOPES.filter((s) => s !== scope),
+      ),
+    );
     expect([refused.status, refused.body.error?.code]).toEqual([403, "insufficient_scope"]);
   });
 
@@ -122,7 +150,11 @@ describe("restricted keys", () => {
 
 describe("rotation from the dashboard: overlap, then revoke", () => {
   test("the new key works at once, the old one until it is revoked", async () => {
-    const created = await request(app).post("/dashboard/api-keys").set("Cookie", session).send({ name: "ci-deploys", mode: "live", scopes: ["models:read"], expiresIn: "90d" }).expect(201);
+    const created = await request(app)
+      .post("/dashboard/api-keys")
+      .set("Cookie", session)
+      .send({ name: "ci-deploys", mode: "live", scopes: ["models:read"], expiresIn: "90d" })
+      .expect(201);
     const old = created.body;
     const rotated = (await request(app).post(`/dashboard/api-keys/${old.key.id}/rotate`).set("Cookie", session).send({ overlap: "24h" }).expect(201)).body;
     expect(rotated.secret).toMatch(/^nd_live_/);
@@ -147,7 +179,16 @@ describe("rotation from the dashboard: overlap, then revoke", () => {
 
 describe("the doc's CLI line, under the app's own name", () => {
   const capture = (): CliIo & { stdout: string; stderr: string } => {
-    const io = { stdout: "", stderr: "", out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
+    const io = {
+      stdout: "",
+      stderr: "",
+      out: (t: string) => {
+        io.stdout += t;
+      },
+      err: (t: string) => {
+        io.stderr += t;
+      },
+    };
     return io;
   };
   const preset = cliPreset({ KEYWARD_DB: db, NODE_DATA_ACCOUNT: "user_ada" });
@@ -159,7 +200,12 @@ describe("the doc's CLI line, under the app's own name", () => {
     const secret = io.stdout.trim();
     expect(secret).toMatch(/^nd_live_[A-Za-z0-9]+$/);
     expect(io.stderr).not.toContain(secret);
-    expect((await request(app).get("/v1/me").set(as(secret)).expect(200)).body).toMatchObject({ account: "user_ada", mode: "live", key: "ci-deploys", scopes: ["models:read", "models:upload"] });
+    expect((await request(app).get("/v1/me").set(as(secret)).expect(200)).body).toMatchObject({
+      account: "user_ada",
+      mode: "live",
+      key: "ci-deploys",
+      scopes: ["models:read", "models:upload"],
+    });
     await request(app).post("/v1/models").set(as(secret)).send({ name: "from-ci" }).expect(201);
     await request(app).get("/v1/payouts").set(as(secret)).expect(403);
     const stored = (await keys.list({ ownerId: "user_ada", mode: "live" })).keys.find((k) => secret.startsWith(k.start))!;
@@ -180,8 +226,12 @@ describe("the doc's CLI line, under the app's own name", () => {
 
   test("the node-data.ts bin runs the doc's line as written (one spawned process)", async () => {
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-      execFile(process.execPath, ["--import", "tsx", join(__dirname, "node-data.ts"), ...DOC_LINE], { cwd: join(__dirname, "..", ".."), env: { ...process.env, KEYWARD_DB: db, NODE_DATA_ACCOUNT: "user_ada" } },
-        (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+      execFile(
+        process.execPath,
+        ["--import", "tsx", join(__dirname, "node-data.ts"), ...DOC_LINE],
+        { cwd: join(__dirname, "..", ".."), env: { ...process.env, KEYWARD_DB: db, NODE_DATA_ACCOUNT: "user_ada" } },
+        (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
     });
     expect(run.stderr).toContain("ci-deploys");
     expect(run.code).toBe(0);

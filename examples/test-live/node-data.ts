@@ -3,4 +3,6 @@
 import { runCli } from "keyward";
 import { cliPreset } from "./app";
 
-runCli(process.argv.slice(2), undefined, cliPreset()).then((code) => { process.exitCode = code; });
+runCli(process.argv.slice(2), undefined, cliPreset()).then((code) => {
+  process.exitCode = code;
+});

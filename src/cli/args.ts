@@ -7,7 +7,10 @@ import { COMMANDS, GLOBAL_OPTIONS, SCAN, type CommandSpec } from "./spec.js";
 
 /** A bad command line (exit code 2), with the help to point at. */
 export class UsageError extends Error {
-  constructor(message: string, readonly hint: string) {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
     super(message);
     this.name = "UsageError";
   }
@@ -29,7 +32,7 @@ export type Values = Record<string, string | boolean | string[] | boolean[] | un
 
 /** What the command line asks for. */
 export type Invocation =
-  | { kind: "help"; command: CommandSpec | null; /** False for a bare `keyward` (or `keyward keys`): help, but exit 1 like git and npm. */ asked: boolean }
+  | { kind: "help"; command: CommandSpec | null /** False for a bare `keyward` (or `keyward keys`): help, but exit 1 like git and npm. */; asked: boolean }
   | { kind: "run"; command: CommandSpec; args: string[]; values: Values };
 
 const ALL_OPTIONS = Object.assign({}, GLOBAL_OPTIONS, SCAN.options, ...[...COMMANDS.values()].map((c) => c.options));
@@ -67,7 +70,10 @@ export function parseCommandLine(argv: string[]): Invocation {
 /** The strict parse of `argv` with `command`'s options; a mistake becomes a {@link UsageError}. */
 function strictParse(argv: string[], command: CommandSpec): { values: Values; positionals: string[] } {
   try {
-    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...command.options }, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };
+    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...command.options }, strict: true, allowPositionals: true }) as {
+      values: Values;
+      positionals: string[];
+    };
   } catch (error) {
     throw new UsageError(firstSentence(error instanceof Error ? error.message : String(error)), usageHint(command.name));
   }

@@ -35,7 +35,10 @@ const json = (io: Io, data: unknown) => io.out(JSON.stringify(data, null, 2) + "
 
 const create: Command = async (keys, _args, f, io) => {
   const input: CreateKeyInput = {
-    name: f.name!, ownerId: f.owner ?? null, mode: f.mode, tier: f.tier,
+    name: f.name!,
+    ownerId: f.owner ?? null,
+    mode: f.mode,
+    tier: f.tier,
     ...(f.kind === "project" ? { kind: "project" as const, project: f.projects[0]! } : { kind: "user" as const, projects: f.projects }),
     ...(f.scopes.length ? { scopes: f.scopes } : {}),
     ...(f.expires !== undefined ? { expiresIn: f.expires } : {}),
@@ -48,7 +51,8 @@ const create: Command = async (keys, _args, f, io) => {
 };
 
 const listKeys: Command = async (keys, _args, f, io) => {
-  if (f.mode !== undefined && !keys.modes.includes(f.mode)) throw new UsageError(`--mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, usageHint("list"));
+  if (f.mode !== undefined && !keys.modes.includes(f.mode))
+    throw new UsageError(`--mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, usageHint("list"));
   const page = await keys.list({ ownerId: f.owner, mode: f.mode, status: f.status, projectId: f.projects[0], limit: f.limit ?? 100 });
   const rows = page.keys.map(keyJson);
   if (f.json) return json(io, { keys: rows, next: page.next });
@@ -79,11 +83,13 @@ const revoke: Command = async (keys, [id], f, io) => {
 };
 
 /** `disable` / `enable`: pause or resume a key; a confirmation on stderr. */
-const pause = (disable: boolean): Command => async (keys, [id], f, io) => {
-  const key = disable ? await keys.disable(id!) : await keys.enable(id!);
-  if (f.json) return json(io, { key: keyJson(key) });
-  io.err(`${disable ? "Disabled" : "Enabled"} ${key.id} (${key.name}, ${key.start}…); status: ${key.status}.\n`);
-};
+const pause =
+  (disable: boolean): Command =>
+  async (keys, [id], f, io) => {
+    const key = disable ? await keys.disable(id!) : await keys.enable(id!);
+    if (f.json) return json(io, { key: keyJson(key) });
+    io.err(`${disable ? "Disabled" : "Enabled"} ${key.id} (${key.name}, ${key.start}…); status: ${key.status}.\n`);
+  };
 
 const usage: Command = async (keys, [id], f, io) => {
   const rows = await keys.usage(id!, f.days ?? 30);
@@ -93,5 +99,12 @@ const usage: Command = async (keys, [id], f, io) => {
 
 /** Command bodies by name (`keyward keys <name>`). */
 export const RUNNERS: ReadonlyMap<string, Command> = new Map([
-  ["create", create], ["list", listKeys], ["show", show], ["rotate", rotate], ["revoke", revoke], ["disable", pause(true)], ["enable", pause(false)], ["usage", usage],
+  ["create", create],
+  ["list", listKeys],
+  ["show", show],
+  ["rotate", rotate],
+  ["revoke", revoke],
+  ["disable", pause(true)],
+  ["enable", pause(false)],
+  ["usage", usage],
 ]);

@@ -53,7 +53,16 @@ export function readFlags(command: string, v: Values): Flags {
     if (!(n >= min && n <= max)) throw usage(`--${flag}: must be a whole number from ${min} to ${max}`);
     return n;
   };
-  const flags: Flags = { json: v.json === true, scopes: many(v.scope), projects: many(v.project), allowIps: many(v["allow-ip"]), name: str(v.name), mode: str(v.mode), owner: str(v.owner), tier: str(v.tier) };
+  const flags: Flags = {
+    json: v.json === true,
+    scopes: many(v.scope),
+    projects: many(v.project),
+    allowIps: many(v["allow-ip"]),
+    name: str(v.name),
+    mode: str(v.mode),
+    owner: str(v.owner),
+    tier: str(v.tier),
+  };
   if (command === "create") {
     if (flags.name === undefined) throw usage("--name is required");
     const kind = str(v.kind);
@@ -64,7 +73,8 @@ export function readFlags(command: string, v: Values): Flags {
   }
   if (command === "list") {
     const status = str(v.status);
-    if (status !== undefined && status !== "active" && status !== "expired" && status !== "revoked" && status !== "disabled") throw usage("--status: must be active, expired, revoked or disabled");
+    if (status !== undefined && status !== "active" && status !== "expired" && status !== "revoked" && status !== "disabled")
+      throw usage("--status: must be active, expired, revoked or disabled");
     flags.status = status;
     flags.limit = integer("limit", 1, 1000);
   }

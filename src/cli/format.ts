@@ -42,7 +42,16 @@ export function describeKey(key: ApiKeyJson): string {
 export function keyTable(keys: ApiKeyJson[]): string {
   const rows = [["ID", "NAME", "START", "MODE", "STATUS", "SCOPES", "EXPIRES", "LAST USED"]];
   for (const k of keys) {
-    rows.push([k.id, k.name, k.start, k.mode ?? "-", k.status, k.kind === "project" ? `project:${k.projectId}` : k.scopes.join(",") || "-", day(k.expiresAt, "never"), day(k.lastUsedAt, "never")]);
+    rows.push([
+      k.id,
+      k.name,
+      k.start,
+      k.mode ?? "-",
+      k.status,
+      k.kind === "project" ? `project:${k.projectId}` : k.scopes.join(",") || "-",
+      day(k.expiresAt, "never"),
+      day(k.lastUsedAt, "never"),
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n") + "\n";

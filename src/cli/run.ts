@@ -55,7 +55,9 @@ interface Given<T> {
  */
 async function openManager(values: Values, create: boolean, preset: CliPreset, command: string): Promise<KeyManager> {
   const [{ defaultDatabasePath }, { KeyManager }, { SqliteStore }] = await Promise.all([
-    import("../keys/default-manager.js"), import("../keys/key-manager.js"), import("../stores/sqlite.js"),
+    import("../keys/default-manager.js"),
+    import("../keys/key-manager.js"),
+    import("../stores/sqlite.js"),
   ]);
   const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
   if (!create && !existsSync(db)) throw new KeywardError("not_found", `No key database at ${db}; pass --db or set KEYWARD_DB.`);
@@ -75,13 +77,19 @@ async function openManager(values: Values, create: boolean, preset: CliPreset, c
  */
 async function openFormat(values: Values, preset: CliPreset, command: string): Promise<KeyFormat> {
   const [{ defaultDatabasePath }, { SqliteStore }, { KeyFormat }] = await Promise.all([
-    import("../keys/default-manager.js"), import("../stores/sqlite.js"), import("../core/key-format.js"),
+    import("../keys/default-manager.js"),
+    import("../stores/sqlite.js"),
+    import("../core/key-format.js"),
   ]);
   const db = typeof values.db === "string" ? values.db : (preset.db ?? defaultDatabasePath());
   let recorded: KeyFormatRecord | null = null;
   if (existsSync(db)) {
     const store = new SqliteStore(db);
-    try { recorded = store.keyFormat(); } finally { store.close(); }
+    try {
+      recorded = store.keyFormat();
+    } finally {
+      store.close();
+    }
   }
   return new KeyFormat(await resolveFormat(values, preset, command, db, recorded));
 }
@@ -93,15 +101,27 @@ async function openFormat(values: Values, preset: CliPreset, command: string): P
  */
 async function resolveFormat(values: Values, preset: CliPreset, command: string, db: string, recorded: KeyFormatRecord | null): Promise<KeyFormatRecord> {
   const [{ parseModes }, { describeKeyFormat, sameKeyFormat }, { NAME_PATTERN }] = await Promise.all([
-    import("../keys/default-manager.js"), import("../keys/format-claim.js"), import("../core/key-format.js"),
+    import("../keys/default-manager.js"),
+    import("../keys/format-claim.js"),
+    import("../core/key-format.js"),
   ]);
   const env = process.env;
-  const givenPrefix: Given<string> | null = typeof values.prefix === "string" ? { value: values.prefix, from: "--prefix" }
-    : preset.prefix !== undefined ? { value: preset.prefix, from: "this command's preset" }
-    : env.KEYWARD_PREFIX ? { value: env.KEYWARD_PREFIX, from: "KEYWARD_PREFIX" } : null;
-  const givenModes: Given<string[]> | null = typeof values.modes === "string" ? { value: parseModes(values.modes), from: "--modes" }
-    : preset.modes !== undefined ? { value: preset.modes, from: "this command's preset" }
-    : env.KEYWARD_MODES ? { value: parseModes(env.KEYWARD_MODES), from: "KEYWARD_MODES" } : null;
+  const givenPrefix: Given<string> | null =
+    typeof values.prefix === "string"
+      ? { value: values.prefix, from: "--prefix" }
+      : preset.prefix !== undefined
+        ? { value: preset.prefix, from: "this command's preset" }
+        : env.KEYWARD_PREFIX
+          ? { value: env.KEYWARD_PREFIX, from: "KEYWARD_PREFIX" }
+          : null;
+  const givenModes: Given<string[]> | null =
+    typeof values.modes === "string"
+      ? { value: parseModes(values.modes), from: "--modes" }
+      : preset.modes !== undefined
+        ? { value: preset.modes, from: "this command's preset" }
+        : env.KEYWARD_MODES
+          ? { value: parseModes(env.KEYWARD_MODES), from: "KEYWARD_MODES" }
+          : null;
   const prefix = givenPrefix?.value ?? recorded?.prefix ?? "sk";
   const modes = givenModes?.value ?? recorded?.modes ?? ["live", "test"];
   const wellFormed = NAME_PATTERN.test(prefix) && modes.every((m) => NAME_PATTERN.test(m)); // else the KeyManager names the bad option
@@ -113,7 +133,7 @@ async function resolveFormat(values: Values, preset: CliPreset, command: string,
     const flags = [...new Set(sources)].join(" and ");
     throw new UsageError(
       `the database ${db} holds keys of ${describeKeyFormat(recorded)}, not ${describeKeyFormat({ prefix, modes })} (from ${flags}); ` +
-      `keys made so would be refused by the app using this database. Leave out ${flags} to use the database's format, or pass --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}`,
+        `keys made so would be refused by the app using this database. Leave out ${flags} to use the database's format, or pass --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}`,
       usageHint(command),
     );
   }
@@ -135,7 +155,13 @@ export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset =
   let command: string | undefined;
   let keys: KeyManager | null = null;
   const name = preset.name ?? "keyward";
-  const named = (text: string) => (name === "keyward" ? text : text.replace(/\bkeyward keys\b/g, `${name} keys`).replace(/`keyward --help`/g, `\`${name} --help\``).replace(/^Usage: keyward /m, `Usage: ${name} `));
+  const named = (text: string) =>
+    name === "keyward"
+      ? text
+      : text
+          .replace(/\bkeyward keys\b/g, `${name} keys`)
+          .replace(/`keyward --help`/g, `\`${name} --help\``)
+          .replace(/^Usage: keyward /m, `Usage: ${name} `);
   try {
     const invocation = parseCommandLine(argv);
     if (invocation.kind === "help") {
@@ -184,7 +210,19 @@ function report(error: unknown, io: Io, json: boolean, command: string | undefin
   return EXIT.failure;
 }
 
-const FLAGS: Record<string, string> = { name: "--name", scopes: "--scope", expiresIn: "--expires", mode: "--mode", projects: "--project", project: "--project", ownerId: "--owner", tier: "--tier", kind: "--kind", overlap: "--overlap", allowedIps: "--allow-ip" };
+const FLAGS: Record<string, string> = {
+  name: "--name",
+  scopes: "--scope",
+  expiresIn: "--expires",
+  mode: "--mode",
+  projects: "--project",
+  project: "--project",
+  ownerId: "--owner",
+  tier: "--tier",
+  kind: "--kind",
+  overlap: "--overlap",
+  allowedIps: "--allow-ip",
+};
 
 /** The flag a validation detail's path came from (`scopes.1` → `--scope`). */
 function flagFor(path: string): string {

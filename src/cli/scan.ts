@@ -25,10 +25,24 @@ const CHUNK_BYTES = 1 << 20;
 /** A command over the key format: returns its exit code. */
 export type FormatCommand = (format: KeyFormat, args: string[], flags: Flags, io: Io) => Promise<number>;
 
-interface Tally { files: number; bytes: number; binary: number; large: number; unreadable: number; found: number; filesWithKeys: number }
+interface Tally {
+  files: number;
+  bytes: number;
+  binary: number;
+  large: number;
+  unreadable: number;
+  found: number;
+  filesWithKeys: number;
+}
 
 /** Scans one stream of bytes; returns false when it was skipped as binary. */
-async function scanStream(source: AsyncIterable<Buffer | string>, scanner: KeyScanner, found: (f: KeyFinding) => void, tally: Tally, sniff: boolean): Promise<boolean> {
+async function scanStream(
+  source: AsyncIterable<Buffer | string>,
+  scanner: KeyScanner,
+  found: (f: KeyFinding) => void,
+  tally: Tally,
+  sniff: boolean,
+): Promise<boolean> {
   let first = sniff;
   for await (const chunk of source) {
     const buffer = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
@@ -50,17 +64,27 @@ const scan: FormatCommand = async (format, args, flags, io) => {
     let first = true;
     return (f: KeyFinding) => {
       tally.found++;
-      if (first) { first = false; tally.filesWithKeys++; }
-      io.out(flags.json
-        ? JSON.stringify({ file, line: f.line, column: f.column, mode: f.mode, start: f.start }) + "\n"
-        : `${file}:${f.line}:${f.column}: ${f.start}…\n`);
+      if (first) {
+        first = false;
+        tally.filesWithKeys++;
+      }
+      io.out(
+        flags.json
+          ? JSON.stringify({ file, line: f.line, column: f.column, mode: f.mode, start: f.start }) + "\n"
+          : `${file}:${f.line}:${f.column}: ${f.start}…\n`,
+      );
     };
   };
   const scanFile = async (file: string, size: number) => {
-    if (size > MAX_SCAN_FILE_BYTES) { tally.large++; io.err(`keyward: skipped ${file} (over 10 MB)\n`); return; }
+    if (size > MAX_SCAN_FILE_BYTES) {
+      tally.large++;
+      io.err(`keyward: skipped ${file} (over 10 MB)\n`);
+      return;
+    }
     try {
       const scanned = await scanStream(createReadStream(file, { highWaterMark: CHUNK_BYTES }), scanner, report(file), tally, true);
-      if (scanned) tally.files++; else tally.binary++;
+      if (scanned) tally.files++;
+      else tally.binary++;
     } catch (error) {
       scanner.end(() => undefined); // drop the partial file's state
       tally.unreadable++;
@@ -80,8 +104,9 @@ const scan: FormatCommand = async (format, args, flags, io) => {
     for (const entry of entries) {
       const path = join(dir, entry.name);
       // Symbolic links are not followed inside directories (no loops, no scanning outside the tree).
-      if (entry.isDirectory()) { if (!SKIPPED_DIRS.has(entry.name)) await walk(path); }
-      else if (entry.isFile()) await scanFile(path, (await lstat(path)).size);
+      if (entry.isDirectory()) {
+        if (!SKIPPED_DIRS.has(entry.name)) await walk(path);
+      } else if (entry.isFile()) await scanFile(path, (await lstat(path)).size);
     }
   };
 
@@ -99,11 +124,15 @@ const scan: FormatCommand = async (format, args, flags, io) => {
     if (info.isDirectory()) await walk(path);
     else await scanFile(path, info.size);
   }
-  const skipped = [tally.binary && `${tally.binary} binary`, tally.large && `${tally.large} over 10 MB`, tally.unreadable && `${tally.unreadable} unreadable`].filter(Boolean).join(", ");
+  const skipped = [tally.binary && `${tally.binary} binary`, tally.large && `${tally.large} over 10 MB`, tally.unreadable && `${tally.unreadable} unreadable`]
+    .filter(Boolean)
+    .join(", ");
   const scanned = `${tally.files} file${tally.files === 1 ? "" : "s"}, ${(tally.bytes / 1e6).toFixed(1)} MB${skipped ? `; skipped ${skipped}` : ""}`;
-  io.err(tally.found
-    ? `keyward: found ${tally.found} ${format.prefix} key${tally.found === 1 ? "" : "s"} in ${tally.filesWithKeys} file${tally.filesWithKeys === 1 ? "" : "s"} (${scanned}). Revoke each with \`keyward keys revoke\`.\n`
-    : `keyward: no ${format.prefix} keys found (${scanned}).\n`);
+  io.err(
+    tally.found
+      ? `keyward: found ${tally.found} ${format.prefix} key${tally.found === 1 ? "" : "s"} in ${tally.filesWithKeys} file${tally.filesWithKeys === 1 ? "" : "s"} (${scanned}). Revoke each with \`keyward keys revoke\`.\n`
+      : `keyward: no ${format.prefix} keys found (${scanned}).\n`,
+  );
   return tally.found ? 1 : 0;
 };
 
@@ -117,7 +146,12 @@ function heads(format: KeyFormat): string[] {
  * secret scanning custom pattern (whose secret format has no boundaries: they go in the
  * "before/after secret" fields).
  */
-export function patternRules(format: KeyFormat): { regex: string; keywords: string[]; gitleaks: string; github: { secretFormat: string; beforeSecret: string; afterSecret: string } } {
+export function patternRules(format: KeyFormat): {
+  regex: string;
+  keywords: string[];
+  gitleaks: string;
+  github: { secretFormat: string; beforeSecret: string; afterSecret: string };
+} {
   const regex = format.pattern().source;
   const keywords = heads(format);
   const body = `${format.modes.length ? `(?:${format.modes.join("|")})_` : ""}[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`;
@@ -130,7 +164,9 @@ export function patternRules(format: KeyFormat): { regex: string; keywords: stri
     "",
   ].join("\n");
   return {
-    regex, keywords, gitleaks,
+    regex,
+    keywords,
+    gitleaks,
     github: { secretFormat: `${format.prefix}_${body}`, beforeSecret: "\\A|[^0-9A-Za-z_]", afterSecret: "\\z|[^0-9A-Za-z_]" },
   };
 }
@@ -155,4 +191,7 @@ GitHub secret scanning custom pattern (Settings → Code security → Secret sca
 };
 
 /** Format commands by name. */
-export const FORMAT_RUNNERS: ReadonlyMap<string, FormatCommand> = new Map([["scan", scan], ["pattern", pattern]]);
+export const FORMAT_RUNNERS: ReadonlyMap<string, FormatCommand> = new Map([
+  ["scan", scan],
+  ["pattern", pattern],
+]);

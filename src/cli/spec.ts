@@ -38,18 +38,33 @@ const GLOBAL_HELP = `Global options:
   -h, --help       show help`;
 
 const command = (name: string, summary: string, positionals: string[], options: OptionSpec, usage: string, details: string): CommandSpec => ({
-  name, summary, positionals, options,
+  name,
+  summary,
+  positionals,
+  options,
   help: `Usage: keyward keys ${usage}\n\n${summary}\n\n${details ? `Options:\n${details}\n\n` : ""}${GLOBAL_HELP}\n`,
 });
 
 /** The `keys` commands by name. */
-export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
-  command("create", "Create a key. Prints the secret alone on stdout (shown once); details go to stderr.", [], {
-    name: { type: "string" }, mode: { type: "string" }, scope: { type: "string", multiple: true }, expires: { type: "string" },
-    project: { type: "string", multiple: true }, owner: { type: "string" }, kind: { type: "string" }, tier: { type: "string" },
-    "allow-ip": { type: "string", multiple: true },
-  }, "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--allow-ip CIDR]... [--owner U] [--kind user|project] [--tier T] [--json]",
-  `  --name NAME      label, e.g. ci-deploys (required)
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
+  [
+    command(
+      "create",
+      "Create a key. Prints the secret alone on stdout (shown once); details go to stderr.",
+      [],
+      {
+        name: { type: "string" },
+        mode: { type: "string" },
+        scope: { type: "string", multiple: true },
+        expires: { type: "string" },
+        project: { type: "string", multiple: true },
+        owner: { type: "string" },
+        kind: { type: "string" },
+        tier: { type: "string" },
+        "allow-ip": { type: "string", multiple: true },
+      },
+      "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--allow-ip CIDR]... [--owner U] [--kind user|project] [--tier T] [--json]",
+      `  --name NAME      label, e.g. ci-deploys (required)
   --mode MODE      one of the modes (default: the first, e.g. live)
   --scope S        a granted scope such as models:read; repeat for more (default: full access)
   --expires D      lifetime such as 30d, 90d, 12h, a number of seconds, or "never" (default: never)
@@ -58,28 +73,62 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map([
                    2001:db8::/32 (repeatable; default: any address)
   --owner U        owner user id (default: none)
   --kind K         user (default) or project
-  --tier T         tier name, when the server defines tiers`),
-  command("list", "List keys, newest first.", [], {
-    owner: { type: "string" }, mode: { type: "string" }, status: { type: "string" }, project: { type: "string" }, limit: { type: "string" },
-  }, "list [--owner U] [--mode MODE] [--status active|expired|revoked|disabled] [--project P] [--limit N] [--json]",
-  `  --owner U        only keys of this owner
+  --tier T         tier name, when the server defines tiers`,
+    ),
+    command(
+      "list",
+      "List keys, newest first.",
+      [],
+      {
+        owner: { type: "string" },
+        mode: { type: "string" },
+        status: { type: "string" },
+        project: { type: "string" },
+        limit: { type: "string" },
+      },
+      "list [--owner U] [--mode MODE] [--status active|expired|revoked|disabled] [--project P] [--limit N] [--json]",
+      `  --owner U        only keys of this owner
   --mode MODE      only keys of this mode
   --status S       active, expired, revoked or disabled
   --project P      only keys that may act on this project
-  --limit N        at most N keys (default 100, at most 1000)`),
-  command("show", "Show one key.", ["ID"], {}, "show ID [--json]", ""),
-  command("rotate", "Issue a successor key; the old one keeps working during the overlap. Prints the new secret alone on stdout.", ["ID"], {
-    overlap: { type: "string" },
-  }, "rotate ID [--overlap 24h] [--json]", `  --overlap D      how long the old key keeps working, e.g. 24h, 7d; 0 revokes it now (default 24h)`),
-  command("revoke", "Revoke a key now and for good (repeating is a no-op). Takes its id or the secret itself.", ["ID"], {}, "revoke ID|SECRET [--json]", ""),
-  command("disable", "Pause a key: refused with 401 key_disabled until enabled again (reversible, unlike revoke).", ["ID"], {}, "disable ID [--json]", ""),
-  command("enable", "Resume a key paused with keys disable.", ["ID"], {}, "enable ID [--json]", ""),
-  command("usage", "Requests per UTC day, oldest first.", ["ID"], { days: { type: "string" } }, "usage ID [--days 30] [--json]",
-    `  --days N         how many days, 1-90 (default 30)`),
-  { ...command("pattern", "Print the regex matching this app's keys, with a gitleaks rule and a GitHub secret scanning custom pattern.", [], {}, "pattern [--json]",
-    `  --json           one JSON object: regex, keywords, gitleaks (the TOML rule), github (secretFormat,
-                   beforeSecret, afterSecret)`), formatOnly: true },
-].map((c) => [c.name, c]));
+  --limit N        at most N keys (default 100, at most 1000)`,
+    ),
+    command("show", "Show one key.", ["ID"], {}, "show ID [--json]", ""),
+    command(
+      "rotate",
+      "Issue a successor key; the old one keeps working during the overlap. Prints the new secret alone on stdout.",
+      ["ID"],
+      {
+        overlap: { type: "string" },
+      },
+      "rotate ID [--overlap 24h] [--json]",
+      `  --overlap D      how long the old key keeps working, e.g. 24h, 7d; 0 revokes it now (default 24h)`,
+    ),
+    command("revoke", "Revoke a key now and for good (repeating is a no-op). Takes its id or the secret itself.", ["ID"], {}, "revoke ID|SECRET [--json]", ""),
+    command("disable", "Pause a key: refused with 401 key_disabled until enabled again (reversible, unlike revoke).", ["ID"], {}, "disable ID [--json]", ""),
+    command("enable", "Resume a key paused with keys disable.", ["ID"], {}, "enable ID [--json]", ""),
+    command(
+      "usage",
+      "Requests per UTC day, oldest first.",
+      ["ID"],
+      { days: { type: "string" } },
+      "usage ID [--days 30] [--json]",
+      `  --days N         how many days, 1-90 (default 30)`,
+    ),
+    {
+      ...command(
+        "pattern",
+        "Print the regex matching this app's keys, with a gitleaks rule and a GitHub secret scanning custom pattern.",
+        [],
+        {},
+        "pattern [--json]",
+        `  --json           one JSON object: regex, keywords, gitleaks (the TOML rule), github (secretFormat,
+                   beforeSecret, afterSecret)`,
+      ),
+      formatOnly: true,
+    },
+  ].map((c) => [c.name, c]),
+);
 
 /** `keyward scan [PATH]...`: finds leaked keys of the app's format in files and stdin. */
 export const SCAN: CommandSpec = {

@@ -26,8 +26,26 @@ export function concealInternals<T extends object>(cls: abstract new (...args: n
     return fields.length ? `${name} { ${fields.join(", ")} }` : `${name} {}`;
   };
   Object.defineProperties(cls.prototype, {
-    [INSPECT]: { value(this: T) { return render(this); }, configurable: true, writable: true },
-    toString: { value(this: T) { return render(this); }, configurable: true, writable: true },
-    toJSON: { value(this: T) { return { type: name, ...summary(this) }; }, configurable: true, writable: true },
+    [INSPECT]: {
+      value(this: T) {
+        return render(this);
+      },
+      configurable: true,
+      writable: true,
+    },
+    toString: {
+      value(this: T) {
+        return render(this);
+      },
+      configurable: true,
+      writable: true,
+    },
+    toJSON: {
+      value(this: T) {
+        return { type: name, ...summary(this) };
+      },
+      configurable: true,
+      writable: true,
+    },
   });
 }

@@ -47,8 +47,17 @@ export function durationMs(value: unknown): number | null {
 export function parseDuration(value: unknown, field = "duration"): number {
   const ms = durationMs(value);
   if (ms === null) {
-    const shown = typeof value === "string" ? `"${value.slice(0, 40)}"` : typeof value === "number" ? String(value) : `a value of type ${value === null ? "null" : typeof value}`;
-    throw new KeywardError("validation_failed", `${field}: ${shown} is not a duration; use e.g. "90d", "12h", "30m", "45s" or a number of seconds (at most 100 years)`, { details: [{ path: field, message: "not a duration" }] });
+    const shown =
+      typeof value === "string"
+        ? `"${value.slice(0, 40)}"`
+        : typeof value === "number"
+          ? String(value)
+          : `a value of type ${value === null ? "null" : typeof value}`;
+    throw new KeywardError(
+      "validation_failed",
+      `${field}: ${shown} is not a duration; use e.g. "90d", "12h", "30m", "45s" or a number of seconds (at most 100 years)`,
+      { details: [{ path: field, message: "not a duration" }] },
+    );
   }
   return ms;
 }

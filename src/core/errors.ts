@@ -111,10 +111,12 @@ export class KeywardError extends Error {
   /** Response headers for this refusal, e.g. `WWW-Authenticate` or `Retry-After`. */
   readonly headers: Record<string, string>;
   /** Field-level messages for `validation_failed`. */
-  readonly details: Array<{
-    /** The field, e.g. `scopes.1`. */ path: string;
-    /** What is wrong with it. */ message: string;
-  }> | undefined;
+  readonly details:
+    | Array<{
+        /** The field, e.g. `scopes.1`. */ path: string;
+        /** What is wrong with it. */ message: string;
+      }>
+    | undefined;
   /** The missing scope, for `insufficient_scope`. */
   readonly scope: string | undefined;
   /** The limits in force, for `rate_limited` / `quota_exceeded`. */

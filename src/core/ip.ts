@@ -107,13 +107,19 @@ function parseAddress(s: string, to: number): 0 | 4 | 6 {
   let colon = false;
   for (let i = 0; i < to; i++) {
     const c = s.charCodeAt(i);
-    if (c === 37) { to = i; break; } // %zone
+    if (c === 37) {
+      to = i;
+      break;
+    } // %zone
     if (c === 58) colon = true;
   }
   if (!colon) {
     const v4 = parseV4(s, 0, to);
     if (v4 < 0) return 0;
-    WORDS[0] = 0; WORDS[1] = 0; WORDS[2] = 0xffff; WORDS[3] = v4 | 0;
+    WORDS[0] = 0;
+    WORDS[1] = 0;
+    WORDS[2] = 0xffff;
+    WORDS[3] = v4 | 0;
     return 4;
   }
   if (!parseV6(s, to)) return 0;
@@ -142,12 +148,19 @@ function v4Text(word: number): string {
 function v6Text(words: ArrayLike<number>): string {
   const groups: number[] = [];
   for (let w = 0; w < 4; w++) groups.push((words[w]! >>> 16) & 0xffff, words[w]! & 0xffff);
-  let best = -1, bestLength = 1;
+  let best = -1,
+    bestLength = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) { best = i; bestLength = j - i; }
+    if (j - i > bestLength) {
+      best = i;
+      bestLength = j - i;
+    }
     i = j;
   }
   const hex = (list: number[]) => list.map((g) => g.toString(16)).join(":");
@@ -195,9 +208,7 @@ function parseEntry(entry: unknown): IpRange | string {
       return `${shown} has host bits set below /${prefix}; did you mean ${suggestion}?`;
     }
   }
-  const text = isMapped(words) && full >= 96
-    ? v4Text(words[3]!) + (full === 128 ? "" : `/${full - 96}`)
-    : v6Text(words) + (full === 128 ? "" : `/${full}`);
+  const text = isMapped(words) && full >= 96 ? v4Text(words[3]!) + (full === 128 ? "" : `/${full - 96}`) : v6Text(words) + (full === 128 ? "" : `/${full}`);
   return { words, prefix: full, text };
 }
 
@@ -213,7 +224,8 @@ function parseEntry(entry: unknown): IpRange | string {
  */
 export function checkAllowedIps(value: unknown): { list: string[] } | { problems: Array<{ index: number | null; message: string }> } {
   if (!Array.isArray(value)) return { problems: [{ index: null, message: "must be an array of IP addresses or CIDR ranges (null or [] for any address)" }] };
-  if (value.length > MAX_ALLOWED_IPS) return { problems: [{ index: null, message: `at most ${MAX_ALLOWED_IPS} entries (got ${value.length}); use wider CIDR ranges` }] };
+  if (value.length > MAX_ALLOWED_IPS)
+    return { problems: [{ index: null, message: `at most ${MAX_ALLOWED_IPS} entries (got ${value.length}); use wider CIDR ranges` }] };
   const problems: Array<{ index: number; message: string }> = [];
   const list: string[] = [];
   for (let i = 0; i < value.length; i++) {
@@ -263,7 +275,10 @@ export class IpMatcher {
     if (typeof address !== "string" || address.length === 0 || address.length > MAX_ENTRY_LENGTH) return false;
     if (parseAddress(address, address.length) === 0) return false;
     const t = this.table;
-    const a0 = WORDS[0]!, a1 = WORDS[1]!, a2 = WORDS[2]!, a3 = WORDS[3]!;
+    const a0 = WORDS[0]!,
+      a1 = WORDS[1]!,
+      a2 = WORDS[2]!,
+      a3 = WORDS[3]!;
     for (let i = 0; i < t.length; i += 8) {
       if ((a3 & t[i + 7]!) === t[i + 3] && (a2 & t[i + 6]!) === t[i + 2] && (a1 & t[i + 5]!) === t[i + 1] && (a0 & t[i + 4]!) === t[i]) return true;
     }

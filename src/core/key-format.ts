@@ -56,19 +56,22 @@ export class KeyFormat {
 
   constructor(options: { prefix: string; modes?: readonly string[] }) {
     const { prefix, modes = [] } = options;
-    if (!NAME_PATTERN.test(prefix)) throw new KeywardConfigError("prefix", `"${String(prefix).slice(0, 40)}" is not a valid prefix: use 1-16 characters from [a-z0-9], e.g. "sk"`);
+    if (!NAME_PATTERN.test(prefix))
+      throw new KeywardConfigError("prefix", `"${String(prefix).slice(0, 40)}" is not a valid prefix: use 1-16 characters from [a-z0-9], e.g. "sk"`);
     for (const mode of modes) {
-      if (typeof mode !== "string" || !NAME_PATTERN.test(mode)) throw new KeywardConfigError("modes", `"${String(mode).slice(0, 40)}" is not a valid mode: use 1-16 characters from [a-z0-9], e.g. "live"`);
+      if (typeof mode !== "string" || !NAME_PATTERN.test(mode))
+        throw new KeywardConfigError("modes", `"${String(mode).slice(0, 40)}" is not a valid mode: use 1-16 characters from [a-z0-9], e.g. "live"`);
     }
     if (new Set(modes).size !== modes.length) throw new KeywardConfigError("modes", "modes must not repeat");
     this.prefix = prefix;
     this.modes = Object.freeze([...modes]);
-    this.heads = modes.length === 0
-      ? [{ head: `${prefix}_`, mode: null, length: prefix.length + 1 + RANDOM_LENGTH + CHECKSUM_LENGTH }]
-      : modes.map((mode) => {
-          const head = `${prefix}_${mode}_`;
-          return { head, mode, length: head.length + RANDOM_LENGTH + CHECKSUM_LENGTH };
-        });
+    this.heads =
+      modes.length === 0
+        ? [{ head: `${prefix}_`, mode: null, length: prefix.length + 1 + RANDOM_LENGTH + CHECKSUM_LENGTH }]
+        : modes.map((mode) => {
+            const head = `${prefix}_${mode}_`;
+            return { head, mode, length: head.length + RANDOM_LENGTH + CHECKSUM_LENGTH };
+          });
   }
 
   /** A new random key in `mode` (the first mode when omitted; no mode for a format without modes). */

@@ -17,8 +17,7 @@ export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, own
 }
 
 /** A function-valued option. */
-export const fn = <F extends (...args: never[]) => unknown>(what = "a function") =>
-  z.custom<F>((v) => typeof v === "function", { message: `must be ${what}` });
+export const fn = <F extends (...args: never[]) => unknown>(what = "a function") => z.custom<F>((v) => typeof v === "function", { message: `must be ${what}` });
 
 /** A duration option (`"90d"`, `"1m"`, or seconds), resolved to milliseconds. */
 export const durationOption = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -40,5 +39,6 @@ export const scopeOption = z.string().superRefine((v, ctx) => {
 export const countOption = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 /** A rate limit option: `{ limit: 100, window: "1m" }`. */
-export const rateLimitOption = z.strictObject({ limit: countOption, window: durationOption.refine((ms) => ms >= 1000, "window must be at least 1s") })
+export const rateLimitOption = z
+  .strictObject({ limit: countOption, window: durationOption.refine((ms) => ms >= 1000, "window must be at least 1s") })
   .transform(({ limit, window }) => ({ limit, windowMs: window }));

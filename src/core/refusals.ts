@@ -125,7 +125,9 @@ export function validationFailed(path: string, message: string): KeywardError {
 export function insufficientScope(required: RequiredScope | readonly RequiredScope[], any = false): KeywardError {
   const list = Array.isArray(required) ? (required as readonly RequiredScope[]) : [required as RequiredScope];
   const names = list.map((r) => r.scope);
-  const message = any ? `This key needs one of the scopes: ${names.join(", ")}.` : `This key lacks the required scope${names.length > 1 ? "s" : ""}: ${names.join(", ")}.`;
+  const message = any
+    ? `This key needs one of the scopes: ${names.join(", ")}.`
+    : `This key lacks the required scope${names.length > 1 ? "s" : ""}: ${names.join(", ")}.`;
   return new KeywardError("insufficient_scope", message, { scope: names.join(" ") });
 }
 

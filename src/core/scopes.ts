@@ -48,15 +48,20 @@ export interface ScopePolicy {
  * normalizeScopes(["Nodes"]);                    // throws validation_failed
  */
 export function normalizeScopes(scopes: unknown, policy: ScopePolicy = {}, path = "scopes"): string[] {
-  if (!Array.isArray(scopes)) throw new KeywardError("validation_failed", `${path} must be an array of strings`, { details: [{ path, message: "must be an array of strings" }] });
-  if (scopes.length > MAX_SCOPES) throw new KeywardError("validation_failed", `${path} has ${scopes.length} entries; at most ${MAX_SCOPES} are allowed`, { details: [{ path, message: `at most ${MAX_SCOPES} scopes` }] });
+  if (!Array.isArray(scopes))
+    throw new KeywardError("validation_failed", `${path} must be an array of strings`, { details: [{ path, message: "must be an array of strings" }] });
+  if (scopes.length > MAX_SCOPES)
+    throw new KeywardError("validation_failed", `${path} has ${scopes.length} entries; at most ${MAX_SCOPES} are allowed`, {
+      details: [{ path, message: `at most ${MAX_SCOPES} scopes` }],
+    });
   const details: Array<{ path: string; message: string }> = [];
   const known = policy.catalogue ? new Set(policy.catalogue) : null;
   const out: string[] = [];
   scopes.forEach((scope: unknown, i) => {
     const error = scopeError(scope);
     if (error) details.push({ path: `${path}.${i}`, message: error });
-    else if (known && !isCovered(scope as string, known)) details.push({ path: `${path}.${i}`, message: `unknown scope "${scope as string}": known scopes are ${[...known].join(", ")}` });
+    else if (known && !isCovered(scope as string, known))
+      details.push({ path: `${path}.${i}`, message: `unknown scope "${scope as string}": known scopes are ${[...known].join(", ")}` });
     else if (!out.includes(scope as string)) out.push(scope as string);
   });
   if (details.length) throw new KeywardError("validation_failed", details.map((d) => `${d.path}: ${d.message}`).join("; "), { details });
@@ -128,7 +133,13 @@ export function requiredScopes(requirement: ScopeRequirement, option = "scope"):
 }
 
 function isRequiredScope(value: unknown): value is RequiredScope {
-  return typeof value === "object" && value !== null && typeof (value as RequiredScope).scope === "string" && typeof (value as RequiredScope).resource === "string" && typeof (value as RequiredScope).hasAction === "boolean";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as RequiredScope).scope === "string" &&
+    typeof (value as RequiredScope).resource === "string" &&
+    typeof (value as RequiredScope).hasAction === "boolean"
+  );
 }
 
 /**

@@ -33,5 +33,12 @@ export function pageSize(limit: number | undefined): number {
 
 /** A copy safe to hand out: arrays and metadata are not shared with the store's own. */
 export function copyKey(key: StoredKey): StoredKey {
-  return { ...key, projects: [...key.projects], allowedIps: [...key.allowedIps], scopes: [...key.scopes], metadata: structuredClone(key.metadata), rateLimit: key.rateLimit && { ...key.rateLimit } };
+  return {
+    ...key,
+    projects: [...key.projects],
+    allowedIps: [...key.allowedIps],
+    scopes: [...key.scopes],
+    metadata: structuredClone(key.metadata),
+    rateLimit: key.rateLimit && { ...key.rateLimit },
+  };
 }

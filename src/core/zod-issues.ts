@@ -28,9 +28,10 @@ const pathOf = (issue: z.core.$ZodIssue): string => issue.path.map(String).join(
 export function optionsError(issues: Issues, owner: string): KeywardConfigError {
   const issue = issues[0]!;
   const path = pathOf(issue);
-  const message = issue.code === "unrecognized_keys"
-    ? `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the ${owner} options`
-    : issue.message;
+  const message =
+    issue.code === "unrecognized_keys"
+      ? `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the ${owner} options`
+      : issue.message;
   return new KeywardConfigError(path ? `${owner}.${path}` : owner, message);
 }
 

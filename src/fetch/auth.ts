@@ -73,19 +73,19 @@ export interface FetchAuthOptions {
  */
 export type FetchAuthResult =
   | {
-    /** The request is admitted. */
-    readonly ok: true;
-    /** The key, as `req.apiKey` shows it under Express; undefined for an anonymous request. */
-    readonly key: AuthenticatedKey | undefined;
-    /** RateLimit and lifecycle headers (`Deprecation`, `Sunset`, `Link`) to put on your response. */
-    readonly headers: Headers;
-  }
+      /** The request is admitted. */
+      readonly ok: true;
+      /** The key, as `req.apiKey` shows it under Express; undefined for an anonymous request. */
+      readonly key: AuthenticatedKey | undefined;
+      /** RateLimit and lifecycle headers (`Deprecation`, `Sunset`, `Link`) to put on your response. */
+      readonly headers: Headers;
+    }
   | {
-    /** The request is refused. */
-    readonly ok: false;
-    /** The refusal, ready to return: status, `WWW-Authenticate`, headers and JSON body. */
-    readonly response: Response;
-  };
+      /** The request is refused. */
+      readonly ok: false;
+      /** The refusal, ready to return: status, `WWW-Authenticate`, headers and JSON body. */
+      readonly response: Response;
+    };
 
 /**
  * A configured authenticator: call it with each request.
@@ -112,7 +112,10 @@ export function fetchAuthState(request: Request): FetchAuthState | undefined {
   return states.get(request);
 }
 
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as "x-api-key"')
+  .transform((h) => h.toLowerCase());
 
 const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
@@ -123,11 +126,19 @@ const schema = z.strictObject({
   scopes: z.array(z.string()).min(1, "list at least one scope, or leave scopes out").optional(),
   projectHeader: headerName.optional(),
   malformedStatus: z.union([z.literal(400), z.literal(401)], { message: "must be 400 or 401" }).optional(),
-  realm: z.string().max(100).regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks").default("api"),
+  realm: z
+    .string()
+    .max(100)
+    .regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks")
+    .default("api"),
   formatError: fn<FetchFormatError>().optional(),
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
   lifecycleHeaders: z.boolean().default(true),
-  deprecationLink: z.string().max(2000).refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets").optional(),
+  deprecationLink: z
+    .string()
+    .max(2000)
+    .refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets")
+    .optional(),
   ip: fn<(request: Request) => string | null | undefined>().optional(),
 });
 
@@ -174,13 +185,23 @@ function scopeCheck(scopes: string[]): (key: VerifiedKey) => KeywardError | null
 export function fetchAuth(options: FetchAuthOptions): FetchAuth {
   const o = parseOptions(schema, options, "fetchAuth");
   const keys = o.keys;
-  if (o.modes) for (const mode of o.modes) {
-    if (!keys.modes.includes(mode)) throw new KeywardConfigError("fetchAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
-  }
+  if (o.modes)
+    for (const mode of o.modes) {
+      if (!keys.modes.includes(mode))
+        throw new KeywardConfigError("fetchAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
+    }
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const reader = credentialReaderFor(fetchHeader, header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
-  const missing = new KeywardError("missing_key", header === null ? "An API key is required: send `Authorization: Bearer <key>`." : `An API key is required: send it in the ${header} header.`);
-  const responder: FetchResponder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, rateLimitHeaders: o.rateLimitHeaders });
+  const missing = new KeywardError(
+    "missing_key",
+    header === null ? "An API key is required: send `Authorization: Bearer <key>`." : `An API key is required: send it in the ${header} header.`,
+  );
+  const responder: FetchResponder = Object.freeze({
+    realm: o.realm,
+    scheme: header === null ? "Bearer" : "ApiKey",
+    formatError: o.formatError,
+    rateLimitHeaders: o.rateLimitHeaders,
+  });
   const projectHeader = o.projectHeader ?? null;
   const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
   const link = o.deprecationLink === undefined ? null : `<${o.deprecationLink}>; rel="deprecation"`;
@@ -190,11 +211,14 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
   const policy: VerifyPolicy<Request, { key: VerifiedKey; principal: AuthenticatedKey; charge: Charge }> = Object.freeze({
     modes: o.modes ?? null,
     modeError: o.modes ? modeForbidden(o.modes) : null,
-    project: projectHeader === null ? null : (request: Request): string | null | KeywardError => {
-      const value = request.headers.get(projectHeader);
-      if (value === null) return null;
-      return PROJECT_ID_PATTERN.test(value) ? value : (badProjectHeader ?? BAD_PROJECT);
-    },
+    project:
+      projectHeader === null
+        ? null
+        : (request: Request): string | null | KeywardError => {
+            const value = request.headers.get(projectHeader);
+            if (value === null) return null;
+            return PROJECT_ID_PATTERN.test(value) ? value : (badProjectHeader ?? BAD_PROJECT);
+          },
     memberOf: null,
     ip: o.ip ?? null,
     check: o.scopes ? scopeCheck(o.scopes) : null,

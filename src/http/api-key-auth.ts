@@ -120,7 +120,10 @@ export interface ApiKeyAuthOptions {
   ip?: (req: IncomingMessage) => string | null | undefined;
 }
 
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name such as \"x-api-key\"").transform((h) => h.toLowerCase());
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as "x-api-key"')
+  .transform((h) => h.toLowerCase());
 
 const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }).optional(),
@@ -130,15 +133,25 @@ const schema = z.strictObject({
   modes: z.array(z.string()).min(1, "list at least one mode, or leave modes out").optional(),
   projectHeader: headerName.optional(),
   project: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
-  defaultProject: z.union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()]).optional(),
+  defaultProject: z
+    .union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()])
+    .optional(),
   memberOf: fn<(ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>>().optional(),
   malformedStatus: z.union([z.literal(400), z.literal(401)], { message: "must be 400 or 401" }).optional(),
-  realm: z.string().max(100).regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks").default("api"),
+  realm: z
+    .string()
+    .max(100)
+    .regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks")
+    .default("api"),
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
   lifecycleHeaders: z.boolean().default(true),
-  deprecationLink: z.string().max(2000).refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets").optional(),
+  deprecationLink: z
+    .string()
+    .max(2000)
+    .refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets")
+    .optional(),
   ip: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
 });
 
@@ -157,15 +170,23 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const o = parseOptions(schema, options, "apiKeyAuth");
   // Checked before the zero-config manager is created, so a misconfiguration opens no database.
   const knownModes = o.keys ? o.keys.modes : defaultKeyFormat().modes;
-  if (o.modes) for (const mode of o.modes) {
-    if (!knownModes.includes(mode)) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${knownModes.join(", ") || "none"}`);
-  }
+  if (o.modes)
+    for (const mode of o.modes) {
+      if (!knownModes.includes(mode))
+        throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${knownModes.join(", ") || "none"}`);
+    }
   const keys = o.keys ?? defaultKeyManager();
   installApiKeyGetter();
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const reader = credentialReader(header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
   const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
-  const responder: Responder = Object.freeze({ realm: o.realm, scheme: header === null ? "Bearer" : "ApiKey", formatError: o.formatError, forwardErrors: o.forwardErrors, rateLimitHeaders: o.rateLimitHeaders });
+  const responder: Responder = Object.freeze({
+    realm: o.realm,
+    scheme: header === null ? "Bearer" : "ApiKey",
+    formatError: o.formatError,
+    forwardErrors: o.forwardErrors,
+    rateLimitHeaders: o.rateLimitHeaders,
+  });
   const context: AuthContext = Object.freeze({ keys, responder });
   const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
   const projectHeader = o.projectHeader ?? null;
@@ -197,7 +218,12 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),
     describe: requestInfo,
-    admit: (_req: IncomingMessage, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): AuthState => ({ key, principal, context, charge: charge.counters.length ? charge : undefined }),
+    admit: (_req: IncomingMessage, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): AuthState => ({
+      key,
+      principal,
+      context,
+      charge: charge.counters.length ? charge : undefined,
+    }),
   });
 
   /** Answers the pipeline's verdict: the refusal, or the key with its RateLimit and lifecycle headers. */

@@ -30,4 +30,3 @@ export function wwwAuthenticate(error: KeywardError, responder: { readonly realm
   if (error.scope) value += `, scope=${quote(error.scope)}`;
   return value;
 }
-

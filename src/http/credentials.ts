@@ -25,7 +25,10 @@ function bearerRefusals(status: MalformedStatus) {
     empty: malformed(status, "The Bearer token is empty."),
     malformed: malformed(status, "The Bearer token is malformed: send exactly `Authorization: Bearer <key>`."),
     twice: malformed(status, "The request has more than one Authorization header."),
-    joined: malformed(status, "The Authorization header holds a comma: it was sent more than once or is malformed; send exactly `Authorization: Bearer <key>`."),
+    joined: malformed(
+      status,
+      "The Authorization header holds a comma: it was sent more than once or is malformed; send exactly `Authorization: Bearer <key>`.",
+    ),
     both: malformed(status, "The request carries a key in both the Authorization header and the API-key header; send one."),
   };
 }
@@ -148,15 +151,23 @@ export function credentialReader(header: string | null, alsoBearer: boolean, sta
  * @example
  * const reader = credentialReaderFor((r: Request, name) => r.headers.get(name) ?? undefined, null, false, { bearer: 400, header: 401 });
  */
-export function credentialReaderFor<R>(lookup: HeaderLookup<R>, header: string | null, alsoBearer: boolean, status: { bearer: MalformedStatus; header: MalformedStatus }): CredentialReader<R> {
+export function credentialReaderFor<R>(
+  lookup: HeaderLookup<R>,
+  header: string | null,
+  alsoBearer: boolean,
+  status: { bearer: MalformedStatus; header: MalformedStatus },
+): CredentialReader<R> {
   const bearer = BEARER[status.bearer];
-  const custom = header === null ? null : {
-    twice: malformed(status.header, `The ${header} header was sent more than once.`),
-    joined: malformed(status.header, `The ${header} header holds a comma: it was sent more than once or is malformed; send the key alone.`),
-    tooLong: status.header === status.bearer ? bearer.tooLong : malformed(status.header, "The credential is too long."),
-    empty: malformed(status.header, `The ${header} header is empty.`),
-    malformed: malformed(status.header, `The ${header} header is malformed: send the key alone.`),
-  };
+  const custom =
+    header === null
+      ? null
+      : {
+          twice: malformed(status.header, `The ${header} header was sent more than once.`),
+          joined: malformed(status.header, `The ${header} header holds a comma: it was sent more than once or is malformed; send the key alone.`),
+          tooLong: status.header === status.bearer ? bearer.tooLong : malformed(status.header, "The credential is too long."),
+          empty: malformed(status.header, `The ${header} header is empty.`),
+          malformed: malformed(status.header, `The ${header} header is malformed: send the key alone.`),
+        };
   const bearerOf = (req: R) => bearerFromValue(lookup(req, "authorization"), status.bearer);
   const headerToken = (req: R, name: string, refuse: NonNullable<typeof custom>): string | null | KeywardError => {
     const value = lookup(req, name);

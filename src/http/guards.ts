@@ -44,7 +44,7 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | 
 }
 
 function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
-  if (scopes.length === 0) throw new KeywardConfigError(option, "name at least one scope, e.g. requireScope(\"nodes:read\")");
+  if (scopes.length === 0) throw new KeywardConfigError(option, 'name at least one scope, e.g. requireScope("nodes:read")');
   return scopes.map((s, i) => requiredScope(s, `${option}[${i}]`));
 }
 
@@ -91,7 +91,7 @@ export function requireAnyScope(...scopes: string[]): Middleware {
  * app.post("/v1/payouts", requireMode("live"), payout);
  */
 export function requireMode(...modes: string[]): Middleware {
-  if (modes.length === 0) throw new KeywardConfigError("requireMode", "name at least one mode, e.g. requireMode(\"live\")");
+  if (modes.length === 0) throw new KeywardConfigError("requireMode", 'name at least one mode, e.g. requireMode("live")');
   modes.forEach((m, i) => {
     if (typeof m !== "string" || !NAME_PATTERN.test(m)) throw new KeywardConfigError(`requireMode[${i}]`, `"${String(m)}" is not a mode name`);
   });
@@ -109,8 +109,10 @@ export function requireMode(...modes: string[]): Middleware {
  * app.get("/v1/insights", proOnly, insights);
  */
 export function requireKey(allow: (key: AuthenticatedKey, req: IncomingMessage) => boolean, message = "This key may not use this endpoint."): Middleware {
-  if (typeof allow !== "function") throw new KeywardConfigError("requireKey", "pass a function (key, req) => boolean, e.g. requireKey((key) => key.tier === \"pro\")");
-  if (typeof message !== "string" || message.length === 0 || message.length > 500) throw new KeywardConfigError("requireKey.message", "must be a non-empty string of at most 500 characters");
+  if (typeof allow !== "function")
+    throw new KeywardConfigError("requireKey", 'pass a function (key, req) => boolean, e.g. requireKey((key) => key.tier === "pro")');
+  if (typeof message !== "string" || message.length === 0 || message.length > 500)
+    throw new KeywardConfigError("requireKey.message", "must be a non-empty string of at most 500 characters");
   const refusal = new KeywardError("forbidden", message);
   return guard((_key, req) => (allow(req.apiKey!, req) ? null : refusal));
 }

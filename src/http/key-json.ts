@@ -25,11 +25,27 @@ const iso = (d: Date | null): string | null => (d === null ? null : d.toISOStrin
  */
 export function keyJson(key: ApiKey): ApiKeyJson {
   return {
-    id: key.id, name: key.name, start: key.start, ownerId: key.ownerId, kind: key.kind,
-    projectId: key.projectId, projects: [...key.projects], mode: key.mode, scopes: [...key.scopes], tier: key.tier,
-    rateLimit: key.rateLimit && { limit: key.rateLimit.limit, windowMs: key.rateLimit.windowMs }, metadata: key.metadata,
-    status: key.status, createdAt: key.createdAt.toISOString(), expiresAt: iso(key.expiresAt), revokedAt: iso(key.revokedAt),
-    disabledAt: iso(key.disabledAt), allowedIps: [...key.allowedIps],
-    lastUsedAt: iso(key.lastUsedAt), requestCount: key.requestCount, rotatedFrom: key.rotatedFrom, rotatedTo: key.rotatedTo,
+    id: key.id,
+    name: key.name,
+    start: key.start,
+    ownerId: key.ownerId,
+    kind: key.kind,
+    projectId: key.projectId,
+    projects: [...key.projects],
+    mode: key.mode,
+    scopes: [...key.scopes],
+    tier: key.tier,
+    rateLimit: key.rateLimit && { limit: key.rateLimit.limit, windowMs: key.rateLimit.windowMs },
+    metadata: key.metadata,
+    status: key.status,
+    createdAt: key.createdAt.toISOString(),
+    expiresAt: iso(key.expiresAt),
+    revokedAt: iso(key.revokedAt),
+    disabledAt: iso(key.disabledAt),
+    allowedIps: [...key.allowedIps],
+    lastUsedAt: iso(key.lastUsedAt),
+    requestCount: key.requestCount,
+    rotatedFrom: key.rotatedFrom,
+    rotatedTo: key.rotatedTo,
   };
 }

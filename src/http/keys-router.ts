@@ -76,9 +76,11 @@ export interface KeysRouterOptions<Req extends IncomingMessage = RouterRequest> 
   /** Tiers the creator may pick with `tier`; others → 403 `forbidden`. Defaults to any configured tier. */
   tiers?: (req: Req) => MaybePromise<string[]>;
   /** `{ scope }` lets API keys holding that scope manage their owner's keys. Defaults to false (403 `forbidden`). */
-  allowApiKeys?: false | {
-    /** The scope a key needs to manage keys, e.g. `keys:manage`. */ scope: string;
-  };
+  allowApiKeys?:
+    | false
+    | {
+        /** The scope a key needs to manage keys, e.g. `keys:manage`. */ scope: string;
+      };
   /** Shapes error bodies, e.g. `(e) => ({ data: null, error: e.message })`. Defaults to `{ error: { code, message, details? } }`. */
   formatError?: (error: KeywardError, req: Req) => unknown;
   /** Shapes success bodies, e.g. `(data) => ({ data, error: null })`. Defaults to the data itself. */
@@ -107,7 +109,9 @@ const schema = z.strictObject({
   allowApiKeys: z.union([z.literal(false), z.strictObject({ scope: z.string() })]).default(false),
   formatError: fn<NonNullable<KeysRouterOptions["formatError"]>>().optional(),
   formatBody: fn<NonNullable<KeysRouterOptions["formatBody"]>>().optional(),
-  present: fn<NonNullable<KeysRouterOptions["present"]>>("a function of the key's JSON view, e.g. (k) => ({ id: k.id, last_used_at: k.lastUsedAt })").optional(),
+  present: fn<NonNullable<KeysRouterOptions["present"]>>(
+    "a function of the key's JSON view, e.g. (k) => ({ id: k.id, last_used_at: k.lastUsedAt })",
+  ).optional(),
   csrf: z.boolean().default(true),
   maxPageSize: z.number().int().min(1).max(1000).default(100),
 });
@@ -211,20 +215,22 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
   };
 
   /** One middleware per route: CSRF, caller (before reading the body), JSON body, handler, error mapping. */
-  const route = (handler: Handler<Req>) => async (req: Req, res: ServerResponse, next: (err?: unknown) => void, id: string | null | undefined): Promise<void> => {
-    res.setHeader("Cache-Control", "no-store");
-    try {
-      const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
-      if (refused) throw refused;
-      const caller = await resolveCaller(req, policy);
-      await readJsonBody(req, MAX_BODY_BYTES);
-      if (id === null) throw BAD_ID;
-      const { status, data } = await handler({ req, id, query: () => queryOf(req) }, caller);
-      sendJson(res, status, formatBody ? formatBody(data, req) : data);
-    } catch (error) {
-      fail(req, res, next, error);
-    }
-  };
+  const route =
+    (handler: Handler<Req>) =>
+    async (req: Req, res: ServerResponse, next: (err?: unknown) => void, id: string | null | undefined): Promise<void> => {
+      res.setHeader("Cache-Control", "no-store");
+      try {
+        const refused = o.csrf ? (crossSiteError(req) ?? jsonBodyError(req)) : null;
+        if (refused) throw refused;
+        const caller = await resolveCaller(req, policy);
+        await readJsonBody(req, MAX_BODY_BYTES);
+        if (id === null) throw BAD_ID;
+        const { status, data } = await handler({ req, id, query: () => queryOf(req) }, caller);
+        sendJson(res, status, formatBody ? formatBody(data, req) : data);
+      } catch (error) {
+        fail(req, res, next, error);
+      }
+    };
 
   const owned = async (id: string | undefined, caller: Caller): Promise<ApiKey> => {
     const key = typeof id !== "string" ? null : await keys.get(id);
@@ -232,7 +238,14 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     return key;
   };
 
-  const routes: Record<Place, Partial<Record<string, ReturnType<typeof route>>>> = { "": {}, ":id": {}, ":id/usage": {}, ":id/rotate": {}, ":id/disable": {}, ":id/enable": {} };
+  const routes: Record<Place, Partial<Record<string, ReturnType<typeof route>>>> = {
+    "": {},
+    ":id": {},
+    ":id/usage": {},
+    ":id/rotate": {},
+    ":id/disable": {},
+    ":id/enable": {},
+  };
   const router = {
     get: (at: Place, handler: Handler<Req>) => void (routes[at].GET = route(handler)),
     post: (at: Place, handler: Handler<Req>) => void (routes[at].POST = route(handler)),
@@ -244,7 +257,9 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     const body = parseRequest(createBody, req.body, "body");
     const kind = body.kind ?? "user";
     if (kind === "project" && body.scopes !== undefined) {
-      throw new KeywardError("validation_failed", "scopes: project keys are not scope-gated", { details: [{ path: "scopes", message: "project keys are not scope-gated; leave scopes out" }] });
+      throw new KeywardError("validation_failed", "scopes: project keys are not scope-gated", {
+        details: [{ path: "scopes", message: "project keys are not scope-gated; leave scopes out" }],
+      });
     }
     if (projects) await checkProjects(await projects(req), body.project, body.projects);
     const allowed = allowedScopes ? await allowedScopes(req) : null;
@@ -252,7 +267,10 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     const allowance = allowed ? ScopeSet.compile(allowed, keys.scopeImplications) : null;
     if (kind === "project") {
       if ((allowance && !allowance.all) || (caller.grant && !caller.grant.all)) {
-        throw new KeywardError("insufficient_scope", "Not allowed to create project keys: a project key has full access within its project.", { details: [{ path: "kind", message: "project keys need the * scope" }], scope: "*" });
+        throw new KeywardError("insufficient_scope", "Not allowed to create project keys: a project key has full access within its project.", {
+          details: [{ path: "kind", message: "project keys need the * scope" }],
+          scope: "*",
+        });
       }
     } else {
       // No scopes asked for: the defaults, narrowed to what the creator may grant.
@@ -271,11 +289,17 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
   router.get("", async ({ req, query }, caller) => {
     const q = parseRequest(list, query(), "query");
     if (q.mode !== undefined && !keys.modes.includes(q.mode)) {
-      throw new KeywardError("validation_failed", `mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, { details: [{ path: "mode", message: `must be one of ${keys.modes.join(", ") || "(none)"}` }] });
+      throw new KeywardError("validation_failed", `mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, {
+        details: [{ path: "mode", message: `must be one of ${keys.modes.join(", ") || "(none)"}` }],
+      });
     }
     const page = await keys.list({
-      ownerId: caller.ownerId, mode: q.mode, status: q.status, projectId: q.project,
-      limit: q.limit ?? o.maxPageSize, before: q.before,
+      ownerId: caller.ownerId,
+      mode: q.mode,
+      status: q.status,
+      projectId: q.project,
+      limit: q.limit ?? o.maxPageSize,
+      before: q.before,
     });
     return { status: 200, data: { keys: page.keys.map((k) => view(k, req)), next: page.next } };
   });
@@ -321,7 +345,10 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     if (handler) return void handler(req, res, next, at.id);
     if (method !== "OPTIONS") return next();
     // As Express's router does: OPTIONS on a route answers the methods it has.
-    const allow = Object.keys(methods).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])).sort().join(", ");
+    const allow = Object.keys(methods)
+      .flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]))
+      .sort()
+      .join(", ");
     res.statusCode = 200;
     res.setHeader("Allow", allow);
     res.setHeader("Content-Type", "text/plain; charset=utf-8");
@@ -347,7 +374,9 @@ function asRefusal(error: unknown): KeywardError | null {
   const type = (error as { type?: unknown } | null)?.type;
   if (type === "entity.too.large") return new KeywardError("payload_too_large", `The request body is larger than ${MAX_BODY}.`);
   if (type === "entity.parse.failed") return new KeywardError("invalid_request", "The request body is not valid JSON.");
-  if (type === "encoding.unsupported" || type === "charset.unsupported") return new KeywardError("unsupported_media_type", "Send the request body as UTF-8 JSON.");
-  if (typeof type === "string" && (error as { status?: unknown }).status === 400) return new KeywardError("invalid_request", "The request body could not be read.");
+  if (type === "encoding.unsupported" || type === "charset.unsupported")
+    return new KeywardError("unsupported_media_type", "Send the request body as UTF-8 JSON.");
+  if (typeof type === "string" && (error as { status?: unknown }).status === 400)
+    return new KeywardError("invalid_request", "The request body could not be read.");
   return null;
 }

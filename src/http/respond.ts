@@ -92,4 +92,10 @@ function forwarded(error: KeywardError, responder: Responder): KeywardError {
 }
 
 /** The responder used when a guard runs without apiKeyAuth before it. */
-export const DEFAULT_RESPONDER: Responder = Object.freeze({ realm: "api", scheme: "Bearer", formatError: undefined, forwardErrors: false, rateLimitHeaders: "draft" as const });
+export const DEFAULT_RESPONDER: Responder = Object.freeze({
+  realm: "api",
+  scheme: "Bearer",
+  formatError: undefined,
+  forwardErrors: false,
+  rateLimitHeaders: "draft" as const,
+});

@@ -22,13 +22,16 @@ const scopes = z.array(scope, { error: "must be an array of scope strings" }).ma
 const projectId = projectIdField(text("a project id"));
 
 /** A positive lifetime: `"90d"`, `"12h"`, a number of seconds, or null for none. */
-const expiresIn = z.union([text(), z.number(), z.null()], { error: 'must be a duration such as "90d", a number of seconds, or null' })
-  .superRefine((v, ctx) => {
-    if (v === null) return;
-    const ms = durationMs(v);
-    if (ms === null) ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not a duration; use e.g. "30d", "90d", "12h" or a number of seconds (at most 100 years)` });
-    else if (ms <= 0) ctx.addIssue({ code: "custom", message: "must be longer than zero" });
-  });
+const expiresIn = z.union([text(), z.number(), z.null()], { error: 'must be a duration such as "90d", a number of seconds, or null' }).superRefine((v, ctx) => {
+  if (v === null) return;
+  const ms = durationMs(v);
+  if (ms === null)
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(v)} is not a duration; use e.g. "30d", "90d", "12h" or a number of seconds (at most 100 years)`,
+    });
+  else if (ms <= 0) ctx.addIssue({ code: "custom", message: "must be longer than zero" });
+});
 
 /** `POST /` body. */
 export const createBody = z.strictObject({
@@ -45,26 +48,40 @@ export const createBody = z.strictObject({
 });
 
 /** `PATCH /:id` body: at least one field. */
-export const patchBody = z.strictObject({
-  name: name.optional(),
-  metadata: metadataField.optional(),
-  scopes: scopes.optional(),
-  allowedIps: allowedIpsField.optional(),
-}).refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined || v.allowedIps !== undefined, { message: "give at least one of name, metadata, scopes, allowedIps" });
+export const patchBody = z
+  .strictObject({
+    name: name.optional(),
+    metadata: metadataField.optional(),
+    scopes: scopes.optional(),
+    allowedIps: allowedIpsField.optional(),
+  })
+  .refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined || v.allowedIps !== undefined, {
+    message: "give at least one of name, metadata, scopes, allowedIps",
+  });
 
 /** `POST /:id/rotate` body. */
 export const rotateBody = z.strictObject({
-  overlap: z.union([text(), z.number()], { error: 'must be a duration such as "24h", or 0 to revoke the old key now' }).superRefine((v, ctx) => {
-    if (durationMs(v) === null) ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not a duration; use e.g. "24h", "7d", or 0 to revoke the old key now` });
-  }).optional(),
+  overlap: z
+    .union([text(), z.number()], { error: 'must be a duration such as "24h", or 0 to revoke the old key now' })
+    .superRefine((v, ctx) => {
+      if (durationMs(v) === null)
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is not a duration; use e.g. "24h", "7d", or 0 to revoke the old key now` });
+    })
+    .optional(),
 });
 
-const once = <T>(inner: z.ZodType<T, string>) => z.unknown().pipe(z.string({ error: "give this parameter once, as text" })).pipe(inner);
-const integer = (min: number, max: () => number, what: string) => once(z.string().regex(/^\d{1,6}$/, `must be a whole number of ${what}`))
-  .transform(Number).superRefine((n, ctx) => {
-    const top = max();
-    if (n < min || n > top) ctx.addIssue({ code: "custom", message: `must be between ${min} and ${top}` });
-  });
+const once = <T>(inner: z.ZodType<T, string>) =>
+  z
+    .unknown()
+    .pipe(z.string({ error: "give this parameter once, as text" }))
+    .pipe(inner);
+const integer = (min: number, max: () => number, what: string) =>
+  once(z.string().regex(/^\d{1,6}$/, `must be a whole number of ${what}`))
+    .transform(Number)
+    .superRefine((n, ctx) => {
+      const top = max();
+      if (n < min || n > top) ctx.addIssue({ code: "custom", message: `must be between ${min} and ${top}` });
+    });
 
 /** `GET /` query, given the router's page-size limit. */
 export function listQuery(maxPageSize: number) {

@@ -84,7 +84,13 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
   if (policy === undefined) {
     const refusal = insufficient(scope);
     policy = Object.freeze({
-      modes: null, modeError: null, project: null, memberOf: null, malformed: null, describe: requestInfo, ip: socketAddress,
+      modes: null,
+      modeError: null,
+      project: null,
+      memberOf: null,
+      malformed: null,
+      describe: requestInfo,
+      ip: socketAddress,
       check: (key: VerifiedKey) => (key.kind === "project" ? PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? NO_KEY_OWNER : null),
       admit: (_req: IncomingMessage, key: VerifiedKey): Caller => ({ ownerId: key.ownerId!, grant: key.grant }),
     });

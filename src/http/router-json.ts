@@ -126,6 +126,7 @@ export function readJsonBody(req: BodyRequest, limit: number): Promise<void> {
 function parseStrict(text: string): unknown {
   if (text.length === 0) return {};
   const first = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d])/.exec(text)?.[1];
-  if (first !== "{" && first !== "[") throw new SyntaxError(`Unexpected token ${first === undefined ? "end of input" : JSON.stringify(first)} in JSON: only an object or an array is accepted`);
+  if (first !== "{" && first !== "[")
+    throw new SyntaxError(`Unexpected token ${first === undefined ? "end of input" : JSON.stringify(first)} in JSON: only an object or an array is accepted`);
   return JSON.parse(text);
 }

@@ -42,7 +42,11 @@ export function defaultGrant(defaults: readonly string[], allowed: readonly stri
   const granted = defaults.filter((scope) => covers(allowance, scope));
   for (const scope of allowed) if (!granted.includes(scope) && covers(byDefault, scope)) granted.push(scope);
   if (granted.length === 0) {
-    throw new KeywardError("insufficient_scope", `None of the default scopes (${defaults.join(", ") || "none"}) is among the scopes you may grant; list scopes explicitly.`, { details: [{ path: "scopes", message: "no default scope is within the scopes you may grant; list scopes explicitly" }] });
+    throw new KeywardError(
+      "insufficient_scope",
+      `None of the default scopes (${defaults.join(", ") || "none"}) is among the scopes you may grant; list scopes explicitly.`,
+      { details: [{ path: "scopes", message: "no default scope is within the scopes you may grant; list scopes explicitly" }] },
+    );
   }
   return granted;
 }

@@ -107,7 +107,8 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     if (body === null) return refuse(res, 413, "payload_too_large", "The report is larger than 1 MB.");
     const list = typeof publicKeys === "function" ? await publicKeys() : publicKeys;
     const key = list.find((k) => k.key_identifier === identifier);
-    if (!key || !validSignature(body, key.key, signature)) return refuse(res, 401, "invalid_signature", "The signature does not verify with GitHub's public key.");
+    if (!key || !validSignature(body, key.key, signature))
+      return refuse(res, 401, "invalid_signature", "The signature does not verify with GitHub's public key.");
     const digest = createHash("sha256").update(body).digest("base64");
     const replayed = handled.get(digest);
     if (replayed !== undefined) {
@@ -120,7 +121,8 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     if (!reports) return refuse(res, 400, "invalid_request", "The body must be a JSON array of { token, type, url, source }.");
     // token_hash (hex SHA-256), which the protocol accepts as well as token_raw: no response body carries a secret.
     const answer: Array<{ token_hash: string; token_type: string; label: LeakLabel }> = [];
-    for (const report of reports) answer.push({ token_hash: createHash("sha256").update(report.token).digest("hex"), token_type: report.type, label: await handleReport(report) });
+    for (const report of reports)
+      answer.push({ token_hash: createHash("sha256").update(report.token).digest("hex"), token_type: report.type, label: await handleReport(report) });
     const text = JSON.stringify(answer);
     handled.set(digest, text);
     if (handled.size > REPLAY_MEMORY) handled.delete(handled.keys().next().value!);
@@ -135,8 +137,14 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     if (!key) return "false_positive";
     if (action === "revoke") await keys.revoke(key.id);
     keys.emit({
-      type: "key.leaked", at: new Date(), keyId: key.id, ownerId: key.ownerId, name: key.name, mode: key.mode,
-      ...(report.url !== undefined ? { url: report.url } : {}), ...(report.source !== undefined ? { source: report.source } : {}),
+      type: "key.leaked",
+      at: new Date(),
+      keyId: key.id,
+      ownerId: key.ownerId,
+      name: key.name,
+      mode: key.mode,
+      ...(report.url !== undefined ? { url: report.url } : {}),
+      ...(report.source !== undefined ? { source: report.source } : {}),
       action: typeof action === "function" ? "function" : action,
     });
     if (typeof action === "function") await action(key, report);

@@ -74,7 +74,10 @@ export interface LifecycleNotice {
  * set, not revoked) from its rotation time (encoded in the successor's id); a key with an expiry
  * from `warnMs` before it.
  */
-export function lifecycleNotice(record: Pick<StoredKey, "expiresAt" | "revokedAt" | "rotatedTo">, warnMs: number): { from: number; notice: LifecycleNotice | null } {
+export function lifecycleNotice(
+  record: Pick<StoredKey, "expiresAt" | "revokedAt" | "rotatedTo">,
+  warnMs: number,
+): { from: number; notice: LifecycleNotice | null } {
   const sunset = record.expiresAt === null ? null : new Date(record.expiresAt).toUTCString();
   const seconds = (ms: number) => `@${Math.floor(ms / 1000)}`;
   if (record.rotatedTo !== null && record.revokedAt === null) {
@@ -128,7 +131,11 @@ export class Authenticator {
     // A database holding another key format fails closed for every key, not 401 for the database's own.
     if (this.store.formatError !== null) return storeUnavailable(this.store.formatError);
     if (this.format.check(secret) === undefined) return INVALID_KEY;
-    if (!this.store.initialized) return this.store.whenReady().then(() => this.lookup(hash, now), (e: unknown) => asStoreUnavailable(e));
+    if (!this.store.initialized)
+      return this.store.whenReady().then(
+        () => this.lookup(hash, now),
+        (e: unknown) => asStoreUnavailable(e),
+      );
     return this.lookup(hash, now);
   }
 
@@ -148,18 +155,21 @@ export class Authenticator {
   /** Reads `hash` from the store and caches the answer (unless invalidated meanwhile); no status check. */
   private read(hash: string, now: number): MaybePromise<VerifiedKey | KeywardError> {
     const epoch = this.cache.epoch();
-    return after(this.store.read(() => this.store.store.findByHash(hash)), (record) => {
-      if (record instanceof KeywardError) return record;
-      if (record === null) {
-        this.cache.setUnknown(hash, epoch, now);
-        return INVALID_KEY;
-      }
-      return after(this.compile(record), (entry) => {
-        if (entry instanceof KeywardError) return entry;
-        this.cache.set(hash, entry, epoch, now);
-        return entry;
-      });
-    });
+    return after(
+      this.store.read(() => this.store.store.findByHash(hash)),
+      (record) => {
+        if (record instanceof KeywardError) return record;
+        if (record === null) {
+          this.cache.setUnknown(hash, epoch, now);
+          return INVALID_KEY;
+        }
+        return after(this.compile(record), (entry) => {
+          if (entry instanceof KeywardError) return entry;
+          this.cache.set(hash, entry, epoch, now);
+          return entry;
+        });
+      },
+    );
   }
 
   private admit(found: VerifiedKey | KeywardError, now: number): VerifiedKey | KeywardError {
@@ -186,18 +196,30 @@ export class Authenticator {
       const rate = record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit;
       const monthly = t?.monthlyRequests ?? null;
       const principal: AuthenticatedKey = Object.freeze({
-        id: record.id, name: record.name, ownerId: record.ownerId, kind: record.kind, mode: record.mode,
+        id: record.id,
+        name: record.name,
+        ownerId: record.ownerId,
+        kind: record.kind,
+        mode: record.mode,
         scopes: Object.freeze([...record.scopes]),
         projects: Object.freeze(record.kind === "project" ? [record.projectId!] : [...record.projects]),
         project: record.kind === "project" ? record.projectId : null,
-        tier: record.tier, metadata: Object.freeze(record.metadata),
+        tier: record.tier,
+        metadata: Object.freeze(record.metadata),
         expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
       });
       const lifecycle = lifecycleNotice(record, this.config.warnBeforeExpiryMs);
       return Object.freeze({
-        noticeFrom: lifecycle.from, notice: lifecycle.notice && Object.freeze(lifecycle.notice),
-        id: record.id, kind: record.kind, projectId: record.projectId, projects: principal.projects, mode: record.mode,
-        ownerId: record.ownerId, expiresAt: record.expiresAt, revokedAt: record.revokedAt,
+        noticeFrom: lifecycle.from,
+        notice: lifecycle.notice && Object.freeze(lifecycle.notice),
+        id: record.id,
+        kind: record.kind,
+        projectId: record.projectId,
+        projects: principal.projects,
+        mode: record.mode,
+        ownerId: record.ownerId,
+        expiresAt: record.expiresAt,
+        revokedAt: record.revokedAt,
         revokedError: record.revokedAt === null ? null : keyRevoked(record.id),
         expiredError: record.expiresAt === null ? null : keyExpired(record.id),
         disabledError: record.disabledAt == null ? null : keyDisabled(record.id),
@@ -211,4 +233,3 @@ export class Authenticator {
     return this.store.withTimeout(tier).then(build, (e: unknown) => storeUnavailable(e));
   }
 }
-

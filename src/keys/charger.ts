@@ -57,7 +57,10 @@ export class Charger {
 
   /** Resolves once no charge is in flight (each is bounded by storeTimeout, a late take by one more). */
   async drain(): Promise<void> {
-    while (this.pending > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+    while (this.pending > 0)
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
     this.drained = null;
   }
 
@@ -146,8 +149,18 @@ export class Charger {
         resolve(storeUnavailable(new Error(`store call timed out after ${ms} ms`)));
       }, ms);
       taken.then(
-        (n) => { if (!late) { clearTimeout(timer); resolve(n); } },
-        (error: unknown) => { if (!late) { clearTimeout(timer); resolve(storeUnavailable(error)); } },
+        (n) => {
+          if (!late) {
+            clearTimeout(timer);
+            resolve(n);
+          }
+        },
+        (error: unknown) => {
+          if (!late) {
+            clearTimeout(timer);
+            resolve(storeUnavailable(error));
+          }
+        },
       );
     });
   }
@@ -168,7 +181,13 @@ export class Charger {
  * into the 429 for the refused policy. Units taken before a refusal were given back, so their
  * `remaining` is shown as it stands without this request.
  */
-function settleCharge(plan: readonly PlannedCounter[], counters: readonly string[], policy: string, counts: readonly number[], now: number): Charge | KeywardError {
+function settleCharge(
+  plan: readonly PlannedCounter[],
+  counters: readonly string[],
+  policy: string,
+  counts: readonly number[],
+  now: number,
+): Charge | KeywardError {
   const limits = new Array<LimitState>(Math.min(counts.length, plan.length));
   for (let i = 0; i < limits.length; i++) {
     const p = plan[i]!;
@@ -178,9 +197,10 @@ function settleCharge(plan: readonly PlannedCounter[], counters: readonly string
       limits.length = i;
       for (let j = 0; j < limits.length; j++) limits[j] = withUnitReturned(limits[j]!);
       limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds });
-      const message = p.policy === "window"
-        ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${resetSeconds}s.`
-        : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
+      const message =
+        p.policy === "window"
+          ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${resetSeconds}s.`
+          : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
       return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(resetSeconds) }, limits });
     }
     limits[i] = { policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds };

@@ -27,7 +27,10 @@ export function defaultDatabasePath(): string {
  */
 export function parseModes(value: string): string[] {
   if (value.trim().toLowerCase() === "none") return [];
-  return value.split(",").map((m) => m.trim()).filter((m) => m.length > 0);
+  return value
+    .split(",")
+    .map((m) => m.trim())
+    .filter((m) => m.length > 0);
 }
 
 /**

@@ -16,7 +16,12 @@ type ExpiryPolicy = Pick<ManagerConfig, "allowedTtls" | "defaultTtlMs">;
  * @example
  * expiryFor({ allowedTtls: undefined, defaultTtlMs: null }, "90d", undefined, now); // now + 90 days
  */
-export function expiryFor(policy: ExpiryPolicy, expiresIn: string | number | null | undefined, expiresAt: Date | number | string | null | undefined, now: number): number | null {
+export function expiryFor(
+  policy: ExpiryPolicy,
+  expiresIn: string | number | null | undefined,
+  expiresAt: Date | number | string | null | undefined,
+  now: number,
+): number | null {
   const fail = (path: string, message: string): never => {
     throw validationFailed(path, message);
   };
@@ -56,6 +61,7 @@ export function expiryFor(policy: ExpiryPolicy, expiresIn: string | number | nul
 export function overlapFor(maxMs: number, overlap: string | number | undefined): number {
   if (overlap === undefined) return Math.min(DAY_MS, maxMs);
   const ms = parseDuration(overlap, "overlap");
-  if (ms > maxMs) throw validationFailed("overlap", `must be at most ${formatDuration(maxMs)} (maxRotationOverlap): the rotated-away key keeps working that long`);
+  if (ms > maxMs)
+    throw validationFailed("overlap", `must be at most ${formatDuration(maxMs)} (maxRotationOverlap): the rotated-away key keeps working that long`);
   return ms;
 }

@@ -14,10 +14,13 @@ import { PROJECT_ID_PATTERN } from "./projects.js";
  * const scope = checked<string>(scopeError); // scopeError(v) is null for a valid scope
  */
 export const checked = <T>(errorOf: (value: unknown) => string | null) =>
-  z.unknown().superRefine((v, ctx) => {
-    const error = errorOf(v);
-    if (error) ctx.addIssue({ code: "custom", message: error });
-  }).transform((v) => v as T);
+  z
+    .unknown()
+    .superRefine((v, ctx) => {
+      const error = errorOf(v);
+      if (error) ctx.addIssue({ code: "custom", message: error });
+    })
+    .transform((v) => v as T);
 
 /**
  * A key name on top of `base` (which sets the type error): 1-128 characters after trimming, no control characters.
@@ -26,7 +29,10 @@ export const checked = <T>(errorOf: (value: unknown) => string | null) =>
  * const name = keyName(z.string({ error: "must be a string" }));
  */
 export const keyName = (base: z.ZodString) =>
-  base.trim().min(1, "must not be empty").max(128, "must be at most 128 characters")
+  base
+    .trim()
+    .min(1, "must not be empty")
+    .max(128, "must be at most 128 characters")
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "must not contain control characters");
 
 /**

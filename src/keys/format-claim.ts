@@ -45,10 +45,12 @@ function storeLabel(store: KeyStore): string {
 function mismatch(store: KeyStore, recorded: KeyFormatRecord, own: KeyFormatRecord, holds = "holds keys of"): KeywardConfigError {
   const option = recorded.prefix !== own.prefix ? "prefix" : "modes";
   const modes = recorded.modes.map((m) => JSON.stringify(m)).join(", ");
-  return new KeywardConfigError(option,
+  return new KeywardConfigError(
+    option,
     `the database ${storeLabel(store)} ${holds} ${describeKeyFormat(recorded)}; this KeyManager was configured with ${describeKeyFormat(own)}, ` +
-    `so it would refuse the stored keys and make keys other users of the database refuse. ` +
-    `Configure prefix: "${recorded.prefix}", modes: [${modes}] to match it (keyward CLI: --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}), or use another database for the new format.`);
+      `so it would refuse the stored keys and make keys other users of the database refuse. ` +
+      `Configure prefix: "${recorded.prefix}", modes: [${modes}] to match it (keyward CLI: --prefix ${recorded.prefix} --modes ${recorded.modes.join(",") || "none"}), or use another database for the new format.`,
+  );
 }
 
 /** The format a key written before formats were recorded belongs to, from its display start and mode. */

@@ -16,7 +16,12 @@ export class InvalidationHub {
   private readonly listeners = new Set<(id: string) => void>();
   private readonly freshness: Freshness;
 
-  constructor(private readonly cache: Pick<VerifyCache<never>, "invalidateHash" | "invalidateId" | "clear" | "vouchedUntil">, maxStalenessMs: number, clock: () => number, emit: (event: KeywardEvent) => void) {
+  constructor(
+    private readonly cache: Pick<VerifyCache<never>, "invalidateHash" | "invalidateId" | "clear" | "vouchedUntil">,
+    maxStalenessMs: number,
+    clock: () => number,
+    emit: (event: KeywardEvent) => void,
+  ) {
     this.freshness = new Freshness(cache, maxStalenessMs, clock, emit);
   }
 

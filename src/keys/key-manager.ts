@@ -62,7 +62,8 @@ export class KeyManager {
     this.events = new EventSink(this.config.onEvent, this.config.sampleAuthSucceeded, this.config.clock);
     this.authenticator = new Authenticator(this.config, this.format, this.store);
     this.charger = new Charger(this.config.counters, this.config.storeTimeoutMs, () => this.store.closed);
-    const onFlushError = (error: unknown) => this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: error instanceof Error ? error.message : String(error) });
+    const onFlushError = (error: unknown) =>
+      this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: error instanceof Error ? error.message : String(error) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, onFlushError);
     this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
     this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
@@ -70,22 +71,34 @@ export class KeyManager {
   }
 
   /** Current time from the configured clock (ms since the epoch). */
-  now(): number { return this.config.clock(); }
+  now(): number {
+    return this.config.clock();
+  }
 
   /** The modes keys can have (empty for a format without modes). */
-  get modes(): readonly string[] { return this.format.modes; }
+  get modes(): readonly string[] {
+    return this.format.modes;
+  }
 
   /** Known scopes (the catalogue), when one was configured. */
-  get scopeCatalogue(): readonly string[] | undefined { return this.config.catalogue; }
+  get scopeCatalogue(): readonly string[] | undefined {
+    return this.config.catalogue;
+  }
 
   /** Scopes stored on a user key created without any (the `defaultScopes` option). */
-  get defaultScopes(): readonly string[] { return this.config.defaultScopes; }
+  get defaultScopes(): readonly string[] {
+    return this.config.defaultScopes;
+  }
 
   /** Scope implications (the `implies` option), when configured. */
-  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined { return this.config.implies; }
+  get scopeImplications(): Readonly<Record<string, readonly string[]>> | undefined {
+    return this.config.implies;
+  }
 
   /** Names of the configured tiers. */
-  get tierNames(): string[] { return [...this.config.tiers.keys()]; }
+  get tierNames(): string[] {
+    return [...this.config.tiers.keys()];
+  }
 
   /**
    * Creates a key. The secret is returned here once and stored nowhere.
@@ -150,7 +163,9 @@ export class KeyManager {
    * @example
    * await keys.update(id, { scopes: ["nodes:read"] });
    */
-  update(id: string, patch: UpdateKeyInput): Promise<ApiKey> { return this.change(id, "key.updated", (existing) => keyPatch(this.config, existing, patch)); }
+  update(id: string, patch: UpdateKeyInput): Promise<ApiKey> {
+    return this.change(id, "key.updated", (existing) => keyPatch(this.config, existing, patch));
+  }
 
   /**
    * Pauses a key: refused with 401 `key_disabled` until {@link KeyManager.enable} (reversible,
@@ -160,7 +175,9 @@ export class KeyManager {
    * @example
    * await keys.disable(id); // suspicious traffic: pause while you look
    */
-  disable(id: string): Promise<ApiKey> { return this.change(id, "key.disabled", (existing) => pausePatch(existing, true, this.now())); }
+  disable(id: string): Promise<ApiKey> {
+    return this.change(id, "key.disabled", (existing) => pausePatch(existing, true, this.now()));
+  }
 
   /**
    * Resumes a key paused by {@link KeyManager.disable}. Enabling an enabled key changes nothing.
@@ -168,7 +185,9 @@ export class KeyManager {
    * @example
    * await keys.enable(id);
    */
-  enable(id: string): Promise<ApiKey> { return this.change(id, "key.enabled", (existing) => pausePatch(existing, false, this.now())); }
+  enable(id: string): Promise<ApiKey> {
+    return this.change(id, "key.enabled", (existing) => pausePatch(existing, false, this.now()));
+  }
 
   /**
    * Revokes a key now and for good; revoking again changes nothing. Requests in this process are
@@ -248,13 +267,19 @@ export class KeyManager {
   }
 
   /** Sends an event to `onEvent` (never throws). */
-  emit(event: KeywardEvent): void { this.events.emit(event); }
+  emit(event: KeywardEvent): void {
+    this.events.emit(event);
+  }
 
   /** Whether anyone listens to events. */
-  get hasEventSink(): boolean { return this.events.active; }
+  get hasEventSink(): boolean {
+    return this.events.active;
+  }
 
   /** Drops cached entries for a key id, or all of them (used by cross-instance invalidation channels). */
-  invalidate(id?: string): void { this.invalidation.drop(id); }
+  invalidate(id?: string): void {
+    this.invalidation.drop(id);
+  }
 
   /**
    * Calls `listener` with the key id each time this manager updates, revokes, rotates, disables or enables a key (after
@@ -264,10 +289,14 @@ export class KeyManager {
    * @example
    * const stop = keys.onInvalidate((id) => redis.publish("keyward:invalidate", id));
    */
-  onInvalidate(listener: (id: string) => void): () => void { return this.invalidation.on(listener); }
+  onInvalidate(listener: (id: string) => void): () => void {
+    return this.invalidation.on(listener);
+  }
 
   /** Cache occupancy, for monitoring and tests. */
-  get cacheSize(): CacheSize { return this.authenticator.cache.size; }
+  get cacheSize(): CacheSize {
+    return this.authenticator.cache.size;
+  }
 
   /**
    * Cache occupancy, the invalidation channel's health and its measured propagation lag.
@@ -275,7 +304,9 @@ export class KeyManager {
    * @example
    * const { channel } = keys.stats(); // { state: "healthy", lagMs: { last: 1, p50: 1, p99: 4, … }, … }
    */
-  stats(): KeywardStats { return { cache: this.cacheSize, channel: this.invalidation.stats() }; }
+  stats(): KeywardStats {
+    return { cache: this.cacheSize, channel: this.invalidation.stats() };
+  }
 
   /**
    * Deletes rate-limit and quota counters whose window has ended (by this manager's clock). Runs on
@@ -291,7 +322,9 @@ export class KeyManager {
   }
 
   /** Writes buffered usage to the store now. */
-  async flushUsage(): Promise<void> { await this.recorder?.flush(); }
+  async flushUsage(): Promise<void> {
+    await this.recorder?.flush();
+  }
 
   /**
    * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests
@@ -338,5 +371,8 @@ export class KeyManager {
 }
 
 concealInternals(KeyManager, (keys) => ({
-  prefix: keys.format.prefix, modes: keys.format.modes, store: keys["config"].store.constructor.name, closed: keys["store"].closed,
+  prefix: keys.format.prefix,
+  modes: keys.format.modes,
+  store: keys["config"].store.constructor.name,
+  closed: keys["store"].closed,
 }));

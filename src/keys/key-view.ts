@@ -16,15 +16,31 @@ import type { UsageRecorder } from "./usage-recorder.js";
  */
 export function keyView(record: StoredKey, recorder: UsageRecorder | null, now: number): ApiKey {
   const pending = recorder?.pending(record.id);
-  const lastUsed = pending?.lastUsedAt != null && (record.lastUsedAt === null || pending.lastUsedAt > record.lastUsedAt) ? pending.lastUsedAt : record.lastUsedAt;
+  const lastUsed =
+    pending?.lastUsedAt != null && (record.lastUsedAt === null || pending.lastUsedAt > record.lastUsedAt) ? pending.lastUsedAt : record.lastUsedAt;
   return {
-    id: record.id, name: record.name, start: record.start, ownerId: record.ownerId, kind: record.kind,
-    projectId: record.projectId, projects: record.projects, mode: record.mode, scopes: record.scopes, tier: record.tier,
-    rateLimit: record.rateLimit, metadata: record.metadata, status: keyStatus(record, now),
-    createdAt: new Date(record.createdAt), expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
+    id: record.id,
+    name: record.name,
+    start: record.start,
+    ownerId: record.ownerId,
+    kind: record.kind,
+    projectId: record.projectId,
+    projects: record.projects,
+    mode: record.mode,
+    scopes: record.scopes,
+    tier: record.tier,
+    rateLimit: record.rateLimit,
+    metadata: record.metadata,
+    status: keyStatus(record, now),
+    createdAt: new Date(record.createdAt),
+    expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
     revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt),
-    disabledAt: record.disabledAt == null ? null : new Date(record.disabledAt), allowedIps: record.allowedIps ?? [], lastUsedAt: lastUsed === null ? null : new Date(lastUsed),
-    requestCount: record.requestCount + (pending?.count ?? 0), rotatedFrom: record.rotatedFrom, rotatedTo: record.rotatedTo,
+    disabledAt: record.disabledAt == null ? null : new Date(record.disabledAt),
+    allowedIps: record.allowedIps ?? [],
+    lastUsedAt: lastUsed === null ? null : new Date(lastUsed),
+    requestCount: record.requestCount + (pending?.count ?? 0),
+    rotatedFrom: record.rotatedFrom,
+    rotatedTo: record.rotatedTo,
   };
 }
 
@@ -35,7 +51,12 @@ export function keyView(record: StoredKey, recorder: UsageRecorder | null, now: 
  * @example
  * dailyUsage([[20412, 3]], undefined, 20411, 20412); // [{ date: "2025-11-21", count: 0 }, { date: "2025-11-22", count: 3 }]
  */
-export function dailyUsage(rows: ReadonlyArray<readonly [number, number]>, pending: ReadonlyMap<number, number> | undefined, from: number, today: number): DailyUsage[] {
+export function dailyUsage(
+  rows: ReadonlyArray<readonly [number, number]>,
+  pending: ReadonlyMap<number, number> | undefined,
+  from: number,
+  today: number,
+): DailyUsage[] {
   const counts = new Map<number, number>(rows as Array<[number, number]>);
   if (pending) for (const [day, n] of pending) counts.set(day, (counts.get(day) ?? 0) + n);
   const out: DailyUsage[] = [];
@@ -50,7 +71,12 @@ export function dailyUsage(rows: ReadonlyArray<readonly [number, number]>, pendi
  * @example
  * const series = await usageSeries((from, to) => store.usage(id, from, to), recorder.pending(id).days, 30, Date.now());
  */
-export async function usageSeries(read: (fromDay: number, toDay: number) => Promise<Array<[number, number]>>, pending: ReadonlyMap<number, number> | undefined, days: number, now: number): Promise<DailyUsage[]> {
+export async function usageSeries(
+  read: (fromDay: number, toDay: number) => Promise<Array<[number, number]>>,
+  pending: ReadonlyMap<number, number> | undefined,
+  days: number,
+  now: number,
+): Promise<DailyUsage[]> {
   const span = Math.min(90, Math.max(1, Math.floor(days)));
   const today = Math.floor(now / DAY_MS);
   const from = today - span + 1;

@@ -13,14 +13,16 @@ export interface ResolvedTier {
   rateLimit: RateLimitRule | null;
 }
 
-
 /**
  * The fixed window holding `now`: windows are aligned to the epoch, so every process agrees.
  *
  * @example
  * fixedWindow(Date.UTC(2026, 10, 23, 12, 0, 30), 60_000); // { start: …12:00:00, resetAt: …12:01:00 }
  */
-export function fixedWindow(now: number, windowMs: number): {
+export function fixedWindow(
+  now: number,
+  windowMs: number,
+): {
   /** The window's first ms. */ start: number;
   /** The first ms after the window. */ resetAt: number;
 } {

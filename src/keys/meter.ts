@@ -40,7 +40,11 @@ export class KeyMeter {
    * const meter = new KeyMeter("key_1", { limit: 100, windowMs: 60_000 }, 10_000);
    * meter.at(Date.now())[0]?.counter; // "r:key_1:<window start>"
    */
-  constructor(private readonly id: string, private readonly rate: RateLimitRule | null, private readonly monthly: number | null) {}
+  constructor(
+    private readonly id: string,
+    private readonly rate: RateLimitRule | null,
+    private readonly monthly: number | null,
+  ) {}
 
   /** The plan for the windows holding `now` (the cached one while they have not turned over). */
   at(now: number): readonly PlannedCounter[] {
@@ -56,7 +60,13 @@ export class KeyMeter {
     }
     if (this.monthly !== null) {
       const month = utcMonth(now);
-      plan.push({ policy: "monthly", counter: `q:${this.id}:${month.label}`, limit: this.monthly, resetAt: month.resetAt, windowSeconds: Math.round((month.resetAt - month.start) / 1000) });
+      plan.push({
+        policy: "monthly",
+        counter: `q:${this.id}:${month.label}`,
+        limit: this.monthly,
+        resetAt: month.resetAt,
+        windowSeconds: Math.round((month.resetAt - month.start) / 1000),
+      });
       from = Math.max(from, month.start);
       until = Math.min(until, month.resetAt);
     }

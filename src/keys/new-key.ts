@@ -22,29 +22,60 @@ import type { ManagerConfig } from "./options.js";
  * @example
  * const { secret, record } = newKey(config, format, hash, { name: "ci", scopes: ["nodes:read"] }, Date.now());
  */
-export function newKey(config: ManagerConfig, format: KeyFormat, hash: SecretHasher, input: CreateKeyInput, now: number): { secret: string; record: StoredKey } {
+export function newKey(
+  config: ManagerConfig,
+  format: KeyFormat,
+  hash: SecretHasher,
+  input: CreateKeyInput,
+  now: number,
+): { secret: string; record: StoredKey } {
   const v = validateInput(createSchema, input, "create input");
   const kind = v.kind ?? "user";
   const details: Array<{ path: string; message: string }> = [];
   if (kind === "project" && v.project === undefined) details.push({ path: "project", message: "a project key needs the project it is bound to" });
-  if (kind === "project" && v.projects !== undefined && v.projects.length > 0) details.push({ path: "projects", message: "a project key is bound to one project; use project, not projects" });
-  if (kind === "user" && v.project !== undefined) details.push({ path: "project", message: "only project keys are bound to a project; use projects for a user key's allow-list" });
-  if (kind === "project" && v.scopes !== undefined && v.scopes.length > 0) details.push({ path: "scopes", message: "project keys are not scope-gated; leave scopes out" });
+  if (kind === "project" && v.projects !== undefined && v.projects.length > 0)
+    details.push({ path: "projects", message: "a project key is bound to one project; use project, not projects" });
+  if (kind === "user" && v.project !== undefined)
+    details.push({ path: "project", message: "only project keys are bound to a project; use projects for a user key's allow-list" });
+  if (kind === "project" && v.scopes !== undefined && v.scopes.length > 0)
+    details.push({ path: "scopes", message: "project keys are not scope-gated; leave scopes out" });
   if (v.mode !== undefined && !format.modes.includes(v.mode)) {
     details.push({ path: "mode", message: format.modes.length ? `must be one of ${format.modes.join(", ")}` : "this key format has no modes" });
   }
-  if (v.tier !== undefined && !config.tiers.has(v.tier)) details.push({ path: "tier", message: `unknown tier; use one of ${[...config.tiers.keys()].join(", ") || "(no tiers configured)"}` });
+  if (v.tier !== undefined && !config.tiers.has(v.tier))
+    details.push({ path: "tier", message: `unknown tier; use one of ${[...config.tiers.keys()].join(", ") || "(no tiers configured)"}` });
   if (details.length) throw new KeywardError("validation_failed", details.map((d) => `${d.path}: ${d.message}`).join("; "), { details });
-  const scopes = kind === "project" ? [] : v.scopes === undefined ? [...config.defaultScopes] : normalizeScopes(v.scopes, { catalogue: config.catalogue, implies: config.implies });
+  const scopes =
+    kind === "project"
+      ? []
+      : v.scopes === undefined
+        ? [...config.defaultScopes]
+        : normalizeScopes(v.scopes, { catalogue: config.catalogue, implies: config.implies });
   const expiresAt = expiryFor(config, v.expiresIn, v.expiresAt, now);
   const secret = format.generate(v.mode ?? null);
   const record: StoredKey = {
-    id: newKeyId(now), hash: hash(secret), start: format.start(secret), name: v.name,
-    ownerId: v.ownerId ?? null, kind, projectId: kind === "project" ? v.project! : null,
-    projects: kind === "user" ? [...new Set(v.projects ?? [])] : [], mode: format.modes.length ? (v.mode ?? format.modes[0]!) : null,
-    scopes, tier: v.tier ?? null, rateLimit: v.rateLimit ?? null, metadata: v.metadata ? cloneMetadata(v.metadata) : {},
-    createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: null, rotatedTo: null,
-    disabledAt: null, allowedIps: v.allowedIps ?? [],
+    id: newKeyId(now),
+    hash: hash(secret),
+    start: format.start(secret),
+    name: v.name,
+    ownerId: v.ownerId ?? null,
+    kind,
+    projectId: kind === "project" ? v.project! : null,
+    projects: kind === "user" ? [...new Set(v.projects ?? [])] : [],
+    mode: format.modes.length ? (v.mode ?? format.modes[0]!) : null,
+    scopes,
+    tier: v.tier ?? null,
+    rateLimit: v.rateLimit ?? null,
+    metadata: v.metadata ? cloneMetadata(v.metadata) : {},
+    createdAt: now,
+    expiresAt,
+    revokedAt: null,
+    lastUsedAt: null,
+    requestCount: 0,
+    rotatedFrom: null,
+    rotatedTo: null,
+    disabledAt: null,
+    allowedIps: v.allowedIps ?? [],
   };
   return { secret, record };
 }
@@ -57,8 +88,18 @@ export function newKey(config: ManagerConfig, format: KeyFormat, hash: SecretHas
  * @example
  * const { secret, successor, change } = planRotation(config, format, hash, old, { overlap: "24h" }, Date.now());
  */
-export function planRotation(config: ManagerConfig, format: KeyFormat, hash: SecretHasher, old: StoredKey, options: unknown, now: number): {
-  secret: string; successor: StoredKey; change: RotationChange; revokesNow: boolean;
+export function planRotation(
+  config: ManagerConfig,
+  format: KeyFormat,
+  hash: SecretHasher,
+  old: StoredKey,
+  options: unknown,
+  now: number,
+): {
+  secret: string;
+  successor: StoredKey;
+  change: RotationChange;
+  revokesNow: boolean;
 } {
   const v = validateInput(rotateSchema, options, "rotate options");
   const overlapMs = overlapFor(config.maxRotationOverlapMs, v.overlap);
@@ -69,8 +110,18 @@ export function planRotation(config: ManagerConfig, format: KeyFormat, hash: Sec
   const expiresAt = v.expiresIn !== undefined ? expiryFor(config, v.expiresIn, undefined, now) : lifetime === null ? null : now + lifetime;
   const secret = format.generate(old.mode);
   const successor: StoredKey = {
-    ...old, id: newKeyId(now), hash: hash(secret), start: format.start(secret), createdAt: now, expiresAt,
-    revokedAt: null, disabledAt: null, lastUsedAt: null, requestCount: 0, rotatedFrom: old.id, rotatedTo: null,
+    ...old,
+    id: newKeyId(now),
+    hash: hash(secret),
+    start: format.start(secret),
+    createdAt: now,
+    expiresAt,
+    revokedAt: null,
+    disabledAt: null,
+    lastUsedAt: null,
+    requestCount: 0,
+    rotatedFrom: old.id,
+    rotatedTo: null,
     allowedIps: [...old.allowedIps],
   };
   // Rotating a successor ends its predecessor's overlap now: one lineage, at most two usable keys.

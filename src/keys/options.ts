@@ -76,11 +76,13 @@ export interface KeyManagerOptions {
     /** The window, e.g. `"1m"`. */ window: Duration;
   };
   /** Verification cache: `false` to turn off. Defaults to `{ max: 10000, ttl: "5s", unknownMax: 10000 }`. */
-  cache?: false | {
-    /** Verified keys kept. Defaults to 10000. */ max?: number;
-    /** How long an entry is trusted. Defaults to `"5s"`. */ ttl?: Duration;
-    /** Unknown hashes kept. Defaults to 10000. */ unknownMax?: number;
-  };
+  cache?:
+    | false
+    | {
+        /** Verified keys kept. Defaults to 10000. */ max?: number;
+        /** How long an entry is trusted. Defaults to `"5s"`. */ ttl?: Duration;
+        /** Unknown hashes kept. Defaults to 10000. */ unknownMax?: number;
+      };
   /**
    * The revocation bound: no instance accepts a key later than this after its revocation, expiry
    * change or scope narrowing was committed, whatever happens to the invalidation channel. A cached
@@ -102,9 +104,11 @@ export interface KeyManagerOptions {
    */
   warnBeforeExpiry?: Duration;
   /** Usage tracking: `false` to turn off. Defaults to `{ flushInterval: "1s" }`. */
-  usage?: false | {
-    /** How often counts are written. Defaults to `"1s"`. */ flushInterval?: Duration;
-  };
+  usage?:
+    | false
+    | {
+        /** How often counts are written. Defaults to `"1s"`. */ flushInterval?: Duration;
+      };
   /** How long a store call may take on the request path before failing closed (503). Defaults to `"2s"`. */
   storeTimeout?: Duration;
   /** The clock, in ms since the epoch. Defaults to `Date.now`. */
@@ -122,25 +126,44 @@ const tierSchema = z.strictObject({
 });
 
 const schema = z.strictObject({
-  store: z.custom<KeyStore>((v) => typeof v === "object" && v !== null && typeof (v as KeyStore).findByHash === "function" && typeof (v as KeyStore).insert === "function", {
-    message: "a store is required: pass new SqliteStore(\"keys.db\") (from keyward/sqlite) or new MemoryStore()",
-  }),
-  counters: z.custom<CounterStore>((v) => typeof v === "object" && v !== null && typeof (v as CounterStore).consume === "function" && typeof (v as CounterStore).refund === "function", { message: "must implement consume() and refund()" }).optional(),
+  store: z.custom<KeyStore>(
+    (v) => typeof v === "object" && v !== null && typeof (v as KeyStore).findByHash === "function" && typeof (v as KeyStore).insert === "function",
+    {
+      message: 'a store is required: pass new SqliteStore("keys.db") (from keyward/sqlite) or new MemoryStore()',
+    },
+  ),
+  counters: z
+    .custom<CounterStore>(
+      (v) => typeof v === "object" && v !== null && typeof (v as CounterStore).consume === "function" && typeof (v as CounterStore).refund === "function",
+      { message: "must implement consume() and refund()" },
+    )
+    .optional(),
   prefix: z.string().regex(NAME_PATTERN, 'use 1-16 characters from [a-z0-9], e.g. "sk"').default("sk"),
-  modes: z.array(z.string().regex(NAME_PATTERN, 'each mode is 1-16 characters from [a-z0-9], e.g. "live"')).max(8).default(["live", "test"])
+  modes: z
+    .array(z.string().regex(NAME_PATTERN, 'each mode is 1-16 characters from [a-z0-9], e.g. "live"'))
+    .max(8)
+    .default(["live", "test"])
     .refine((m) => new Set(m).size === m.length, "modes must not repeat"),
   pepper: z.string().min(16, "a pepper must be at least 16 characters").optional(),
   defaultScopes: z.array(scopeOption).max(256).default(["*"]),
   scopes: z.array(scopeOption).max(1024).optional(),
   implies: z.record(scopeOption, z.array(scopeOption)).optional(),
-  allowedTtls: z.array(z.union([durationOption, z.null()])).min(1).optional(),
+  allowedTtls: z
+    .array(z.union([durationOption, z.null()]))
+    .min(1)
+    .optional(),
   defaultTtl: durationOption.optional(),
   maxRotationOverlap: durationOption.default(7 * 86_400_000),
   tiers: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tier names are 1-64 characters from [A-Za-z0-9_.-]"), tierSchema).optional(),
   defaultTier: z.string().optional(),
   tierOf: fn<NonNullable<KeyManagerOptions["tierOf"]>>().optional(),
   rateLimit: rateLimitOption.optional(),
-  cache: z.union([z.literal(false), z.strictObject({ max: z.number().int().min(0).optional(), ttl: durationOption.optional(), unknownMax: z.number().int().min(0).optional() })]).optional(),
+  cache: z
+    .union([
+      z.literal(false),
+      z.strictObject({ max: z.number().int().min(0).optional(), ttl: durationOption.optional(), unknownMax: z.number().int().min(0).optional() }),
+    ])
+    .optional(),
   usage: z.union([z.literal(false), z.strictObject({ flushInterval: durationOption.optional() })]).optional(),
   maxStaleness: durationOption.refine((ms) => ms >= 30, "must be at least 30ms (heartbeats go every third of it)").default(5000),
   warnBeforeExpiry: durationOption.default(14 * 86_400_000),
@@ -179,13 +202,15 @@ export interface ManagerConfig {
 
 /** Validates and resolves options once. Throws {@link KeywardConfigError}. */
 export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig {
-  if (options === undefined || options === null || typeof options !== "object") throw new KeywardConfigError("KeyManager", "options are required: new KeyManager({ store })");
+  if (options === undefined || options === null || typeof options !== "object")
+    throw new KeywardConfigError("KeyManager", "options are required: new KeyManager({ store })");
   const o = parseOptions(schema, options, "KeyManager");
   const tiers = new Map<string, ResolvedTier>();
   for (const [name, t] of Object.entries(o.tiers ?? {})) {
     tiers.set(name, { monthlyRequests: t.monthlyRequests ?? null, maxActiveKeys: t.maxActiveKeys ?? null, rateLimit: t.rateLimit ?? null });
   }
-  if (o.defaultTier !== undefined && !tiers.has(o.defaultTier)) throw new KeywardConfigError("KeyManager.defaultTier", `"${o.defaultTier}" is not one of the tiers (${[...tiers.keys()].join(", ") || "none defined"})`);
+  if (o.defaultTier !== undefined && !tiers.has(o.defaultTier))
+    throw new KeywardConfigError("KeyManager.defaultTier", `"${o.defaultTier}" is not one of the tiers (${[...tiers.keys()].join(", ") || "none defined"})`);
   if (o.scopes) {
     // The same catalogue rule as create(): `*` and `resource:*` must cover at least one known scope.
     try {
@@ -195,9 +220,13 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
       throw new KeywardConfigError(`KeyManager.${detail?.path ?? "defaultScopes"}`, detail?.message ?? String(error));
     }
   }
-  if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl)) throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
+  if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl))
+    throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
   const maxStalenessMs = o.maxStaleness;
-  const cache = o.cache === false ? { max: 0, ttlMs: 0, unknownMax: 0, maxStalenessMs } : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000, maxStalenessMs };
+  const cache =
+    o.cache === false
+      ? { max: 0, ttlMs: 0, unknownMax: 0, maxStalenessMs }
+      : { max: o.cache?.max ?? 10_000, ttlMs: o.cache?.ttl ?? 5000, unknownMax: o.cache?.unknownMax ?? 10_000, maxStalenessMs };
   return {
     store: o.store,
     counters: o.counters ?? o.store,

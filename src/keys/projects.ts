@@ -18,10 +18,7 @@ export const PROJECT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
  * @example
  * resolveProject({ kind: "user", projectId: null, projects: ["a"] }, "b"); // false (not in the allow-list)
  */
-export function resolveProject(
-  key: { kind: KeyKind; projectId: string | null; projects: readonly string[] },
-  requested: string | null,
-): string | null | false {
+export function resolveProject(key: { kind: KeyKind; projectId: string | null; projects: readonly string[] }, requested: string | null): string | null | false {
   if (key.kind === "project") return key.projectId;
   if (requested === null) return null;
   if (key.projects.length === 0) return requested;

@@ -41,7 +41,10 @@ export class StoreCalls {
   /** Throws once closed; resolves when the store is ready (management calls). */
   init(): Promise<void> | void {
     if (this.closed) throw new KeywardError("store_unavailable", "This KeyManager has been closed.");
-    if (!this.initialized) return this.whenReady().catch((e: unknown) => { throw e instanceof KeywardConfigError ? e : asStoreUnavailable(e); });
+    if (!this.initialized)
+      return this.whenReady().catch((e: unknown) => {
+        throw e instanceof KeywardConfigError ? e : asStoreUnavailable(e);
+      });
   }
 
   /** Resolves once the store is initialized, starting a new attempt after a failed one; bounded by storeTimeout. */
@@ -112,7 +115,16 @@ export class StoreCalls {
     const ms = this.timeoutMs;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`store call timed out after ${ms} ms`)), ms);
-      promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+      promise.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
     });
   }
 
@@ -136,7 +148,9 @@ export class StoreCalls {
       return;
     }
     const attempt: Promise<void> = init.then(
-      () => { this.initialized = true; },
+      () => {
+        this.initialized = true;
+      },
       (error: unknown) => {
         if (error instanceof KeywardConfigError && this.formatError === null) {
           // Not retried: verification answers 503 with this as its cause, management calls throw it.

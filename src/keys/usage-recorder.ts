@@ -6,7 +6,6 @@
 import { DAY_MS } from "../core/duration.js";
 import type { KeyStore, UsageDelta } from "../core/types.js";
 
-
 interface Pending {
   count: number;
   lastUsedAt: number;
@@ -86,17 +85,19 @@ export class UsageRecorder {
     for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...foldDays(p)] });
     // Assigned before the write starts, and cleared only by this write's own settlement, so a store
     // that throws synchronously cannot leave a settled promise behind that later flushes wait on.
-    const write = Promise.resolve().then(() => this.store.recordUsage(deltas)).then(
-      () => {
-        this.inFlight = null;
-      },
-      (error: unknown) => {
-        this.inFlight = null;
-        this.mergeBack(batch);
-        this.onError(error);
-        throw error;
-      },
-    );
+    const write = Promise.resolve()
+      .then(() => this.store.recordUsage(deltas))
+      .then(
+        () => {
+          this.inFlight = null;
+        },
+        (error: unknown) => {
+          this.inFlight = null;
+          this.mergeBack(batch);
+          this.onError(error);
+          throw error;
+        },
+      );
     const settled = write.finally(() => {
       if (this.flushing === settled) this.flushing = null;
     });

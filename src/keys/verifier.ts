@@ -94,7 +94,13 @@ export class Verifier {
     return Object.freeze({ ...key.principal, project });
   }
 
-  private authorize<R, A>(token: string, request: R, policy: VerifyPolicy<R, A>, found: VerifiedKey | KeywardError, now: number): MaybePromise<A | KeywardError> {
+  private authorize<R, A>(
+    token: string,
+    request: R,
+    policy: VerifyPolicy<R, A>,
+    found: VerifiedKey | KeywardError,
+    now: number,
+  ): MaybePromise<A | KeywardError> {
     if (found instanceof KeywardError) {
       // A token that is not even well-formed for its source is a malformed request, not a wrong key.
       const malformed = found.code === "invalid_key" && policy.malformed !== null ? policy.malformed(request, token) : null;
@@ -111,7 +117,10 @@ export class Verifier {
     } else if (found.kind === "project") project = found.projectId;
     if (policy.memberOf !== null && found.kind === "user" && project !== null) {
       const member = policy.memberOf(found.ownerId, project, request);
-      if (member instanceof Promise) return member.then((ok) => (ok === true ? this.checkAndCharge(request, policy, found, project, now) : this.refuse(request, policy, PROJECT_FORBIDDEN, found.id)));
+      if (member instanceof Promise)
+        return member.then((ok) =>
+          ok === true ? this.checkAndCharge(request, policy, found, project, now) : this.refuse(request, policy, PROJECT_FORBIDDEN, found.id),
+        );
       if (member !== true) return this.refuse(request, policy, PROJECT_FORBIDDEN, found.id);
     }
     return this.checkAndCharge(request, policy, found, project, now);
@@ -127,7 +136,14 @@ export class Verifier {
     return this.settle(request, policy, key, project, charge, now);
   }
 
-  private settle<R, A>(request: R, policy: VerifyPolicy<R, A>, key: VerifiedKey, project: string | null, charge: Charge | KeywardError, now: number): A | KeywardError {
+  private settle<R, A>(
+    request: R,
+    policy: VerifyPolicy<R, A>,
+    key: VerifiedKey,
+    project: string | null,
+    charge: Charge | KeywardError,
+    now: number,
+  ): A | KeywardError {
     if (charge instanceof KeywardError) return this.refuse(request, policy, charge, key.id);
     this.recorder?.record(key.id, now);
     if (this.events.active && this.events.sampleSuccess()) this.events.authSucceeded(key, now, policy.describe(request));

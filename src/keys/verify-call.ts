@@ -61,7 +61,12 @@ export class VerifyCalls {
   call(context: VerifyContext): VerifyCall {
     const request = context.request ?? {};
     const ip = context.ip ?? request.ip ?? null;
-    return { project: context.project ?? null, required: context.scope === undefined ? null : this.compile(context.scope), ip, request: ip !== null && request.ip === undefined ? { ...request, ip } : request };
+    return {
+      project: context.project ?? null,
+      required: context.scope === undefined ? null : this.compile(context.scope),
+      ip,
+      request: ip !== null && request.ip === undefined ? { ...request, ip } : request,
+    };
   }
 
   /** The policy for a set of modes (made once per distinct set). */
@@ -70,14 +75,23 @@ export class VerifyCalls {
     let policy = this.policies.get(name);
     if (policy === undefined) {
       policy = Object.freeze({
-        modes: modes === undefined ? null : [...modes], modeError: modes === undefined ? null : modeForbidden(modes),
-        project: (call: VerifyCall) => call.project, memberOf: null, ip: (call: VerifyCall) => call.ip, malformed: null, describe: (call: VerifyCall) => call.request,
+        modes: modes === undefined ? null : [...modes],
+        modeError: modes === undefined ? null : modeForbidden(modes),
+        project: (call: VerifyCall) => call.project,
+        memberOf: null,
+        ip: (call: VerifyCall) => call.ip,
+        malformed: null,
+        describe: (call: VerifyCall) => call.request,
         check: (key: VerifiedKey, call: VerifyCall) => {
           if (call.required === null) return null;
           const missing = call.required.filter((r) => !key.grant.has(r));
           return missing.length === 0 ? null : insufficientScope(missing);
         },
-        admit: (_call: VerifyCall, _key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): VerifyResult => ({ ok: true, key: principal, limits: charge.limits }),
+        admit: (_call: VerifyCall, _key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): VerifyResult => ({
+          ok: true,
+          key: principal,
+          limits: charge.limits,
+        }),
       });
       if (this.policies.size >= 64) this.policies.clear();
       this.policies.set(name, policy);

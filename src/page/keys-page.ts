@@ -106,12 +106,15 @@ export function keysPage(options: KeysPageOptions = {}): Middleware {
     const js = ASSETS["/keys-page.js"]!;
     Promise.all([config.scopes(req), config.projects ? config.projects(req) : null])
       .then(([scopes, projects]) => {
-        sendHtml(res, renderPage(config, {
-          cssHref: `${base}/${css.name}?v=${css.version}`,
-          jsSrc: `${base}/${js.name}?v=${js.version}`,
-          scopes: scopeChoices(scopes ?? []),
-          projects: projects === null ? null : projectChoices(projects ?? []),
-        }));
+        sendHtml(
+          res,
+          renderPage(config, {
+            cssHref: `${base}/${css.name}?v=${css.version}`,
+            jsSrc: `${base}/${js.name}?v=${js.version}`,
+            scopes: scopeChoices(scopes ?? []),
+            projects: projects === null ? null : projectChoices(projects ?? []),
+          }),
+        );
       })
       .catch(next);
   };

@@ -17,20 +17,24 @@ import { PROJECT_ID_PATTERN } from "../keys/projects.js";
  * @example
  * const scopes: PageScope[] = ["notes:read", { scope: "notes:write", description: "Create and edit notes" }];
  */
-export type PageScope = string | {
-  /** The scope. */ scope: string;
-  /** Shown next to its checkbox. */ description?: string;
-};
+export type PageScope =
+  | string
+  | {
+      /** The scope. */ scope: string;
+      /** Shown next to its checkbox. */ description?: string;
+    };
 /**
  * A project offered in the allow-list: its id, or the id with a display name.
  *
  * @example
  * const projects: PageProject[] = ["proj_1", { id: "proj_2", name: "Billing" }];
  */
-export type PageProject = string | {
-  /** The project id. */ id: string;
-  /** Shown instead of the id. */ name?: string;
-};
+export type PageProject =
+  | string
+  | {
+      /** The project id. */ id: string;
+      /** Shown instead of the id. */ name?: string;
+    };
 
 /**
  * Options for {@link keysPage}.
@@ -75,11 +79,16 @@ export interface PageConfig {
   projects: ((req: IncomingMessage) => MaybePromise<PageProject[]>) | null;
 }
 
-const sameOriginPath = z.string().max(512).regex(/^\/(?!\/)[^\s"'<>\\]*$/, 'must be a path on this origin starting with "/", e.g. "/api/keys"');
+const sameOriginPath = z
+  .string()
+  .max(512)
+  .regex(/^\/(?!\/)[^\s"'<>\\]*$/, 'must be a path on this origin starting with "/", e.g. "/api/keys"');
 const scopeItem = z.union([scopeOption, z.strictObject({ scope: scopeOption, description: z.string().max(200).optional() })]);
 const projectId = z.string().regex(PROJECT_ID_PATTERN, "must be a project id");
 const projectItem = z.union([projectId, z.strictObject({ id: projectId, name: z.string().max(128).optional() })]);
-const expiry = z.union([z.string(), z.number(), z.null()]).refine((v) => v === null || durationMs(v) !== null, 'must be a duration such as "30d" or null for "Never"');
+const expiry = z
+  .union([z.string(), z.number(), z.null()])
+  .refine((v) => v === null || durationMs(v) !== null, 'must be a duration such as "30d" or null for "Never"');
 
 const schema = z.strictObject({
   router: sameOriginPath.default("/api/keys"),
@@ -89,7 +98,11 @@ const schema = z.strictObject({
   projects: z.union([z.array(projectItem).max(1024), fn<(req: IncomingMessage) => MaybePromise<PageProject[]>>()]).optional(),
   title: z.string().trim().min(1, "must not be empty").max(120).default("API keys"),
   expiries: z.array(expiry).min(1, "offer at least one lifetime").max(12).default(["30d", "60d", "90d", null]),
-  loginUrl: z.string().max(2048).regex(/^(\/(?!\/)|https?:\/\/)\S*$/, 'must be a path ("/login") or an http(s) URL').optional(),
+  loginUrl: z
+    .string()
+    .max(2048)
+    .regex(/^(\/(?!\/)|https?:\/\/)\S*$/, 'must be a path ("/login") or an http(s) URL')
+    .optional(),
 });
 
 const UNIT_WORDS: Record<string, string> = { ms: "millisecond", s: "second", m: "minute", h: "hour", d: "day", w: "week" };

@@ -71,7 +71,10 @@ export class RedisCounters implements CounterStore {
   private readonly consumeSha = sha1(CONSUME);
   private readonly refundSha = sha1(REFUND);
 
-  constructor(private readonly redis: RedisScriptClient, options: RedisCountersOptions = {}) {
+  constructor(
+    private readonly redis: RedisScriptClient,
+    options: RedisCountersOptions = {},
+  ) {
     if (!redis || typeof redis.evalsha !== "function" || typeof redis.eval !== "function") {
       throw new KeywardConfigError("RedisCounters", "pass an ioredis client: new RedisCounters(new Redis(url))");
     }

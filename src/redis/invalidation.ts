@@ -8,7 +8,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
-import { formatInvalidation, GOODBYE, HEARTBEAT, parseInvalidation, type ChannelLink, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
+import {
+  formatInvalidation,
+  GOODBYE,
+  HEARTBEAT,
+  parseInvalidation,
+  type ChannelLink,
+  type InvalidationChannel,
+  type InvalidationTarget,
+} from "../core/invalidation.js";
 
 /**
  * The publishing side: any ioredis client.
@@ -81,8 +89,10 @@ export interface RedisInvalidationOptions {
 export async function redisInvalidation(keys: InvalidationTarget, options: RedisInvalidationOptions): Promise<InvalidationChannel> {
   const { publisher, subscriber, onError } = options;
   if (!publisher || typeof publisher.publish !== "function") throw new KeywardConfigError("redisInvalidation.publisher", "pass an ioredis client");
-  if (!subscriber || typeof subscriber.subscribe !== "function") throw new KeywardConfigError("redisInvalidation.subscriber", "pass a second ioredis client, used only for subscribing");
-  if (publisher === (subscriber as unknown)) throw new KeywardConfigError("redisInvalidation.subscriber", "must be a different connection from publisher (a subscribed connection can only listen)");
+  if (!subscriber || typeof subscriber.subscribe !== "function")
+    throw new KeywardConfigError("redisInvalidation.subscriber", "pass a second ioredis client, used only for subscribing");
+  if (publisher === (subscriber as unknown))
+    throw new KeywardConfigError("redisInvalidation.subscriber", "must be a different connection from publisher (a subscribed connection can only listen)");
   const channel = options.channel ?? "keyward:invalidate";
   const origin = randomBytes(8).toString("hex");
   let connected = false;

@@ -21,10 +21,13 @@ function ownLocation(): string | null {
  */
 export function peerAvailable(name: string): boolean | null {
   try {
-    const resolve = typeof require === "function" ? require.resolve : (() => {
-      const here = ownLocation();
-      return here === null ? null : createRequire(here).resolve;
-    })();
+    const resolve =
+      typeof require === "function"
+        ? require.resolve
+        : (() => {
+            const here = ownLocation();
+            return here === null ? null : createRequire(here).resolve;
+          })();
     if (resolve === null) return null;
     resolve(name);
     return true;

@@ -9,7 +9,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
-import { formatInvalidation, GOODBYE, HEARTBEAT, parseInvalidation, type ChannelLink, type InvalidationChannel, type InvalidationTarget } from "../core/invalidation.js";
+import {
+  formatInvalidation,
+  GOODBYE,
+  HEARTBEAT,
+  parseInvalidation,
+  type ChannelLink,
+  type InvalidationChannel,
+  type InvalidationTarget,
+} from "../core/invalidation.js";
 import type { PgClientLike, PgPoolLike } from "./postgres.js";
 import { PostgresStore } from "./postgres.js";
 
@@ -51,9 +59,14 @@ export interface PostgresInvalidationOptions {
  * const keys = new KeyManager({ store });
  * const channel = await postgresInvalidation(keys, store);
  */
-export async function postgresInvalidation(keys: InvalidationTarget, source: PostgresStore | PgPoolLike, options: PostgresInvalidationOptions = {}): Promise<InvalidationChannel> {
+export async function postgresInvalidation(
+  keys: InvalidationTarget,
+  source: PostgresStore | PgPoolLike,
+  options: PostgresInvalidationOptions = {},
+): Promise<InvalidationChannel> {
   const channel = options.channel ?? "keyward_invalidate";
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new KeywardConfigError("postgresInvalidation.channel", "use 1-63 characters from [a-z0-9_], starting with a letter or _");
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel))
+    throw new KeywardConfigError("postgresInvalidation.channel", "use 1-63 characters from [a-z0-9_], starting with a letter or _");
   const delay = Math.max(10, options.reconnectDelayMs ?? 1000);
   const pool = async (): Promise<PgPoolLike> => {
     if (source instanceof PostgresStore) {
@@ -74,7 +87,8 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
   /** Heartbeats skipped while one is still queued (a slow database must not pile them up). */
   let beating = false;
   const notify = (id: string): Promise<unknown> => {
-    queue = queue.then(() => pool())
+    queue = queue
+      .then(() => pool())
       .then((p) => p.query("SELECT pg_notify($1, $2)", [channel, formatInvalidation(origin, id, Date.now())]))
       .catch((error: unknown) => {
         link?.publishFailed();
@@ -131,29 +145,35 @@ export async function postgresInvalidation(keys: InvalidationTarget, source: Pos
     retry = setTimeout(() => {
       retry = null;
       if (closed) return;
-      reconnecting = listen().then(() => {
-        if (!closed) keys.invalidate();
-      }, (error: unknown) => {
-        if (closed) return;
-        options.onError?.(error);
-        scheduleReconnect();
-      }).finally(() => {
-        reconnecting = null;
-      });
+      reconnecting = listen()
+        .then(
+          () => {
+            if (!closed) keys.invalidate();
+          },
+          (error: unknown) => {
+            if (closed) return;
+            options.onError?.(error);
+            scheduleReconnect();
+          },
+        )
+        .finally(() => {
+          reconnecting = null;
+        });
     }, delay);
     retry.unref();
   };
 
   await listen();
   const stop = keys.onInvalidate((id) => void notify(id));
-  link = keys.invalidation?.attach({
-    origin,
-    heartbeat: () => {
-      if (beating) return;
-      beating = true;
-      void notify(HEARTBEAT).finally(() => (beating = false));
-    },
-  }) ?? null;
+  link =
+    keys.invalidation?.attach({
+      origin,
+      heartbeat: () => {
+        if (beating) return;
+        beating = true;
+        void notify(HEARTBEAT).finally(() => (beating = false));
+      },
+    }) ?? null;
 
   return {
     async close() {

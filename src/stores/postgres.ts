@@ -138,38 +138,111 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
 interface Row {
-  id: string; hash: string; start: string; name: string; owner_id: string | null; kind: string;
-  project_id: string | null; projects: string[]; mode: string | null; scopes: string[]; tier: string | null;
-  rate_limit: { limit: number; windowMs: number } | null; metadata: Record<string, unknown>;
-  created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null;
-  request_count: string; rotated_from: string | null; rotated_to: string | null;
-  allowed_ips: string[]; disabled_at: string | null;
+  id: string;
+  hash: string;
+  start: string;
+  name: string;
+  owner_id: string | null;
+  kind: string;
+  project_id: string | null;
+  projects: string[];
+  mode: string | null;
+  scopes: string[];
+  tier: string | null;
+  rate_limit: { limit: number; windowMs: number } | null;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  request_count: string;
+  rotated_from: string | null;
+  rotated_to: string | null;
+  allowed_ips: string[];
+  disabled_at: string | null;
 }
 
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
 
 function fromRow(row: Row): StoredKey {
   return {
-    id: row.id, hash: row.hash, start: row.start, name: row.name, ownerId: row.owner_id,
-    kind: row.kind === "project" ? "project" : "user", projectId: row.project_id, projects: row.projects,
-    mode: row.mode, scopes: row.scopes, tier: row.tier, rateLimit: row.rate_limit, metadata: row.metadata,
-    createdAt: Number(row.created_at), expiresAt: num(row.expires_at), revokedAt: num(row.revoked_at),
-    lastUsedAt: num(row.last_used_at), requestCount: Number(row.request_count),
-    rotatedFrom: row.rotated_from, rotatedTo: row.rotated_to, allowedIps: row.allowed_ips, disabledAt: num(row.disabled_at),
+    id: row.id,
+    hash: row.hash,
+    start: row.start,
+    name: row.name,
+    ownerId: row.owner_id,
+    kind: row.kind === "project" ? "project" : "user",
+    projectId: row.project_id,
+    projects: row.projects,
+    mode: row.mode,
+    scopes: row.scopes,
+    tier: row.tier,
+    rateLimit: row.rate_limit,
+    metadata: row.metadata,
+    createdAt: Number(row.created_at),
+    expiresAt: num(row.expires_at),
+    revokedAt: num(row.revoked_at),
+    lastUsedAt: num(row.last_used_at),
+    requestCount: Number(row.request_count),
+    rotatedFrom: row.rotated_from,
+    rotatedTo: row.rotated_to,
+    allowedIps: row.allowed_ips,
+    disabledAt: num(row.disabled_at),
   };
 }
 
 function keyValues(k: StoredKey): unknown[] {
   return [
-    k.id, k.hash, k.start, k.name, k.ownerId, k.kind, k.projectId, k.projects, k.mode, k.scopes, k.tier,
-    k.rateLimit === null ? null : JSON.stringify(k.rateLimit), JSON.stringify(k.metadata),
-    k.createdAt, k.expiresAt, k.revokedAt, k.lastUsedAt, k.requestCount, k.rotatedFrom, k.rotatedTo,
-    k.allowedIps, k.disabledAt,
+    k.id,
+    k.hash,
+    k.start,
+    k.name,
+    k.ownerId,
+    k.kind,
+    k.projectId,
+    k.projects,
+    k.mode,
+    k.scopes,
+    k.tier,
+    k.rateLimit === null ? null : JSON.stringify(k.rateLimit),
+    JSON.stringify(k.metadata),
+    k.createdAt,
+    k.expiresAt,
+    k.revokedAt,
+    k.lastUsedAt,
+    k.requestCount,
+    k.rotatedFrom,
+    k.rotatedTo,
+    k.allowedIps,
+    k.disabledAt,
   ];
 }
 
 const PLACEHOLDERS = Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(", ");
-const TYPES = ["text", "text", "text", "text", "text", "text", "text", "text[]", "text", "text[]", "text", "jsonb", "jsonb", "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text", "text[]", "bigint"];
+const TYPES = [
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text[]",
+  "text",
+  "text[]",
+  "text",
+  "jsonb",
+  "jsonb",
+  "bigint",
+  "bigint",
+  "bigint",
+  "bigint",
+  "bigint",
+  "text",
+  "text",
+  "text[]",
+  "bigint",
+];
 /** The same placeholders with explicit types, for `INSERT … SELECT`, where Postgres cannot infer them. */
 const TYPED_PLACEHOLDERS = TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
 
@@ -201,8 +274,13 @@ export class PostgresStore implements KeyStore {
 
   constructor(poolOrUrl: PgPoolLike | string, options: PostgresStoreOptions = {}) {
     if (typeof poolOrUrl === "string") {
-      if (!/^postgres(ql)?:\/\//.test(poolOrUrl)) throw new KeywardConfigError("PostgresStore", 'pass a pg.Pool or a connection string such as "postgres://user@127.0.0.1:5432/app"');
-      if (peerAvailable("pg") === false) throw new KeywardConfigError("PostgresStore", 'the PostgreSQL driver "pg" is not installed; run `npm install pg` (keyward loads it only for a connection string)');
+      if (!/^postgres(ql)?:\/\//.test(poolOrUrl))
+        throw new KeywardConfigError("PostgresStore", 'pass a pg.Pool or a connection string such as "postgres://user@127.0.0.1:5432/app"');
+      if (peerAvailable("pg") === false)
+        throw new KeywardConfigError(
+          "PostgresStore",
+          'the PostgreSQL driver "pg" is not installed; run `npm install pg` (keyward loads it only for a connection string)',
+        );
     } else if (!poolOrUrl || typeof poolOrUrl.query !== "function" || typeof poolOrUrl.connect !== "function") {
       throw new KeywardConfigError("PostgresStore", "pass a pg.Pool or a connection string");
     }
@@ -223,7 +301,9 @@ export class PostgresStore implements KeyStore {
       const starting = this.start();
       this.starting = starting;
       // A failed start (database down) is retried by the next call.
-      starting.catch(() => { if (this.starting === starting) this.starting = null; });
+      starting.catch(() => {
+        if (this.starting === starting) this.starting = null;
+      });
     }
     return this.starting;
   }
@@ -250,7 +330,8 @@ export class PostgresStore implements KeyStore {
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
       const { rows } = await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`);
       const version = Number(rows[0].v);
-      if (version > MIGRATIONS.length) throw new Error(`keyward: database schema version ${version} is newer than this keyward (${MIGRATIONS.length}); upgrade keyward`);
+      if (version > MIGRATIONS.length)
+        throw new Error(`keyward: database schema version ${version} is newer than this keyward (${MIGRATIONS.length}); upgrade keyward`);
       for (let v = version; v < MIGRATIONS.length; v++) {
         await client.query(MIGRATIONS[v]!(this.t.base, this.t.prefix));
         await client.query(`INSERT INTO ${this.t.migrations} (version) VALUES ($1)`, [v + 1]);
@@ -408,11 +489,21 @@ export class PostgresStore implements KeyStore {
 
   async recordUsage(batch: UsageDelta[]): Promise<void> {
     if (batch.length === 0) return;
-    const ids: string[] = [], counts: number[] = [], lasts: number[] = [];
-    const dayIds: string[] = [], days: number[] = [], dayCounts: number[] = [];
+    const ids: string[] = [],
+      counts: number[] = [],
+      lasts: number[] = [];
+    const dayIds: string[] = [],
+      days: number[] = [],
+      dayCounts: number[] = [];
     for (const d of batch) {
-      ids.push(d.id); counts.push(d.count); lasts.push(d.lastUsedAt);
-      for (const [day, n] of d.days) { dayIds.push(d.id); days.push(day); dayCounts.push(n); }
+      ids.push(d.id);
+      counts.push(d.count);
+      lasts.push(d.lastUsedAt);
+      for (const [day, n] of d.days) {
+        dayIds.push(d.id);
+        days.push(day);
+        dayCounts.push(n);
+      }
     }
     // Rows are locked in id order (no deadlock between instances flushing overlapping batches);
     // unknown ids get no daily rows.
@@ -435,7 +526,11 @@ export class PostgresStore implements KeyStore {
   }
 
   async usage(id: string, fromDay: number, toDay: number): Promise<Array<[number, number]>> {
-    const { rows } = await this.named("daily", `SELECT day, count FROM ${this.t.usage} WHERE key_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day`, [id, fromDay, toDay]);
+    const { rows } = await this.named("daily", `SELECT day, count FROM ${this.t.usage} WHERE key_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day`, [
+      id,
+      fromDay,
+      toDay,
+    ]);
     return rows.map((r: { day: number; count: string }) => [r.day, Number(r.count)]);
   }
 

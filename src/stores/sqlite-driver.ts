@@ -83,10 +83,13 @@ export interface SqliteDatabase {
   /** Runs SQL without results. */
   exec(source: string): this;
   /** Reads or sets a PRAGMA. */
-  pragma(source: string, options?: {
-    /** Answer the first value only. */
-    simple?: boolean;
-  }): unknown;
+  pragma(
+    source: string,
+    options?: {
+      /** Answer the first value only. */
+      simple?: boolean;
+    },
+  ): unknown;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   /**
    * Wraps `fn` in a transaction.

@@ -157,11 +157,28 @@ const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mo
 
 /** A row as better-sqlite3 returns it in raw mode: the values in COLUMNS order (arrays build faster than objects). */
 type Row = [
-  id: string, hash: string, start: string, name: string, owner_id: string | null, kind: string,
-  project_id: string | null, projects: string, mode: string | null, scopes: string, tier: string | null,
-  rate_limit: string | null, metadata: string, created_at: number, expires_at: number | null,
-  revoked_at: number | null, last_used_at: number | null, request_count: number,
-  rotated_from: string | null, rotated_to: string | null, allowed_ips: string, disabled_at: number | null,
+  id: string,
+  hash: string,
+  start: string,
+  name: string,
+  owner_id: string | null,
+  kind: string,
+  project_id: string | null,
+  projects: string,
+  mode: string | null,
+  scopes: string,
+  tier: string | null,
+  rate_limit: string | null,
+  metadata: string,
+  created_at: number,
+  expires_at: number | null,
+  revoked_at: number | null,
+  last_used_at: number | null,
+  request_count: number,
+  rotated_from: string | null,
+  rotated_to: string | null,
+  allowed_ips: string,
+  disabled_at: number | null,
 ];
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
@@ -185,23 +202,55 @@ function parseFormat(text: string): KeyFormatRecord {
 
 function fromRow(row: Row): StoredKey {
   return {
-    id: row[0], hash: row[1], start: row[2], name: row[3], ownerId: row[4],
-    kind: row[5] === "project" ? "project" : "user", projectId: row[6],
-    projects: parseList(row[7]), mode: row[8], scopes: parseList(row[9]), tier: row[10],
-    rateLimit: row[11] === null ? null : JSON.parse(row[11]), metadata: parseObject(row[12]),
-    createdAt: row[13], expiresAt: row[14], revokedAt: row[15], lastUsedAt: row[16],
-    requestCount: row[17], rotatedFrom: row[18], rotatedTo: row[19], allowedIps: parseList(row[20]), disabledAt: row[21],
+    id: row[0],
+    hash: row[1],
+    start: row[2],
+    name: row[3],
+    ownerId: row[4],
+    kind: row[5] === "project" ? "project" : "user",
+    projectId: row[6],
+    projects: parseList(row[7]),
+    mode: row[8],
+    scopes: parseList(row[9]),
+    tier: row[10],
+    rateLimit: row[11] === null ? null : JSON.parse(row[11]),
+    metadata: parseObject(row[12]),
+    createdAt: row[13],
+    expiresAt: row[14],
+    revokedAt: row[15],
+    lastUsedAt: row[16],
+    requestCount: row[17],
+    rotatedFrom: row[18],
+    rotatedTo: row[19],
+    allowedIps: parseList(row[20]),
+    disabledAt: row[21],
   };
 }
 
 function toParams(k: StoredKey) {
   return {
-    id: k.id, hash: k.hash, start: k.start, name: k.name, owner_id: k.ownerId, kind: k.kind, project_id: k.projectId,
-    projects: JSON.stringify(k.projects), mode: k.mode, scopes: JSON.stringify(k.scopes), tier: k.tier,
-    rate_limit: k.rateLimit === null ? null : JSON.stringify(k.rateLimit), metadata: JSON.stringify(k.metadata),
-    created_at: k.createdAt, expires_at: k.expiresAt, revoked_at: k.revokedAt, last_used_at: k.lastUsedAt,
-    request_count: k.requestCount, rotated_from: k.rotatedFrom, rotated_to: k.rotatedTo,
-    allowed_ips: JSON.stringify(k.allowedIps), disabled_at: k.disabledAt,
+    id: k.id,
+    hash: k.hash,
+    start: k.start,
+    name: k.name,
+    owner_id: k.ownerId,
+    kind: k.kind,
+    project_id: k.projectId,
+    projects: JSON.stringify(k.projects),
+    mode: k.mode,
+    scopes: JSON.stringify(k.scopes),
+    tier: k.tier,
+    rate_limit: k.rateLimit === null ? null : JSON.stringify(k.rateLimit),
+    metadata: JSON.stringify(k.metadata),
+    created_at: k.createdAt,
+    expires_at: k.expiresAt,
+    revoked_at: k.revokedAt,
+    last_used_at: k.lastUsedAt,
+    request_count: k.requestCount,
+    rotated_from: k.rotatedFrom,
+    rotated_to: k.rotatedTo,
+    allowed_ips: JSON.stringify(k.allowedIps),
+    disabled_at: k.disabledAt,
   };
 }
 
@@ -273,7 +322,8 @@ export class SqliteStore implements KeyStore {
   private migrate(): void {
     const run = this.db.transaction(() => {
       const version = this.db.pragma("user_version", { simple: true }) as number;
-      if (version > MIGRATIONS.length) throw new Error(`keyward: database schema version ${version} is newer than this keyward (${MIGRATIONS.length}); upgrade keyward`);
+      if (version > MIGRATIONS.length)
+        throw new Error(`keyward: database schema version ${version} is newer than this keyward (${MIGRATIONS.length}); upgrade keyward`);
       for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
       if (version !== MIGRATIONS.length) this.db.pragma(`user_version = ${MIGRATIONS.length}`);
     });
@@ -283,18 +333,26 @@ export class SqliteStore implements KeyStore {
   private prepare() {
     const db = this.db;
     return {
-      insert: db.prepare(`INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to, @allowed_ips, @disabled_at)`),
+      insert: db.prepare(
+        `INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to, @allowed_ips, @disabled_at)`,
+      ),
       // A key in its rotation overlap counts through its successor: one lineage, one key.
-      countActive: db.prepare(`SELECT count(*) AS n FROM keyward_keys k WHERE owner_id IS @owner AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
-        AND NOT EXISTS (SELECT 1 FROM keyward_keys s WHERE s.id = k.rotated_to AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > @now))`).pluck(),
+      countActive: db
+        .prepare(`SELECT count(*) AS n FROM keyward_keys k WHERE owner_id IS @owner AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
+        AND NOT EXISTS (SELECT 1 FROM keyward_keys s WHERE s.id = k.rotated_to AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > @now))`)
+        .pluck(),
       endPredecessor: db.prepare(`UPDATE keyward_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > @at THEN @at ELSE expires_at END
         WHERE id = (SELECT rotated_from FROM keyward_keys WHERE id = @id) AND revoked_at IS NULL`),
       byHash: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE hash = ?`).raw(),
       byId: db.prepare(`SELECT ${COLUMNS} FROM keyward_keys WHERE id = ?`).raw(),
       revoke: db.prepare(`UPDATE keyward_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`),
-      link: db.prepare(`UPDATE keyward_keys SET rotated_to = ?, expires_at = CASE WHEN ? IS NULL THEN expires_at WHEN expires_at IS NULL THEN ? ELSE min(expires_at, ?) END, revoked_at = coalesce(?, revoked_at) WHERE id = ? AND revoked_at IS NULL AND rotated_to IS NULL`),
+      link: db.prepare(
+        `UPDATE keyward_keys SET rotated_to = ?, expires_at = CASE WHEN ? IS NULL THEN expires_at WHEN expires_at IS NULL THEN ? ELSE min(expires_at, ?) END, revoked_at = coalesce(?, revoked_at) WHERE id = ? AND revoked_at IS NULL AND rotated_to IS NULL`,
+      ),
       addUsage: db.prepare(`UPDATE keyward_keys SET request_count = request_count + ?, last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`),
-      addDaily: db.prepare(`INSERT INTO keyward_usage_daily (key_id, day, count) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`),
+      addDaily: db.prepare(
+        `INSERT INTO keyward_usage_daily (key_id, day, count) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`,
+      ),
       daily: db.prepare(`SELECT day, count FROM keyward_usage_daily WHERE key_id = ? AND day BETWEEN ? AND ? ORDER BY day`).raw(),
       counter: db.prepare(`SELECT count FROM keyward_counters WHERE name = ?`).pluck(),
       take: db.prepare(`INSERT INTO keyward_counters (name, count, reset_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`),
@@ -343,33 +401,77 @@ export class SqliteStore implements KeyStore {
   list(filter: KeyFilter): StoredKey[] {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (filter.ownerId !== undefined) { where.push("owner_id IS ?"); params.push(filter.ownerId); }
-    if (filter.mode !== undefined) { where.push("mode IS ?"); params.push(filter.mode); }
-    if (filter.kind !== undefined) { where.push("kind = ?"); params.push(filter.kind); }
-    if (filter.before !== undefined) { where.push("id < ?"); params.push(filter.before); }
+    if (filter.ownerId !== undefined) {
+      where.push("owner_id IS ?");
+      params.push(filter.ownerId);
+    }
+    if (filter.mode !== undefined) {
+      where.push("mode IS ?");
+      params.push(filter.mode);
+    }
+    if (filter.kind !== undefined) {
+      where.push("kind = ?");
+      params.push(filter.kind);
+    }
+    if (filter.before !== undefined) {
+      where.push("id < ?");
+      params.push(filter.before);
+    }
     if (filter.projectId !== undefined) {
-      where.push("((kind = 'project' AND project_id = ?) OR (kind = 'user' AND (projects = '[]' OR EXISTS (SELECT 1 FROM json_each(projects) WHERE value = ?))))");
+      where.push(
+        "((kind = 'project' AND project_id = ?) OR (kind = 'user' AND (projects = '[]' OR EXISTS (SELECT 1 FROM json_each(projects) WHERE value = ?))))",
+      );
       params.push(filter.projectId, filter.projectId);
     }
     const now = filter.now ?? Date.now();
     if (filter.status === "revoked") where.push("revoked_at IS NOT NULL");
-    else if (filter.status === "expired") { where.push("revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?"); params.push(now); }
-    else if (filter.status === "active") { where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND disabled_at IS NULL"); params.push(now); }
-    else if (filter.status === "disabled") { where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND disabled_at IS NOT NULL"); params.push(now); }
+    else if (filter.status === "expired") {
+      where.push("revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?");
+      params.push(now);
+    } else if (filter.status === "active") {
+      where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND disabled_at IS NULL");
+      params.push(now);
+    } else if (filter.status === "disabled") {
+      where.push("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND disabled_at IS NOT NULL");
+      params.push(now);
+    }
     const sql = `SELECT ${COLUMNS} FROM keyward_keys ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ?`;
     params.push(pageSize(filter.limit));
-    return (this.db.prepare(sql).raw().all(...params) as Row[]).map(fromRow);
+    return (
+      this.db
+        .prepare(sql)
+        .raw()
+        .all(...params) as Row[]
+    ).map(fromRow);
   }
 
   update(id: string, patch: KeyPatch): MaybePromise<StoredKey | null> {
     const sets: string[] = [];
     const params: unknown[] = [];
-    if (patch.name !== undefined) { sets.push("name = ?"); params.push(patch.name); }
-    if (patch.scopes !== undefined) { sets.push("scopes = ?"); params.push(JSON.stringify(patch.scopes)); }
-    if (patch.metadata !== undefined) { sets.push("metadata = ?"); params.push(JSON.stringify(patch.metadata)); }
-    if (patch.expiresAt !== undefined) { sets.push("expires_at = ?"); params.push(patch.expiresAt); }
-    if (patch.allowedIps !== undefined) { sets.push("allowed_ips = ?"); params.push(JSON.stringify(patch.allowedIps)); }
-    if (patch.disabledAt !== undefined) { sets.push("disabled_at = ?"); params.push(patch.disabledAt); }
+    if (patch.name !== undefined) {
+      sets.push("name = ?");
+      params.push(patch.name);
+    }
+    if (patch.scopes !== undefined) {
+      sets.push("scopes = ?");
+      params.push(JSON.stringify(patch.scopes));
+    }
+    if (patch.metadata !== undefined) {
+      sets.push("metadata = ?");
+      params.push(JSON.stringify(patch.metadata));
+    }
+    if (patch.expiresAt !== undefined) {
+      sets.push("expires_at = ?");
+      params.push(patch.expiresAt);
+    }
+    if (patch.allowedIps !== undefined) {
+      sets.push("allowed_ips = ?");
+      params.push(JSON.stringify(patch.allowedIps));
+    }
+    if (patch.disabledAt !== undefined) {
+      sets.push("disabled_at = ?");
+      params.push(patch.disabledAt);
+    }
     if (sets.length === 0) return this.findById(id);
     const statement = this.db.prepare(`UPDATE keyward_keys SET ${sets.join(", ")} WHERE id = ?`);
     return this.write(() => {
@@ -435,12 +537,17 @@ export class SqliteStore implements KeyStore {
   refund(counter: string): MaybePromise<void> {
     const r = this.reserves.get(counter);
     if (r !== undefined && r.spare < r.count) r.spare++;
-    else return this.write(() => { this.stmt.refund.run(counter); }, this.busyMs);
+    else
+      return this.write(() => {
+        this.stmt.refund.run(counter);
+      }, this.busyMs);
   }
 
   /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */
   prune(now: number): MaybePromise<void> {
-    return this.write(() => { this.stmt.prune.run(now); }, this.busyMs);
+    return this.write(() => {
+      this.stmt.prune.run(now);
+    }, this.busyMs);
   }
 
   /**
@@ -467,7 +574,8 @@ export class SqliteStore implements KeyStore {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.owned && this.db.open) this.db.close();
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`keyward: the SQLite store ${this.db.name} was closed while a write waited for another connection's lock`));
+    for (const w of this.waiters.splice(0))
+      w.reject(new Error(`keyward: the SQLite store ${this.db.name} was closed while a write waited for another connection's lock`));
   }
 
   /** `consume` once, throwing SQLITE_BUSY when the file is locked. */
@@ -545,7 +653,10 @@ export class SqliteStore implements KeyStore {
   };
 
   private lockedError(waitMs: number, cause: unknown): Error {
-    const error = new Error(`keyward: the SQLite database ${this.db.name} is locked by another connection (still busy after ${waitMs} ms)`, cause === null ? undefined : { cause });
+    const error = new Error(
+      `keyward: the SQLite database ${this.db.name} is locked by another connection (still busy after ${waitMs} ms)`,
+      cause === null ? undefined : { cause },
+    );
     (error as Error & { code: string }).code = "SQLITE_BUSY";
     return error;
   }
@@ -559,10 +670,14 @@ export class SqliteStore implements KeyStore {
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
-      throw new Error(`keyward: the SQLite database file ${this.file.path} no longer exists (it or its directory was deleted while the app runs); writes would go to the deleted file and be lost, so usage is kept in memory: restart the app with the database in place`);
+      throw new Error(
+        `keyward: the SQLite database file ${this.file.path} no longer exists (it or its directory was deleted while the app runs); writes would go to the deleted file and be lost, so usage is kept in memory: restart the app with the database in place`,
+      );
     }
     if (stat.ino !== this.file.ino || stat.dev !== this.file.dev) {
-      throw new Error(`keyward: the SQLite database file ${this.file.path} was replaced by another file while the app runs; this process still writes to the old one, so usage is kept in memory: restart the app to open the new file`);
+      throw new Error(
+        `keyward: the SQLite database file ${this.file.path} was replaced by another file while the app runs; this process still writes to the old one, so usage is kept in memory: restart the app to open the new file`,
+      );
     }
   }
 

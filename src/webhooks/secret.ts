@@ -20,7 +20,8 @@ const SECRET = /^whsec_(?:([a-z0-9]{1,16})_)?([0-9A-Za-z]{32,128})$/;
  */
 export function createWebhookSecret(mode?: string | null): string {
   if (mode === undefined || mode === null) return `whsec_${randomBase62(WEBHOOK_SECRET_RANDOM_LENGTH)}`;
-  if (typeof mode !== "string" || !NAME_PATTERN.test(mode)) throw new KeywardConfigError("mode", `"${String(mode).slice(0, 40)}" is not a valid mode: use 1-16 characters from [a-z0-9], e.g. "live"`);
+  if (typeof mode !== "string" || !NAME_PATTERN.test(mode))
+    throw new KeywardConfigError("mode", `"${String(mode).slice(0, 40)}" is not a valid mode: use 1-16 characters from [a-z0-9], e.g. "live"`);
   return `whsec_${mode}_${randomBase62(WEBHOOK_SECRET_RANDOM_LENGTH)}`;
 }
 

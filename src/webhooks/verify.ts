@@ -37,7 +37,10 @@ export interface VerifiedWebhook {
   mode: string | null;
 }
 
-const MISMATCH = new KeywardError("invalid_signature", "The webhook signature does not match the payload (tampered body, wrong secret, or a secret of the other mode).");
+const MISMATCH = new KeywardError(
+  "invalid_signature",
+  "The webhook signature does not match the payload (tampered body, wrong secret, or a secret of the other mode).",
+);
 
 /**
  * Verifies a webhook or throws a {@link KeywardError}: `invalid_signature` (malformed header,
@@ -51,7 +54,12 @@ const MISMATCH = new KeywardError("invalid_signature", "The webhook signature do
  *   res.sendStatus(204);
  * });
  */
-export function verifyWebhook(payload: WebhookPayload, header: string | undefined | null, secret: string | readonly string[], options: VerifyWebhookOptions = {}): VerifiedWebhook {
+export function verifyWebhook(
+  payload: WebhookPayload,
+  header: string | undefined | null,
+  secret: string | readonly string[],
+  options: VerifyWebhookOptions = {},
+): VerifiedWebhook {
   const tolerance = options.tolerance ?? 300;
   if (!Number.isFinite(tolerance) || tolerance < 0) throw new KeywardConfigError("tolerance", "must be a number of seconds ≥ 0");
   const secrets = typeof secret === "string" ? [secret] : [...secret];
@@ -59,7 +67,11 @@ export function verifyWebhook(payload: WebhookPayload, header: string | undefine
   const modes = secrets.map((s) => webhookSecretMode(s));
   if (options.mode !== undefined) {
     const wrong = modes.find((m) => m !== options.mode);
-    if (wrong !== undefined) throw new KeywardError("mode_forbidden", `A ${wrong ?? "mode-less"} webhook secret cannot verify ${options.mode} webhooks; use the ${options.mode} secret.`);
+    if (wrong !== undefined)
+      throw new KeywardError(
+        "mode_forbidden",
+        `A ${wrong ?? "mode-less"} webhook secret cannot verify ${options.mode} webhooks; use the ${options.mode} secret.`,
+      );
   }
   const parsed = parseSignatureHeader(header);
   let matched = -1;
@@ -70,7 +82,12 @@ export function verifyWebhook(payload: WebhookPayload, header: string | undefine
   if (matched < 0) throw MISMATCH;
   const now = options.now === undefined ? Math.floor(Date.now() / 1000) : unixSeconds(options.now, "now");
   const age = now - parsed.timestamp;
-  if (age > tolerance) throw new KeywardError("signature_expired", `The webhook was signed ${age}s ago, more than the ${tolerance}s tolerance; it may be a replay.`);
-  if (-age > tolerance) throw new KeywardError("signature_expired", `The webhook timestamp is ${-age}s in the future, beyond the ${tolerance}s tolerance; check the sender's clock.`);
+  if (age > tolerance)
+    throw new KeywardError("signature_expired", `The webhook was signed ${age}s ago, more than the ${tolerance}s tolerance; it may be a replay.`);
+  if (-age > tolerance)
+    throw new KeywardError(
+      "signature_expired",
+      `The webhook timestamp is ${-age}s in the future, beyond the ${tolerance}s tolerance; check the sender's clock.`,
+    );
   return { timestamp: parsed.timestamp, mode: modes[matched]! };
 }

@@ -12,14 +12,20 @@ const tiers = { small: { monthlyRequests: 3, rateLimit: { limit: 2, window: "1m"
 
 describe.each(["memory", "sqlite"] as const)("hot path on the %s store", (storeKind) => {
   let env: ReturnType<typeof makeKeys>;
-  beforeEach(() => { env = makeKeys({ storeKind, tiers }); });
+  beforeEach(() => {
+    env = makeKeys({ storeKind, tiers });
+  });
   afterEach(() => env.close());
 
   it("writes RateLimit headers, refuses with rate_limited then quota_exceeded, and refunds on a guard refusal", async () => {
     const { secret } = await env.keys.create({ name: "t", scopes: ["nodes:read"], tier: "small" });
     const app = makeApp(env.keys, {}, (a) => {
-      a.get("/read", requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
-      a.get("/write", requireScope("nodes:write"), (_req, res) => { res.json({ ok: true }); });
+      a.get("/read", requireScope("nodes:read"), (_req, res) => {
+        res.json({ ok: true });
+      });
+      a.get("/write", requireScope("nodes:write"), (_req, res) => {
+        res.json({ ok: true });
+      });
     });
     const auth = { Authorization: `Bearer ${secret}` };
     const first = await request(app).get("/read").set(auth);
@@ -79,13 +85,16 @@ describe.each(["memory", "sqlite"] as const)("hot path on the %s store", (storeK
 
 describe("Bearer parsing", () => {
   let env: ReturnType<typeof makeKeys>;
-  beforeEach(() => { env = makeKeys(); });
+  beforeEach(() => {
+    env = makeKeys();
+  });
   afterEach(() => env.close());
 
   it("takes the scheme in any case, refuses other schemes, empty tokens and repeated Authorization headers", async () => {
     const { secret } = await env.keys.create({ name: "t" });
     const app = makeApp(env.keys);
-    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) expect((await request(app).get("/whoami").set("Authorization", `${scheme} ${secret}`)).status).toBe(200);
+    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"])
+      expect((await request(app).get("/whoami").set("Authorization", `${scheme} ${secret}`)).status).toBe(200);
     expect((await request(app).get("/whoami").set("Authorization", `Bearer   ${secret}`)).status).toBe(200);
     const basic = await request(app).get("/whoami").set("Authorization", `Basic ${secret}`);
     expect([basic.status, basic.body.error.code]).toEqual([401, "missing_key"]);
@@ -97,7 +106,13 @@ describe("Bearer parsing", () => {
     const twice = await new Promise<number>((resolve, reject) => {
       server.listen(0, "127.0.0.1", () => {
         const { port } = server.address() as { port: number };
-        const r = httpRequest({ port, host: "127.0.0.1", path: "/whoami", headers: ["Authorization", `Bearer ${secret}`, "authorization", `Bearer ${secret}`] }, (res: IncomingMessage) => { res.resume(); resolve(res.statusCode!); });
+        const r = httpRequest(
+          { port, host: "127.0.0.1", path: "/whoami", headers: ["Authorization", `Bearer ${secret}`, "authorization", `Bearer ${secret}`] },
+          (res: IncomingMessage) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
         r.on("error", reject);
         r.end();
       });
@@ -109,7 +124,9 @@ describe("Bearer parsing", () => {
 
 describe("req.apiKey under Express", () => {
   let env: ReturnType<typeof makeKeys>;
-  beforeEach(() => { env = makeKeys(); });
+  beforeEach(() => {
+    env = makeKeys();
+  });
   afterEach(() => env.close());
 
   it("is readable in handlers, in mounted sub-apps and Express 4, assignable by the app, and absent for anonymous requests", async () => {
@@ -120,9 +137,13 @@ describe("req.apiKey under Express", () => {
       const app = express();
       app.use(apiKeyAuth({ keys: env.keys, required: false }));
       const sub = express();
-      sub.get("/who", (req, res) => { res.json({ id: req.apiKey?.id ?? null }); });
+      sub.get("/who", (req, res) => {
+        res.json({ id: req.apiKey?.id ?? null });
+      });
       app.use("/sub", sub);
-      app.get("/who", (req, res) => { res.json({ id: req.apiKey?.id ?? null, scopes: req.apiKey?.scopes ?? null }); });
+      app.get("/who", (req, res) => {
+        res.json({ id: req.apiKey?.id ?? null, scopes: req.apiKey?.scopes ?? null });
+      });
       app.get("/override", (req, res) => {
         req.apiKey = { ...req.apiKey!, name: "changed" };
         res.json({ name: req.apiKey.name });

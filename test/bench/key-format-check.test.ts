@@ -6,7 +6,9 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** The straightforward definition: head, length, base62 body, base62 CRC-32 of the rest as the last 6 chars. */
 function reference(format: KeyFormat, secret: string): string | null | undefined {
-  const heads = format.modes.length ? format.modes.map((m) => ({ head: `${format.prefix}_${m}_`, mode: m as string | null })) : [{ head: `${format.prefix}_`, mode: null }];
+  const heads = format.modes.length
+    ? format.modes.map((m) => ({ head: `${format.prefix}_${m}_`, mode: m as string | null }))
+    : [{ head: `${format.prefix}_`, mode: null }];
   for (const { head, mode } of heads) {
     if (!secret.startsWith(head) || secret.length !== head.length + 38) continue;
     const body = secret.slice(head.length);
@@ -18,13 +20,19 @@ function reference(format: KeyFormat, secret: string): string | null | undefined
     }
     let v = (crc ^ -1) >>> 0;
     let sum = "";
-    for (let i = 0; i < 6; i++) { sum = BASE62[v % 62] + sum; v = Math.floor(v / 62); }
+    for (let i = 0; i < 6; i++) {
+      sum = BASE62[v % 62] + sum;
+      v = Math.floor(v / 62);
+    }
     return secret.endsWith(sum) ? mode : undefined;
   }
   return undefined;
 }
 
-describe.each([["sk", ["live", "test"]], ["orbit", []]] as const)("KeyFormat.check for prefix %s", (prefix, modes) => {
+describe.each([
+  ["sk", ["live", "test"]],
+  ["orbit", []],
+] as const)("KeyFormat.check for prefix %s", (prefix, modes) => {
   const format = new KeyFormat({ prefix, modes: [...modes] });
 
   it("accepts generated keys and matches the reference on every one-character change", () => {
@@ -42,6 +50,9 @@ describe.each([["sk", ["live", "test"]], ["orbit", []]] as const)("KeyFormat.che
   });
 
   it("matches the reference on arbitrary strings", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 60 }), (s) => format.check(s) === reference(format, s)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), (s) => format.check(s) === reference(format, s)),
+      { numRuns: 2000 },
+    );
   });
 });

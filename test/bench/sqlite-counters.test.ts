@@ -10,7 +10,9 @@ const RESET = Date.UTC(2100, 0, 1);
 
 describe("SqliteStore counters", () => {
   let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => { tmp = tempDir(); });
+  beforeEach(() => {
+    tmp = tempDir();
+  });
   afterEach(() => tmp.cleanup());
 
   it("counts exactly like a write-through store in one process, refunds included", () => {
@@ -22,7 +24,11 @@ describe("SqliteStore counters", () => {
       const seen: Array<[number, number]> = [];
       for (let i = 0; i < 400; i++) {
         const step = script[i % script.length];
-        if (step === "r") { batched.refund(name); through.refund(name); continue; }
+        if (step === "r") {
+          batched.refund(name);
+          through.refund(name);
+          continue;
+        }
         // One connection per file and nothing else writing: every call answers synchronously.
         seen.push([batched.consume(name, limit, RESET) as number, through.consume(name, limit, RESET) as number]);
       }

@@ -9,7 +9,16 @@ export const CLI_ENV = ["KEYWARD_DB", "KEYWARD_PREFIX", "KEYWARD_MODES"] as cons
 
 /** An `io` for `runCli` that keeps what was written to stdout and stderr. */
 export function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = { stdout: "", stderr: "", out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
+  const io = {
+    stdout: "",
+    stderr: "",
+    out: (t: string) => {
+      io.stdout += t;
+    },
+    err: (t: string) => {
+      io.stderr += t;
+    },
+  };
   return io;
 }
 

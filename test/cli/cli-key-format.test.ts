@@ -25,7 +25,11 @@ let n = 0;
 function ndApp() {
   const db = tmp.file(`app-${++n}.db`);
   const keys = new KeyManager({ store: new SqliteStore(db), prefix: "xk", cache: false });
-  const app = express().use(apiKeyAuth({ keys })).get("/v1/me", (req, res) => { res.json({ id: req.apiKey!.id, mode: req.apiKey!.mode }); });
+  const app = express()
+    .use(apiKeyAuth({ keys }))
+    .get("/v1/me", (req, res) => {
+      res.json({ id: req.apiKey!.id, mode: req.apiKey!.mode });
+    });
   return { db, keys, app };
 }
 
@@ -89,7 +93,9 @@ describe("the CLI and the format a database records", () => {
     const store = new SqliteStore(db);
     try {
       expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(KeywardConfigError);
-      expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(/holds keys of prefix "orbit" without modes; this KeyManager was configured with prefix "sk" with modes live,test/);
+      expect(() => new KeyManager({ store, prefix: "sk" })).toThrow(
+        /holds keys of prefix "orbit" without modes; this KeyManager was configured with prefix "sk" with modes live,test/,
+      );
     } finally {
       store.close();
     }
@@ -110,7 +116,9 @@ describe("a KeyManager on a database of another format", () => {
       }
       expect(error).toBeInstanceOf(KeywardConfigError);
       expect((error as KeywardConfigError).option).toBe("prefix");
-      expect((error as Error).message).toContain(`the database ${db} (SqliteStore) holds keys of prefix "xk" with modes live,test; this KeyManager was configured with prefix "sk" with modes live,test`);
+      expect((error as Error).message).toContain(
+        `the database ${db} (SqliteStore) holds keys of prefix "xk" with modes live,test; this KeyManager was configured with prefix "sk" with modes live,test`,
+      );
       expect((error as Error).message).toContain('Configure prefix: "xk", modes: ["live", "test"]');
       expect(() => new KeyManager({ store, prefix: "xk", modes: ["live"] })).toThrow(/^modes: /);
       const reordered = new KeyManager({ store, prefix: "xk", modes: ["test", "live"] });

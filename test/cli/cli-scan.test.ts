@@ -15,8 +15,14 @@ import { tempDir } from "../helpers";
 
 function capture(stdin?: string): CliIo & { stdout: string; stderr: string } {
   const io = {
-    stdout: "", stderr: "",
-    out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; },
+    stdout: "",
+    stderr: "",
+    out: (t: string) => {
+      io.stdout += t;
+    },
+    err: (t: string) => {
+      io.stderr += t;
+    },
     ...(stdin === undefined ? {} : { stdin: Readable.from([Buffer.from(stdin)]) }),
   };
   return io;
@@ -30,8 +36,13 @@ beforeAll(() => {
   process.env.KEYWARD_DB = tmp.file("absent.db");
 });
 afterAll(() => {
-  for (const [name, value] of [["KEYWARD_PREFIX", saved.prefix], ["KEYWARD_MODES", saved.modes], ["KEYWARD_DB", saved.db]] as const) {
-    if (value === undefined) delete process.env[name]; else process.env[name] = value;
+  for (const [name, value] of [
+    ["KEYWARD_PREFIX", saved.prefix],
+    ["KEYWARD_MODES", saved.modes],
+    ["KEYWARD_DB", saved.db],
+  ] as const) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
   }
   tmp.cleanup();
 });
@@ -52,14 +63,14 @@ function fixture() {
   const test = sk.generate("test");
   const third = sk.generate("live");
   const lookAlikes = [
-    other.generate("live"),                       // another prefix
-    flip(live, live.length - 10),                 // one character changed in the random part
-    flip(test, test.length - 1),                  // wrong checksum
-    `x${sk.generate("live")}`,                    // glued to a word character before
-    `${sk.generate("test")}9`,                    // glued after
-    `_${sk.generate("live")}`,                    // underscore is a word character
+    other.generate("live"), // another prefix
+    flip(live, live.length - 10), // one character changed in the random part
+    flip(test, test.length - 1), // wrong checksum
+    `x${sk.generate("live")}`, // glued to a word character before
+    `${sk.generate("test")}9`, // glued after
+    `_${sk.generate("live")}`, // underscore is a word character
     sk.generate("live").replace("sk_live_", "sk_prod_"), // unknown mode
-    sk.generate("live").slice(0, -1),             // one character short
+    sk.generate("live").slice(0, -1), // one character short
   ];
   mkdirSync(join(root, "src", "deep"), { recursive: true });
   mkdirSync(join(root, ".git"), { recursive: true });
@@ -73,7 +84,7 @@ function fixture() {
   return { root, live, test, third, lookAlikes };
 }
 
-const secretsIn = (text: string, format = sk) => (text.match(new RegExp(format.pattern().source, "g")) ?? []);
+const secretsIn = (text: string, format = sk) => text.match(new RegExp(format.pattern().source, "g")) ?? [];
 
 describe("keyward scan", () => {
   it("finds exactly the real keys, with file:line:column, skipping .git, node_modules and binary files (exit 1)", async () => {
@@ -98,7 +109,10 @@ describe("keyward scan", () => {
     const { root, live } = fixture();
     const io = capture();
     expect(await runCli(["scan", join(root, "src", "config.ts"), "--json"], io)).toBe(1);
-    const lines = io.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = io.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([{ file: join(root, "src", "config.ts"), line: 2, column: 14, mode: "live", start: sk.start(live) }]);
     expect(io.stdout).not.toContain(live);
   });
@@ -113,7 +127,7 @@ describe("keyward scan", () => {
     expect(io.stderr).toMatch(/no sk keys found \(1 file,/);
   });
 
-  it("scans stdin (\"-\" or no path with piped input)", async () => {
+  it('scans stdin ("-" or no path with piped input)', async () => {
     const secret = sk.generate("test");
     for (const argv of [["scan", "-"], ["scan"]]) {
       const io = capture(`line one\n  ${secret}\n`);
@@ -183,14 +197,16 @@ describe("keyward keys pattern", () => {
   });
 
   it("the gitleaks rule is the expected TOML", () => {
-    expect(patternRules(sk).gitleaks).toBe([
-      "[[rules]]",
-      'id = "keyward-sk-api-key"',
-      'description = "keyward API key (sk_live_…, sk_test_…)"',
-      "regex = '''\\bsk_(?:live|test)_[0-9A-Za-z]{38}\\b'''",
-      'keywords = ["sk_live_", "sk_test_"]',
-      "",
-    ].join("\n"));
+    expect(patternRules(sk).gitleaks).toBe(
+      [
+        "[[rules]]",
+        'id = "keyward-sk-api-key"',
+        'description = "keyward API key (sk_live_…, sk_test_…)"',
+        "regex = '''\\bsk_(?:live|test)_[0-9A-Za-z]{38}\\b'''",
+        'keywords = ["sk_live_", "sk_test_"]',
+        "",
+      ].join("\n"),
+    );
   });
 
   it("--json: the GitHub secret format with its boundaries finds keys in text and not look-alikes", async () => {

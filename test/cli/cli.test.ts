@@ -52,7 +52,20 @@ function spawnKeyward(args: string[], env: Record<string, string>): Promise<Run>
   });
 }
 
-const DOCUMENTED_CREATE = ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"];
+const DOCUMENTED_CREATE = [
+  "keys",
+  "create",
+  "--name",
+  "ci-deploys",
+  "--mode",
+  "live",
+  "--scope",
+  "models:read",
+  "--scope",
+  "models:upload",
+  "--expires",
+  "90d",
+];
 let app: express.Express;
 
 beforeAll(() => {
@@ -60,14 +73,24 @@ beforeAll(() => {
   process.env.KEYWARD_DB = DB; // before the zero-config manager is created
   app = express();
   app.use(apiKeyAuth());
-  app.get("/v1/models", requireScope("models:read"), (req, res) => { res.json({ key: req.apiKey }); });
-  app.post("/v1/models", requireScope("models:upload"), (_req, res) => { res.status(201).json({ ok: true }); });
-  app.post("/v1/deploys", requireScope("deploy:write"), (_req, res) => { res.status(201).json({ ok: true }); });
+  app.get("/v1/models", requireScope("models:read"), (req, res) => {
+    res.json({ key: req.apiKey });
+  });
+  app.post("/v1/models", requireScope("models:upload"), (_req, res) => {
+    res.status(201).json({ ok: true });
+  });
+  app.post("/v1/deploys", requireScope("deploy:write"), (_req, res) => {
+    res.status(201).json({ ok: true });
+  });
 }, 120_000);
 
 let savedEnv: Record<string, string | undefined>;
-beforeEach(() => { savedEnv = saveCliEnv(); });
-afterEach(() => { restoreCliEnv(savedEnv); }); // a test that sets KEYWARD_* leaves none behind
+beforeEach(() => {
+  savedEnv = saveCliEnv();
+});
+afterEach(() => {
+  restoreCliEnv(savedEnv);
+}); // a test that sets KEYWARD_* leaves none behind
 
 afterAll(async () => {
   await defaultKeyManager().close();

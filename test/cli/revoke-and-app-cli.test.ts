@@ -11,7 +11,9 @@ import { capture } from "./cli-io";
 
 describe("KeyManager.revoke(idOrSecret)", () => {
   let env: ReturnType<typeof makeKeys>;
-  beforeEach(() => { env = makeKeys({ storeKind: "sqlite" }); });
+  beforeEach(() => {
+    env = makeKeys({ storeKind: "sqlite" });
+  });
   afterEach(() => env.close());
 
   it("revokes by the secret: the key is refused at once and the events name only its id", async () => {
@@ -42,7 +44,10 @@ describe("KeyManager.revoke(idOrSecret)", () => {
   ])("answers not_found for %s, without echoing it", async (_label, make) => {
     const { secret, key } = await env.keys.create({ name: "kept" });
     const wrong = make(secret);
-    const error = await env.keys.revoke(wrong).then(() => null, (e: unknown) => e);
+    const error = await env.keys.revoke(wrong).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: "not_found", message: "No such API key." });
     expect(JSON.stringify(error) + String((error as Error).message)).not.toContain(wrong.slice(8));
     expect((await env.keys.get(key.id))!.status).toBe("active");
@@ -54,7 +59,11 @@ describe("an app's own command through runCli", () => {
   const db = tmp.file("acme-keys.db");
   const preset: CliPreset = { name: "acme-keys", prefix: "acme", modes: ["test", "live"], db, owner: "acct_ci" };
   const keys = new KeyManager({ store: new SqliteStore(db), prefix: "acme", modes: ["test", "live"], cache: false });
-  const app = express().use(apiKeyAuth({ keys })).get("/v1/models", requireScope("models:read"), (req, res) => { res.json({ owner: req.apiKey!.ownerId, mode: req.apiKey!.mode }); });
+  const app = express()
+    .use(apiKeyAuth({ keys }))
+    .get("/v1/models", requireScope("models:read"), (req, res) => {
+      res.json({ owner: req.apiKey!.ownerId, mode: req.apiKey!.mode });
+    });
   afterAll(async () => {
     await keys.close();
     tmp.cleanup();
@@ -62,7 +71,11 @@ describe("an app's own command through runCli", () => {
 
   it("`acme-keys keys create --name … --mode live --scope … --scope … --expires 90d` makes a key the app accepts", async () => {
     const io = capture();
-    const code = await runCli(["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"], io, preset);
+    const code = await runCli(
+      ["keys", "create", "--name", "ci-deploys", "--mode", "live", "--scope", "models:read", "--scope", "models:upload", "--expires", "90d"],
+      io,
+      preset,
+    );
     expect(code).toBe(0);
     expect(io.stdout).toMatch(/^acme_live_[0-9A-Za-z]+\n$/);
     const secret = io.stdout.trim();

@@ -69,7 +69,9 @@ describe("hashing", () => {
     await keys.flushUsage();
     // Bytes on disk while open (database + WAL) and after close (checkpointed).
     const scan = () => {
-      const bytes = readdirSync(dir.dir).map((f) => readFileSync(dir.file(f)).toString("latin1")).join("\n");
+      const bytes = readdirSync(dir.dir)
+        .map((f) => readFileSync(dir.file(f)).toString("latin1"))
+        .join("\n");
       expect(bytes.length).toBeGreaterThan(1000);
       for (const s of secrets) {
         expect(bytes.includes(s)).toBe(false);

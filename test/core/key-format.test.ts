@@ -87,9 +87,18 @@ describe("KeyFormat", () => {
   it("refuses wrong prefix, unknown mode, wrong length and non-strings without throwing", () => {
     const secret = format.generate("live");
     for (const bad of [
-      "", "sk_", "sk_live_", secret + "a", secret.slice(0, -1), "pk" + secret.slice(2), secret.replace("_live_", "_prod_"),
+      "",
+      "sk_",
+      "sk_live_",
+      secret + "a",
+      secret.slice(0, -1),
+      "pk" + secret.slice(2),
+      secret.replace("_live_", "_prod_"),
       secret.replace("_live_", "_test_"), // checksum covers the mode
-      secret.slice(0, 20) + "-" + secret.slice(21), `${secret} `, ` ${secret}`, "sk_live_" + "é".repeat(BODY),
+      secret.slice(0, 20) + "-" + secret.slice(21),
+      `${secret} `,
+      ` ${secret}`,
+      "sk_live_" + "é".repeat(BODY),
     ]) {
       expect(format.parse(bad)).toBeNull();
       expect(format.check(bad)).toBeUndefined();

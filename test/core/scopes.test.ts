@@ -5,23 +5,55 @@
  */
 import express from "express";
 import request from "supertest";
-import { KeyManager, KeywardConfigError, KeywardError, MemoryStore, ScopeSet, apiKeyAuth, normalizeScopes, requireAnyScope, requireScope, requiredScope, scopeError } from "keyward";
+import {
+  KeyManager,
+  KeywardConfigError,
+  KeywardError,
+  MemoryStore,
+  ScopeSet,
+  apiKeyAuth,
+  normalizeScopes,
+  requireAnyScope,
+  requireScope,
+  requiredScope,
+  scopeError,
+} from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { tempDir } from "../helpers";
 
 const has = (granted: string[], required: string, implies?: Record<string, string[]>) => ScopeSet.compile(granted, implies).has(requiredScope(required));
 
 describe("scope grammar", () => {
-  it.each(["*", "nodes", "nodes:read", "nodes:*", "batches:write", "a1.b-c_d:x.y-z_1", "constructor", "constructor:read", "9lives:read", "a".repeat(64) + ":" + "b".repeat(64)])("accepts %s", (scope) => {
+  it.each([
+    "*",
+    "nodes",
+    "nodes:read",
+    "nodes:*",
+    "batches:write",
+    "a1.b-c_d:x.y-z_1",
+    "constructor",
+    "constructor:read",
+    "9lives:read",
+    "a".repeat(64) + ":" + "b".repeat(64),
+  ])("accepts %s", (scope) => {
     expect(scopeError(scope)).toBeNull();
   });
 
   it.each([
-    ["empty", "", /empty/], ["__proto__", "__proto__", /not a valid scope/], ["__proto__:read", "__proto__:read", /not a valid scope/],
-    ["*:*:*", "*:*:*", /not a valid scope/], ["three parts", "nodes:read:extra", /not a valid scope/], ["uppercase", "Nodes:read", /not a valid scope/],
-    ["no resource", ":read", /not a valid scope/], ["no action", "nodes:", /not a valid scope/], ["wildcard resource", "*:read", /not a valid scope/],
-    ["inner star", "no*des:read", /not a valid scope/], ["space", "nodes read", /not a valid scope/], ["trailing space", "nodes:read ", /not a valid scope/],
-    ["non-ASCII", "nodes:r\u00e9ad", /not a valid scope/], ["10 kB long", "x".repeat(10_240), /10240 characters long/],
+    ["empty", "", /empty/],
+    ["__proto__", "__proto__", /not a valid scope/],
+    ["__proto__:read", "__proto__:read", /not a valid scope/],
+    ["*:*:*", "*:*:*", /not a valid scope/],
+    ["three parts", "nodes:read:extra", /not a valid scope/],
+    ["uppercase", "Nodes:read", /not a valid scope/],
+    ["no resource", ":read", /not a valid scope/],
+    ["no action", "nodes:", /not a valid scope/],
+    ["wildcard resource", "*:read", /not a valid scope/],
+    ["inner star", "no*des:read", /not a valid scope/],
+    ["space", "nodes read", /not a valid scope/],
+    ["trailing space", "nodes:read ", /not a valid scope/],
+    ["non-ASCII", "nodes:r\u00e9ad", /not a valid scope/],
+    ["10 kB long", "x".repeat(10_240), /10240 characters long/],
     ["65-character segment", "a".repeat(65) + ":r", /not a valid scope/],
   ])("refuses a scope that is %s", (_label, scope, message) => {
     expect(scopeError(scope)).toMatch(message);
@@ -108,10 +140,18 @@ describe("scopes on keys", () => {
   });
 
   it("with a catalogue, refuses unknown scopes but admits wildcards that cover known ones", async () => {
-    const keys = new KeyManager({ store: new MemoryStore(), usage: false, scopes: ["nodes:read", "nodes:write", "analytics:read"], defaultScopes: ["nodes:read"] });
+    const keys = new KeyManager({
+      store: new MemoryStore(),
+      usage: false,
+      scopes: ["nodes:read", "nodes:write", "analytics:read"],
+      defaultScopes: ["nodes:read"],
+    });
     expect((await keys.create({ name: "a", scopes: ["nodes:*", "analytics:read"] })).key.scopes).toEqual(["nodes:*", "analytics:read"]);
     expect((await keys.create({ name: "b", scopes: ["*"] })).key.scopes).toEqual(["*"]);
-    await expect(keys.create({ name: "c", scopes: ["webhooks:manage"] })).rejects.toMatchObject({ code: "validation_failed", message: expect.stringContaining('unknown scope "webhooks:manage"') });
+    await expect(keys.create({ name: "c", scopes: ["webhooks:manage"] })).rejects.toMatchObject({
+      code: "validation_failed",
+      message: expect.stringContaining('unknown scope "webhooks:manage"'),
+    });
     await expect(keys.create({ name: "d", scopes: ["billing:*"] })).rejects.toMatchObject({ code: "validation_failed" });
     expect(keys.scopeCatalogue).toEqual(["nodes:read", "nodes:write", "analytics:read"]);
     expect(() => new KeyManager({ store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["users:read"] })).toThrow(/defaultScopes/);
@@ -132,20 +172,24 @@ describe("scopes on keys", () => {
 
     const app = express();
     app.use(apiKeyAuth({ keys: v2 }));
-    app.get("/analytics", requireScope("analytics:read"), (_req, res) => { res.json({ ok: true }); });
+    app.get("/analytics", requireScope("analytics:read"), (_req, res) => {
+      res.json({ ok: true });
+    });
     await request(app).get("/analytics").set("Authorization", `Bearer ${old.secret}`).expect(200);
     await request(app).get("/analytics").set("Authorization", `Bearer ${fresh.secret}`).expect(403);
     await v2.close();
     tmp.cleanup();
   });
 
-  it("defaults to full access (\"*\") for a key created without scopes", async () => {
+  it('defaults to full access ("*") for a key created without scopes', async () => {
     const keys = new KeyManager({ store: new MemoryStore(), usage: false });
     const { secret, key } = await keys.create({ name: "full" });
     expect(key.scopes).toEqual(["*"]);
     const app = express();
     app.use(apiKeyAuth({ keys }));
-    app.post("/nodes", requireScope("nodes:write", "batches:write"), (_req, res) => { res.status(201).json({}); });
+    app.post("/nodes", requireScope("nodes:write", "batches:write"), (_req, res) => {
+      res.status(201).json({});
+    });
     await request(app).post("/nodes").set("Authorization", `Bearer ${secret}`).expect(201);
     // An explicit empty list is stored as given: a key that may do nothing scoped.
     const none = await keys.create({ name: "none", scopes: [] });

@@ -16,7 +16,8 @@ const ENTRY_POINTS = ["index.ts", "sqlite.ts", "postgres.ts", "redis.ts"].map((f
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
 }
 
 const parsed = new Map<string, ts.SourceFile>();
@@ -38,8 +39,14 @@ function declarationsOf(file: string, name: string): ts.Node[] {
       }
     } else if (ts.isVariableStatement(statement)) {
       if (statement.declarationList.declarations.some((d) => ts.isIdentifier(d.name) && d.name.text === name)) found.push(statement);
-    } else if ((ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) ||
-      ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement)) && statement.name?.text === name) {
+    } else if (
+      (ts.isFunctionDeclaration(statement) ||
+        ts.isClassDeclaration(statement) ||
+        ts.isInterfaceDeclaration(statement) ||
+        ts.isTypeAliasDeclaration(statement) ||
+        ts.isEnumDeclaration(statement)) &&
+      statement.name?.text === name
+    ) {
       found.push(statement);
     }
   }
@@ -100,7 +107,11 @@ describe("user documentation (README.md, docs/, bench/README.md)", () => {
         const [path, anchor] = target!.split("#") as [string, string | undefined];
         const resolved = path === "" ? file : join(file, "..", path);
         let exists = true;
-        try { readFileSync(join(root, resolved)); } catch { exists = false; }
+        try {
+          readFileSync(join(root, resolved));
+        } catch {
+          exists = false;
+        }
         if (!exists) broken.push(`${file}: ${target}`);
         else if (anchor && resolved.endsWith(".md") && !anchors(resolved).has(anchor)) broken.push(`${file}: ${target} (no such heading)`);
       }
@@ -111,7 +122,10 @@ describe("user documentation (README.md, docs/, bench/README.md)", () => {
   it("says nothing of the project's internal history, and names no product an example rebuilds", () => {
     const internal = /\bseeds?\b|\bissue\s*#?\d+|the issue's|at commit [0-9a-f]{6,}|not explained yet|NearIQ|NANDA|Nodion|NearNode|NodeData|node-data|Stripe/i;
     const hits = [...files, "CHANGELOG.md"].flatMap((file) =>
-      read(file).split("\n").flatMap((line, i) => (internal.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])));
+      read(file)
+        .split("\n")
+        .flatMap((line, i) => (internal.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
     expect(hits).toEqual([]);
   });
 

@@ -9,7 +9,10 @@ export const root = join(__dirname, "..", "..");
 
 /** README.md and every guide in docs/ (not the generated docs/api/), as paths relative to the root. */
 export function userDocs(): string[] {
-  const guides = readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`);
+  const guides = readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => `docs/${f}`);
   return ["README.md", ...guides];
 }
 
@@ -32,7 +35,10 @@ export function codeBlocks(file: string): CodeBlock[] {
     const start = i + 1;
     let end = start;
     while (end < lines.length && !/^\s*```\s*$/.test(lines[end]!)) end++;
-    const code = lines.slice(start, end).map((l) => l.slice(Math.min(indent, /^\s*/.exec(l)![0].length))).join("\n");
+    const code = lines
+      .slice(start, end)
+      .map((l) => l.slice(Math.min(indent, /^\s*/.exec(l)![0].length)))
+      .join("\n");
     blocks.push({ file, lang: open[2]!, code, line: start + 1 });
     i = end;
   }
@@ -41,7 +47,11 @@ export function codeBlocks(file: string): CodeBlock[] {
 
 /** GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to hyphens. */
 export function anchorOf(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-");
 }
 
 /** The anchors of a markdown file's headings (outside code blocks). */

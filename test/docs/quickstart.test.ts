@@ -26,13 +26,21 @@ function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<
     let out = "";
     let err = "";
     const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms\nstdout: ${out}\nstderr: ${err}`)), ms);
-    child.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       const match = pattern.exec(out);
-      if (match) { clearTimeout(timer); resolve(match); }
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
     });
-    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`exited with ${code} before printing the curl line\nstdout: ${out}\nstderr: ${err}`)); });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before printing the curl line\nstdout: ${out}\nstderr: ${err}`));
+    });
   });
 }
 
@@ -48,9 +56,12 @@ describe("README quickstart", () => {
     let child: ChildProcess | undefined;
     try {
       symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
-      writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
-        compilerOptions: { strict: true, esModuleInterop: true, paths: { keyward: [join(root, "src/index.ts")], "keyward/*": [join(root, "src/*.ts")] } },
-      }));
+      writeFileSync(
+        join(dir, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: { strict: true, esModuleInterop: true, paths: { keyward: [join(root, "src/index.ts")], "keyward/*": [join(root, "src/*.ts")] } },
+        }),
+      );
       writeFileSync(join(dir, "server.ts"), code);
       child = spawn(process.execPath, [join(root, "node_modules/tsx/dist/cli.mjs"), "server.ts"], {
         cwd: dir,

@@ -46,9 +46,15 @@ const tsBlocks = blocks.filter((b) => TS_FENCES.has(b.lang));
 /** The hidden prelude of a block (one line per entry), or an error naming an unknown word. */
 function preludeOf(block: CodeBlock): string[] {
   const assumes = /^\s*\/\/ assumes: (.+)$/m.exec(block.code.split("\n")[0] ?? "");
-  const names = assumes ? assumes[1]!.split(",").map((n) => n.trim()).filter(Boolean) : [];
+  const names = assumes
+    ? assumes[1]!
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean)
+    : [];
   for (const name of names) {
-    if (!(name in VOCABULARY)) throw new Error(`${block.file}:${block.line - 1}: "// assumes: ${name}" is not in the vocabulary (${Object.keys(VOCABULARY).join(", ")})`);
+    if (!(name in VOCABULARY))
+      throw new Error(`${block.file}:${block.line - 1}: "// assumes: ${name}" is not in the vocabulary (${Object.keys(VOCABULARY).join(", ")})`);
   }
   return [...PRELUDE_IMPORTS, ...names.map((n) => VOCABULARY[n]!)];
 }

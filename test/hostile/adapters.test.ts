@@ -62,10 +62,16 @@ describe("one hostile table, every adapter", () => {
     app.use("/either", apiKeyAuth({ keys, header: "x-api-key", bearer: true }));
     app.use("/scoped", apiKeyAuth({ keys }), requireScope("nodes:write"));
     app.use("/down", apiKeyAuth({ keys: downKeys }));
-    app.use((req, res) => { res.json({ id: req.apiKey?.id }); });
+    app.use((req, res) => {
+      res.json({ id: req.apiKey?.id });
+    });
     const server = await listen(app);
     runners.express = async (route, headers) => {
-      const res = await rawRequest(server.port, route, headers.map(([n, v]) => `${n}: ${v}`));
+      const res = await rawRequest(
+        server.port,
+        route,
+        headers.map(([n, v]) => `${n}: ${v}`),
+      );
       return answer(res.status, res.body, (name) => res.headers[name]);
     };
 

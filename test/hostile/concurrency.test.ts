@@ -35,7 +35,9 @@ describe.each(["memory", "sqlite"] as const)("revoke while 100 requests are in f
     let arrivals = 0;
     let revocation: Promise<unknown> | null = null;
     const app = express();
-    app.get("/warm", (_req, res) => { res.end(); });
+    app.get("/warm", (_req, res) => {
+      res.end();
+    });
     app.use((req, _res, next) => {
       (req as unknown as { afterRevoke: boolean }).afterRevoke = revoked;
       if (++arrivals === 30) {
@@ -48,16 +50,21 @@ describe.each(["memory", "sqlite"] as const)("revoke while 100 requests are in f
     });
     const flag = (req: unknown) => (req as { afterRevoke: boolean }).afterRevoke;
     app.use(apiKeyAuth({ keys, formatError: (e, req) => ({ code: e.code, afterRevoke: flag(req) }) }));
-    app.get("/whoami", (req, res) => { res.json({ code: "ok", afterRevoke: flag(req) }); });
+    app.get("/whoami", (req, res) => {
+      res.json({ code: "ok", afterRevoke: flag(req) });
+    });
     const server = await listen(app);
     const base = `http://127.0.0.1:${server.port}`;
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/warm`).then((r) => r.text()))); // open connections first
-    const call = async () => (await fetch(`${base}/whoami`, { headers: { authorization: `Bearer ${secret}` } })).json() as Promise<{ code: string; afterRevoke: boolean }>;
+    const call = async () =>
+      (await fetch(`${base}/whoami`, { headers: { authorization: `Bearer ${secret}` } })).json() as Promise<{ code: string; afterRevoke: boolean }>;
 
-    const results = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
-      await sleep(2 * i); // spread over ~200 ms: the revocation lands while the first reads are pending
-      return call();
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        await sleep(2 * i); // spread over ~200 ms: the revocation lands while the first reads are pending
+        return call();
+      }),
+    );
     await revocation;
 
     const before = results.filter((r) => !r.afterRevoke);

@@ -18,8 +18,15 @@ function plainServer(keys: KeyManager, prepare: Prepare, options: { header?: str
   return listen((req: IncomingMessage, res: ServerResponse) => {
     prepare(req);
     auth(req, res, (err) => {
-      if (err) { res.statusCode = 500; res.end(); return; }
-      guard(req, res, () => { res.setHeader("content-type", "application/json"); res.end(JSON.stringify({ id: req.apiKey?.id })); });
+      if (err) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      guard(req, res, () => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ id: req.apiKey?.id }));
+      });
     });
   });
 }
@@ -27,15 +34,23 @@ function plainServer(keys: KeyManager, prepare: Prepare, options: { header?: str
 /** The same on Express, with `prepare` as a middleware before apiKeyAuth. */
 function expressServer(keys: KeyManager, prepare: Prepare, options: { header?: string } = {}) {
   const app = express();
-  app.use((req, _res, next) => { prepare(req); next(); });
+  app.use((req, _res, next) => {
+    prepare(req);
+    next();
+  });
   app.use(apiKeyAuth({ keys, ...options }));
-  app.get("/", requireScope("nodes:read"), (req, res) => { res.json({ id: req.apiKey?.id }); });
+  app.get("/", requireScope("nodes:read"), (req, res) => {
+    res.json({ id: req.apiKey?.id });
+  });
   return listen(app);
 }
 
 const untouched: Prepare = () => undefined;
 
-describe.each([["plain node:http", plainServer], ["Express", expressServer]] as const)("the key's source on %s", (_name, serve) => {
+describe.each([
+  ["plain node:http", plainServer],
+  ["Express", expressServer],
+] as const)("the key's source on %s", (_name, serve) => {
   let keys: KeyManager;
   let close: () => Promise<void>;
   let secret: string;
@@ -84,7 +99,9 @@ describe.each([["plain node:http", plainServer], ["Express", expressServer]] as 
   });
 
   it("reads the key the client sent even when the app changed req.headers.authorization", async () => {
-    const overwrite: Prepare = (req) => { req.headers.authorization = "Bearer sk_live_not_the_clients_key"; };
+    const overwrite: Prepare = (req) => {
+      req.headers.authorization = "Bearer sk_live_not_the_clients_key";
+    };
     const res = await ask(overwrite, [`Authorization: Bearer ${secret}`]);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ id });

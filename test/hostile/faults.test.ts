@@ -83,7 +83,14 @@ describe("the store fails on the request path: 503, never a pass", () => {
     const store = new MemoryStore();
     const tiers = { free: { monthlyRequests: 10 } };
     const { secret } = await new KeyManager({ store, tiers }).create({ name: "t" });
-    for (const tierOf of [() => { throw new Error("plans db down"); }, async () => { throw new Error("plans db down"); }]) {
+    for (const tierOf of [
+      () => {
+        throw new Error("plans db down");
+      },
+      async () => {
+        throw new Error("plans db down");
+      },
+    ]) {
       const keys = new KeyManager({ store, tiers, tierOf });
       expectStoreDown(await request(makeApp(keys)).get("/whoami").set("Authorization", `Bearer ${secret}`));
       await expect(keys.create({ name: "u" })).rejects.toMatchObject({ code: "store_unavailable" });
@@ -143,7 +150,8 @@ describe("usage flushes that fail", () => {
     const a = await env.keys.create({ name: "a" });
     const b = await env.keys.create({ name: "b" });
     const app = makeApp(env.keys);
-    const hit = (secret: string, n: number) => Promise.all(Array.from({ length: n }, () => request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200)));
+    const hit = (secret: string, n: number) =>
+      Promise.all(Array.from({ length: n }, () => request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200)));
 
     await hit(a.secret, 30);
     counting.fault("recordUsage", "throw");
@@ -179,7 +187,6 @@ describe("usage flushes that fail", () => {
   });
 });
 
-
 describe("SQLite locked by another process", () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
@@ -214,7 +221,10 @@ describe("SQLite locked by another process", () => {
     expect(refused).toMatchObject({ code: "store_unavailable", status: 503 });
     // (Not `rejects.toThrow`: better-sqlite3's error class comes from whichever jest realm loaded the
     // addon first, so `instanceof Error` can be false here. The message is what matters.)
-    const outcome = await keys.flushUsage().then(() => "written", (e: Error) => e.message);
+    const outcome = await keys.flushUsage().then(
+      () => "written",
+      (e: Error) => e.message,
+    );
     expect(outcome).toMatch(/locked|busy/i);
     expect(events).toContain("usage.flush_failed");
     holder.exec("COMMIT");
@@ -242,12 +252,14 @@ describe("close() during traffic", () => {
     const call = () => request(base).get("/whoami").set("Authorization", `Bearer ${secret}`);
     const statuses: number[] = [];
     let closing: Promise<void> | null = null;
-    await Promise.all(Array.from({ length: 150 }, async (_, i) => {
-      await sleep(i);
-      const res = await call();
-      statuses.push(res.status);
-      if (statuses.length === 40) closing = keys.close(); // mid-traffic, with the key in the cache
-    }));
+    await Promise.all(
+      Array.from({ length: 150 }, async (_, i) => {
+        await sleep(i);
+        const res = await call();
+        statuses.push(res.status);
+        if (statuses.length === 40) closing = keys.close(); // mid-traffic, with the key in the cache
+      }),
+    );
     await closing;
     for (let i = 0; i < 5; i++) expectStoreDown(await call()); // a cache hit after close() is refused too
     await server.close();
@@ -268,11 +280,13 @@ describe("close() during traffic", () => {
     counting.fault("consume", { delayMs: 30 });
     const app = makeApp(keys);
     const statuses: number[] = [];
-    const traffic = Promise.all(Array.from({ length: 60 }, async (_, i) => {
-      await sleep(i);
-      const res = await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`);
-      statuses.push(res.status);
-    }));
+    const traffic = Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        await sleep(i);
+        const res = await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`);
+        statuses.push(res.status);
+      }),
+    );
     // Close while some requests wait on their key lookup and others on their rate-limit charge.
     await until(() => (counting.calls.consume ?? 0) >= 5);
     await keys.close();

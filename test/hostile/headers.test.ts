@@ -58,7 +58,9 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
     app.use("/bearer401", apiKeyAuth({ keys, malformedStatus: 401 }));
     app.use("/custom400", apiKeyAuth({ keys, header: "x-api-key", malformedStatus: 400 }));
     app.use("/either401", apiKeyAuth({ keys, header: "x-api-key", bearer: true, malformedStatus: 401 }));
-    app.get(["/bearer", "/custom", "/either", "/bearer401", "/custom400", "/either401"], (req, res) => { res.json({ id: req.apiKey!.id }); });
+    app.get(["/bearer", "/custom", "/either", "/bearer401", "/custom400", "/either401"], (req, res) => {
+      res.json({ id: req.apiKey!.id });
+    });
     const server = await listen(app);
     port = server.port;
     close = server.close;
@@ -151,7 +153,14 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
   });
 
   it("a 64 KiB value on a server that admits big headers gets keyward's 400 without a store call", async () => {
-    const big = await listen(express().use(apiKeyAuth({ keys })).use((_req, res) => { res.end("ok"); }), { maxHeaderSize: 256 * 1024 });
+    const big = await listen(
+      express()
+        .use(apiKeyAuth({ keys }))
+        .use((_req, res) => {
+          res.end("ok");
+        }),
+      { maxHeaderSize: 256 * 1024 },
+    );
     try {
       counting.reset();
       const res = await rawRequest(big.port, "/", [`Authorization: Bearer ${S}${"A".repeat(64 * 1024)}`]);
@@ -188,7 +197,12 @@ describe.each(["memory", "sqlite"] as const)("header abuse against a %s store", 
     ["/either", "Bearer and the custom header, different keys", () => [`Authorization: Bearer ${U}`, `X-API-Key: ${S}`], MALFORMED],
     ["/either", "a malformed Bearer and a good custom header", () => [`Authorization: Bearer ${S} x`, `X-API-Key: ${S}`], MALFORMED],
     ["/either", "a Basic header next to the custom header", () => ["Authorization: Basic dXNlcjpwYXNz", `X-API-Key: ${S}`], OK],
-    ["/either", "two Authorization lines next to the custom header", () => [`Authorization: Bearer ${S}`, `Authorization: Bearer ${S}`, `X-API-Key: ${S}`], MALFORMED],
+    [
+      "/either",
+      "two Authorization lines next to the custom header",
+      () => [`Authorization: Bearer ${S}`, `Authorization: Bearer ${S}`, `X-API-Key: ${S}`],
+      MALFORMED,
+    ],
   ];
 
   it.each(customCases)("%s: %s", async (path, _name, lines, want) => {

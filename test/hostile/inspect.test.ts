@@ -22,7 +22,9 @@ const PASSWORD = "pg-password-never-shown";
 function printed(value: object): string {
   const logged: string[] = [];
   const original = console.log;
-  console.log = (...args: unknown[]) => { logged.push(args.map((a) => inspect(a)).join(" ")); };
+  console.log = (...args: unknown[]) => {
+    logged.push(args.map((a) => inspect(a)).join(" "));
+  };
   try {
     console.log(value);
   } finally {

@@ -93,7 +93,11 @@ describe("revoked, expired, unknown and wrong-mode keys over HTTP", () => {
     const testKey = await env.keys.create({ name: "test-mode", mode: "test" });
     const unknown = new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).generate("live");
     trackSecret(unknown);
-    const app = makeApp(env.keys, {}, (a) => a.get("/live-only", requireMode("live"), (_req, res) => { res.json({ ok: true }); }));
+    const app = makeApp(env.keys, {}, (a) =>
+      a.get("/live-only", requireMode("live"), (_req, res) => {
+        res.json({ ok: true });
+      }),
+    );
     const call = (secret: string, path = "/whoami") => request(app).get(path).set("Authorization", `Bearer ${secret}`);
 
     // The expiring key works (and is cached) until the clock reaches expiresAt exactly.
@@ -117,7 +121,9 @@ describe("revoked, expired, unknown and wrong-mode keys over HTTP", () => {
 
   it("an apiKeyAuth limited to live keys refuses a genuine test key", async () => {
     const testKey = await env.keys.create({ name: "t", mode: "test" });
-    const res = await request(makeApp(env.keys, { modes: ["live"] })).get("/whoami").set("Authorization", `Bearer ${testKey.secret}`);
+    const res = await request(makeApp(env.keys, { modes: ["live"] }))
+      .get("/whoami")
+      .set("Authorization", `Bearer ${testKey.secret}`);
     expect({ status: res.status, code: res.body.error.code }).toEqual({ status: 403, code: "mode_forbidden" });
   });
 });

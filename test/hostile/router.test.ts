@@ -16,7 +16,10 @@ describe("keysRouter under hostile input", () => {
   app.use("/keys", keysRouter({ keys, owner: (req) => req.get("x-user") ?? null }));
   let aliceKey = "";
   beforeAll(async () => {
-    const res = await request(app).post("/keys").set("x-user", "alice").send({ name: "alice's", scopes: ["users:read"] });
+    const res = await request(app)
+      .post("/keys")
+      .set("x-user", "alice")
+      .send({ name: "alice's", scopes: ["users:read"] });
     expect(res.status).toBe(201);
     trackSecret(res.body.secret);
     aliceKey = res.body.key.id;
@@ -44,9 +47,9 @@ describe("keysRouter under hostile input", () => {
     ['{"name":"x","tier":"constructor"}', 422],
     ['{"name":"x","expiresIn":{"valueOf":1}}', 422],
     ['{"name":"x","kind":"__proto__"}', 422],
-    ['[]', 422],
+    ["[]", 422],
     ['"x"', 400],
-    ['null', 400],
+    ["null", 400],
     ['{"name":"x",', 400],
     [`{"name":"x","metadata":${"[".repeat(5000)}${"]".repeat(5000)}}`, 422],
     [`{"name":"${"x".repeat(17 * 1024)}"}`, 413],
@@ -59,17 +62,36 @@ describe("keysRouter under hostile input", () => {
   });
 
   it.each([
-    ["get", "/keys/__proto__"], ["get", "/keys/constructor"], ["get", "/keys/toString/usage"], ["get", "/keys/hasOwnProperty"],
-    ["patch", "/keys/__proto__"], ["delete", "/keys/constructor"], ["post", "/keys/prototype/rotate"],
-    ["get", "/keys/%00"], ["get", "/keys/..%2f..%2fetc"], ["get", "/keys/key_%E2%80%8B"],
+    ["get", "/keys/__proto__"],
+    ["get", "/keys/constructor"],
+    ["get", "/keys/toString/usage"],
+    ["get", "/keys/hasOwnProperty"],
+    ["patch", "/keys/__proto__"],
+    ["delete", "/keys/constructor"],
+    ["post", "/keys/prototype/rotate"],
+    ["get", "/keys/%00"],
+    ["get", "/keys/..%2f..%2fetc"],
+    ["get", "/keys/key_%E2%80%8B"],
   ] as const)("%s %s → 404 not_found", async (method, path) => {
-    const res = await request(app)[method](path).set("x-user", "mallory").set("Content-Type", "application/json").send(method === "get" ? undefined : "{}");
+    const res = await request(app)
+      [method](path)
+      .set("x-user", "mallory")
+      .set("Content-Type", "application/json")
+      .send(method === "get" ? undefined : "{}");
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 404, code: "not_found" });
   });
 
   it.each([
-    "?limit=__proto__", "?limit=1e309", "?limit=-1", "?limit[]=5", "?status=__proto__", "?status[]=active",
-    "?before=constructor", "?mode=toString", "?__proto__[admin]=1", "?constructor[prototype][admin]=1",
+    "?limit=__proto__",
+    "?limit=1e309",
+    "?limit=-1",
+    "?limit[]=5",
+    "?status=__proto__",
+    "?status[]=active",
+    "?before=constructor",
+    "?mode=toString",
+    "?__proto__[admin]=1",
+    "?constructor[prototype][admin]=1",
   ])("GET /keys%s never fails with a 5xx or leaks another owner's key", async (query) => {
     const res = await request(app).get(`/keys${query}`).set("x-user", "mallory");
     expect(res.status).toBeLessThan(500);

@@ -83,7 +83,9 @@ describe("prototype names at creation", () => {
     expect(() => new KeyManager({ store: new MemoryStore(), defaultScopes: ["__proto__"] })).toThrow(KeywardConfigError);
     expect(() => new KeyManager({ store: new MemoryStore(), scopes: ["toString"] })).toThrow(KeywardConfigError);
     expect(() => new KeyManager({ store: new MemoryStore(), implies: { "users:read": ["__proto__"] } })).toThrow(KeywardConfigError);
-    expect(() => new KeyManager({ store: new MemoryStore(), tiers: JSON.parse('{"__proto__": {"maxActiveKeys": 1}}'), defaultTier: "__proto__" })).toThrow(KeywardConfigError);
+    expect(() => new KeyManager({ store: new MemoryStore(), tiers: JSON.parse('{"__proto__": {"maxActiveKeys": 1}}'), defaultTier: "__proto__" })).toThrow(
+      KeywardConfigError,
+    );
     expect(() => requiredScope("__proto__")).toThrow(KeywardConfigError);
     expect(() => requireScope("hasOwnProperty")).toThrow(KeywardConfigError);
     expect(() => requireScope("users:*")).toThrow(KeywardConfigError);
@@ -108,15 +110,23 @@ describe("guards and project selection over HTTP", () => {
     (req as unknown as { apiKey: unknown }).apiKey = { id: "key_x", scopes: ["*"] };
     next();
   });
-  app.get("/spoof", requireScope("users:read"), (_req, res) => { res.json({ ok: true }); });
+  app.get("/spoof", requireScope("users:read"), (_req, res) => {
+    res.json({ ok: true });
+  });
   app.use(apiKeyAuth({ keys: env.keys, projectHeader: "x-project" }));
   // Routes are numbered: a ":" in an Express path would start a route parameter.
   const ROUTE_SCOPES = ["users:read", "users:write", "users", "usersx:read", "user:read", "constructor", "tostring", "admin:read"];
   ROUTE_SCOPES.forEach((scope, i) => {
-    app.get(`/scope/${i}`, requireScope(scope), (_req, res) => { res.json({ ok: true }); });
+    app.get(`/scope/${i}`, requireScope(scope), (_req, res) => {
+      res.json({ ok: true });
+    });
   });
-  app.get("/any", requireAnyScope("constructor", "usersx:read"), (_req, res) => { res.json({ ok: true }); });
-  app.get("/project", (req, res) => { res.json({ project: req.apiKey!.project }); });
+  app.get("/any", requireAnyScope("constructor", "usersx:read"), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get("/project", (req, res) => {
+    res.json({ project: req.apiKey!.project });
+  });
   afterAll(() => env.close());
 
   const secrets = new Map<string, string>();
@@ -135,18 +145,38 @@ describe("guards and project selection over HTTP", () => {
   });
 
   const get = (label: string, path: string, project?: string) => {
-    const r = request(app).get(path).set("Authorization", `Bearer ${secrets.get(label)!}`);
+    const r = request(app)
+      .get(path)
+      .set("Authorization", `Bearer ${secrets.get(label)!}`);
     return project === undefined ? r : r.set("x-project", project);
   };
 
   it.each([
-    ["users:*", "users:read", 200], ["users:*", "users:write", 200], ["users:*", "users", 403], ["users:*", "usersx:read", 403],
-    ["users:*", "user:read", 403], ["users:*", "constructor", 403], ["users:*", "tostring", 403],
-    ["users", "users", 200], ["users", "users:read", 403], ["users", "usersx:read", 403],
-    ["users:read", "users:read", 200], ["users:read", "users:write", 403], ["users:read", "users", 403], ["users:read", "usersx:read", 403],
-    ["*", "users:read", 200], ["*", "usersx:read", 200], ["*", "constructor", 200],
-    ["none", "users:read", 403], ["none", "users", 403], ["none", "constructor", 403], ["none", "tostring", 403],
-    ["constructor", "constructor", 200], ["constructor", "admin:read", 200], ["constructor", "users:read", 403], ["constructor", "tostring", 403],
+    ["users:*", "users:read", 200],
+    ["users:*", "users:write", 200],
+    ["users:*", "users", 403],
+    ["users:*", "usersx:read", 403],
+    ["users:*", "user:read", 403],
+    ["users:*", "constructor", 403],
+    ["users:*", "tostring", 403],
+    ["users", "users", 200],
+    ["users", "users:read", 403],
+    ["users", "usersx:read", 403],
+    ["users:read", "users:read", 200],
+    ["users:read", "users:write", 403],
+    ["users:read", "users", 403],
+    ["users:read", "usersx:read", 403],
+    ["*", "users:read", 200],
+    ["*", "usersx:read", 200],
+    ["*", "constructor", 200],
+    ["none", "users:read", 403],
+    ["none", "users", 403],
+    ["none", "constructor", 403],
+    ["none", "tostring", 403],
+    ["constructor", "constructor", 200],
+    ["constructor", "admin:read", 200],
+    ["constructor", "users:read", 403],
+    ["constructor", "tostring", 403],
   ] as const)("key %p on a route requiring %p → %i", async (label, scope, status) => {
     const res = await get(label, `/scope/${ROUTE_SCOPES.indexOf(scope)}`);
     expect(res.status).toBe(status);
@@ -190,7 +220,10 @@ describe("guards and project selection over HTTP", () => {
   });
 
   it("a repeated project header is refused, not merged", async () => {
-    const res = await request(app).get("/project").set("Authorization", `Bearer ${secrets.get("allow:proj_abc")!}`).set("x-project", ["proj_abc", "proj_abc"] as unknown as string);
+    const res = await request(app)
+      .get("/project")
+      .set("Authorization", `Bearer ${secrets.get("allow:proj_abc")!}`)
+      .set("x-project", ["proj_abc", "proj_abc"] as unknown as string);
     expect({ status: res.status, code: res.body.error.code }).toEqual({ status: 400, code: "invalid_request" });
   });
 

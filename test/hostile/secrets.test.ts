@@ -30,7 +30,14 @@ describe("every surface, with a pepper, on SQLite", () => {
   const tmp = tempDir();
   const counting = countingStore(new SqliteStore(tmp.file("s.db")) as KeyStore);
   const sink: unknown[] = [];
-  const keys = new KeyManager({ store: counting.store, pepper: PEPPER, onEvent: (e) => sink.push(e), sampleAuthSucceeded: 1, rateLimit: { limit: 3, window: "1m" }, usage: { flushInterval: "1h" } });
+  const keys = new KeyManager({
+    store: counting.store,
+    pepper: PEPPER,
+    onEvent: (e) => sink.push(e),
+    sampleAuthSucceeded: 1,
+    rateLimit: { limit: 3, window: "1m" },
+    usage: { flushInterval: "1h" },
+  });
   afterAll(async () => {
     await keys.close();
     tmp.cleanup();
@@ -49,20 +56,32 @@ describe("every surface, with a pepper, on SQLite", () => {
 
     const app = express();
     app.set("env", "development"); // Express's final handler logs forwarded errors outside "test"
-    app.use("/forward", apiKeyAuth({ keys, forwardErrors: true }), (_req, res) => { res.end(); });
+    app.use("/forward", apiKeyAuth({ keys, forwardErrors: true }), (_req, res) => {
+      res.end();
+    });
     app.use(apiKeyAuth({ keys }));
-    app.get("/whoami", (req, res) => { res.json({ apiKey: req.apiKey, inspected: inspect(req.apiKey, { depth: 5 }) }); });
-    app.get("/write", requireScope("notes:write"), (_req, res) => { res.end(); });
+    app.get("/whoami", (req, res) => {
+      res.json({ apiKey: req.apiKey, inspected: inspect(req.apiKey, { depth: 5 }) });
+    });
+    app.get("/write", requireScope("notes:write"), (_req, res) => {
+      res.end();
+    });
     const auth = (s: string) => ({ Authorization: `Bearer ${s}` });
     const responses = [
       await request(app).get("/whoami").set(auth(secret)),
       await request(app).get("/write").set(auth(secret)),
       await request(app).get("/whoami").set(auth(secret)),
       await request(app).get("/whoami").set(auth(secret)), // rate limited now
-      await request(app).get("/whoami").set(auth(`${secret}x`)),
-      await request(app).get("/whoami").set(auth(secret.replace("sk_live_", "sk_test_"))),
+      await request(app)
+        .get("/whoami")
+        .set(auth(`${secret}x`)),
+      await request(app)
+        .get("/whoami")
+        .set(auth(secret.replace("sk_live_", "sk_test_"))),
       await request(app).get(`/whoami?api_key=${secret}`),
-      await request(app).get("/forward").set(auth(`${secret} trailing`)),
+      await request(app)
+        .get("/forward")
+        .set(auth(`${secret} trailing`)),
       await request(app).get("/forward").set(auth(hash)),
     ];
     expect(responses.map((r) => r.status)).toEqual([200, 403, 200, 429, 401, 401, 401, 400, 401]);
@@ -91,7 +110,9 @@ describe("every surface, with a pepper, on SQLite", () => {
       expect(text).not.toContain(PEPPER);
     }
     // Every event type was produced (and the guard checks them all after the file).
-    expect(new Set(allEvents.map((e) => e.type))).toEqual(new Set(["key.created", "key.updated", "key.rotated", "key.revoked", "auth.succeeded", "auth.failed", "usage.flush_failed"]));
+    expect(new Set(allEvents.map((e) => e.type))).toEqual(
+      new Set(["key.created", "key.updated", "key.rotated", "key.revoked", "auth.succeeded", "auth.failed", "usage.flush_failed"]),
+    );
     // Express logged the forwarded refusals (so the capture really saw output), without the key.
     expect(capturedText()).toContain("KeywardError");
   });
@@ -100,14 +121,22 @@ describe("every surface, with a pepper, on SQLite", () => {
     const { secret } = await keys.create({ name: "e" });
     const failures: unknown[] = [];
     for (const call of [
-      () => keys.get(secret).then((k) => { if (k === null) throw new KeywardError("not_found", "null"); }),
+      () =>
+        keys.get(secret).then((k) => {
+          if (k === null) throw new KeywardError("not_found", "null");
+        }),
       () => keys.update(secret, { name: "x" }),
       () => keys.revoke(lastCharChanged(secret)),
       () => keys.rotate(secret),
       () => keys.usage(secret),
       () => keys.create({ name: secret.repeat(4) }),
     ]) {
-      failures.push(await call().then(() => null, (e: unknown) => e));
+      failures.push(
+        await call().then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      );
     }
     for (const error of failures) {
       expect(error).toBeInstanceOf(KeywardError);

@@ -6,11 +6,22 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 
 /** An HTTP server on a random local port, closed by `close()`. */
-export async function listen(handler: RequestListener, options: { maxHeaderSize?: number } = {}): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function listen(
+  handler: RequestListener,
+  options: { maxHeaderSize?: number } = {},
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer({ maxHeaderSize: options.maxHeaderSize }, handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  return { server, port, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** A parsed raw HTTP response. */

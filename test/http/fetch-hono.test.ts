@@ -23,7 +23,10 @@ describe("keyward/fetch", () => {
     web.clock.set(NOW);
     const a = await express.keys.create({ name: "t", tier: "t" });
     const b = await web.keys.create({ name: "t", tier: "t" });
-    const res = await request(makeApp(express.keys, { rateLimitHeaders: "both" })).get("/whoami").set("Authorization", `Bearer ${a.secret}`).expect(200);
+    const res = await request(makeApp(express.keys, { rateLimitHeaders: "both" }))
+      .get("/whoami")
+      .set("Authorization", `Bearer ${a.secret}`)
+      .expect(200);
     const result = await fetchAuth({ keys: web.keys, rateLimitHeaders: "both" })(get({ authorization: `Bearer ${b.secret}` }));
     if (!result.ok) throw new Error("refused");
     expect(result.key?.id).toBe(b.key.id);
@@ -71,7 +74,10 @@ describe("keyward/fetch", () => {
     const auth = fetchAuth({ keys, projectHeader: "x-project" });
     const ok = await auth(get({ authorization: `Bearer ${secret}`, "x-project": "alpha" }));
     expect(ok.ok && ok.key?.project).toBe("alpha");
-    const status = async (project: string) => { const r = await auth(get({ authorization: `Bearer ${secret}`, "x-project": project })); return r.ok ? 200 : r.response.status; };
+    const status = async (project: string) => {
+      const r = await auth(get({ authorization: `Bearer ${secret}`, "x-project": project }));
+      return r.ok ? 200 : r.response.status;
+    };
     expect(await status("beta")).toBe(403);
     expect(await status("not a project!")).toBe(400);
     await close();
@@ -90,7 +96,7 @@ describe("keyward/fetch", () => {
 });
 
 describe("keyward/hono", () => {
-  it("sets a typed c.get(\"apiKey\") and the RateLimit headers; requireScope refuses with the unit given back", async () => {
+  it('sets a typed c.get("apiKey") and the RateLimit headers; requireScope refuses with the unit given back', async () => {
     const { keys, clock, close } = makeKeys({ tiers });
     clock.set(NOW);
     const { secret, key } = await keys.create({ name: "t", tier: "t", scopes: ["notes:read"] });

@@ -4,12 +4,29 @@
  */
 import type { KeyStore } from "keyward";
 
-const METHODS = ["init", "insert", "findByHash", "findById", "list", "update", "revoke", "rotate", "recordUsage", "usage", "consume", "refund", "close"] as const;
+const METHODS = [
+  "init",
+  "insert",
+  "findByHash",
+  "findById",
+  "list",
+  "update",
+  "revoke",
+  "rotate",
+  "recordUsage",
+  "usage",
+  "consume",
+  "refund",
+  "close",
+] as const;
 
 /** Forwards to `inner` until `broken` is set; then every call throws (or rejects, when `async`). */
 export class FlakyStore implements KeyStore {
   broken = false;
-  constructor(inner: KeyStore, readonly mode: "sync" | "async" = "sync") {
+  constructor(
+    inner: KeyStore,
+    readonly mode: "sync" | "async" = "sync",
+  ) {
     for (const m of METHODS) {
       const original = (inner as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[m];
       if (typeof original !== "function") continue;

@@ -36,33 +36,49 @@ function chain(...steps: Array<Middleware | Handler>): Handler {
 }
 
 const frameworks: Array<[name: string, mount: Mount]> = [
-  ["Express 5", (auth, guard, me) => {
-    const app = express5();
-    app.use(auth);
-    app.get("/read", guard, (req, res) => { res.json({ name: req.apiKey!.name }); });
-    app.get("/me", me);
-    return app;
-  }],
-  ["Express 4", (auth, guard, me) => {
-    const app = express4();
-    app.use(auth);
-    app.get("/read", guard, (req: express4.Request, res: express4.Response) => { res.json({ name: req.apiKey!.name }); });
-    app.get("/me", me);
-    return app;
-  }],
-  ["Connect", (auth, guard, me) => {
-    const app = connect();
-    app.use(auth);
-    app.use("/read", guard);
-    app.use("/read", (req: IncomingMessage, res: ServerResponse) => send(res, 200, { name: req.apiKey!.name }));
-    app.use("/me", me);
-    return createServer(app);
-  }],
-  ["node:http", (auth, guard, me) => {
-    const read = chain(auth, guard, (req: IncomingMessage, res: ServerResponse) => send(res, 200, { name: req.apiKey!.name }));
-    const who = chain(auth, me);
-    return createServer((req, res) => (req.url === "/read" ? read : who)(req, res));
-  }],
+  [
+    "Express 5",
+    (auth, guard, me) => {
+      const app = express5();
+      app.use(auth);
+      app.get("/read", guard, (req, res) => {
+        res.json({ name: req.apiKey!.name });
+      });
+      app.get("/me", me);
+      return app;
+    },
+  ],
+  [
+    "Express 4",
+    (auth, guard, me) => {
+      const app = express4();
+      app.use(auth);
+      app.get("/read", guard, (req: express4.Request, res: express4.Response) => {
+        res.json({ name: req.apiKey!.name });
+      });
+      app.get("/me", me);
+      return app;
+    },
+  ],
+  [
+    "Connect",
+    (auth, guard, me) => {
+      const app = connect();
+      app.use(auth);
+      app.use("/read", guard);
+      app.use("/read", (req: IncomingMessage, res: ServerResponse) => send(res, 200, { name: req.apiKey!.name }));
+      app.use("/me", me);
+      return createServer(app);
+    },
+  ],
+  [
+    "node:http",
+    (auth, guard, me) => {
+      const read = chain(auth, guard, (req: IncomingMessage, res: ServerResponse) => send(res, 200, { name: req.apiKey!.name }));
+      const who = chain(auth, me);
+      return createServer((req, res) => (req.url === "/read" ? read : who)(req, res));
+    },
+  ],
 ];
 
 describe.each(frameworks)("%s", (_name, mount) => {
@@ -79,7 +95,9 @@ describe.each(frameworks)("%s", (_name, mount) => {
       const r = await keys.create({ name: "revoked" });
       revoked = r.secret;
       await keys.revoke(r.key.id);
-      server = mount(apiKeyAuth({ keys, formatError: (e) => ({ data: null, error: e.code }) }), requireScope("notes:read"), (req, res) => send(res, 200, { apiKey: req.apiKey }));
+      server = mount(apiKeyAuth({ keys, formatError: (e) => ({ data: null, error: e.code }) }), requireScope("notes:read"), (req, res) =>
+        send(res, 200, { apiKey: req.apiKey }),
+      );
     });
     afterAll(() => keys.close());
 
@@ -93,7 +111,10 @@ describe.each(frameworks)("%s", (_name, mount) => {
     it("answers 401 with the challenge for a missing, unknown or revoked key", async () => {
       const missing = await request(server).get("/me").expect(401, { data: null, error: "missing_key" });
       expect(missing.headers["www-authenticate"]).toBe('Bearer realm="api"');
-      const unknown = await request(server).get("/me").set("Authorization", `Bearer ${keys.format.generate()}`).expect(401, { data: null, error: "invalid_key" });
+      const unknown = await request(server)
+        .get("/me")
+        .set("Authorization", `Bearer ${keys.format.generate()}`)
+        .expect(401, { data: null, error: "invalid_key" });
       expect(unknown.headers["www-authenticate"]).toMatch(/error="invalid_token"/);
       await request(server).get("/me").set("Authorization", `Bearer ${revoked}`).expect(401, { data: null, error: "key_revoked" });
     });

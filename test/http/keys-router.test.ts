@@ -33,12 +33,52 @@ async function refusedWithoutWrite(store: Env["store"], send: () => Promise<requ
 describe("POST / (create)", () => {
   it("creates a key for the signed-in user: 201, secret shown once, no hash in the response", async () => {
     const { app, keys, store } = await setup();
-    const res = await request(app).post("/api/keys").set(U1).send({ name: "ci-deploys", mode: "test", scopes: ["nodes:read"], expiresIn: "90d", metadata: { team: "infra" } });
+    const res = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "ci-deploys", mode: "test", scopes: ["nodes:read"], expiresIn: "90d", metadata: { team: "infra" } });
     expect(res.status).toBe(201);
     expect(res.headers["cache-control"]).toBe("no-store");
     expect(res.body.secret).toMatch(/^sk_test_[0-9A-Za-z]{38}$/);
-    expect(res.body.key).toMatchObject({ name: "ci-deploys", ownerId: "user_1", mode: "test", scopes: ["nodes:read"], status: "active", kind: "user", metadata: { team: "infra" }, requestCount: 0, lastUsedAt: null, rotatedFrom: null, rotatedTo: null });
-    expect(Object.keys(res.body.key).sort()).toEqual(["createdAt", "expiresAt", "id", "kind", "lastUsedAt", "metadata", "mode", "name", "ownerId", "projectId", "projects", "rateLimit", "requestCount", "revokedAt", "rotatedFrom", "rotatedTo", "scopes", "start", "status", "tier", "allowedIps", "disabledAt"].sort());
+    expect(res.body.key).toMatchObject({
+      name: "ci-deploys",
+      ownerId: "user_1",
+      mode: "test",
+      scopes: ["nodes:read"],
+      status: "active",
+      kind: "user",
+      metadata: { team: "infra" },
+      requestCount: 0,
+      lastUsedAt: null,
+      rotatedFrom: null,
+      rotatedTo: null,
+    });
+    expect(Object.keys(res.body.key).sort()).toEqual(
+      [
+        "createdAt",
+        "expiresAt",
+        "id",
+        "kind",
+        "lastUsedAt",
+        "metadata",
+        "mode",
+        "name",
+        "ownerId",
+        "projectId",
+        "projects",
+        "rateLimit",
+        "requestCount",
+        "revokedAt",
+        "rotatedFrom",
+        "rotatedTo",
+        "scopes",
+        "start",
+        "status",
+        "tier",
+        "allowedIps",
+        "disabledAt",
+      ].sort(),
+    );
     expect(Date.parse(res.body.key.expiresAt) - Date.parse(res.body.key.createdAt)).toBe(90 * DAY);
     const stored = await store.findById(res.body.key.id);
     expect(res.text).not.toContain(stored!.hash);
@@ -79,9 +119,32 @@ describe("POST / (create)", () => {
 
   it("refuses a body that is not an object, malformed JSON (400) and an oversized body (413)", async () => {
     const { app, store } = await setup();
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send([{ name: "x" }]), 422, "validation_failed");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).set("Content-Type", "application/json").send('{"name":'), 400, "invalid_request");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", metadata: { a: "z".repeat(20_000) } }), 413, "payload_too_large");
+    await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(U1)
+          .send([{ name: "x" }]),
+      422,
+      "validation_failed",
+    );
+    await refusedWithoutWrite(
+      store,
+      () => request(app).post("/api/keys").set(U1).set("Content-Type", "application/json").send('{"name":'),
+      400,
+      "invalid_request",
+    );
+    await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(U1)
+          .send({ name: "x", metadata: { a: "z".repeat(20_000) } }),
+      413,
+      "payload_too_large",
+    );
   });
 
   it("without a signed-in user answers 401 unauthenticated", async () => {
@@ -93,11 +156,37 @@ describe("POST / (create)", () => {
 
   it("refuses scopes outside allowedScopes(req) with 403 insufficient_scope", async () => {
     const { app, store } = await setup({}, { allowedScopes: () => ["nodes:read", "nodes:write", "reports:*"] });
-    const res = await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:read", "admin:write"] }), 403, "insufficient_scope");
+    const res = await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(U1)
+          .send({ name: "x", scopes: ["nodes:read", "admin:write"] }),
+      403,
+      "insufficient_scope",
+    );
     expect(res.body.error.details).toEqual([{ path: "scopes.1", message: expect.stringContaining("outside") }]);
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:*"] }), 403, "insufficient_scope");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", kind: "project", project: "p1" }), 403, "insufficient_scope");
-    const ok = await request(app).post("/api/keys").set(U1).send({ name: "x", scopes: ["nodes:read", "reports:export"] });
+    await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(U1)
+          .send({ name: "x", scopes: ["nodes:*"] }),
+      403,
+      "insufficient_scope",
+    );
+    await refusedWithoutWrite(
+      store,
+      () => request(app).post("/api/keys").set(U1).send({ name: "x", kind: "project", project: "p1" }),
+      403,
+      "insufficient_scope",
+    );
+    const ok = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "x", scopes: ["nodes:read", "reports:export"] });
     expect(ok.status).toBe(201);
   });
 
@@ -118,8 +207,21 @@ describe("POST / (create)", () => {
     const { app, store } = await setup({}, { allowedScopes: async (req) => roles[req.header("x-user") ?? ""] ?? [] });
     expect((await request(app).post("/api/keys").set(U1).send({ name: "a" }).expect(201)).body.key.scopes).toEqual(["nodes:*", "batches:read"]);
     expect((await request(app).post("/api/keys").set(U2).send({ name: "b" }).expect(201)).body.key.scopes).toEqual(["nodes:read"]);
-    await request(app).post("/api/keys").set(U1).send({ name: "c", scopes: ["nodes:write"] }).expect(201);
-    const refused = await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U2).send({ name: "d", scopes: ["nodes:read", "nodes:write"] }), 403, "insufficient_scope");
+    await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "c", scopes: ["nodes:write"] })
+      .expect(201);
+    const refused = await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(U2)
+          .send({ name: "d", scopes: ["nodes:read", "nodes:write"] }),
+      403,
+      "insufficient_scope",
+    );
     expect(refused.body.error.message).toBe("Not allowed to grant nodes:write: is outside the scopes you may grant.");
   });
 
@@ -147,12 +249,30 @@ describe("POST / (create)", () => {
 
   it("binds keys only to the owner's projects(req): others → 403 project_forbidden", async () => {
     const { app, store } = await setup({}, { projects: (req) => (req.header("x-user") === "user_1" ? ["p1", "p2"] : []) });
-    await request(app).post("/api/keys").set(U1).send({ name: "x", projects: ["p1", "p2"] }).expect(201);
+    await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "x", projects: ["p1", "p2"] })
+      .expect(201);
     const proj = await request(app).post("/api/keys").set(U1).send({ name: "bot", kind: "project", project: "p2" }).expect(201);
     expect(proj.body.key).toMatchObject({ kind: "project", projectId: "p2", scopes: [] });
-    const res = await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).send({ name: "x", projects: ["p1", "p9"] }), 403, "project_forbidden");
+    const res = await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(U1)
+          .send({ name: "x", projects: ["p1", "p9"] }),
+      403,
+      "project_forbidden",
+    );
     expect(res.body.error.details).toEqual([{ path: "projects.1", message: "not one of your projects" }]);
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U2).send({ name: "x", kind: "project", project: "p1" }), 403, "project_forbidden");
+    await refusedWithoutWrite(
+      store,
+      () => request(app).post("/api/keys").set(U2).send({ name: "x", kind: "project", project: "p1" }),
+      403,
+      "project_forbidden",
+    );
   });
 
   it("lets tiers(req) restrict which tier a creator may pick", async () => {
@@ -168,7 +288,12 @@ describe("API-key-authenticated requests", () => {
     const { keys, store } = env;
     const { secret } = await keys.create({ name: "k", ownerId: "user_1" });
     const plain = routerApp(keys);
-    await refusedWithoutWrite(store, () => request(plain).post("/api/keys").set("Authorization", `Bearer ${secret}`).send({ name: "minted" }), 403, "forbidden");
+    await refusedWithoutWrite(
+      store,
+      () => request(plain).post("/api/keys").set("Authorization", `Bearer ${secret}`).send({ name: "minted" }),
+      403,
+      "forbidden",
+    );
     await refusedWithoutWrite(store, () => request(plain).get("/api/keys").set(U1).set("X-Acme-Key", secret), 403, "forbidden");
     const behindAuth = routerApp(keys, {}, (app) => app.use(apiKeyAuth({ keys, header: "x-acme-key" })));
     await refusedWithoutWrite(store, () => request(behindAuth).post("/api/keys").set(U1).set("X-Acme-Key", secret).send({ name: "minted" }), 403, "forbidden");
@@ -185,10 +310,28 @@ describe("API-key-authenticated requests", () => {
     const list = await request(app).get("/api/keys").set(bearer(manager.secret)).expect(200);
     expect(list.body.keys.map((k: { name: string }) => k.name).sort()).toEqual(["mgr", "reader"]);
     await request(app).get(`/api/keys/${other.key.id}`).set(bearer(manager.secret)).expect(404);
-    const made = await request(app).post("/api/keys").set(bearer(manager.secret)).send({ name: "minted", scopes: ["nodes:read"] }).expect(201);
+    const made = await request(app)
+      .post("/api/keys")
+      .set(bearer(manager.secret))
+      .send({ name: "minted", scopes: ["nodes:read"] })
+      .expect(201);
     expect(made.body.key.ownerId).toBe("user_1");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(bearer(manager.secret)).send({ name: "wider", scopes: ["nodes:write"] }), 403, "insufficient_scope");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(bearer(manager.secret)).send({ name: "default-star" }), 403, "insufficient_scope");
+    await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .post("/api/keys")
+          .set(bearer(manager.secret))
+          .send({ name: "wider", scopes: ["nodes:write"] }),
+      403,
+      "insufficient_scope",
+    );
+    await refusedWithoutWrite(
+      store,
+      () => request(app).post("/api/keys").set(bearer(manager.secret)).send({ name: "default-star" }),
+      403,
+      "insufficient_scope",
+    );
     await refusedWithoutWrite(store, () => request(app).get("/api/keys").set(bearer(reader.secret)), 403, "insufficient_scope");
     await refusedWithoutWrite(store, () => request(app).get("/api/keys").set({ Authorization: "Bearer sk_live_madeUpKey" }), 401, "invalid_key");
     const behindAuth = routerApp(keys, { allowApiKeys: { scope: "keys:manage" } }, (a) => a.use(apiKeyAuth({ keys })));
@@ -260,7 +403,11 @@ describe("reading keys", () => {
     await keys.verify(secret);
     await keys.verify(secret);
     const res = await request(app).get(`/api/keys/${key.id}/usage?days=3`).set(U1).expect(200);
-    expect(res.body.usage).toEqual([{ date: "2026-11-22", count: 0 }, { date: "2026-11-23", count: 1 }, { date: "2026-11-24", count: 2 }]);
+    expect(res.body.usage).toEqual([
+      { date: "2026-11-22", count: 0 },
+      { date: "2026-11-23", count: 1 },
+      { date: "2026-11-24", count: 2 },
+    ]);
     expect((await request(app).get(`/api/keys/${key.id}/usage`).set(U1).expect(200)).body.usage).toHaveLength(30);
     await request(app).get(`/api/keys/${key.id}/usage?days=91`).set(U1).expect(422);
     await request(app).get(`/api/keys/${key.id}/usage`).set(U2).expect(404);
@@ -274,7 +421,11 @@ describe("changing keys", () => {
   it("PATCH /:id renames, sets metadata and narrows scopes; widening → 403 insufficient_scope", async () => {
     const { app, keys, store } = await setup();
     const { secret, key } = await keys.create({ name: "k", ownerId: "user_1", scopes: ["nodes:*", "reports:read"] });
-    const res = await request(app).patch(`/api/keys/${key.id}`).set(U1).send({ name: "renamed", metadata: { env: "ci" }, scopes: ["nodes:read"] }).expect(200);
+    const res = await request(app)
+      .patch(`/api/keys/${key.id}`)
+      .set(U1)
+      .send({ name: "renamed", metadata: { env: "ci" }, scopes: ["nodes:read"] })
+      .expect(200);
     expect(res.body.key).toMatchObject({ name: "renamed", metadata: { env: "ci" }, scopes: ["nodes:read"] });
     const verified = await keys.verify(secret);
     expect(verified.ok && verified.key.scopes).toEqual(["nodes:read"]);
@@ -297,14 +448,22 @@ describe("changing keys", () => {
     expect((await keys.verify(oldSecret)).ok).toBe(true);
     await refusedWithoutWrite(store, () => request(app).post(`/api/keys/${key.id}/rotate`).set(U1).send({}), 409, "conflict");
     const listed = await request(app).get("/api/keys").set(U1).expect(200);
-    expect(listed.body.keys.map((k: { rotatedFrom: string | null; rotatedTo: string | null }) => [k.rotatedFrom, k.rotatedTo])).toEqual([[key.id, null], [null, res.body.key.id]]);
+    expect(listed.body.keys.map((k: { rotatedFrom: string | null; rotatedTo: string | null }) => [k.rotatedFrom, k.rotatedTo])).toEqual([
+      [key.id, null],
+      [null, res.body.key.id],
+    ]);
 
     const now = await request(app).post(`/api/keys/${res.body.key.id}/rotate`).set(U1).send({ overlap: 0 }).expect(201);
     expect(now.body.previous.status).toBe("revoked");
     expect((await keys.verify(res.body.secret)).ok).toBe(false);
     const noBody = await request(app).post(`/api/keys/${now.body.key.id}/rotate`).set(U1).expect(201);
     expect(Date.parse(noBody.body.previous.expiresAt) - clock.ms).toBe(DAY);
-    await refusedWithoutWrite(store, () => request(app).post(`/api/keys/${noBody.body.key.id}/rotate`).set(U1).send({ overlap: "soon" }), 422, "validation_failed");
+    await refusedWithoutWrite(
+      store,
+      () => request(app).post(`/api/keys/${noBody.body.key.id}/rotate`).set(U1).send({ overlap: "soon" }),
+      422,
+      "validation_failed",
+    );
     await refusedWithoutWrite(store, () => request(app).post(`/api/keys/${noBody.body.key.id}/rotate`).set(U2).send({}), 404, "not_found");
   });
 
@@ -326,7 +485,11 @@ describe("envelopes and CSRF", () => {
     const present: KeysRouterOptions["present"] = (k) => ({ id: k.id, name: k.name, scopes: k.scopes, last_used_at: k.lastUsedAt, revoked_at: k.revokedAt });
     const { app } = await setup({}, { present });
     const shape = ["id", "last_used_at", "name", "revoked_at", "scopes"];
-    const created = await request(app).post("/api/keys").set(U1).send({ name: "ci", scopes: ["nodes:read"] }).expect(201);
+    const created = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "ci", scopes: ["nodes:read"] })
+      .expect(201);
     expect(Object.keys(created.body.key).sort()).toEqual(shape);
     expect(created.body.key).toMatchObject({ name: "ci", last_used_at: null });
     expect(created.body.secret).toMatch(/^sk_live_/);
@@ -372,14 +535,26 @@ describe("envelopes and CSRF", () => {
 
   it("accepts same-origin browser requests and reads through GET from anywhere", async () => {
     const { app } = await setup();
-    await request(app).post("/api/keys").set(U1).set("Host", "app.example").set("Origin", "https://app.example").set("Sec-Fetch-Site", "same-origin").send({ name: "x" }).expect(201);
+    await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .set("Host", "app.example")
+      .set("Origin", "https://app.example")
+      .set("Sec-Fetch-Site", "same-origin")
+      .send({ name: "x" })
+      .expect(201);
     await request(app).get("/api/keys").set(U1).set("Sec-Fetch-Site", "cross-site").expect(200);
   });
 
   it("refuses an HTML form post or text/plain body with 415 unsupported_media_type; csrf: false turns checks off", async () => {
     const { app, store, keys } = await setup();
     await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).type("form").send("name=x"), 415, "unsupported_media_type");
-    await refusedWithoutWrite(store, () => request(app).post("/api/keys").set(U1).set("Content-Type", "text/plain").send('{"name":"x"}'), 415, "unsupported_media_type");
+    await refusedWithoutWrite(
+      store,
+      () => request(app).post("/api/keys").set(U1).set("Content-Type", "text/plain").send('{"name":"x"}'),
+      415,
+      "unsupported_media_type",
+    );
     const open = routerApp(keys, { csrf: false });
     await request(open).post("/api/keys").set(U1).set("Origin", "https://elsewhere.example").send({ name: "x" }).expect(201);
   });
@@ -415,7 +590,11 @@ describe("store failures", () => {
       () => request(app).delete(`/api/keys/${key.id}`).set(U1),
     ]) {
       const res = await send();
-      expect({ status: res.status, code: res.body.error.code, retry: res.headers["retry-after"] }).toEqual({ status: 503, code: "store_unavailable", retry: "1" });
+      expect({ status: res.status, code: res.body.error.code, retry: res.headers["retry-after"] }).toEqual({
+        status: 503,
+        code: "store_unavailable",
+        retry: "1",
+      });
       expect(res.text).not.toContain("disk gone");
     }
     store.down = false;
@@ -440,8 +619,12 @@ describe("mounting and options", () => {
     env = makeKeys();
     const app = express();
     app.use(keysRouter({ keys: env.keys, owner: () => null }));
-    app.get("/v1/status", (_req, res) => { res.json({ ok: true }); });
-    app.post("/v1/items", (_req, res) => { res.status(201).json({ ok: true }); });
+    app.get("/v1/status", (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.post("/v1/items", (_req, res) => {
+      res.status(201).json({ ok: true });
+    });
     await request(app).get("/v1/status").expect(200);
     await request(app).post("/v1/items").type("form").send("a=b").expect(201);
     await request(app).get("/").expect(401);

@@ -8,15 +8,28 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import { Socket } from "node:net";
 import request from "supertest";
 import {
-  KeyManager, KeywardError, MemoryStore, apiKeyAuth, requireAnyScope, requireMode, requireScope,
-  type ApiKeyAuthOptions, type KeywardEvent,
+  KeyManager,
+  KeywardError,
+  MemoryStore,
+  apiKeyAuth,
+  requireAnyScope,
+  requireMode,
+  requireScope,
+  type ApiKeyAuthOptions,
+  type KeywardEvent,
 } from "keyward";
 import { TestClock, lastCharChanged } from "../helpers";
 import { FlakyStore } from "./flaky-store";
 
 const clock = new TestClock();
 const events: KeywardEvent[] = [];
-const keys = new KeyManager({ store: new MemoryStore(), clock: clock.now, onEvent: (e) => events.push(e), usage: false, scopes: ["nodes:read", "nodes:write", "batches:write", "analytics:read", "reports:read"] });
+const keys = new KeyManager({
+  store: new MemoryStore(),
+  clock: clock.now,
+  onEvent: (e) => events.push(e),
+  usage: false,
+  scopes: ["nodes:read", "nodes:write", "batches:write", "analytics:read", "reports:read"],
+});
 const secrets = {} as Record<"reader" | "writer" | "test" | "revoked" | "expired" | "limited" | "restricted" | "unknown", string>;
 
 beforeAll(async () => {
@@ -45,11 +58,21 @@ function expectNoSecret(text: string) {
 function makeApp(options: ApiKeyAuthOptions = {}) {
   const app = express();
   app.use(apiKeyAuth({ keys, ...options }));
-  app.get("/whoami", (req, res) => { res.json({ apiKey: req.apiKey ?? null }); });
-  app.get("/nodes", requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
-  app.post("/nodes", requireScope("nodes:write", "batches:write"), (_req, res) => { res.status(201).json({ ok: true }); });
-  app.get("/report", requireAnyScope("analytics:read", "reports:read"), (_req, res) => { res.json({ ok: true }); });
-  app.post("/payouts", requireMode("live"), (_req, res) => { res.status(201).json({ ok: true }); });
+  app.get("/whoami", (req, res) => {
+    res.json({ apiKey: req.apiKey ?? null });
+  });
+  app.get("/nodes", requireScope("nodes:read"), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.post("/nodes", requireScope("nodes:write", "batches:write"), (_req, res) => {
+    res.status(201).json({ ok: true });
+  });
+  app.get("/report", requireAnyScope("analytics:read", "reports:read"), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.post("/payouts", requireMode("live"), (_req, res) => {
+    res.status(201).json({ ok: true });
+  });
   return app;
 }
 const app = makeApp();
@@ -117,7 +140,10 @@ describe("custom header", () => {
       expect(res.body.error.code).toBe("invalid_key");
       expectNoSecret(JSON.stringify(res.body) + JSON.stringify(res.headers));
     }
-    await request(custom).get("/whoami").set("x-acme-key", [secrets.reader, secrets.reader] as never).expect(401);
+    await request(custom)
+      .get("/whoami")
+      .set("x-acme-key", [secrets.reader, secrets.reader] as never)
+      .expect(401);
   });
 });
 
@@ -149,7 +175,9 @@ describe("guards", () => {
     await request(app).get("/nodes").set("Authorization", bearer(secrets.reader)).expect(200);
     const res = await request(app).post("/nodes").set("Authorization", bearer(secrets.writer)).expect(403);
     expect(res.body.error).toEqual({ code: "insufficient_scope", message: "This key lacks the required scope: batches:write." });
-    expect(res.headers["www-authenticate"]).toBe('Bearer realm="api", error="insufficient_scope", error_description="This key lacks the required scope: batches:write.", scope="batches:write"');
+    expect(res.headers["www-authenticate"]).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="This key lacks the required scope: batches:write.", scope="batches:write"',
+    );
     const none = await request(app).post("/nodes").set("Authorization", bearer(secrets.reader)).expect(403);
     expect(none.body.error.message).toBe("This key lacks the required scopes: nodes:write, batches:write.");
     expect(none.headers["www-authenticate"]).toContain('scope="nodes:write batches:write"');
@@ -165,7 +193,9 @@ describe("guards", () => {
   });
   it("a guard without apiKeyAuth before it refuses with 401 missing_key", async () => {
     const bare = express();
-    bare.get("/", requireScope("nodes:read"), (_req, res) => { res.json({}); });
+    bare.get("/", requireScope("nodes:read"), (_req, res) => {
+      res.json({});
+    });
     const res = await request(bare).get("/").set("Authorization", bearer(secrets.reader)).expect(401);
     expect(res.body.error.code).toBe("missing_key");
   });
@@ -177,17 +207,74 @@ describe("refusals", () => {
   type Row = [code: string, status: number, send: () => request.Test, challenge: RegExp | null];
   const rows: Row[] = [
     ["missing_key", 401, () => request(only).get("/whoami"), /^Bearer realm="api"$/],
-    ["missing_key (other scheme)", 401, () => request(only).get("/whoami").set("Authorization", `Basic ${Buffer.from("a:b").toString("base64")}`), /^Bearer realm="api"$/],
-    ["invalid_request (two tokens)", 400, () => request(only).get("/whoami").set("Authorization", "Bearer a b"), /^Bearer realm="api", error="invalid_request", error_description="[^"]+"$/],
+    [
+      "missing_key (other scheme)",
+      401,
+      () =>
+        request(only)
+          .get("/whoami")
+          .set("Authorization", `Basic ${Buffer.from("a:b").toString("base64")}`),
+      /^Bearer realm="api"$/,
+    ],
+    [
+      "invalid_request (two tokens)",
+      400,
+      () => request(only).get("/whoami").set("Authorization", "Bearer a b"),
+      /^Bearer realm="api", error="invalid_request", error_description="[^"]+"$/,
+    ],
     ["invalid_request (empty token)", 400, () => request(only).get("/whoami").set("Authorization", "Bearer "), /error="invalid_request"/],
-    ["invalid_request (10 kB header)", 400, () => request(only).get("/whoami").set("Authorization", `Bearer ${"a".repeat(10_240)}`), /error="invalid_request", error_description="The credential is too long."/],
-    ["invalid_request (two Authorization headers)", 400, () => request(only).get("/whoami").set("Authorization", [bearer(secrets.reader), bearer(secrets.reader)] as never), /error="invalid_request"/],
-    ["invalid_request (bad project header)", 400, () => request(only).get("/whoami").set("Authorization", bearer(secrets.reader)).set("x-project", "a b"), /error="invalid_request"/],
-    ["invalid_key (typo)", 401, () => request(only).get("/whoami").set("Authorization", bearer(lastCharChanged(secrets.reader))), /^Bearer realm="api", error="invalid_token", error_description="The API key is invalid."$/],
+    [
+      "invalid_request (10 kB header)",
+      400,
+      () =>
+        request(only)
+          .get("/whoami")
+          .set("Authorization", `Bearer ${"a".repeat(10_240)}`),
+      /error="invalid_request", error_description="The credential is too long."/,
+    ],
+    [
+      "invalid_request (two Authorization headers)",
+      400,
+      () =>
+        request(only)
+          .get("/whoami")
+          .set("Authorization", [bearer(secrets.reader), bearer(secrets.reader)] as never),
+      /error="invalid_request"/,
+    ],
+    [
+      "invalid_request (bad project header)",
+      400,
+      () => request(only).get("/whoami").set("Authorization", bearer(secrets.reader)).set("x-project", "a b"),
+      /error="invalid_request"/,
+    ],
+    [
+      "invalid_key (typo)",
+      401,
+      () =>
+        request(only)
+          .get("/whoami")
+          .set("Authorization", bearer(lastCharChanged(secrets.reader))),
+      /^Bearer realm="api", error="invalid_token", error_description="The API key is invalid."$/,
+    ],
     ["invalid_key (unknown)", 401, () => request(only).get("/whoami").set("Authorization", bearer(secrets.unknown)), /error="invalid_token"/],
-    ["key_revoked", 401, () => request(only).get("/whoami").set("Authorization", bearer(secrets.revoked)), /error="invalid_token", error_description="The API key has been revoked."/],
-    ["key_expired", 401, () => request(only).get("/whoami").set("Authorization", bearer(secrets.expired)), /error="invalid_token", error_description="The API key has expired."/],
-    ["insufficient_scope", 403, () => request(only).post("/nodes").set("Authorization", bearer(secrets.reader)), /error="insufficient_scope", .*scope="nodes:write batches:write"$/],
+    [
+      "key_revoked",
+      401,
+      () => request(only).get("/whoami").set("Authorization", bearer(secrets.revoked)),
+      /error="invalid_token", error_description="The API key has been revoked."/,
+    ],
+    [
+      "key_expired",
+      401,
+      () => request(only).get("/whoami").set("Authorization", bearer(secrets.expired)),
+      /error="invalid_token", error_description="The API key has expired."/,
+    ],
+    [
+      "insufficient_scope",
+      403,
+      () => request(only).post("/nodes").set("Authorization", bearer(secrets.reader)),
+      /error="insufficient_scope", .*scope="nodes:write batches:write"$/,
+    ],
     ["mode_forbidden", 403, () => request(only).get("/whoami").set("Authorization", bearer(secrets.test)), null],
     ["project_forbidden", 403, () => request(only).get("/whoami").set("Authorization", bearer(secrets.restricted)).set("x-project", "p2"), null],
     ["rate_limited", 429, () => request(only).get("/whoami").set("Authorization", bearer(secrets.limited)), null],
@@ -214,7 +301,9 @@ describe("refusals", () => {
   });
 
   it("honours a custom realm", async () => {
-    const res = await request(makeApp({ realm: "acme" })).get("/whoami").expect(401);
+    const res = await request(makeApp({ realm: "acme" }))
+      .get("/whoami")
+      .expect(401);
     expect(res.headers["www-authenticate"]).toBe('Bearer realm="acme"');
   });
 });
@@ -230,8 +319,14 @@ describe("formatError and forwardErrors", () => {
   });
 
   it("a formatError that throws goes to next(err)", async () => {
-    const a = makeApp({ formatError: () => { throw new Error("formatter broke"); } });
-    a.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => { res.status(500).json({ handled: err.message }); });
+    const a = makeApp({
+      formatError: () => {
+        throw new Error("formatter broke");
+      },
+    });
+    a.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).json({ handled: err.message });
+    });
     await request(a).get("/whoami").expect(500, { handled: "formatter broke" });
   });
 
@@ -249,8 +344,16 @@ describe("formatError and forwardErrors", () => {
     expect(got).toHaveLength(3);
     const [first, second, third] = got as KeywardError[];
     expect(first).toBeInstanceOf(KeywardError);
-    expect(first).toMatchObject({ status: 401, code: "key_revoked", headers: { "WWW-Authenticate": expect.stringMatching(/^Bearer realm="api", error="invalid_token"/), "Cache-Control": "no-store" } });
-    expect(second).toMatchObject({ status: 403, code: "insufficient_scope", headers: { "WWW-Authenticate": expect.stringContaining('error="insufficient_scope"') } });
+    expect(first).toMatchObject({
+      status: 401,
+      code: "key_revoked",
+      headers: { "WWW-Authenticate": expect.stringMatching(/^Bearer realm="api", error="invalid_token"/), "Cache-Control": "no-store" },
+    });
+    expect(second).toMatchObject({
+      status: 403,
+      code: "insufficient_scope",
+      headers: { "WWW-Authenticate": expect.stringContaining('error="insufficient_scope"') },
+    });
     expect(third).not.toBe(first); // not a shared instance a handler could mutate
   });
 
@@ -269,7 +372,9 @@ describe("store failures fail closed", () => {
     const { secret } = await failing.create({ name: "k", scopes: ["nodes:read"] });
     const a = express();
     a.use(apiKeyAuth({ keys: failing, required: false }));
-    a.get("/", requireScope("nodes:read"), (_req, res) => { res.json({ ok: true }); });
+    a.get("/", requireScope("nodes:read"), (_req, res) => {
+      res.json({ ok: true });
+    });
     await request(a).get("/").set("Authorization", bearer(secret)).expect(200);
     store.broken = true;
     const res = await request(a).get("/").set("Authorization", bearer(secret)).expect(503);
@@ -293,7 +398,10 @@ describe("store failures fail closed", () => {
     const got: KeywardError[] = [];
     const a = express();
     a.use(apiKeyAuth({ keys: failing, forwardErrors: true }));
-    a.use((err: KeywardError, _req: express.Request, res: express.Response, _next: express.NextFunction) => { got.push(err); res.status(err.status).end(); });
+    a.use((err: KeywardError, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      got.push(err);
+      res.status(err.status).end();
+    });
     await request(a).get("/").set("Authorization", bearer(secret)).expect(503);
     expect(got[0]).toMatchObject({ code: "store_unavailable", status: 503, headers: { "Retry-After": "1" } });
     expect((got[0]!.cause as Error).message).toContain("ECONNREFUSED"); // for the app's logs only
@@ -351,7 +459,11 @@ describe("req.apiKey", () => {
     expect(swapped.apiKey?.name).toBe("writer");
     // The record kept for the guards never shows in serialisation.
     expect(JSON.stringify(plain.apiKey)).not.toContain(secrets.reader.slice(8));
-    expect(Object.getOwnPropertySymbols(plain).map((s) => String(s)).join()).not.toContain(secrets.reader.slice(8));
+    expect(
+      Object.getOwnPropertySymbols(plain)
+        .map((s) => String(s))
+        .join(),
+    ).not.toContain(secrets.reader.slice(8));
   });
 
   it("keeps each swapped-prototype request's key apart, even when two requests share one rawHeaders array", () => {
@@ -399,7 +511,9 @@ describe("req.apiKey", () => {
   it("over real HTTP under Express, two requests in flight each see their own key", async () => {
     const slow = express();
     slow.use(apiKeyAuth({ keys }));
-    slow.get("/me", (req, res) => { setTimeout(() => res.json({ name: req.apiKey?.name }), 20); });
+    slow.get("/me", (req, res) => {
+      setTimeout(() => res.json({ name: req.apiKey?.name }), 20);
+    });
     const [a, b] = await Promise.all([
       request(slow).get("/me").set("Authorization", bearer(secrets.reader)),
       request(slow).get("/me").set("Authorization", bearer(secrets.writer)),

@@ -22,15 +22,25 @@ describe("modes", () => {
     const data: Record<string, string[]> = { live: ["real-customer"], test: ["fake-customer"] };
     const app = express();
     app.use(apiKeyAuth({ keys }));
-    app.get("/v1/customers", (req, res) => { res.json({ mode: req.apiKey!.mode, customers: data[req.apiKey!.mode!] }); });
-    expect((await request(app).get("/v1/customers").set("Authorization", `Bearer ${live}`).expect(200)).body).toEqual({ mode: "live", customers: ["real-customer"] });
-    expect((await request(app).get("/v1/customers").set("Authorization", `Bearer ${test}`).expect(200)).body).toEqual({ mode: "test", customers: ["fake-customer"] });
+    app.get("/v1/customers", (req, res) => {
+      res.json({ mode: req.apiKey!.mode, customers: data[req.apiKey!.mode!] });
+    });
+    expect((await request(app).get("/v1/customers").set("Authorization", `Bearer ${live}`).expect(200)).body).toEqual({
+      mode: "live",
+      customers: ["real-customer"],
+    });
+    expect((await request(app).get("/v1/customers").set("Authorization", `Bearer ${test}`).expect(200)).body).toEqual({
+      mode: "test",
+      customers: ["fake-customer"],
+    });
   });
 
   it("apiKeyAuth({ modes }) refuses keys of other modes with 403 mode_forbidden", async () => {
     const app = express();
     app.use(apiKeyAuth({ keys, modes: ["live"] }));
-    app.get("/", (req, res) => { res.json({ mode: req.apiKey!.mode }); });
+    app.get("/", (req, res) => {
+      res.json({ mode: req.apiKey!.mode });
+    });
     await request(app).get("/").set("Authorization", `Bearer ${live}`).expect(200, { mode: "live" });
     const res = await request(app).get("/").set("Authorization", `Bearer ${test}`).expect(403);
     expect(res.body).toEqual({ error: { code: "mode_forbidden", message: "This route accepts only live keys." } });
@@ -40,11 +50,20 @@ describe("modes", () => {
   it("requireMode() refuses per route", async () => {
     const app = express();
     app.use(apiKeyAuth({ keys }));
-    app.post("/v1/payouts", requireMode("live"), (_req, res) => { res.status(201).json({}); });
-    app.post("/v1/sandbox", requireMode("test"), (_req, res) => { res.status(201).json({}); });
-    app.get("/v1/either", requireMode("test", "live"), (_req, res) => { res.json({}); });
+    app.post("/v1/payouts", requireMode("live"), (_req, res) => {
+      res.status(201).json({});
+    });
+    app.post("/v1/sandbox", requireMode("test"), (_req, res) => {
+      res.status(201).json({});
+    });
+    app.get("/v1/either", requireMode("test", "live"), (_req, res) => {
+      res.json({});
+    });
     await request(app).post("/v1/payouts").set("Authorization", `Bearer ${live}`).expect(201);
-    await request(app).post("/v1/payouts").set("Authorization", `Bearer ${test}`).expect(403, { error: { code: "mode_forbidden", message: "This route accepts only live keys." } });
+    await request(app)
+      .post("/v1/payouts")
+      .set("Authorization", `Bearer ${test}`)
+      .expect(403, { error: { code: "mode_forbidden", message: "This route accepts only live keys." } });
     await request(app).post("/v1/sandbox").set("Authorization", `Bearer ${live}`).expect(403);
     await request(app).get("/v1/either").set("Authorization", `Bearer ${test}`).expect(200);
   });
@@ -54,7 +73,10 @@ describe("modes", () => {
     expect(!r.ok && r.error.code).toBe("mode_forbidden");
     expect((await keys.list({ mode: "live" })).keys.map((k) => k.name)).toEqual(["prod"]);
     expect((await keys.list({ mode: "test" })).keys.map((k) => k.name)).toEqual(["dev"]);
-    await expect(keys.create({ name: "x", mode: "prod" })).rejects.toMatchObject({ code: "validation_failed", details: [{ path: "mode", message: "must be one of test, live" }] });
+    await expect(keys.create({ name: "x", mode: "prod" })).rejects.toMatchObject({
+      code: "validation_failed",
+      details: [{ path: "mode", message: "must be one of test, live" }],
+    });
   });
 
   it("keys never cross modes: a live key re-labelled as test fails the checksum", async () => {

@@ -11,7 +11,11 @@ async function setup(style?: RateLimitHeaderStyle) {
   const made = makeKeys({ tiers });
   made.clock.set(NOW);
   const { secret } = await made.keys.create({ name: "t", tier: "t", scopes: ["notes:read"] });
-  const app = makeApp(made.keys, style === undefined ? {} : { rateLimitHeaders: style }, (a) => a.post("/notes", requireScope("notes:write"), (_req, res) => { res.end(); }));
+  const app = makeApp(made.keys, style === undefined ? {} : { rateLimitHeaders: style }, (a) =>
+    a.post("/notes", requireScope("notes:write"), (_req, res) => {
+      res.end();
+    }),
+  );
   return { ...made, secret, app };
 }
 
@@ -25,7 +29,7 @@ describe("RateLimit headers", () => {
     await close();
   });
 
-  it("writes the legacy RateLimit-Limit/Remaining/Reset trio for the tightest policy with rateLimitHeaders: \"legacy\"", async () => {
+  it('writes the legacy RateLimit-Limit/Remaining/Reset trio for the tightest policy with rateLimitHeaders: "legacy"', async () => {
     const { app, secret, close } = await setup("legacy");
     const res = await request(app).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
     expect(res.headers["ratelimit-limit"]).toBe("10");
@@ -36,7 +40,7 @@ describe("RateLimit headers", () => {
     await close();
   });
 
-  it("writes both sets with \"both\" and none with false", async () => {
+  it('writes both sets with "both" and none with false', async () => {
     const both = await setup("both");
     const a = await request(both.app).get("/whoami").set("Authorization", `Bearer ${both.secret}`).expect(200);
     expect(a.headers["ratelimit"]).toBeDefined();

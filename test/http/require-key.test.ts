@@ -9,7 +9,13 @@ function setup() {
   const pro = new Set(["acct_pro"]);
   const app = express();
   app.use(apiKeyAuth({ keys, formatError: (e) => ({ data: null, error: e.message }) }));
-  app.get("/insights", requireKey((key) => pro.has(key.ownerId ?? ""), "This endpoint needs the Pro plan."), (req, res) => { res.json({ data: req.apiKey!.ownerId, error: null }); });
+  app.get(
+    "/insights",
+    requireKey((key) => pro.has(key.ownerId ?? ""), "This endpoint needs the Pro plan."),
+    (req, res) => {
+      res.json({ data: req.apiKey!.ownerId, error: null });
+    },
+  );
   return { keys, app, events };
 }
 

@@ -59,7 +59,17 @@ describe("secretScanning()", () => {
     expect((await keys.get(key.id))!.status).toBe("revoked");
     expect((await keys.verify(secret)).ok).toBe(false);
     const leaked = events.filter((e) => e.type === "key.leaked");
-    expect(leaked).toEqual([expect.objectContaining({ type: "key.leaked", keyId: key.id, name: "ci", mode: "live", url: "https://github.com/o/r/blob/abc/config.ts#L2", source: "content", action: "revoke" })]);
+    expect(leaked).toEqual([
+      expect.objectContaining({
+        type: "key.leaked",
+        keyId: key.id,
+        name: "ci",
+        mode: "live",
+        url: "https://github.com/o/r/blob/abc/config.ts#L2",
+        source: "content",
+        action: "revoke",
+      }),
+    ]);
     expect(JSON.stringify(events)).not.toContain(secret);
 
     // A retry (re-signed: ECDSA signatures differ each time) and an exact replay: the same answer, no second event.
@@ -96,13 +106,22 @@ describe("secretScanning()", () => {
 
   it("notify and a function action report the key and leave it active", async () => {
     const seen: string[] = [];
-    for (const action of ["notify", (key: { id: string }) => { seen.push(key.id); }] as const) {
+    for (const action of [
+      "notify",
+      (key: { id: string }) => {
+        seen.push(key.id);
+      },
+    ] as const) {
       const { keys, events, post } = await setup(action);
       const { secret, key } = await keys.create({ name: "ci" });
       const res = await post(JSON.stringify([{ token: secret, type: "t", url: "https://gist.github.com/x", source: "gist_content" }]));
       expect(res.body[0].label).toBe("true_positive");
       expect((await keys.get(key.id))!.status).toBe("active");
-      expect(events.find((e) => e.type === "key.leaked")).toMatchObject({ keyId: key.id, action: typeof action === "string" ? "notify" : "function", source: "gist_content" });
+      expect(events.find((e) => e.type === "key.leaked")).toMatchObject({
+        keyId: key.id,
+        action: typeof action === "string" ? "notify" : "function",
+        source: "gist_content",
+      });
     }
     expect(seen).toHaveLength(1);
   });

@@ -32,8 +32,12 @@ describe("zero-config apiKeyAuth()", () => {
     expect(defaultDatabasePath()).toBe(file);
     const app = express();
     app.use(apiKeyAuth());
-    app.get("/notes", requireScope("notes:read"), (req, res) => { res.json({ name: req.apiKey!.name, mode: req.apiKey!.mode }); });
-    app.post("/notes", requireScope("notes:write"), (_req, res) => { res.status(201).end(); });
+    app.get("/notes", requireScope("notes:read"), (req, res) => {
+      res.json({ name: req.apiKey!.name, mode: req.apiKey!.mode });
+    });
+    app.post("/notes", requireScope("notes:write"), (_req, res) => {
+      res.status(201).end();
+    });
     await request(app).get("/notes").set("Authorization", `Bearer ${secret}`).expect(200, { name: "cli-made", mode: "test" });
     await request(app).post("/notes").set("Authorization", `Bearer ${secret}`).expect(403);
     await request(app).get("/notes").expect(401);
@@ -47,7 +51,9 @@ describe("zero-config apiKeyAuth()", () => {
     // A key revoked through the shared manager is refused at once by a zero-config middleware.
     const app = express();
     app.use(apiKeyAuth({ required: true }));
-    app.get("/", (_req, res) => { res.json({}); });
+    app.get("/", (_req, res) => {
+      res.json({});
+    });
     await request(app).get("/").set("Authorization", `Bearer ${secret}`).expect(200);
     const id = (await keys.list({ mode: "test" })).keys[0]!.id;
     await keys.revoke(id);

@@ -7,7 +7,13 @@ import { countingStore } from "../counting-store";
 function setup(cache?: false | { max?: number; ttl?: string | number; unknownMax?: number }, maxStaleness?: string) {
   const counted = countingStore(new MemoryStore());
   const clock = new TestClock();
-  const keys = new KeyManager({ store: counted.store, clock: clock.now, usage: false, ...(cache === undefined ? {} : { cache }), ...(maxStaleness ? { maxStaleness } : {}) });
+  const keys = new KeyManager({
+    store: counted.store,
+    clock: clock.now,
+    usage: false,
+    ...(cache === undefined ? {} : { cache }),
+    ...(maxStaleness ? { maxStaleness } : {}),
+  });
   return { keys, clock, counted, reads: () => counted.count("findByHash") };
 }
 
@@ -95,7 +101,11 @@ describe("verification cache", () => {
   it("drops the entry at once on update, revoke and rotate", async () => {
     const { keys, reads } = setup({ ttl: "1h" });
     const { secret, key } = await keys.create({ name: "ci", scopes: ["notes:read"] });
-    const app = makeApp(keys, {}, (a) => a.post("/notes", requireScope("notes:write"), (_req, res) => { res.status(201).end(); }));
+    const app = makeApp(keys, {}, (a) =>
+      a.post("/notes", requireScope("notes:write"), (_req, res) => {
+        res.status(201).end();
+      }),
+    );
     const post = () => request(app).post("/notes").set("Authorization", `Bearer ${secret}`);
     await post().expect(403);
     await keys.update(key.id, { scopes: ["notes:read", "notes:write"] });

@@ -12,7 +12,11 @@ describe("onEvent", () => {
     await keys.update(key.id, { name: "ci-2" });
     const rotated = await keys.rotate(key.id, { overlap: "1h" });
     const limited = await keys.create({ name: "limited", tier: "free", mode: "test" });
-    const app = makeApp(keys, {}, (a) => a.post("/notes", requireScope("notes:write"), (_req, res) => { res.end(); }));
+    const app = makeApp(keys, {}, (a) =>
+      a.post("/notes", requireScope("notes:write"), (_req, res) => {
+        res.end();
+      }),
+    );
     const send = (s?: string, path = "/whoami", method: "get" | "post" = "get") => {
       const r = request(app)[method](path).set("X-Request-Id", "req-42");
       return s ? r.set("Authorization", `Bearer ${s}`) : r;
@@ -59,7 +63,12 @@ describe("onEvent", () => {
   });
 
   it("keeps serving when the event sink throws", async () => {
-    const { keys, close } = makeKeys({ onEvent: () => { throw new Error("sink down"); }, sampleAuthSucceeded: 1 });
+    const { keys, close } = makeKeys({
+      onEvent: () => {
+        throw new Error("sink down");
+      },
+      sampleAuthSucceeded: 1,
+    });
     const { secret } = await keys.create({ name: "ci" });
     await request(makeApp(keys)).get("/whoami").set("Authorization", `Bearer ${secret}`).expect(200);
     await close();

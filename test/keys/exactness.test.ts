@@ -12,15 +12,27 @@ import { TIERS } from "./fixtures/tiers";
 function asyncCounters(inner: CounterStore): CounterStore {
   const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
   return {
-    consume: async (name, limit, resetAt) => { await tick(); return inner.consume(name, limit, resetAt); },
-    refund: async (name) => { await tick(); return inner.refund(name); },
+    consume: async (name, limit, resetAt) => {
+      await tick();
+      return inner.consume(name, limit, resetAt);
+    },
+    refund: async (name) => {
+      await tick();
+      return inner.refund(name);
+    },
   };
 }
 
 const stores: Array<[string, (file: string) => { store: KeyStore; counters?: CounterStore }]> = [
   ["memory", () => ({ store: new MemoryStore() })],
   ["sqlite", (file) => ({ store: new SqliteStore(file) })],
-  ["sqlite, async counters", (file) => { const store = new SqliteStore(file); return { store, counters: asyncCounters(store) }; }],
+  [
+    "sqlite, async counters",
+    (file) => {
+      const store = new SqliteStore(file);
+      return { store, counters: asyncCounters(store) };
+    },
+  ],
 ];
 
 describe.each(stores)("200 concurrent HTTP requests against a limit of 50 (%s)", (_name, open) => {
@@ -36,9 +48,15 @@ describe.each(stores)("200 concurrent HTTP requests against a limit of 50 (%s)",
     await new Promise((resolve) => server.once("listening", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`;
     const agent = new http.Agent({ keepAlive: false });
-    const get = () => new Promise<number>((resolve, reject) => {
-      http.get(url, { agent, headers: { Authorization: `Bearer ${secret}` } }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode!)); }).on("error", reject);
-    });
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get(url, { agent, headers: { Authorization: `Bearer ${secret}` } }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode!));
+          })
+          .on("error", reject);
+      });
     const statuses = await Promise.all(Array.from({ length: 200 }, get));
     await new Promise((resolve) => server.close(resolve));
     expect(statuses.filter((s) => s === 200)).toHaveLength(50);
@@ -56,7 +74,9 @@ describe.each(stores)("200 concurrent HTTP requests against a limit of 50 (%s)",
 describe("two processes sharing one SQLite file", () => {
   const tsx = ["--import", "tsx"];
   const children: ChildProcess[] = [];
-  afterAll(() => { for (const child of children) if (child.exitCode === null) child.kill(); });
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill();
+  });
 
   it("admit exactly the limit in total, for a monthly quota and a rate limit", async () => {
     const tmp = tempDir();
@@ -69,7 +89,10 @@ describe("two processes sharing one SQLite file", () => {
 
     const start = (): Promise<{ child: ChildProcess; done: Promise<{ admitted: number[]; refusals: Record<string, number> }> }> =>
       new Promise((resolveReady, rejectReady) => {
-        const child = fork(join(__dirname, "fixtures", "hammer.ts"), [file, String(now), "200", quota.secret, rate.secret], { execArgv: tsx, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+        const child = fork(join(__dirname, "fixtures", "hammer.ts"), [file, String(now), "200", quota.secret, rate.secret], {
+          execArgv: tsx,
+          stdio: ["ignore", "ignore", "inherit", "ipc"],
+        });
         children.push(child);
         const done = new Promise<{ admitted: number[]; refusals: Record<string, number> }>((resolveDone, rejectDone) => {
           child.on("message", (m: { ready?: boolean; admitted?: number[]; refusals?: Record<string, number> }) => {

@@ -60,8 +60,14 @@ describe("allowed TTL policy (30, 60 or 90 days, or none)", () => {
 
   it("refuses an absolute expiresAt and a missing lifetime when none is not allowed", async () => {
     const { keys, clock, close } = makeKeys({ allowedTtls: ["30d", "90d"] });
-    await expect(keys.create({ name: "x", expiresAt: clock.ms + 30 * DAY })).rejects.toMatchObject({ code: "validation_failed", message: expect.stringContaining("expiresAt") });
-    await expect(keys.create({ name: "x" })).rejects.toMatchObject({ code: "validation_failed", message: "expiresIn: must be one of the allowed lifetimes: 30d, 90d" });
+    await expect(keys.create({ name: "x", expiresAt: clock.ms + 30 * DAY })).rejects.toMatchObject({
+      code: "validation_failed",
+      message: expect.stringContaining("expiresAt"),
+    });
+    await expect(keys.create({ name: "x" })).rejects.toMatchObject({
+      code: "validation_failed",
+      message: "expiresIn: must be one of the allowed lifetimes: 30d, 90d",
+    });
     await expect(keys.create({ name: "x", expiresIn: null })).rejects.toMatchObject({ code: "validation_failed" });
     await close();
   });

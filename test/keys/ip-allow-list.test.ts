@@ -12,7 +12,10 @@ import { routerApp, snapshot } from "../http/router-app";
 const U1 = { "x-user": "user_1" };
 
 async function refusal(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(KeywardError);
   return error as KeywardError;
 }
@@ -110,13 +113,21 @@ describe("IP allow-list validation", () => {
 
 describe("IP allow-list matching (keys.verify with ip)", () => {
   const table: Array<[entry: string, inside: string[], outside: string[]]> = [
-    ["203.0.113.0/24", ["203.0.113.0", "203.0.113.255", "203.0.113.9", "::ffff:203.0.113.9", "::FFFF:203.0.113.255", "::ffff:cb00:7109", "0:0:0:0:0:ffff:203.0.113.1"], ["203.0.112.255", "203.0.114.0", "::203.0.113.9", "2001:db8::1", "203.0.113", ""]],
+    [
+      "203.0.113.0/24",
+      ["203.0.113.0", "203.0.113.255", "203.0.113.9", "::ffff:203.0.113.9", "::FFFF:203.0.113.255", "::ffff:cb00:7109", "0:0:0:0:0:ffff:203.0.113.1"],
+      ["203.0.112.255", "203.0.114.0", "::203.0.113.9", "2001:db8::1", "203.0.113", ""],
+    ],
     ["198.51.100.7", ["198.51.100.7", "::ffff:198.51.100.7"], ["198.51.100.6", "198.51.100.8"]],
     ["10.0.0.0/8", ["10.0.0.0", "10.255.255.255"], ["9.255.255.255", "11.0.0.0"]],
     ["192.0.2.128/25", ["192.0.2.128", "192.0.2.255"], ["192.0.2.127", "192.0.3.0"]],
     ["192.0.2.4/31", ["192.0.2.4", "192.0.2.5"], ["192.0.2.3", "192.0.2.6"]],
     ["0.0.0.0/0", ["0.0.0.0", "255.255.255.255", "::ffff:1.2.3.4"], ["::1", "2001:db8::1"]],
-    ["2001:db8::/32", ["2001:db8::", "2001:db8::1", "2001:DB8:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF", "2001:0db8:0000::1"], ["2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "203.0.113.9"]],
+    [
+      "2001:db8::/32",
+      ["2001:db8::", "2001:db8::1", "2001:DB8:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF", "2001:0db8:0000::1"],
+      ["2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "203.0.113.9"],
+    ],
     ["2001:db8:0:1::/64", ["2001:db8:0:1::", "2001:db8:0:1:ffff:ffff:ffff:ffff"], ["2001:db8:0:0:ffff:ffff:ffff:ffff", "2001:db8:0:2::"]],
     ["2001:db8::8000:0/97", ["2001:db8::8000:0", "2001:db8::ffff:ffff"], ["2001:db8::7fff:ffff", "2001:db8::1:0:0"]],
     ["2001:db8::1", ["2001:db8::1", "2001:db8:0:0:0:0:0:1", "fe80::1%eth0".replace("fe80::1", "2001:db8::1")], ["2001:db8::2", "2001:db8::"]],
@@ -198,7 +209,11 @@ describe("IP allow-list in keysRouter", () => {
   it("creates and patches allowedIps, shows them in the key JSON, and answers 422 naming the entry with nothing written", async () => {
     const { keys, store, close } = makeKeys({ storeKind: "sqlite" });
     const app = routerApp(keys);
-    const created = await request(app).post("/api/keys").set(U1).send({ name: "k", allowedIps: ["203.0.113.0/24", "2001:DB8::/32"] }).expect(201);
+    const created = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "k", allowedIps: ["203.0.113.0/24", "2001:DB8::/32"] })
+      .expect(201);
     expect(created.body.key.allowedIps).toEqual(["203.0.113.0/24", "2001:db8::/32"]);
     const id = created.body.key.id as string;
     const before = await snapshot(store);
@@ -212,9 +227,15 @@ describe("IP allow-list in keysRouter", () => {
       expect(patched.status).toBe(422);
     }
     // 10k entries exceed the router's 16 KiB body limit; 1,000 short ones fit in it and hit the 64-entry cap.
-    const huge = await request(app).post("/api/keys").set(U1).send({ name: "bad", allowedIps: Array.from({ length: 10_000 }, () => "10.0.0.1") });
+    const huge = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "bad", allowedIps: Array.from({ length: 10_000 }, () => "10.0.0.1") });
     expect([huge.status, huge.body.error.code]).toEqual([413, "payload_too_large"]);
-    const many = await request(app).post("/api/keys").set(U1).send({ name: "bad", allowedIps: Array.from({ length: 1000 }, () => "::1") });
+    const many = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "bad", allowedIps: Array.from({ length: 1000 }, () => "::1") });
     expect(many.status).toBe(422);
     expect(many.body.error.details).toEqual([{ path: "allowedIps", message: "at most 64 entries (got 1000); use wider CIDR ranges" }]);
     expect(await snapshot(store)).toBe(before);

@@ -22,12 +22,37 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
 
   it("create returns the secret once and a record with every documented field", async () => {
     const { keys, clock, events } = make();
-    const { secret, key } = await keys.create({ name: "ci-deploys", ownerId: "user_1", mode: "test", scopes: ["models:read"], metadata: { team: "infra" }, expiresIn: "90d" });
+    const { secret, key } = await keys.create({
+      name: "ci-deploys",
+      ownerId: "user_1",
+      mode: "test",
+      scopes: ["models:read"],
+      metadata: { team: "infra" },
+      expiresIn: "90d",
+    });
     expect(key).toEqual({
-      id: expect.stringMatching(/^key_[0-9A-Za-z]{22}$/), name: "ci-deploys", start: secret.slice(0, 12), ownerId: "user_1", kind: "user",
-      projectId: null, projects: [], mode: "test", scopes: ["models:read"], tier: null, rateLimit: null, metadata: { team: "infra" },
-      status: "active", createdAt: new Date(clock.ms), expiresAt: new Date(clock.ms + 90 * DAY), revokedAt: null, lastUsedAt: null,
-      requestCount: 0, rotatedFrom: null, rotatedTo: null, disabledAt: null, allowedIps: [],
+      id: expect.stringMatching(/^key_[0-9A-Za-z]{22}$/),
+      name: "ci-deploys",
+      start: secret.slice(0, 12),
+      ownerId: "user_1",
+      kind: "user",
+      projectId: null,
+      projects: [],
+      mode: "test",
+      scopes: ["models:read"],
+      tier: null,
+      rateLimit: null,
+      metadata: { team: "infra" },
+      status: "active",
+      createdAt: new Date(clock.ms),
+      expiresAt: new Date(clock.ms + 90 * DAY),
+      revokedAt: null,
+      lastUsedAt: null,
+      requestCount: 0,
+      rotatedFrom: null,
+      rotatedTo: null,
+      disabledAt: null,
+      allowedIps: [],
     } satisfies ApiKey);
     expect(JSON.stringify(key)).not.toContain(secret.slice(12));
     expect(Object.keys(key)).not.toContain("hash");
@@ -46,7 +71,10 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     await expect(keys.create({ name: "x", metadata: { nested: { __proto__: 1 } } as never })).resolves.toBeDefined();
     await expect(keys.create({ name: "x", metadata: JSON.parse('{"__proto__":{"admin":true}}') })).rejects.toMatchObject({ details: [{ path: "metadata" }] });
     await expect(keys.create(null as never)).rejects.toMatchObject({ code: "validation_failed" });
-    await expect(keys.create({ name: "p", kind: "project", project: "p1", scopes: ["nodes:read"] })).rejects.toMatchObject({ code: "validation_failed", details: [{ path: "scopes" }] });
+    await expect(keys.create({ name: "p", kind: "project", project: "p1", scopes: ["nodes:read"] })).rejects.toMatchObject({
+      code: "validation_failed",
+      details: [{ path: "scopes" }],
+    });
     expect((await keys.list()).keys.map((k) => k.name)).not.toContain("p");
     await keys.close();
   });
@@ -74,7 +102,17 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     const made: ApiKey[] = [];
     for (let i = 0; i < 7; i++) {
       clock.advance(1000);
-      made.push((await keys.create({ name: `k${i}`, ownerId: i % 2 ? "alice" : "bob", mode: i < 3 ? "test" : "live", projects: i === 4 ? ["p1"] : [], expiresIn: i === 5 ? "1h" : null })).key);
+      made.push(
+        (
+          await keys.create({
+            name: `k${i}`,
+            ownerId: i % 2 ? "alice" : "bob",
+            mode: i < 3 ? "test" : "live",
+            projects: i === 4 ? ["p1"] : [],
+            expiresIn: i === 5 ? "1h" : null,
+          })
+        ).key,
+      );
     }
     clock.advance(1000);
     made.push((await keys.create({ name: "proj", kind: "project", project: "p2", ownerId: "alice" })).key);
@@ -102,7 +140,11 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
       expect(page.next).toBe(page.keys[page.keys.length - 1]!.id);
       before = page.next;
     }
-    expect(pages).toEqual([["proj", "k6", "k5"], ["k4", "k3", "k2"], ["k1", "k0"]]);
+    expect(pages).toEqual([
+      ["proj", "k6", "k5"],
+      ["k4", "k3", "k2"],
+      ["k1", "k0"],
+    ]);
     expect((await keys.list({ limit: 0 })).keys).toHaveLength(1); // clamped to 1..1000
     const one = await keys.list({ limit: 1.5 });
     expect(one.keys).toHaveLength(1);
@@ -161,8 +203,21 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
     const { secret, key } = await keys.create({ name: "k", ownerId: "o", scopes: ["a:read"], expiresIn: "1h", metadata: { plan: "pro" } });
     const ok = await keys.verify(secret);
     expect(ok).toEqual({
-      ok: true, limits: [],
-      key: { id: key.id, name: "k", ownerId: "o", kind: "user", mode: "live", scopes: ["a:read"], projects: [], project: null, tier: null, metadata: { plan: "pro" }, expiresAt: key.expiresAt },
+      ok: true,
+      limits: [],
+      key: {
+        id: key.id,
+        name: "k",
+        ownerId: "o",
+        kind: "user",
+        mode: "live",
+        scopes: ["a:read"],
+        projects: [],
+        project: null,
+        tier: null,
+        metadata: { plan: "pro" },
+        expiresAt: key.expiresAt,
+      },
     });
     expect(Object.isFrozen((ok as { key: object }).key)).toBe(true);
     const scope = await keys.verify(secret, { scope: requiredScope("a:write") });

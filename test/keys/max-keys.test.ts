@@ -13,7 +13,11 @@ describe.each(["memory", "sqlite"] as const)("maxActiveKeys (%s)", (storeKind) =
     await keys.create({ name: "c", ownerId: "u1", expiresIn: "1h" });
     const refused = (await keys.create({ name: "d", ownerId: "u1" }).catch((e: unknown) => e)) as KeywardError;
     expect(refused).toBeInstanceOf(KeywardError);
-    expect(refused).toMatchObject({ code: "key_limit_reached", status: 403, message: "This owner already has the maximum of 3 active keys for the tier; revoke one first." });
+    expect(refused).toMatchObject({
+      code: "key_limit_reached",
+      status: 403,
+      message: "This owner already has the maximum of 3 active keys for the tier; revoke one first.",
+    });
     expect((await keys.list({ ownerId: "u1" })).keys).toHaveLength(3); // nothing written
 
     await keys.create({ name: "other-owner", ownerId: "u2" }); // caps are per owner

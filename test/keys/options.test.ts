@@ -38,14 +38,34 @@ describe("KeyManager options", () => {
     ["a bad mode", { store: new MemoryStore(), modes: ["Live"] }, "KeyManager.modes.0", /each mode is 1-16 characters/],
     ["repeated modes", { store: new MemoryStore(), modes: ["live", "live"] }, "KeyManager.modes", /must not repeat/],
     ["a short pepper", { store: new MemoryStore(), pepper: "short" }, "KeyManager.pepper", /at least 16 characters/],
-    ["counters without refund()", { store: new MemoryStore(), counters: { consume: () => 1 } }, "KeyManager.counters", /must implement consume\(\) and refund\(\)/],
+    [
+      "counters without refund()",
+      { store: new MemoryStore(), counters: { consume: () => 1 } },
+      "KeyManager.counters",
+      /must implement consume\(\) and refund\(\)/,
+    ],
     ["a bad default scope", { store: new MemoryStore(), defaultScopes: ["*:*:*"] }, "KeyManager.defaultScopes.0", /not a valid scope/],
     ["an empty catalogue scope", { store: new MemoryStore(), scopes: [""] }, "KeyManager.scopes.0", /must not be empty/],
     ["a bad implication", { store: new MemoryStore(), implies: { "nodes:write": ["__proto__"] } }, "KeyManager.implies.nodes:write.0", /not a valid scope/],
-    ["a default scope outside the catalogue", { store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["nodes:read", "users:read"] }, "KeyManager.defaultScopes.1", /unknown scope "users:read"/],
-    ["a default wildcard that covers nothing in the catalogue", { store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["billing:*"] }, "KeyManager.defaultScopes.0", /unknown scope "billing:\*"/],
+    [
+      "a default scope outside the catalogue",
+      { store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["nodes:read", "users:read"] },
+      "KeyManager.defaultScopes.1",
+      /unknown scope "users:read"/,
+    ],
+    [
+      "a default wildcard that covers nothing in the catalogue",
+      { store: new MemoryStore(), scopes: ["nodes:read"], defaultScopes: ["billing:*"] },
+      "KeyManager.defaultScopes.0",
+      /unknown scope "billing:\*"/,
+    ],
     ["a bad duration", { store: new MemoryStore(), defaultTtl: "soon" }, "KeyManager.defaultTtl", /not a duration/],
-    ["an unknown default tier", { store: new MemoryStore(), tiers: { free: {} }, defaultTier: "gold" }, "KeyManager.defaultTier", /not one of the tiers \(free\)/],
+    [
+      "an unknown default tier",
+      { store: new MemoryStore(), tiers: { free: {} }, defaultTier: "gold" },
+      "KeyManager.defaultTier",
+      /not one of the tiers \(free\)/,
+    ],
     ["a non-function clock", { store: new MemoryStore(), clock: 5 }, "KeyManager.clock", /must be a function/],
   ])("refuses %s", (_label, options, option, message) => {
     const err = configError(() => new KeyManager(options as never));
@@ -74,7 +94,21 @@ describe("apiKeyAuth options", () => {
   });
 
   it("accepts a full, valid configuration", () => {
-    expect(typeof apiKeyAuth({ keys, header: "X-Acme-Key", bearer: true, required: false, modes: ["live"], projectHeader: "x-acme-project", defaultProject: "p1", realm: "acme", formatError: (e) => e.message, forwardErrors: false, rateLimitHeaders: "both" })).toBe("function");
+    expect(
+      typeof apiKeyAuth({
+        keys,
+        header: "X-Acme-Key",
+        bearer: true,
+        required: false,
+        modes: ["live"],
+        projectHeader: "x-acme-project",
+        defaultProject: "p1",
+        realm: "acme",
+        formatError: (e) => e.message,
+        forwardErrors: false,
+        rateLimitHeaders: "both",
+      }),
+    ).toBe("function");
   });
 });
 

@@ -31,8 +31,12 @@ describe("projects", () => {
   const app = (options: ApiKeyAuthOptions = {}) => {
     const a = express();
     a.use(apiKeyAuth({ keys, projectHeader: HEADER, ...options }));
-    a.get("/v1/apps", (req, res) => { res.json({ project: req.apiKey!.project, projects: req.apiKey!.projects, kind: req.apiKey!.kind }); });
-    a.post("/v1/deploy", requireScope("deploy"), (req, res) => { res.status(201).json({ project: req.apiKey!.project }); });
+    a.get("/v1/apps", (req, res) => {
+      res.json({ project: req.apiKey!.project, projects: req.apiKey!.projects, kind: req.apiKey!.kind });
+    });
+    a.post("/v1/deploy", requireScope("deploy"), (req, res) => {
+      res.status(201).json({ project: req.apiKey!.project });
+    });
     return a;
   };
   const get = (a: express.Express, secret: string, project?: string) => {
@@ -63,12 +67,20 @@ describe("projects", () => {
     const res = await request(a).post("/v1/deploy").set("Authorization", `Bearer ${bound}`).set(HEADER, P1).expect(201);
     expect(res.body.project).toBe(P2);
     // The user key without `deploy` is scope-gated; the one with it passes.
-    await request(a).post("/v1/deploy").set("Authorization", `Bearer ${listed}`).set(HEADER, P1).expect(403, { error: { code: "insufficient_scope", message: "This key lacks the required scope: deploy." } });
+    await request(a)
+      .post("/v1/deploy")
+      .set("Authorization", `Bearer ${listed}`)
+      .set(HEADER, P1)
+      .expect(403, { error: { code: "insufficient_scope", message: "This key lacks the required scope: deploy." } });
     await request(a).post("/v1/deploy").set("Authorization", `Bearer ${open}`).set(HEADER, P1).expect(201);
   });
 
   it.each([
-    ["a space", "proj 1"], ["a slash", "../etc"], ["a leading dash", "-p"], ["129 characters", "p".repeat(129)], ["an empty value", ""],
+    ["a space", "proj 1"],
+    ["a slash", "../etc"],
+    ["a leading dash", "-p"],
+    ["129 characters", "p".repeat(129)],
+    ["an empty value", ""],
   ])("answers 400 invalid_request to a project header with %s", async (_label, value) => {
     const res = await get(app(), open, value).expect(400);
     expect(res.body.error.code).toBe("invalid_request");
@@ -168,7 +180,9 @@ describe("memberOf: the owner's own project memberships", () => {
   const app = (memberOf: ApiKeyAuthOptions["memberOf"]) => {
     const a = express();
     a.use(apiKeyAuth({ keys, projectHeader: HEADER, memberOf }));
-    a.get("/v1/apps", (req, res) => { res.json({ project: req.apiKey!.project }); });
+    a.get("/v1/apps", (req, res) => {
+      res.json({ project: req.apiKey!.project });
+    });
     return a;
   };
 
@@ -185,11 +199,18 @@ describe("memberOf: the owner's own project memberships", () => {
 
   it("applies on top of the allow-list, and does not ask about project keys", async () => {
     const asked: string[] = [];
-    const a = app((owner, project) => { asked.push(project); return isMember(owner, project); });
+    const a = app((owner, project) => {
+      asked.push(project);
+      return isMember(owner, project);
+    });
     const listed = await keys.create({ name: "cli", ownerId: "u1", projects: [P1, P3] });
     await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P1).expect(200, { project: P1 });
-    expect((await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P3).expect(403)).body.error.code).toBe("project_forbidden");
-    expect((await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P2).expect(403)).body.error.code).toBe("project_forbidden");
+    expect((await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P3).expect(403)).body.error.code).toBe(
+      "project_forbidden",
+    );
+    expect((await request(a).get("/v1/apps").set("Authorization", `Bearer ${listed.secret}`).set(HEADER, P2).expect(403)).body.error.code).toBe(
+      "project_forbidden",
+    );
     expect(asked).toEqual([P1, P3]); // P2 was refused by the allow-list before asking
     const bound = await keys.create({ name: "ci", kind: "project", project: P3, ownerId: null });
     await request(a).get("/v1/apps").set("Authorization", `Bearer ${bound.secret}`).expect(200, { project: P3 });

@@ -47,7 +47,11 @@ describe.each(["memory", "sqlite"] as const)("monthly quota (%s)", (storeKind) =
   it("does not charge refused requests: neither 429s nor requests a guard refuses after apiKeyAuth", async () => {
     const { keys, clock, close } = makeKeys({ storeKind, tiers });
     const { secret, key } = await keys.create({ name: "free", tier: "free", scopes: ["notes:read"] });
-    const app = makeApp(keys, {}, (a) => a.post("/notes", requireScope("notes:write"), (_req, res) => { res.status(201).end(); }));
+    const app = makeApp(keys, {}, (a) =>
+      a.post("/notes", requireScope("notes:write"), (_req, res) => {
+        res.status(201).end();
+      }),
+    );
     const auth = { Authorization: `Bearer ${secret}` };
     for (let i = 0; i < 20; i++) await request(app).post("/notes").set(auth).expect(403); // refunded by the guard
     const first = await request(app).get("/whoami").set(auth).expect(200);

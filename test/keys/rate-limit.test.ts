@@ -73,8 +73,13 @@ describe.each(["memory", "sqlite"] as const)("rate limit (%s)", (storeKind) => {
 
 describe("counter pruning", () => {
   it("deletes counters of ended windows by the manager's clock and keeps live ones", async () => {
-    const { keys, clock, store, close } = makeKeys({ storeKind: "sqlite", usage: false, tiers: { t: { monthlyRequests: 100, rateLimit: { limit: 2, window: "1m" } } } });
-    const rows = () => (store as unknown as { db: { prepare(sql: string): { pluck(): { get(): number } } } }).db.prepare("SELECT count(*) FROM keyward_counters").pluck().get();
+    const { keys, clock, store, close } = makeKeys({
+      storeKind: "sqlite",
+      usage: false,
+      tiers: { t: { monthlyRequests: 100, rateLimit: { limit: 2, window: "1m" } } },
+    });
+    const rows = () =>
+      (store as unknown as { db: { prepare(sql: string): { pluck(): { get(): number } } } }).db.prepare("SELECT count(*) FROM keyward_counters").pluck().get();
     const { secret } = await keys.create({ name: "t", tier: "t" });
     clock.set(Date.UTC(2026, 10, 23, 12, 0, 0));
     for (let minute = 0; minute < 5; minute++) {

@@ -35,7 +35,9 @@ function boundsSuite(kind: string, makeStore: () => KeyStore) {
       const { key } = await keys.create({ name: "deploys" });
       for (const overlap of ["36500d", "8d", 7 * 86_400 + 1]) {
         await expect(keys.rotate(key.id, { overlap })).rejects.toMatchObject({
-          code: "validation_failed", status: 422, details: [{ path: "overlap", message: expect.stringContaining("at most 7d") }],
+          code: "validation_failed",
+          status: 422,
+          details: [{ path: "overlap", message: expect.stringContaining("at most 7d") }],
         });
       }
       expect((await keys.get(key.id))!).toMatchObject({ status: "active", rotatedTo: null, expiresAt: null });

@@ -48,8 +48,14 @@ describe.each(["memory", "sqlite"] as const)("rotation (%s)", (storeKind) => {
   it("copies name, scopes, projects, mode, owner, tier, metadata and lifetime, and links both keys in listings", async () => {
     const { keys, clock, close } = makeKeys({ storeKind, tiers: { pro: { monthlyRequests: 10 } } });
     const old = await keys.create({
-      name: "n8n-production", ownerId: "user_1", mode: "test", scopes: ["models:read", "nodes:write"], projects: ["proj_a", "proj_b"],
-      tier: "pro", metadata: { team: "ml", n: 1 }, expiresIn: "90d",
+      name: "n8n-production",
+      ownerId: "user_1",
+      mode: "test",
+      scopes: ["models:read", "nodes:write"],
+      projects: ["proj_a", "proj_b"],
+      tier: "pro",
+      metadata: { team: "ml", n: 1 },
+      expiresIn: "90d",
     });
     clock.advance(10 * 86_400_000);
     const { key, previous } = await keys.rotate(old.key.id);

@@ -25,13 +25,21 @@ it("no secret or hash leaks through req.apiKey, records, errors, events or respo
 
   const app = express();
   app.use(apiKeyAuth({ keys }));
-  app.get("/a", requireScope("a:read"), (req, res) => { record(req.apiKey); res.json(req.apiKey); });
-  app.get("/b", requireScope("b:read"), (_req, res) => { res.json({}); });
+  app.get("/a", requireScope("a:read"), (req, res) => {
+    record(req.apiKey);
+    res.json(req.apiKey);
+  });
+  app.get("/b", requireScope("b:read"), (_req, res) => {
+    res.json({});
+  });
   const responses = [
     await request(app).get("/a").set("Authorization", `Bearer ${made.secret}`).expect(200),
     await request(app).get("/a").set("Authorization", `Bearer ${rotated.secret}`).expect(200),
     await request(app).get("/b").set("Authorization", `Bearer ${made.secret}`).expect(403),
-    await request(app).get("/a").set("Authorization", `Bearer ${lastCharChanged(made.secret)}`).expect(401),
+    await request(app)
+      .get("/a")
+      .set("Authorization", `Bearer ${lastCharChanged(made.secret)}`)
+      .expect(401),
     await request(app).get("/a").set("Authorization", `Bearer ${made.secret} x`).expect(400),
   ];
   clock.advance(2 * 60_000); // the old key's overlap ends

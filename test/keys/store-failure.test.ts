@@ -14,7 +14,12 @@ describe("counter store failure", () => {
       },
       refund: (name) => store.refund(name),
     };
-    const keys = new KeyManager({ store, counters, clock: new TestClock(Date.UTC(2026, 10, 23, 12, 0, 0)).now, tiers: { t: { monthlyRequests: 10, rateLimit: { limit: 3, window: "1m" } } } });
+    const keys = new KeyManager({
+      store,
+      counters,
+      clock: new TestClock(Date.UTC(2026, 10, 23, 12, 0, 0)).now,
+      tiers: { t: { monthlyRequests: 10, rateLimit: { limit: 3, window: "1m" } } },
+    });
     const { secret } = await keys.create({ name: "t", tier: "t" });
     const app = makeApp(keys);
     const send = () => request(app).get("/whoami").set("Authorization", `Bearer ${secret}`);

@@ -31,19 +31,34 @@ describe("tiers", () => {
 
   it("refuses an unknown tier at create, and bad tier options at start-up", async () => {
     const { keys, close } = makeKeys({ tiers });
-    await expect(keys.create({ name: "x", tier: "gold" })).rejects.toMatchObject({ code: "validation_failed", message: "tier: unknown tier; use one of free, pro, enterprise" });
+    await expect(keys.create({ name: "x", tier: "gold" })).rejects.toMatchObject({
+      code: "validation_failed",
+      message: "tier: unknown tier; use one of free, pro, enterprise",
+    });
     await close();
     const store = new MemoryStore();
     expect(() => new KeyManager({ store, tiers: { free: { monthlyRequests: 0 } } })).toThrow(KeywardConfigError);
     expect(() => new KeyManager({ store, tiers: { free: { monthlyRequests: 10, perDay: 5 } as never } })).toThrow(/tiers\.free/);
-    expect(() => new KeyManager({ store, tiers, defaultTier: "gold" })).toThrow('KeyManager.defaultTier: "gold" is not one of the tiers (free, pro, enterprise)');
+    expect(() => new KeyManager({ store, tiers, defaultTier: "gold" })).toThrow(
+      'KeyManager.defaultTier: "gold" is not one of the tiers (free, pro, enterprise)',
+    );
   });
 
   it.each([
     ["sync", (plans: Map<string, string>) => (key: { ownerId: string | null }) => plans.get(key.ownerId ?? "")],
-    ["async", (plans: Map<string, string>) => async (key: { ownerId: string | null }) => { await new Promise((r) => setImmediate(r)); return plans.get(key.ownerId ?? ""); }],
+    [
+      "async",
+      (plans: Map<string, string>) => async (key: { ownerId: string | null }) => {
+        await new Promise((r) => setImmediate(r));
+        return plans.get(key.ownerId ?? "");
+      },
+    ],
   ])("resolves the tier from the owner with a %s tierOf, falling back to defaultTier", async (_kind, make) => {
-    const plans = new Map([["alice", "pro"], ["bob", "free"], ["carol", "platinum"]]);
+    const plans = new Map([
+      ["alice", "pro"],
+      ["bob", "free"],
+      ["carol", "platinum"],
+    ]);
     const { keys, close } = makeKeys({ tiers, defaultTier: "free", tierOf: make(plans) });
     const alice = await keys.create({ name: "a", ownerId: "alice" });
     const bob = await keys.create({ name: "b", ownerId: "bob" });
@@ -64,7 +79,12 @@ describe("tiers", () => {
   });
 
   it("fails closed with 503 when tierOf throws or rejects", async () => {
-    for (const tierOf of [() => { throw new Error("plans db down"); }, () => Promise.reject(new Error("plans db down"))]) {
+    for (const tierOf of [
+      () => {
+        throw new Error("plans db down");
+      },
+      () => Promise.reject(new Error("plans db down")),
+    ]) {
       const store = new MemoryStore();
       const keys = new KeyManager({ store, tiers, tierOf });
       const planned = new KeyManager({ store, tiers });

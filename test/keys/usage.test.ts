@@ -51,7 +51,11 @@ describe.each(["memory", "sqlite"] as const)("usage tracking (%s)", (storeKind) 
     expect(stored!.requestCount).toBe(K);
     expect(stored!.lastUsedAt).toBe(last);
     const today = Math.floor(clock.ms / DAY);
-    expect(reread.usage(key.id, today - 4, today)).toEqual([[today - 3, 40], [today - 1, 60], [today, K - 100]]);
+    expect(reread.usage(key.id, today - 4, today)).toEqual([
+      [today - 3, 40],
+      [today - 1, 60],
+      [today, K - 100],
+    ]);
     reread.close?.();
     tmp.cleanup();
   });

@@ -44,8 +44,19 @@ describeWithServices("invalidation channels", ["postgres", "redis"], () => {
     const publisher = new Redis(REDIS_URL);
     const subscriber = new Redis(REDIS_URL);
     const channel = await redisInvalidation(keys, { publisher, subscriber, channel: `kwtest:${name}` });
-    cleanups.push(() => { publisher.disconnect(); subscriber.disconnect(); }, () => channel.close());
-    return { channel, drop: async () => { subscriber.disconnect(true); } };
+    cleanups.push(
+      () => {
+        publisher.disconnect();
+        subscriber.disconnect();
+      },
+      () => channel.close(),
+    );
+    return {
+      channel,
+      drop: async () => {
+        subscriber.disconnect(true);
+      },
+    };
   };
   const postgresChannel: Connect = async (keys, store, name) => {
     const channel = await postgresInvalidation(keys, store, { channel: name, reconnectDelayMs: 50 });

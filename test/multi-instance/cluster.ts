@@ -37,19 +37,36 @@ export interface Instance {
 /** Starts an instance and resolves once it listens. */
 export function startInstance(options: InstanceOptions): Promise<Instance> {
   const config = {
-    pgUrl: PG_URL, redisUrl: REDIS_URL, redisPrefix: options.redisPrefix ?? `kw:${options.schema}:`,
-    counters: options.counters ?? "postgres", channel: options.channel ?? "none",
-    cacheTtl: options.cacheTtl ?? "5s", flushInterval: options.flushInterval ?? "1s", schema: options.schema,
+    pgUrl: PG_URL,
+    redisUrl: REDIS_URL,
+    redisPrefix: options.redisPrefix ?? `kw:${options.schema}:`,
+    counters: options.counters ?? "postgres",
+    channel: options.channel ?? "none",
+    cacheTtl: options.cacheTtl ?? "5s",
+    flushInterval: options.flushInterval ?? "1s",
+    schema: options.schema,
   };
   // One process (tsx as a loader, not its CLI, which would put a second process in between).
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER], { cwd: ROOT, env: { ...process.env, KEYWARD_INSTANCE: JSON.stringify(config) }, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER], {
+    cwd: ROOT,
+    env: { ...process.env, KEYWARD_INSTANCE: JSON.stringify(config) },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
   return new Promise<Instance>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`instance did not start within 20 s: ${stderr}`)); }, 20_000);
-    const early = (code: number | null) => { clearTimeout(timer); reject(new Error(`instance exited (${code}) before listening: ${stderr}`)); };
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`instance did not start within 20 s: ${stderr}`));
+    }, 20_000);
+    const early = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`instance exited (${code}) before listening: ${stderr}`));
+    };
     child.once("exit", early);
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
@@ -59,7 +76,8 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
       child.removeListener("exit", early);
       const url = `http://127.0.0.1:${JSON.parse(line).port}`;
       resolve({
-        url, process: child,
+        url,
+        process: child,
         async request(path, init = {}) {
           const headers: Record<string, string> = {};
           if (init.secret) headers.authorization = `Bearer ${init.secret}`;

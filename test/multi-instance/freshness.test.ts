@@ -14,7 +14,14 @@ function setup() {
   const counted = countingStore(new MemoryStore());
   const clock = new TestClock();
   const events: KeywardEvent[] = [];
-  const keys = new KeyManager({ store: counted.store, clock: clock.now, usage: false, cache: { ttl: "60s" }, maxStaleness: "3s", onEvent: (e) => events.push(e) });
+  const keys = new KeyManager({
+    store: counted.store,
+    clock: clock.now,
+    usage: false,
+    cache: { ttl: "60s" },
+    maxStaleness: "3s",
+    onEvent: (e) => events.push(e),
+  });
   let beats = 0;
   const link = keys.invalidation.attach({ origin: "self", heartbeat: () => beats++ });
   return { keys, clock, events, link, reads: () => counted.count("findByHash"), beats: () => beats };

@@ -12,7 +12,11 @@ describe("KeyManager.onInvalidate", () => {
     await keys.update(key.id, { name: "b" });
     const { key: successor } = await keys.rotate(key.id, { overlap: "1h" });
     await keys.revoke(successor.id);
-    expect(heard).toEqual([[key.id, null], [key.id, null], [successor.id, "revoked"]]);
+    expect(heard).toEqual([
+      [key.id, null],
+      [key.id, null],
+      [successor.id, "revoked"],
+    ]);
     await keys.close();
   });
 

@@ -22,12 +22,12 @@ describeWithServices("several instances on one PostgreSQL", ["postgres"], () => 
 
   beforeAll(async () => {
     // The instances start together (their migrations take turns under an advisory lock).
-    [a, b, c, d] = await startInstances([
+    [a, b, c, d] = (await startInstances([
       { schema, cacheTtl: `${TTL_MS}ms`, flushInterval: `${FLUSH_MS}ms` },
       { schema, cacheTtl: `${TTL_MS}ms`, flushInterval: `${FLUSH_MS}ms` },
       { schema, channel: "postgres", cacheTtl: "60s" },
       { schema, channel: "postgres", cacheTtl: "60s" },
-    ]) as [Instance, Instance, Instance, Instance];
+    ])) as [Instance, Instance, Instance, Instance];
   });
   afterAll(async () => {
     await Promise.all([a, b, c, d].map((i) => i?.stop()));

@@ -34,18 +34,28 @@ async function tcpProxy(target: number) {
         upstream.destroy();
       });
     }
-    client.on("data", (d) => { if (!partitioned) upstream.write(d); });
-    upstream.on("data", (d) => { if (!partitioned) client.write(d); });
+    client.on("data", (d) => {
+      if (!partitioned) upstream.write(d);
+    });
+    upstream.on("data", (d) => {
+      if (!partitioned) client.write(d);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
-    partition() { partitioned = true; },
+    partition() {
+      partitioned = true;
+    },
     heal() {
       partitioned = false;
       for (const s of sockets) s.destroy();
     },
-    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -103,13 +113,20 @@ describeWithServices("revocation bound (maxStaleness) with the invalidation chan
     const b = await instance(counters);
     const channel = `kwtest:${schema}:inv`;
     const name = `kwbound_${randomBytes(4).toString("hex")}`;
-    const pubA = new Redis(REDIS_URL), subA = new Redis(REDIS_URL), pubB = new Redis(REDIS_URL);
+    const pubA = new Redis(REDIS_URL),
+      subA = new Redis(REDIS_URL),
+      pubB = new Redis(REDIS_URL);
     // B's subscriber stays down for 1.5 s after it is killed (no reconnect that would drop B's cache).
     const subB = new Redis(REDIS_URL, { connectionName: name, retryStrategy: () => 1500 });
-    cleanups.push(() => { for (const c of [redis, pubA, subA, pubB, subB]) c.disconnect(); });
+    cleanups.push(() => {
+      for (const c of [redis, pubA, subA, pubB, subB]) c.disconnect();
+    });
     const chA = await redisInvalidation(a.keys, { publisher: pubA, subscriber: subA, channel });
     const chB = await redisInvalidation(b.keys, { publisher: pubB, subscriber: subB, channel });
-    cleanups.push(() => chA.close(), () => chB.close());
+    cleanups.push(
+      () => chA.close(),
+      () => chB.close(),
+    );
     expect(await healthy(a.keys)).not.toBeNull();
     expect(await healthy(b.keys)).not.toBeNull();
 
@@ -122,7 +139,7 @@ describeWithServices("revocation bound (maxStaleness) with the invalidation chan
 
     const { secret, key } = await a.keys.create({ name: "k" });
     expect((await b.keys.verify(secret)).ok).toBe(true); // cached in B for up to 60 s
-    const clients = await redis.client("LIST") as string;
+    const clients = (await redis.client("LIST")) as string;
     const line = clients.split("\n").find((l) => l.includes(` name=${name} `));
     expect(line).toBeDefined();
     await redis.client("KILL", "ID", /\bid=(\d+)/.exec(line!)![1]!);
@@ -139,7 +156,10 @@ describeWithServices("revocation bound (maxStaleness) with the invalidation chan
     const lag = b.keys.stats().channel.lagMs;
     expect(lag.samples).toBeGreaterThan(0);
     measured.redis = { boundMs: BOUND_MS, channelUpRevocationMs: quickMs, ...watched, channelLagMs: lag };
-    console.log(`Redis: channel up → B refused after ≤ ${quickMs} ms; channel killed → B last accepted ${watched.lastAcceptedMs} ms and refused ${watched.refusedAfterMs} ms after revoke() began (bound ${BOUND_MS} ms); heartbeat lag ms`, lag);
+    console.log(
+      `Redis: channel up → B refused after ≤ ${quickMs} ms; channel killed → B last accepted ${watched.lastAcceptedMs} ms and refused ${watched.refusedAfterMs} ms after revoke() began (bound ${BOUND_MS} ms); heartbeat lag ms`,
+      lag,
+    );
   });
 
   it("Postgres channel: B refuses a key revoked on A within maxStaleness while its LISTEN connection is partitioned, then reports silent and restored", async () => {
@@ -150,11 +170,17 @@ describeWithServices("revocation bound (maxStaleness) with the invalidation chan
     url.host = `127.0.0.1:${proxy.port}`;
     const channelPool = new pg.Pool({ connectionString: url.toString(), max: 3 });
     channelPool.on("error", () => undefined);
-    cleanups.push(() => proxy.close(), () => channelPool.end().catch(() => undefined));
+    cleanups.push(
+      () => proxy.close(),
+      () => channelPool.end().catch(() => undefined),
+    );
     const name = `${schema}_inv`;
     const chA = await postgresInvalidation(a.keys, a.store, { channel: name });
     const chB = await postgresInvalidation(b.keys, channelPool, { channel: name, reconnectDelayMs: 100 });
-    cleanups.push(() => chA.close(), () => chB.close());
+    cleanups.push(
+      () => chA.close(),
+      () => chB.close(),
+    );
     expect(await healthy(a.keys)).not.toBeNull();
     expect(await healthy(b.keys)).not.toBeNull();
 
@@ -173,6 +199,9 @@ describeWithServices("revocation bound (maxStaleness) with the invalidation chan
     expect((await b.keys.verify(secret)).ok).toBe(false);
     const lag = b.keys.stats().channel.lagMs;
     measured.postgres = { boundMs: BOUND_MS, ...watched, channelLagMs: lag };
-    console.log(`Postgres: channel partitioned → B last accepted ${watched.lastAcceptedMs} ms and refused ${watched.refusedAfterMs} ms after revoke() began (bound ${BOUND_MS} ms); heartbeat lag ms`, lag);
+    console.log(
+      `Postgres: channel partitioned → B last accepted ${watched.lastAcceptedMs} ms and refused ${watched.refusedAfterMs} ms after revoke() began (bound ${BOUND_MS} ms); heartbeat lag ms`,
+      lag,
+    );
   });
 });

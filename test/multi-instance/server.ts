@@ -35,14 +35,16 @@ async function main(): Promise<void> {
   };
   const counters = config.counters === "redis" ? new RedisCounters(redis(), { prefix: config.redisPrefix }) : undefined;
   const keys = new KeyManager({
-    store, counters,
+    store,
+    counters,
     tiers: { metered: { monthlyRequests: 50 } },
     cache: { ttl: config.cacheTtl },
     usage: { flushInterval: config.flushInterval },
   });
   await store.init();
   let channel: InvalidationChannel | null = null;
-  if (config.channel === "redis") channel = await redisInvalidation(keys, { publisher: redis(), subscriber: redis(), channel: `${config.redisPrefix}invalidate` });
+  if (config.channel === "redis")
+    channel = await redisInvalidation(keys, { publisher: redis(), subscriber: redis(), channel: `${config.redisPrefix}invalidate` });
   if (config.channel === "postgres") channel = await postgresInvalidation(keys, store, { channel: `${config.schema}_inv` });
 
   const app = express();

@@ -23,8 +23,11 @@ const root = join(__dirname, "..", "..");
 const modules = join(root, "node_modules");
 const tmp = tempDir();
 let tarball = "";
-let packed: { dependencies?: Record<string, string>; peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> } = {};
-
+let packed: {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+} = {};
 
 /** A consumer directory holding the unpacked tarball, its runtime dependencies and `extra` packages, all but keyward symlinked. */
 function consumer(name: string, extra: string[]): string {
@@ -57,7 +60,10 @@ function tsc(cwd: string, project: string, label: string): Promise<string> {
 beforeAll(() => {
   ensureBuilt();
   // --ignore-scripts: dist/ is fresh, so prepack's build would only repeat it.
-  const out = execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp.dir], { cwd: root, encoding: "utf8" });
+  const out = execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp.dir], {
+    cwd: root,
+    encoding: "utf8",
+  });
   tarball = join(tmp.dir, (JSON.parse(out) as Array<{ filename: string }>)[0]!.filename);
   packed = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 }, 120_000);
@@ -67,7 +73,9 @@ afterAll(() => (process.env.KEEP_CONSUMER ? console.log(tmp.dir) : tmp.cleanup()
 describe("the packed package", () => {
   it("ships dist/, LICENSE and no Express: express is an optional peer", () => {
     const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
-    expect(files).toEqual(expect.arrayContaining(["package/LICENSE", "package/dist/cjs/index.js", "package/dist/esm/index.js", "package/dist/cjs/sqlite.d.ts"]));
+    expect(files).toEqual(
+      expect.arrayContaining(["package/LICENSE", "package/dist/cjs/index.js", "package/dist/esm/index.js", "package/dist/cjs/sqlite.d.ts"]),
+    );
     expect(Object.keys(packed.dependencies ?? {}).sort()).toEqual(["better-sqlite3", "lru-cache", "zod"]);
     expect(packed.peerDependencies?.express).toBeDefined();
     expect(packed.peerDependenciesMeta?.express).toEqual({ optional: true });
@@ -125,7 +133,16 @@ describe("a node:http consumer without Express", () => {
 
   it("require('keyward') loads neither express nor better-sqlite3, and works as plain middleware", () => {
     const db = join(dir, "cjs.db");
-    const out = JSON.parse(node(["-e", `(async () => {${script(`const kw = require("keyward");`, "Object.keys(require.cache)")}})().catch((e) => { console.error(e); process.exit(1); });`], dir, { KEYWARD_DB: db }));
+    const out = JSON.parse(
+      node(
+        [
+          "-e",
+          `(async () => {${script(`const kw = require("keyward");`, "Object.keys(require.cache)")}})().catch((e) => { console.error(e); process.exit(1); });`,
+        ],
+        dir,
+        { KEYWARD_DB: db },
+      ),
+    );
     expect(out).toMatchObject({ ...expected, atLoad: { heavy: [] } });
     expect(out.atLoad.modules).toBeLessThan(200);
     expect(existsSync(db)).toBe(true);
@@ -140,7 +157,11 @@ describe("a node:http consumer without Express", () => {
   });
 
   it("keyward/fetch and keyward/hono load without hono, express or better-sqlite3, and fetchAuth answers Web Requests", () => {
-    const out = JSON.parse(node(["-e", `(async () => {
+    const out = JSON.parse(
+      node(
+        [
+          "-e",
+          `(async () => {
       const kw = require("keyward"); const { fetchAuth } = require("keyward/fetch"); const hono = require("keyward/hono");
       const heavy = Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|hono)[\\\\/]/.test(f));
       const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
@@ -150,12 +171,18 @@ describe("a node:http consumer without Express", () => {
       const no = await auth(new Request("http://x/"));
       await keys.close();
       console.log(JSON.stringify({ heavy, ok: ok.ok, refused: no.response.status, hono: typeof hono.apiKeyAuth }));
-    })().catch((e) => { console.error(e); process.exit(1); });`], dir));
+    })().catch((e) => { console.error(e); process.exit(1); });`,
+        ],
+        dir,
+      ),
+    );
     expect(out).toEqual({ heavy: [], ok: true, refused: 401, hono: "function" });
   });
 
   it("strict TypeScript without @types of optional packages compiles under node16, bundler and node10", async () => {
-    writeFileSync(join(dir, "consumer.ts"), `
+    writeFileSync(
+      join(dir, "consumer.ts"),
+      `
       import { createServer, type IncomingMessage } from "node:http";
       import { KeyManager, apiKeyAuth, keysRouter, requireScope, type AuthenticatedKey, type Middleware } from "keyward";
       import { SqliteStore, type SqliteDatabase } from "keyward/sqlite";
@@ -184,7 +211,8 @@ describe("a node:http consumer without Express", () => {
         };
         void [db, read, PostgresStore, RedisCounters, web];
       }
-    `);
+    `,
+    );
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.cts"));
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.mts"));
     // skipDefaultLibCheck only skips TypeScript's own lib.*.d.ts; every package's declarations are checked.
@@ -193,28 +221,56 @@ describe("a node:http consumer without Express", () => {
       writeFileSync(join(dir, name), JSON.stringify({ compilerOptions: { ...base, ...compilerOptions }, files }));
       return tsc(dir, name, name);
     };
-    expect(await Promise.all([
-      project("node16.json", { module: "node16", moduleResolution: "node16" }, ["consumer.cts", "consumer.mts"]),
-      project("bundler.json", { module: "esnext", moduleResolution: "bundler" }, ["consumer.ts"]),
-      project("node10.json", { module: "commonjs", moduleResolution: "node10" }, ["consumer.ts"]),
-    ])).toEqual(["node16.json: exit 0", "bundler.json: exit 0", "node10.json: exit 0"]);
+    expect(
+      await Promise.all([
+        project("node16.json", { module: "node16", moduleResolution: "node16" }, ["consumer.cts", "consumer.mts"]),
+        project("bundler.json", { module: "esnext", moduleResolution: "bundler" }, ["consumer.ts"]),
+        project("node10.json", { module: "commonjs", moduleResolution: "node10" }, ["consumer.ts"]),
+      ]),
+    ).toEqual(["node16.json: exit 0", "bundler.json: exit 0", "node10.json: exit 0"]);
   }, 60_000);
 });
 
 describe("an Express consumer with @types/express and @types/better-sqlite3", () => {
   it("compiles the type tests (req.apiKey, keysRouter's Express request) as CommonJS and as ESM, skipLibCheck off", async () => {
     const dir = consumer("express", ["express"]);
-    for (const types of ["node", "express", "express-serve-static-core", "serve-static", "qs", "range-parser", "send", "mime", "http-errors", "body-parser", "connect", "better-sqlite3"]) {
+    for (const types of [
+      "node",
+      "express",
+      "express-serve-static-core",
+      "serve-static",
+      "qs",
+      "range-parser",
+      "send",
+      "mime",
+      "http-errors",
+      "body-parser",
+      "connect",
+      "better-sqlite3",
+    ]) {
       if (existsSync(join(modules, "@types", types))) symlinkSync(join(modules, "@types", types), join(dir, "node_modules/@types", types), "dir");
     }
     // One program per module format: the Express augmentation is global, so a program holding
     // both builds would pass even if one build lost it.
     const compile = (file: string) => {
       copyFileSync(join(__dirname, "types.test-d.ts"), join(dir, file));
-      writeFileSync(join(dir, `${file}.json`), JSON.stringify({
-        compilerOptions: { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, module: "node16", moduleResolution: "node16", target: "ES2022", noEmit: true, esModuleInterop: true, types: ["node"] },
-        files: [file],
-      }));
+      writeFileSync(
+        join(dir, `${file}.json`),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            skipLibCheck: false,
+            skipDefaultLibCheck: true,
+            module: "node16",
+            moduleResolution: "node16",
+            target: "ES2022",
+            noEmit: true,
+            esModuleInterop: true,
+            types: ["node"],
+          },
+          files: [file],
+        }),
+      );
       return tsc(dir, `${file}.json`, file);
     };
     expect(await Promise.all([compile("consumer.cts"), compile("consumer.mts")])).toEqual(["consumer.cts: exit 0", "consumer.mts: exit 0"]);

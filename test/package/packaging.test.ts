@@ -20,7 +20,6 @@ const node = (args: string[], cwd = root, env: NodeJS.ProcessEnv = {}) => {
   return run.stdout;
 };
 
-
 beforeAll(() => {
   ensureBuilt();
 }, 120_000);
@@ -36,12 +35,33 @@ console.log(JSON.stringify({ main: Object.keys(main).sort(), sqlite: Object.keys
   error: main.KeywardError.name, prototype: new main.KeywardError("invalid_key", "x") instanceof Error }));`;
 
 describe("the built package", () => {
-  const expected = { main: Object.keys(source).sort(), sqlite: Object.keys(sourceSqlite).sort(), ok: true, mode: "live", error: "KeywardError", prototype: true };
+  const expected = {
+    main: Object.keys(source).sort(),
+    sqlite: Object.keys(sourceSqlite).sort(),
+    ok: true,
+    mode: "live",
+    error: "KeywardError",
+    prototype: true,
+  };
 
   it("loads with require() (CommonJS) and exports the same names as the sources", () => {
-    const out = node(["-e", `(async () => {${smoke("const main = require('keyward'); const sqlite = require('keyward/sqlite');")}})().catch((e) => { console.error(e); process.exit(1); });`]);
+    const out = node([
+      "-e",
+      `(async () => {${smoke("const main = require('keyward'); const sqlite = require('keyward/sqlite');")}})().catch((e) => { console.error(e); process.exit(1); });`,
+    ]);
     expect(JSON.parse(out)).toEqual(expected);
-    expect(expected.main).toEqual(expect.arrayContaining(["KeyManager", "MemoryStore", "apiKeyAuth", "requireScope", "requireAnyScope", "requireMode", "KeywardError", "KeywardConfigError"]));
+    expect(expected.main).toEqual(
+      expect.arrayContaining([
+        "KeyManager",
+        "MemoryStore",
+        "apiKeyAuth",
+        "requireScope",
+        "requireAnyScope",
+        "requireMode",
+        "KeywardError",
+        "KeywardConfigError",
+      ]),
+    );
     expect(expected.sqlite).toEqual(["SQLITE_SCHEMA_VERSION", "SqliteStore"]);
   });
 
@@ -51,10 +71,14 @@ describe("the built package", () => {
   });
 
   it("resolves each condition of the exports map to the right build", () => {
-    const out = node(["--input-type=module", "-e", `
+    const out = node([
+      "--input-type=module",
+      "-e",
+      `
       import { createRequire } from "node:module";
       const require = createRequire(process.cwd() + "/x.js");
-      console.log(JSON.stringify([import.meta.resolve("keyward"), import.meta.resolve("keyward/sqlite"), require.resolve("keyward"), require.resolve("keyward/sqlite")]));`]);
+      console.log(JSON.stringify([import.meta.resolve("keyward"), import.meta.resolve("keyward/sqlite"), require.resolve("keyward"), require.resolve("keyward/sqlite")]));`,
+    ]);
     const [esm, esmSqlite, cjs, cjsSqlite] = (JSON.parse(out) as string[]).map((p) => p.replace(/^file:\/\//, "").slice(root.length));
     expect([esm, esmSqlite, cjs, cjsSqlite]).toEqual(["/dist/esm/index.js", "/dist/esm/sqlite.js", "/dist/cjs/index.js", "/dist/cjs/sqlite.js"]);
   });
@@ -81,7 +105,9 @@ describe("the built package", () => {
         expect(out.pool).toBe("object"); // a pool the app passes in needs no driver lookup
       }
       // With pg resolvable (this repository's own node_modules) the same construction succeeds.
-      expect(JSON.parse(node(["-e", probe(`const { PostgresStore } = require(${JSON.stringify(join(root, "dist/cjs/postgres.js"))});`)])).answer).toBe("constructed");
+      expect(JSON.parse(node(["-e", probe(`const { PostgresStore } = require(${JSON.stringify(join(root, "dist/cjs/postgres.js"))});`)])).answer).toBe(
+        "constructed",
+      );
     } finally {
       tmp.cleanup();
     }
@@ -97,11 +123,18 @@ describe("the built package", () => {
     const tmp = tempDir();
     try {
       const env = { KEYWARD_DB: "" };
-      const out = node(["-e", `const { apiKeyAuth, defaultDatabasePath } = require(${JSON.stringify(join(root, "dist/cjs/index.js"))});
+      const out = node(
+        [
+          "-e",
+          `const { apiKeyAuth, defaultDatabasePath } = require(${JSON.stringify(join(root, "dist/cjs/index.js"))});
         const fs = require("node:fs");
         try { apiKeyAuth({ modes: ["prod"] }); } catch (e) { console.log(e.option, fs.existsSync("keyward.db")); }
         apiKeyAuth();
-        if (defaultDatabasePath() !== "keyward.db") process.exit(2);`], tmp.dir, env);
+        if (defaultDatabasePath() !== "keyward.db") process.exit(2);`,
+        ],
+        tmp.dir,
+        env,
+      );
       expect(out.trim()).toBe("apiKeyAuth.modes false"); // a misconfiguration opens no database
       expect(readdirSync(tmp.dir)).toContain("keyward.db");
     } finally {

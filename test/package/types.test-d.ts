@@ -8,8 +8,19 @@ import express from "express";
 import type { IncomingMessage as HttpIncomingMessage } from "http";
 import type { IncomingMessage } from "node:http";
 import {
-  KeyManager, KeywardConfigError, KeywardError, MemoryStore, apiKeyAuth, requireAnyScope, requireMode, requireScope,
-  keysRouter, type ApiKey, type AuthenticatedKey, type KeywardErrorCode, type Middleware,
+  KeyManager,
+  KeywardConfigError,
+  KeywardError,
+  MemoryStore,
+  apiKeyAuth,
+  requireAnyScope,
+  requireMode,
+  requireScope,
+  keysRouter,
+  type ApiKey,
+  type AuthenticatedKey,
+  type KeywardErrorCode,
+  type Middleware,
 } from "keyward";
 import { SqliteStore, type SqliteDatabase } from "keyward/sqlite";
 

@@ -13,7 +13,7 @@ export const PROJECTS = ["proj_alpha", "proj_beta"];
 /** The session user from the `sid` cookie, or null. */
 function sessionUser(sessions: Map<string, string>, req: IncomingMessage): string | null {
   const match = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? "");
-  return match ? sessions.get(match[1]!) ?? null : null;
+  return match ? (sessions.get(match[1]!) ?? null) : null;
 }
 
 export function createPageApp(keys: KeyManager, pageOptions: KeysPageOptions = {}, routerOptions: Partial<KeysRouterOptions> = {}) {
@@ -28,6 +28,8 @@ export function createPageApp(keys: KeyManager, pageOptions: KeysPageOptions = {
   app.use("/api/keys", keysRouter({ keys, owner: (req) => sessionUser(sessions, req), projects: () => PROJECTS, ...routerOptions }));
   app.use("/settings/api-keys", keysPage({ router: "/api/keys", keys, projects: PROJECTS, loginUrl: "/login", ...pageOptions }));
   app.use("/v1", apiKeyAuth({ keys }));
-  app.get("/v1/notes", requireScope("notes:read"), (req, res) => { res.json({ notes: [], key: req.apiKey?.id }); });
+  app.get("/v1/notes", requireScope("notes:read"), (req, res) => {
+    res.json({ notes: [], key: req.apiKey?.id });
+  });
   return { app, sessions };
 }

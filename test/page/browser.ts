@@ -10,8 +10,14 @@ import { chromium, type BrowserContext } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 
 /** Whether the browser tests run here: always under CI, else only when Chromium is installed. */
@@ -19,8 +25,7 @@ export const BROWSER_TESTS_RUN = Boolean(process.env.CI) || existsSync(CHROMIUM_
 
 if (!BROWSER_TESTS_RUN) {
   process.stderr.write(
-    `\nkeys page browser tests DID NOT RUN: ${CHROMIUM_PATH} is missing. Install it with ` +
-      "`apt-get install -y chromium` (CI always runs them).\n\n",
+    `\nkeys page browser tests DID NOT RUN: ${CHROMIUM_PATH} is missing. Install it with ` + "`apt-get install -y chromium` (CI always runs them).\n\n",
   );
 }
 

@@ -88,7 +88,10 @@ describe("keysPage: the document", () => {
       keys,
       title: `Keys <script>alert("t")</script>`,
       scopes: [{ scope: "notes:read", description: `Read <b>notes</b>` }],
-      projects: (req) => { seen.push(String(req.headers["x-user"])); return [{ id: "proj_1", name: `Alpha "&" <Beta>` }]; },
+      projects: (req) => {
+        seen.push(String(req.headers["x-user"]));
+        return [{ id: "proj_1", name: `Alpha "&" <Beta>` }];
+      },
       modes: [],
       expiries: ["7d", "1h", null],
     });
@@ -105,7 +108,9 @@ describe("keysPage: the document", () => {
 
   test("a failing projects function goes to the app's error handler", async () => {
     const app = express().use("/keys", keysPage({ projects: () => Promise.reject(new Error("db down")) }));
-    app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => { res.status(503).json({ error: err.message }); });
+    app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(503).json({ error: err.message });
+    });
     const res = await request(app).get("/keys").expect(503);
     expect(res.body).toEqual({ error: "db down" });
   });
@@ -170,7 +175,12 @@ describe("keysRouter refuses cross-site requests made with the session cookie (C
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe("unsupported_media_type");
     expect(await count()).toBe(1);
-    const crossSite = await request(app).post("/api/keys").set("Cookie", cookie).set({ "Sec-Fetch-Site": "cross-site", Origin: "http://evil.example" }).type("form").send({ name: "stolen" });
+    const crossSite = await request(app)
+      .post("/api/keys")
+      .set("Cookie", cookie)
+      .set({ "Sec-Fetch-Site": "cross-site", Origin: "http://evil.example" })
+      .type("form")
+      .send({ name: "stolen" });
     expect(crossSite.status).toBe(403);
     expect(await count()).toBe(1);
   });
@@ -184,7 +194,10 @@ describe("keysRouter refuses cross-site requests made with the session cookie (C
 
   test("the same requests from the page itself (same-origin) go through", async () => {
     const host = "127.0.0.1:3000";
-    const res = await request(app).post("/api/keys").set({ Cookie: cookie, Host: host, Origin: `http://${host}`, "Sec-Fetch-Site": "same-origin" }).send({ name: "legit" });
+    const res = await request(app)
+      .post("/api/keys")
+      .set({ Cookie: cookie, Host: host, Origin: `http://${host}`, "Sec-Fetch-Site": "same-origin" })
+      .send({ name: "legit" });
     expect(res.status).toBe(201);
     expect(await count()).toBe(2);
   });

@@ -48,7 +48,9 @@ describeInBrowser("keys page in Chromium", () => {
 
   async function open(path = PAGE): Promise<Page> {
     const page = await context.newPage();
-    page.on("console", (msg) => { if (/Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text()); });
+    page.on("console", (msg) => {
+      if (/Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text());
+    });
     page.on("pageerror", (err) => cspViolations.push(`script error: ${err.message}`));
     await page.goto(path);
     await settled(page);
@@ -68,20 +70,25 @@ describeInBrowser("keys page in Chromium", () => {
 
   /** Where (if anywhere) the page still shows `secret` or its tail. */
   function secretTraces(page: Page, secret: string) {
-    return page.evaluate((needles) => {
-      const html = document.documentElement.outerHTML;
-      const text = document.body.innerText;
-      const values = Array.from(document.querySelectorAll("input, textarea, select")).map((i: any) => i.value).join("\n");
-      const selection = String(window.getSelection());
-      const found: string[] = [];
-      for (const needle of needles) {
-        if (html.includes(needle)) found.push("html");
-        if (text.includes(needle)) found.push("text");
-        if (values.includes(needle)) found.push("inputs");
-        if (selection.includes(needle)) found.push("selection");
-      }
-      return found;
-    }, [secret, secret.slice(-16)]);
+    return page.evaluate(
+      (needles) => {
+        const html = document.documentElement.outerHTML;
+        const text = document.body.innerText;
+        const values = Array.from(document.querySelectorAll("input, textarea, select"))
+          .map((i: any) => i.value)
+          .join("\n");
+        const selection = String(window.getSelection());
+        const found: string[] = [];
+        for (const needle of needles) {
+          if (html.includes(needle)) found.push("html");
+          if (text.includes(needle)) found.push("text");
+          if (values.includes(needle)) found.push("inputs");
+          if (selection.includes(needle)) found.push("selection");
+        }
+        return found;
+      },
+      [secret, secret.slice(-16)],
+    );
   }
 
   async function createKey(page: Page, name: string, choose: { mode?: string; scopes?: string[]; projects?: string[]; expiry?: string } = {}): Promise<string> {
@@ -158,7 +165,9 @@ describeInBrowser("keys page in Chromium", () => {
 
     // After a reload neither the page nor anything the router sends it holds the secret.
     const bodies: Array<Promise<string>> = [];
-    page.on("response", (response) => { bodies.push(response.text().catch(() => "")); });
+    page.on("response", (response) => {
+      bodies.push(response.text().catch(() => ""));
+    });
     await page.reload();
     await settled(page);
     expect(await secretTraces(page, secret)).toEqual([]);
@@ -247,7 +256,9 @@ describeInBrowser("keys page in Chromium", () => {
     await page.locator("#kw-create-submit").click();
     await page.getByRole("button", { name: "Done, I've stored it" }).click();
     await page.getByRole("button", { name: "Rotate key forever" }).click();
-    const { keys: [victim] } = await keys.list({ ownerId: "alice", limit: 1 });
+    const {
+      keys: [victim],
+    } = await keys.list({ ownerId: "alice", limit: 1 });
     expect(victim!.name).toBe("forever");
     await keys.revoke(victim!.id);
     await page.getByRole("dialog", { name: "Rotate “forever”" }).getByRole("button", { name: "Rotate key" }).click();
@@ -267,7 +278,11 @@ describeInBrowser("keys page in Chromium", () => {
   });
 
   test("works with a { data, error } envelope (formatBody / formatError) and pages through long lists", async () => {
-    const routerOptions = { formatBody: (data: unknown) => ({ data, error: null }), formatError: (e: Error) => ({ data: null, error: e.message }), maxPageSize: 2 };
+    const routerOptions = {
+      formatBody: (data: unknown) => ({ data, error: null }),
+      formatError: (e: Error) => ({ data: null, error: e.message }),
+      maxPageSize: 2,
+    };
     for (const name of ["older-1", "older-2"]) await keys.create({ name, ownerId: "erin", expiresIn: "30d" });
     const envelope = createPageApp(keys, {}, routerOptions).app.listen(0, "127.0.0.1");
     await new Promise((resolve) => envelope.once("listening", resolve));
@@ -317,7 +332,12 @@ describeInBrowser("keys page in Chromium", () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.locator("#kw-rows tr .kw-usage svg").first().waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-    expect(await page.locator("#kw-rows td.kw-last-used").first().evaluate((td: unknown) => getComputedStyle(td, "::before").content)).toBe('"Last used"');
+    expect(
+      await page
+        .locator("#kw-rows td.kw-last-used")
+        .first()
+        .evaluate((td: unknown) => getComputedStyle(td, "::before").content),
+    ).toBe('"Last used"');
     await page.screenshot({ path: `${ARTIFACTS}/keys-page-phone.png`, fullPage: true });
     await page.close();
   });

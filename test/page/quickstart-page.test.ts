@@ -20,7 +20,11 @@ describe("quickstart: keys page behind the demo login", () => {
     const page = await request(app).get("/keys").set("Cookie", cookie).expect(200);
     expect(page.headers["content-security-policy"]).toContain("script-src 'self'");
     expect(page.text).toContain('value="notes:write"');
-    const created = await request(app).post("/api/keys").set("Cookie", cookie).send({ name: "from-page", mode: "test", scopes: ["notes:read"] }).expect(201);
+    const created = await request(app)
+      .post("/api/keys")
+      .set("Cookie", cookie)
+      .send({ name: "from-page", mode: "test", scopes: ["notes:read"] })
+      .expect(201);
     expect(created.body.key.ownerId).toBe("demo");
     await request(app).get("/v1/whoami").set("Authorization", `Bearer ${created.body.secret}`).expect(200);
     const listed = await request(app).get("/api/keys").set("Cookie", cookie).expect(200);

@@ -40,7 +40,10 @@ function freePort(): Promise<number> {
 /** A redis-server of this test's own (no persistence) that can be killed and started again on its port. */
 class PrivateRedis {
   private child: ChildProcess | null = null;
-  private constructor(readonly port: number, private readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
 
   static async start(): Promise<PrivateRedis> {
     const server = new PrivateRedis(await freePort(), mkdtempSync(join(tmpdir(), "kw-redis-")));
@@ -50,7 +53,9 @@ class PrivateRedis {
 
   /** Starts the server and resolves once it answers PING. */
   async restart(): Promise<void> {
-    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], { stdio: "ignore" });
+    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], {
+      stdio: "ignore",
+    });
     const probe = new Redis({ port: this.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on("error", () => undefined);
     try {
@@ -110,7 +115,13 @@ describe("counter takes that time out (Redis killed and restarted under load)", 
     const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null, retryStrategy: () => 50 });
     client.on("error", () => undefined);
     const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
-    const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(client, { prefix }), tiers: { metered: { monthlyRequests: 100_000 } }, storeTimeout: "200ms", usage: false });
+    const keys = new KeyManager({
+      store: new MemoryStore(),
+      counters: new RedisCounters(client, { prefix }),
+      tiers: { metered: { monthlyRequests: 100_000 } },
+      storeTimeout: "200ms",
+      usage: false,
+    });
     const { secret, key } = await keys.create({ name: "outage", tier: "metered" });
     const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
 
@@ -162,7 +173,13 @@ describe("counter takes that time out (Redis frozen and resumed under load)", ()
     const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null });
     client.on("error", () => undefined);
     const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
-    const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(client, { prefix }), tiers: { metered: { monthlyRequests: 100_000 } }, storeTimeout: "200ms", usage: false });
+    const keys = new KeyManager({
+      store: new MemoryStore(),
+      counters: new RedisCounters(client, { prefix }),
+      tiers: { metered: { monthlyRequests: 100_000 } },
+      storeTimeout: "200ms",
+      usage: false,
+    });
     const { secret, key } = await keys.create({ name: "frozen", tier: "metered" });
     const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
     const statuses: number[] = [];

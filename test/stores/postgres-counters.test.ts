@@ -45,7 +45,10 @@ describeWithServices("PostgresStore counters under contention", ["postgres"], ()
     let settled = false;
     // Wrapped, so whileLocked does not await the take before it lets the lock go.
     const { take } = await whileLocked("open", async () => {
-      const pending = store.consume("open", 3, resetAt).then((n) => { settled = true; return n; });
+      const pending = store.consume("open", 3, resetAt).then((n) => {
+        settled = true;
+        return n;
+      });
       await sleep(200);
       expect(settled).toBe(false);
       return { take: pending };

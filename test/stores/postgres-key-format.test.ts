@@ -34,7 +34,9 @@ describeWithServices("KeyManager key format on PostgresStore", ["postgres"], () 
     try {
       const created = other.create({ name: "x" });
       await expect(created).rejects.toThrow(KeywardConfigError);
-      await expect(created).rejects.toThrow(`the database schema "${schema}" (PostgresStore) holds keys of prefix "xk" with modes live,test; this KeyManager was configured with prefix "sk"`);
+      await expect(created).rejects.toThrow(
+        `the database schema "${schema}" (PostgresStore) holds keys of prefix "xk" with modes live,test; this KeyManager was configured with prefix "sk"`,
+      );
       await expect(other.list()).rejects.toThrow(KeywardConfigError);
       await expect(other.revoke(secret)).rejects.toThrow(/holds keys of prefix "xk"/);
       const verified = await other.verify(new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).generate("live"));
@@ -61,7 +63,9 @@ describeWithServices("KeyManager key format on PostgresStore", ["postgres"], () 
     const fewer = new KeyManager({ store: new PostgresStore(pool, { schema }), prefix: "xk", modes: ["live"], usage: false });
     try {
       expect((await reordered.create({ name: "b" })).secret).toMatch(/^xk_live_/);
-      await expect(fewer.list()).rejects.toThrow(/^modes: .*holds keys of prefix "xk" with modes test,live; this KeyManager was configured with prefix "xk" with modes live/);
+      await expect(fewer.list()).rejects.toThrow(
+        /^modes: .*holds keys of prefix "xk" with modes test,live; this KeyManager was configured with prefix "xk" with modes live/,
+      );
     } finally {
       await Promise.all([first.close(), reordered.close(), fewer.close()]);
     }

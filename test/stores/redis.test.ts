@@ -61,7 +61,11 @@ describeWithServices("RedisCounters", ["redis"], () => {
 
   describe("with a KeyManager", () => {
     it("admits exactly the monthly quota of 50 out of 200 concurrent verifications", async () => {
-      const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(redis, { prefix: freshPrefix() }), tiers: { free: { monthlyRequests: 50 } } });
+      const keys = new KeyManager({
+        store: new MemoryStore(),
+        counters: new RedisCounters(redis, { prefix: freshPrefix() }),
+        tiers: { free: { monthlyRequests: 50 } },
+      });
       const { secret } = await keys.create({ name: "q", tier: "free" });
       const results = await Promise.all(Array.from({ length: 200 }, () => keys.verify(secret)));
       expect(results.filter((r) => r.ok)).toHaveLength(50);
@@ -70,7 +74,12 @@ describeWithServices("RedisCounters", ["redis"], () => {
     });
 
     it("gives a unit back when a later check refuses the request", async () => {
-      const keys = new KeyManager({ store: new MemoryStore(), counters: new RedisCounters(redis, { prefix: freshPrefix() }), rateLimit: { limit: 2, window: "1h" }, scopes: ["a:read", "b:read"] });
+      const keys = new KeyManager({
+        store: new MemoryStore(),
+        counters: new RedisCounters(redis, { prefix: freshPrefix() }),
+        rateLimit: { limit: 2, window: "1h" },
+        scopes: ["a:read", "b:read"],
+      });
       const { secret } = await keys.create({ name: "r", scopes: ["a:read"] });
       const found = await keys.pipeline.authenticate(secret);
       if (!("grant" in found)) throw new Error("not authenticated");

@@ -13,11 +13,17 @@ async function open(file: string) {
   const events: KeywardEvent[] = [];
   const keys = new KeyManager({ store: new SqliteStore(file), usage: { flushInterval: "1h" }, onEvent: (e) => events.push(e) });
   const { secret, key } = await keys.create({ name: "k" });
-  const use = (n: number) => { for (let i = 0; i < n; i++) keys.pipeline.recordUse(keys.pipeline.authenticate(secret) as never); };
+  const use = (n: number) => {
+    for (let i = 0; i < n; i++) keys.pipeline.recordUse(keys.pipeline.authenticate(secret) as never);
+  };
   return { keys, events, secret, id: key.id, use };
 }
 
-const failure = (promise: Promise<unknown>) => promise.then(() => "no error", (e: Error) => e.message);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => "no error",
+    (e: Error) => e.message,
+  );
 const flushFailures = (events: KeywardEvent[]) => events.flatMap((e) => (e.type === "usage.flush_failed" ? [e.message] : []));
 
 describe("a SQLite database file removed while the app runs", () => {

@@ -14,7 +14,6 @@ import { holdWriteLock, makeApp, tempDir } from "../helpers";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-
 interface Answer {
   status: number;
   code: string | null;
@@ -47,18 +46,23 @@ describe("a SQLite write lock held by another process", () => {
     await new Promise((resolve) => server.once("listening", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    const get = (secret: string) => new Promise<Answer>((resolve, reject) => {
-      const started = performance.now();
-      http.get(url, { agent, headers: { Authorization: `Bearer ${secret}` } }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => { body += chunk; });
-        res.on("end", () => {
-          const code = res.statusCode === 200 ? null : ((JSON.parse(body) as { error?: { code?: string } }).error?.code ?? body);
-          resolve({ status: res.statusCode!, code, ms: performance.now() - started });
-        });
-      }).on("error", reject);
-    });
+    const get = (secret: string) =>
+      new Promise<Answer>((resolve, reject) => {
+        const started = performance.now();
+        http
+          .get(url, { agent, headers: { Authorization: `Bearer ${secret}` } }, (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+              body += chunk;
+            });
+            res.on("end", () => {
+              const code = res.statusCode === 200 ? null : ((JSON.parse(body) as { error?: { code?: string } }).error?.code ?? body);
+              resolve({ status: res.statusCode!, code, ms: performance.now() - started });
+            });
+          })
+          .on("error", reject);
+      });
     // Both keys are in the verification cache before the lock is taken.
     expect((await get(free.secret)).status).toBe(200);
     expect((await get(metered.secret)).status).toBe(200);
@@ -71,7 +75,9 @@ describe("a SQLite write lock held by another process", () => {
     const lock = await holdWriteLock(file, 2500);
     let locked = true;
     const lockedAnswers = { free: 0, metered503: 0 };
-    void lock.released.then(() => { locked = false; });
+    void lock.released.then(() => {
+      locked = false;
+    });
     const loop = async (secret: string, into: Answer[], onAnswer: (a: Answer) => void) => {
       while (locked) {
         const answer = await get(secret);
@@ -83,11 +89,20 @@ describe("a SQLite write lock held by another process", () => {
     // A management write during the lock fails closed (or lands) without blocking anything either.
     // A key not in the cache yet is read from the file during the lock (WAL: a writer blocks no reader).
     const firstUse = get(unseen.secret);
-    const creating = keys.create({ name: "during the lock" }).then(() => "created", (e: { code?: string }) => e.code ?? String(e));
+    const creating = keys.create({ name: "during the lock" }).then(
+      () => "created",
+      (e: { code?: string }) => e.code ?? String(e),
+    );
     await Promise.all([
-      loop(free.secret, answers.free, (a) => { if (a.status === 200) lockedAnswers.free++; }),
-      loop(metered.secret, answers.metered, (a) => { if (a.status === 503) lockedAnswers.metered503++; }),
-      loop(metered.secret, answers.metered, (a) => { if (a.status === 503) lockedAnswers.metered503++; }),
+      loop(free.secret, answers.free, (a) => {
+        if (a.status === 200) lockedAnswers.free++;
+      }),
+      loop(metered.secret, answers.metered, (a) => {
+        if (a.status === 503) lockedAnswers.metered503++;
+      }),
+      loop(metered.secret, answers.metered, (a) => {
+        if (a.status === 503) lockedAnswers.metered503++;
+      }),
     ]);
     expect(await lock.released).toBe(0);
     expect((await firstUse).status).toBe(200);
@@ -103,7 +118,12 @@ describe("a SQLite write lock held by another process", () => {
     expect(maxDelayMs).toBeLessThan(200);
     expect(answers.free.every((a) => a.status === 200)).toBe(true);
     expect(lockedAnswers.free).toBeGreaterThan(10); // answered throughout the lock
-    expect(answers.metered.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.code}`).filter((s) => s !== "503 store_unavailable")).toEqual([]);
+    expect(
+      answers.metered
+        .filter((a) => a.status !== 200)
+        .map((a) => `${a.status} ${a.code}`)
+        .filter((s) => s !== "503 store_unavailable"),
+    ).toEqual([]);
     expect(lockedAnswers.metered503).toBeGreaterThan(0); // the lock was really in the way of counter writes
     // A refusal comes within the storeTimeout (plus slack for a loaded machine), not after the lock.
     for (const a of answers.metered) if (a.status === 503) expect(a.ms).toBeLessThan(STORE_TIMEOUT_MS + 600);

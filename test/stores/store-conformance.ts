@@ -31,10 +31,29 @@ function nextId(): string {
 export function storedKey(over: Partial<StoredKey> = {}): StoredKey {
   const id = over.id ?? nextId();
   return {
-    id, hash: randomBytes(32).toString("hex"), start: "sk_live_AbCd", name: "k", ownerId: "user_1", kind: "user",
-    projectId: null, projects: [], mode: "live", scopes: ["nodes:read"], tier: null, rateLimit: null,
-    metadata: {}, createdAt: T0, expiresAt: null, revokedAt: null, lastUsedAt: null, requestCount: 0,
-    rotatedFrom: null, rotatedTo: null, disabledAt: null, allowedIps: [], ...over,
+    id,
+    hash: randomBytes(32).toString("hex"),
+    start: "sk_live_AbCd",
+    name: "k",
+    ownerId: "user_1",
+    kind: "user",
+    projectId: null,
+    projects: [],
+    mode: "live",
+    scopes: ["nodes:read"],
+    tier: null,
+    rateLimit: null,
+    metadata: {},
+    createdAt: T0,
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+    requestCount: 0,
+    rotatedFrom: null,
+    rotatedTo: null,
+    disabledAt: null,
+    allowedIps: [],
+    ...over,
   };
 }
 
@@ -68,9 +87,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     describe("insert", () => {
       it("stores every field and finds the key by hash and by id", async () => {
         const key = storedKey({
-          name: "ci deploys", kind: "user", projects: ["proj_a", "proj_b"], scopes: ["nodes:read", "nodes:write"],
-          tier: "pro", rateLimit: { limit: 10, windowMs: 60_000 }, metadata: { team: "infra", nested: { n: 1, list: [1, "two"] } },
-          expiresAt: T0 + 90 * DAY, mode: "test", start: "sk_test_XyZw",
+          name: "ci deploys",
+          kind: "user",
+          projects: ["proj_a", "proj_b"],
+          scopes: ["nodes:read", "nodes:write"],
+          tier: "pro",
+          rateLimit: { limit: 10, windowMs: 60_000 },
+          metadata: { team: "infra", nested: { n: 1, list: [1, "two"] } },
+          expiresAt: T0 + 90 * DAY,
+          mode: "test",
+          start: "sk_test_XyZw",
         });
         expect(await store.insert(key)).toBe(true);
         expect(await store.findByHash(key.hash)).toEqual(key);
@@ -94,7 +120,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await store.insert(key);
         // Not `.rejects.toThrow()`: better-sqlite3's native errors come from the realm that first
         // loaded the addon, which jest's isError does not recognise in a later test file's realm.
-        const outcome = await Promise.resolve().then(() => store.insert(storedKey({ hash: key.hash }))).then(() => "inserted", () => "refused");
+        const outcome = await Promise.resolve()
+          .then(() => store.insert(storedKey({ hash: key.hash })))
+          .then(
+            () => "inserted",
+            () => "refused",
+          );
         expect(outcome).toBe("refused");
         expect(ids(await store.list({}))).toEqual([key.id]);
       });
@@ -347,7 +378,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await store.insert(old);
         await store.insert(taken);
         const clash = storedKey({ rotatedFrom: old.id, hash: taken.hash });
-        await Promise.resolve().then(() => store.rotate(old.id, clash, { revokedAt: T0 })).catch(() => false);
+        await Promise.resolve()
+          .then(() => store.rotate(old.id, clash, { revokedAt: T0 }))
+          .catch(() => false);
         expect(await store.findById(old.id)).toEqual(old);
         expect(await store.findById(clash.id)).toBeNull();
       });
@@ -362,13 +395,24 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await store.insert(k1);
         await store.insert(k2);
         await store.recordUsage([
-          { id: k1.id, count: 3, lastUsedAt: T0 + 10, days: [[today - 1, 1], [today, 2]] },
+          {
+            id: k1.id,
+            count: 3,
+            lastUsedAt: T0 + 10,
+            days: [
+              [today - 1, 1],
+              [today, 2],
+            ],
+          },
           { id: k2.id, count: 1, lastUsedAt: T0 + 20, days: [[today, 1]] },
         ]);
         await store.recordUsage([{ id: k1.id, count: 4, lastUsedAt: T0 + 30, days: [[today, 4]] }]);
         expect(await store.findById(k1.id)).toMatchObject({ requestCount: 7, lastUsedAt: T0 + 30 });
         expect(await store.findById(k2.id)).toMatchObject({ requestCount: 1, lastUsedAt: T0 + 20 });
-        expect(await store.usage(k1.id, today - 5, today)).toEqual([[today - 1, 1], [today, 6]]);
+        expect(await store.usage(k1.id, today - 5, today)).toEqual([
+          [today - 1, 1],
+          [today, 6],
+        ]);
         expect(await store.usage(k2.id, today - 5, today)).toEqual([[today, 1]]);
       });
 
@@ -384,15 +428,33 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const key = storedKey();
         await store.insert(key);
         await store.recordUsage([]);
-        await store.recordUsage([{ id: nextId(), count: 5, lastUsedAt: T0, days: [[today, 5]] }, { id: key.id, count: 2, lastUsedAt: T0, days: [[today, 2]] }]);
+        await store.recordUsage([
+          { id: nextId(), count: 5, lastUsedAt: T0, days: [[today, 5]] },
+          { id: key.id, count: 2, lastUsedAt: T0, days: [[today, 2]] },
+        ]);
         expect((await store.findById(key.id))?.requestCount).toBe(2);
       });
 
       it("returns the inclusive day range, oldest first, and nothing outside it", async () => {
         const key = storedKey();
         await store.insert(key);
-        await store.recordUsage([{ id: key.id, count: 10, lastUsedAt: T0, days: [[today - 40, 1], [today - 30, 2], [today - 1, 3], [today, 4]] }]);
-        expect(await store.usage(key.id, today - 30, today - 1)).toEqual([[today - 30, 2], [today - 1, 3]]);
+        await store.recordUsage([
+          {
+            id: key.id,
+            count: 10,
+            lastUsedAt: T0,
+            days: [
+              [today - 40, 1],
+              [today - 30, 2],
+              [today - 1, 3],
+              [today, 4],
+            ],
+          },
+        ]);
+        expect(await store.usage(key.id, today - 30, today - 1)).toEqual([
+          [today - 30, 2],
+          [today - 1, 3],
+        ]);
         expect(await store.usage(key.id, today + 1, today + 10)).toEqual([]);
         expect(await store.usage(nextId(), today - 90, today)).toEqual([]);
       });
@@ -400,7 +462,9 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       it("counts every increment when 20 batches for one key are flushed at once", async () => {
         const key = storedKey();
         await store.insert(key);
-        await Promise.all(Array.from({ length: 20 }, (_, i) => Promise.resolve(store.recordUsage([{ id: key.id, count: 1, lastUsedAt: T0 + i, days: [[today, 1]] }]))));
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => Promise.resolve(store.recordUsage([{ id: key.id, count: 1, lastUsedAt: T0 + i, days: [[today, 1]] }]))),
+        );
         expect(await store.findById(key.id)).toMatchObject({ requestCount: 20, lastUsedAt: T0 + 19 });
         expect(await store.usage(key.id, today, today)).toEqual([[today, 20]]);
       });
@@ -557,7 +621,9 @@ function describeCounters(get: () => CounterStore): void {
 
     it("loses no update when 10 refunds and 10 consumes race on a full counter", async () => {
       for (let i = 0; i < 10; i++) await get().consume("mix", 10, reset);
-      const ops = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? Promise.resolve(get().refund("mix")).then(() => 0) : Promise.resolve(get().consume("mix", 10, reset))));
+      const ops = Array.from({ length: 20 }, (_, i) =>
+        i % 2 === 0 ? Promise.resolve(get().refund("mix")).then(() => 0) : Promise.resolve(get().consume("mix", 10, reset)),
+      );
       const admitted = (await Promise.all(ops)).filter((n) => n > 0).length;
       // The count is now 10 - 10 + admitted, so exactly 10 - admitted more units fit.
       let extra = 0;

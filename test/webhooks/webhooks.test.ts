@@ -36,7 +36,7 @@ describe("createWebhookSecret", () => {
 describe("signWebhook / verifyWebhook", () => {
   const secret = createWebhookSecret("live");
 
-  it("round-trips: the header is t=<unix>,v1=<hex HMAC-SHA-256 of \"t.payload\"> and verifies", () => {
+  it('round-trips: the header is t=<unix>,v1=<hex HMAC-SHA-256 of "t.payload"> and verifies', () => {
     const header = signWebhook(body, secret, { timestamp: T });
     const expected = createHmac("sha256", secret).update(`${T}.${body}`).digest("hex");
     expect(header).toBe(`t=${T},v1=${expected}`);

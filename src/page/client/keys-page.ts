@@ -34,17 +34,29 @@ interface Refusal {
 }
 
 /** What `call` resolves to: never a rejection. */
-type CallResult<T> =
-  | { ok: true; status: number; data: T; error: null }
-  | { ok: false; status: number; data: null; error: Refusal };
+type CallResult<T> = { ok: true; status: number; data: T; error: null } | { ok: false; status: number; data: null; error: Refusal };
 type Failure = Extract<CallResult<unknown>, { ok: false }>;
 
 /** The bodies of the router's successful answers. */
-interface ListBody { keys: KeyJson[]; next: string | null }
-interface CreateBody { secret: string; key: KeyJson }
-interface RotateBody { secret: string; key: KeyJson; previous: KeyJson }
-interface UsageBody { usage: UsageDay[] }
-interface KeyBody { key: KeyJson }
+interface ListBody {
+  keys: KeyJson[];
+  next: string | null;
+}
+interface CreateBody {
+  secret: string;
+  key: KeyJson;
+}
+interface RotateBody {
+  secret: string;
+  key: KeyJson;
+  previous: KeyJson;
+}
+interface UsageBody {
+  usage: UsageDay[];
+}
+interface KeyBody {
+  key: KeyJson;
+}
 
 /** `el()` attributes: `text` becomes the text content; `null`/`undefined`/`false` are left out, `true` is an empty attribute. */
 type Attrs = Record<string, string | number | boolean | null | undefined>;
@@ -57,8 +69,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   const api = String(config.router || "/api/keys").replace(/\/+$/, "");
   const SVG_NS = "http://www.w3.org/2000/svg";
 
-  const state: { keys: KeyJson[]; next: string | null; loading: boolean; generation: number; secret: string | null; target: KeyJson | null } =
-    { keys: [], next: null, loading: false, generation: 0, secret: null, target: null };
+  const state: { keys: KeyJson[]; next: string | null; loading: boolean; generation: number; secret: string | null; target: KeyJson | null } = {
+    keys: [],
+    next: null,
+    loading: false,
+    generation: 0,
+    secret: null,
+    target: null,
+  };
 
   /** An element the page may leave out (e.g. the mode filter without modes). */
   function optional<T extends HTMLElement>(id: string, type: new () => T): T | null {
@@ -124,12 +142,13 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs | null, children?: ReadonlyArray<Node | null>): HTMLElementTagNameMap[K] {
     const node = document.createElement(tag);
-    if (attrs) for (const name of Object.keys(attrs)) {
-      const value = attrs[name];
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "text") node.textContent = String(value);
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
+    if (attrs)
+      for (const name of Object.keys(attrs)) {
+        const value = attrs[name];
+        if (value === null || value === undefined || value === false) continue;
+        if (name === "text") node.textContent = String(value);
+        else node.setAttribute(name, value === true ? "" : String(value));
+      }
     if (children) for (const child of children) if (child) node.appendChild(child);
     return node;
   }
@@ -140,16 +159,26 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   }
   function announce(text: string): void {
     live.textContent = "";
-    window.setTimeout(() => { live.textContent = text; }, 30);
+    window.setTimeout(() => {
+      live.textContent = text;
+    }, 30);
   }
-  function plural(n: number, word: string): string { return n + " " + word + (n === 1 ? "" : "s"); }
+  function plural(n: number, word: string): string {
+    return n + " " + word + (n === 1 ? "" : "s");
+  }
 
   const dateFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
   const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
   const relativeFormat = typeof Intl.RelativeTimeFormat === "function" ? new Intl.RelativeTimeFormat("en", { numeric: "auto" }) : null;
   const numberFormat = new Intl.NumberFormat();
-  const UNITS: ReadonlyArray<readonly [Intl.RelativeTimeFormatUnit, number]> =
-    [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const UNITS: ReadonlyArray<readonly [Intl.RelativeTimeFormatUnit, number]> = [
+    ["year", 31536000],
+    ["month", 2592000],
+    ["week", 604800],
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+  ];
 
   function relative(iso: string): string {
     const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
@@ -187,36 +216,65 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   function call<T>(method: string, path: string, body?: unknown): Promise<CallResult<T>> {
     const headers: Record<string, string> = { Accept: "application/json" };
     const init: RequestInit = { method, credentials: "same-origin", cache: "no-store", headers };
-    if (body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(api + path, init).then((res) => res.text().then((text): CallResult<T> => {
-      let parsed: unknown = null;
-      try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
-      let data: unknown = parsed;
-      let error: unknown = null;
-      if (isObject(parsed) && "error" in parsed && ("data" in parsed || !res.ok)) { data = parsed.data; error = parsed.error; }
-      if (res.ok && !error) return { ok: true, status: res.status, data: (data || {}) as T, error: null };
-      if (typeof error === "string") error = { message: error };
-      const e = isObject(error) ? error : {};
-      return {
-        ok: false, status: res.status, data: null,
-        error: { code: typeof e.code === "string" && e.code ? e.code : null, message: typeof e.message === "string" ? e.message : "", details: Array.isArray(e.details) ? e.details : [] },
-      };
-    }), (): CallResult<T> => ({ ok: false, status: 0, data: null, error: { code: "network", message: "", details: [] } }));
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(api + path, init).then(
+      (res) =>
+        res.text().then((text): CallResult<T> => {
+          let parsed: unknown = null;
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {
+            parsed = null;
+          }
+          let data: unknown = parsed;
+          let error: unknown = null;
+          if (isObject(parsed) && "error" in parsed && ("data" in parsed || !res.ok)) {
+            data = parsed.data;
+            error = parsed.error;
+          }
+          if (res.ok && !error) return { ok: true, status: res.status, data: (data || {}) as T, error: null };
+          if (typeof error === "string") error = { message: error };
+          const e = isObject(error) ? error : {};
+          return {
+            ok: false,
+            status: res.status,
+            data: null,
+            error: {
+              code: typeof e.code === "string" && e.code ? e.code : null,
+              message: typeof e.message === "string" ? e.message : "",
+              details: Array.isArray(e.details) ? e.details : [],
+            },
+          };
+        }),
+      (): CallResult<T> => ({ ok: false, status: 0, data: null, error: { code: "network", message: "", details: [] } }),
+    );
   }
 
   /** A refusal in plain words. */
   function explain(result: Failure): string {
     const m = result.error.message;
     switch (result.error.code) {
-      case "network": return "Could not reach the server. Check your connection and try again.";
-      case "unauthenticated": return "You are signed out. Sign in again, then reload this page.";
-      case "forbidden": return "The server refused this request" + (m ? ": " + m : ".");
-      case "not_found": return "That key no longer exists, or it belongs to another account. Refresh the list.";
-      case "validation_failed": return "Some details need fixing" + (m ? ": " + m : ".");
-      case "key_limit_reached": return m || "You already have the maximum number of active keys. Revoke one first.";
-      case "conflict": return m || "That key changed in the meantime. Refresh the list and try again.";
-      case "rate_limited": return "Too many requests. Wait a moment and try again.";
-      case "store_unavailable": return "Keys cannot be loaded or changed right now. Try again in a moment.";
+      case "network":
+        return "Could not reach the server. Check your connection and try again.";
+      case "unauthenticated":
+        return "You are signed out. Sign in again, then reload this page.";
+      case "forbidden":
+        return "The server refused this request" + (m ? ": " + m : ".");
+      case "not_found":
+        return "That key no longer exists, or it belongs to another account. Refresh the list.";
+      case "validation_failed":
+        return "Some details need fixing" + (m ? ": " + m : ".");
+      case "key_limit_reached":
+        return m || "You already have the maximum number of active keys. Revoke one first.";
+      case "conflict":
+        return m || "That key changed in the meantime. Refresh the list and try again.";
+      case "rate_limited":
+        return "Too many requests. Wait a moment and try again.";
+      case "store_unavailable":
+        return "Keys cannot be loaded or changed right now. Try again in a moment.";
     }
     if (m) return m;
     return result.status ? "Something went wrong (HTTP " + result.status + "). Try again." : "Something went wrong. Try again.";
@@ -230,15 +288,25 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     }
     box.hidden = false;
   }
-  function clearError(box: HTMLElement): void { box.hidden = true; box.textContent = ""; }
+  function clearError(box: HTMLElement): void {
+    box.hidden = true;
+    box.textContent = "";
+  }
 
   // ------------------------------------------------------------------ the table
 
-  function badge(kind: string, text: string): HTMLSpanElement { return el("span", { class: "kw-badge kw-badge-" + kind, text }); }
+  function badge(kind: string, text: string): HTMLSpanElement {
+    return el("span", { class: "kw-badge kw-badge-" + kind, text });
+  }
   function tags(list: readonly string[] | null | undefined, emptyText: string): HTMLSpanElement {
     if (!list || list.length === 0) return el("span", { class: "kw-sub", text: emptyText });
-    return el("span", { class: "kw-tags" }, list.map((s) =>
-      s === "*" ? el("span", { class: "kw-tag", title: "Scope *: every scope", text: "* (full access)" }) : el("span", { class: "kw-tag", text: s })));
+    return el(
+      "span",
+      { class: "kw-tags" },
+      list.map((s) =>
+        s === "*" ? el("span", { class: "kw-tag", title: "Scope *: every scope", text: "* (full access)" }) : el("span", { class: "kw-tag", text: s }),
+      ),
+    );
   }
   function cell(label: string, className: string | null, children: ReadonlyArray<Node | null>): HTMLTableCellElement {
     return el("td", { "data-label": label, class: className || null }, children);
@@ -263,28 +331,43 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     const box = el("div", { class: "kw-row-actions" });
     if (key.status === "active" && !key.rotatedTo) {
       const rotate = el("button", { type: "button", class: "kw-btn kw-btn-small", "aria-label": "Rotate key " + key.name, text: "Rotate" });
-      rotate.addEventListener("click", () => { openRotate(key); });
+      rotate.addEventListener("click", () => {
+        openRotate(key);
+      });
       box.appendChild(rotate);
     }
     if (key.status !== "revoked") {
       const revoke = el("button", { type: "button", class: "kw-btn kw-btn-small", "aria-label": "Revoke key " + key.name, text: "Revoke" });
-      revoke.addEventListener("click", () => { openRevoke(key); });
+      revoke.addEventListener("click", () => {
+        openRevoke(key);
+      });
       box.appendChild(revoke);
     }
     return box;
   }
 
   function row(key: KeyJson): HTMLTableRowElement {
-    const nameCell = cell("Name", "kw-cell-name", [el("span", { class: "kw-name", text: key.name }), el("code", { class: "kw-start", title: "The start of the key", text: key.start + "…" })]);
+    const nameCell = cell("Name", "kw-cell-name", [
+      el("span", { class: "kw-name", text: key.name }),
+      el("code", { class: "kw-start", title: "The start of the key", text: key.start + "…" }),
+    ]);
     const projects = key.kind === "project" ? [key.projectId ?? ""] : key.projects;
     const cells = [nameCell];
-    if (config.modes) cells.push(cell("Mode", null, [key.mode ? badge(key.mode === "live" || key.mode === "test" ? key.mode : "other", key.mode) : el("span", { class: "kw-sub", text: "—" })]));
+    if (config.modes)
+      cells.push(
+        cell("Mode", null, [
+          key.mode ? badge(key.mode === "live" || key.mode === "test" ? key.mode : "other", key.mode) : el("span", { class: "kw-sub", text: "—" }),
+        ]),
+      );
     cells.push(cell("Scopes", null, [key.kind === "project" ? el("span", { class: "kw-sub", text: "Project key" }) : tags(key.scopes, "None")]));
     if (config.projects) cells.push(cell("Projects", null, [tags(projects, "All projects")]));
     cells.push(cell("Created", "kw-nowrap", [timeNode(key.createdAt, dateFormat.format(new Date(key.createdAt)))]));
     cells.push(cell("Expires", "kw-nowrap", [expiresNode(key)]));
     cells.push(cell("Last used", "kw-nowrap kw-last-used", [key.lastUsedAt ? relativeNode(key.lastUsedAt) : el("span", { class: "kw-sub", text: "Never" })]));
-    const usage = el("div", null, [el("span", { class: "kw-count", text: numberFormat.format(key.requestCount || 0) }), el("span", { class: "kw-usage" }, [el("span", { class: "kw-sub", text: "…" })])]);
+    const usage = el("div", null, [
+      el("span", { class: "kw-count", text: numberFormat.format(key.requestCount || 0) }),
+      el("span", { class: "kw-usage" }, [el("span", { class: "kw-sub", text: "…" })]),
+    ]);
     cells.push(cell("Requests", "kw-requests", [usage]));
     cells.push(cell("Status", "kw-status", [statusNode(key)]));
     cells.push(cell("Actions", "kw-cell-actions", [actionsNode(key)]));
@@ -294,11 +377,22 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   // ------------------------------------------------------------------ sparklines
 
   function sparkline(usage: readonly UsageDay[]): SVGSVGElement {
-    const w = 100, h = 28, pad = 2, n = usage.length;
-    let max = 0, total = 0;
+    const w = 100,
+      h = 28,
+      pad = 2,
+      n = usage.length;
+    let max = 0,
+      total = 0;
     let peak: UsageDay | null = null;
-    for (const day of usage) { total += day.count; if (day.count > max) { max = day.count; peak = day; } }
-    const label = plural(total, "request") + " in the last " + plural(n, "day") + (peak ? "; busiest day " + peak.date + " with " + numberFormat.format(peak.count) : "");
+    for (const day of usage) {
+      total += day.count;
+      if (day.count > max) {
+        max = day.count;
+        peak = day;
+      }
+    }
+    const label =
+      plural(total, "request") + " in the last " + plural(n, "day") + (peak ? "; busiest day " + peak.date + " with " + numberFormat.format(peak.count) : "");
     const node = svg("svg", { class: "kw-spark", viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img", "aria-label": label, focusable: "false" });
     const title = svg("title", {});
     title.textContent = label;
@@ -306,7 +400,8 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     node.appendChild(svg("line", { class: "kw-spark-base", x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5 }));
     if (n === 0) return node;
     const points: string[] = [];
-    let lastX = 0, lastY = 0;
+    let lastX = 0,
+      lastY = 0;
     usage.forEach((day, j) => {
       lastX = n === 1 ? w / 2 : (j * w) / (n - 1);
       lastY = h - pad - (max ? (day.count / max) * (h - 2 * pad) : 0);
@@ -329,12 +424,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       const job = queue.shift();
       if (!job) return Promise.resolve();
       if (!job.cell.isConnected) return worker();
-      return call<UsageBody>("GET", "/" + encodeURIComponent(job.id) + "/usage?days=30").then((result) => {
-        if (!job.cell.isConnected) return;
-        job.cell.textContent = "";
-        if (result.ok && Array.isArray(result.data.usage)) job.cell.appendChild(sparkline(result.data.usage));
-        else job.cell.appendChild(el("span", { class: "kw-sub", text: "Unavailable" }));
-      }).then(worker);
+      return call<UsageBody>("GET", "/" + encodeURIComponent(job.id) + "/usage?days=30")
+        .then((result) => {
+          if (!job.cell.isConnected) return;
+          job.cell.textContent = "";
+          if (result.ok && Array.isArray(result.data.usage)) job.cell.appendChild(sparkline(result.data.usage));
+          else job.cell.appendChild(el("span", { class: "kw-sub", text: "Unavailable" }));
+        })
+        .then(worker);
     }
     return Promise.all([worker(), worker(), worker(), worker()]).then(() => undefined);
   }
@@ -358,7 +455,10 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   /** After an action re-renders the table, move focus to that key's row (its buttons are gone). */
   function focusRow(id: string): void {
     const tr = rows.querySelector<HTMLTableRowElement>('tr[data-key-id="' + CSS.escape(id) + '"]');
-    if (!tr) { createOpen.focus(); return; }
+    if (!tr) {
+      createOpen.focus();
+      return;
+    }
     tr.setAttribute("tabindex", "-1");
     tr.focus();
   }
@@ -375,7 +475,10 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       more.disabled = false;
       if (!result.ok) {
         showError(alertBox, result);
-        if (!append) { rows.textContent = ""; state.keys = []; }
+        if (!append) {
+          rows.textContent = "";
+          state.keys = [];
+        }
         more.hidden = true;
         createOpen.disabled = result.error.code === "unauthenticated";
         table.setAttribute("aria-busy", "false");
@@ -384,8 +487,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       clearError(alertBox);
       createOpen.disabled = false;
       const page = Array.isArray(result.data.keys) ? result.data.keys : [];
-      if (!append) { rows.textContent = ""; state.keys = []; }
-      for (const key of page) { state.keys.push(key); rows.appendChild(row(key)); }
+      if (!append) {
+        rows.textContent = "";
+        state.keys = [];
+      }
+      for (const key of page) {
+        state.keys.push(key);
+        rows.appendChild(row(key));
+      }
       state.next = result.data.next || null;
       more.hidden = !state.next;
       renderEmpty();
@@ -400,14 +509,34 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   // ------------------------------------------------------------------ dialogs
 
-  function openDialog(dialog: HTMLDialogElement): void { if (!dialog.open) dialog.showModal(); }
-  function setBusy(button: HTMLButtonElement, busy: boolean): void { button.disabled = busy; button.setAttribute("aria-busy", busy ? "true" : "false"); }
+  function openDialog(dialog: HTMLDialogElement): void {
+    if (!dialog.open) dialog.showModal();
+  }
+  function setBusy(button: HTMLButtonElement, busy: boolean): void {
+    button.disabled = busy;
+    button.setAttribute("aria-busy", busy ? "true" : "false");
+  }
 
-  const FIELD_ERRORS: Readonly<Record<string, string>> = { name: "kw-create-name-error", mode: "kw-create-mode-error", scopes: "kw-create-scopes-error", projects: "kw-create-projects-error", expiresIn: "kw-create-expiry-error", expiresAt: "kw-create-expiry-error" };
-  const FIELD_INPUTS: Readonly<Record<string, string>> = { name: "kw-create-name", mode: "kw-create-mode", expiresIn: "kw-create-expiry", expiresAt: "kw-create-expiry" };
+  const FIELD_ERRORS: Readonly<Record<string, string>> = {
+    name: "kw-create-name-error",
+    mode: "kw-create-mode-error",
+    scopes: "kw-create-scopes-error",
+    projects: "kw-create-projects-error",
+    expiresIn: "kw-create-expiry-error",
+    expiresAt: "kw-create-expiry-error",
+  };
+  const FIELD_INPUTS: Readonly<Record<string, string>> = {
+    name: "kw-create-name",
+    mode: "kw-create-mode",
+    expiresIn: "kw-create-expiry",
+    expiresAt: "kw-create-expiry",
+  };
 
   function clearFieldErrors(): void {
-    for (const box of Array.from(createForm.querySelectorAll<HTMLElement>(".kw-field-error"))) { box.hidden = true; box.textContent = ""; }
+    for (const box of Array.from(createForm.querySelectorAll<HTMLElement>(".kw-field-error"))) {
+      box.hidden = true;
+      box.textContent = "";
+    }
     for (const node of Array.from(createForm.querySelectorAll("[aria-invalid]"))) node.removeAttribute("aria-invalid");
     clearError(createError);
   }
@@ -420,12 +549,18 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       const field = String(detail.path || "").split(".")[0] ?? "";
       const boxId = Object.prototype.hasOwnProperty.call(FIELD_ERRORS, field) ? FIELD_ERRORS[field] : undefined;
       const box = boxId ? document.getElementById(boxId) : null;
-      if (!box) { rest.push(detail); continue; }
+      if (!box) {
+        rest.push(detail);
+        continue;
+      }
       box.textContent = (box.textContent ? box.textContent + " " : "") + sentence(detail.message);
       box.hidden = false;
       const inputId = Object.prototype.hasOwnProperty.call(FIELD_INPUTS, field) ? FIELD_INPUTS[field] : undefined;
       const input = inputId ? document.getElementById(inputId) : null;
-      if (input) { input.setAttribute("aria-invalid", "true"); if (!first) first = input; }
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        if (!first) first = input;
+      }
     }
     if (first) first.focus();
     return rest;
@@ -445,13 +580,18 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     openDialog(createDialog);
     createName.focus();
   });
-  createCancel.addEventListener("click", () => { createDialog.close(); });
+  createCancel.addEventListener("click", () => {
+    createDialog.close();
+  });
 
   createForm.addEventListener("submit", (event) => {
     event.preventDefault();
     clearFieldErrors();
     const name = createName.value.trim();
-    if (!name) { showFieldErrors([{ path: "name", message: "Give the key a name" }]); return; }
+    if (!name) {
+      showFieldErrors([{ path: "name", message: "Give the key a name" }]);
+      return;
+    }
     const body: { name: string; mode?: string; scopes?: string[]; projects?: string[]; expiresIn: Expiry } = { name, expiresIn: null };
     if (createMode) body.mode = createMode.value;
     const scopes = checked("scopes");
@@ -495,10 +635,15 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     forgetSecret();
     createOpen.focus();
   });
-  secretDone.addEventListener("click", () => { forgetSecret(); secretDialog.close(); });
+  secretDone.addEventListener("click", () => {
+    forgetSecret();
+    secretDialog.close();
+  });
   secretCopy.addEventListener("click", () => {
     if (!state.secret) return;
-    const done = (): void => { copyStatus.textContent = "Copied to the clipboard."; };
+    const done = (): void => {
+      copyStatus.textContent = "Copied to the clipboard.";
+    };
     const fallback = (): void => {
       const range = document.createRange();
       range.selectNodeContents(secretValue);
@@ -507,7 +652,11 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       if (selection) {
         selection.removeAllRanges();
         selection.addRange(range);
-        try { ok = document.execCommand("copy"); } catch { ok = false; }
+        try {
+          ok = document.execCommand("copy");
+        } catch {
+          ok = false;
+        }
       }
       copyStatus.textContent = ok ? "Copied to the clipboard." : "Select the key and copy it by hand.";
     };
@@ -525,7 +674,9 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     openDialog(rotateDialog);
     rotateOverlap.focus();
   }
-  rotateCancel.addEventListener("click", () => { rotateDialog.close(); });
+  rotateCancel.addEventListener("click", () => {
+    rotateDialog.close();
+  });
   rotateForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const key = state.target;
@@ -534,12 +685,16 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     setBusy(rotateSubmit, true);
     void call<RotateBody>("POST", "/" + encodeURIComponent(key.id) + "/rotate", { overlap }).then((result) => {
       setBusy(rotateSubmit, false);
-      if (!result.ok) { showError(rotateError, result); return; }
+      if (!result.ok) {
+        showError(rotateError, result);
+        return;
+      }
       rotateDialog.close();
       const previous = result.data.previous;
-      const note = overlap === 0 || !previous || !previous.expiresAt
-        ? "The old key (" + key.start + "…) has stopped working."
-        : "The old key (" + key.start + "…) keeps working until " + fullFormat.format(new Date(previous.expiresAt)) + ".";
+      const note =
+        overlap === 0 || !previous || !previous.expiresAt
+          ? "The old key (" + key.start + "…) has stopped working."
+          : "The old key (" + key.start + "…) keeps working until " + fullFormat.format(new Date(previous.expiresAt)) + ".";
       showSecret(result.data.secret, note);
       announce("Key rotated.");
       void load(false);
@@ -554,7 +709,9 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     openDialog(revokeDialog);
     revokeCancel.focus();
   }
-  revokeCancel.addEventListener("click", () => { revokeDialog.close(); });
+  revokeCancel.addEventListener("click", () => {
+    revokeDialog.close();
+  });
   revokeForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const key = state.target;
@@ -562,22 +719,36 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     setBusy(revokeSubmit, true);
     void call<KeyBody>("DELETE", "/" + encodeURIComponent(key.id)).then((result) => {
       setBusy(revokeSubmit, false);
-      if (!result.ok) { showError(revokeError, result); return; }
+      if (!result.ok) {
+        showError(revokeError, result);
+        return;
+      }
       revokeDialog.close();
       announce("Key “" + key.name + "” revoked.");
       void load(false, key.id);
     });
   });
   for (const dialog of [rotateDialog, revokeDialog]) {
-    dialog.addEventListener("close", () => { state.target = null; });
+    dialog.addEventListener("close", () => {
+      state.target = null;
+    });
   }
 
   // ------------------------------------------------------------------ filters and start
 
-  if (filterMode) filterMode.addEventListener("change", () => { void load(false); });
-  filterStatus.addEventListener("change", () => { void load(false); });
-  refresh.addEventListener("click", () => { void load(false); });
-  more.addEventListener("click", () => { void load(true); });
+  if (filterMode)
+    filterMode.addEventListener("change", () => {
+      void load(false);
+    });
+  filterStatus.addEventListener("change", () => {
+    void load(false);
+  });
+  refresh.addEventListener("click", () => {
+    void load(false);
+  });
+  more.addEventListener("click", () => {
+    void load(true);
+  });
   // Coming back to the tab (e.g. after trying a key elsewhere) shows fresh usage, unless a dialog is open.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && !app.querySelector("dialog[open]")) void load(false);
