@@ -69,9 +69,7 @@ const autocannon: LoadGenerator = {
   name: "autocannon",
   run: async (o) => {
     const { default: run } = (await import("autocannon")) as unknown as {
-      default: (
-        opts: object,
-      ) => Promise<{
+      default: (opts: object) => Promise<{
         requests: { total: number; average: number };
         latency: { p99: number };
         non2xx: number;

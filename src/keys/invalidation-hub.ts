@@ -49,10 +49,11 @@ export class InvalidationHub {
     };
   }
 
-  /** Drops a changed key (by hash when known, else by id) and announces its id. */
-  changed(key: { readonly id: string; readonly hash: string | null }): void {
+  /** Drops a changed key (by hash when known, else by id) and, unless `announce` is false, announces its id. */
+  changed(key: { readonly id: string; readonly hash: string | null }, announce = true): void {
     if (key.hash !== null) this.cache.invalidateHash(key.hash);
     else this.cache.invalidateId(key.id);
+    if (!announce) return; // a new key: only a cached "unknown" verdict for its hash, here, can be stale
     for (const listener of this.listeners) {
       try {
         listener(key.id);

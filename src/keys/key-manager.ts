@@ -1,7 +1,7 @@
 /**
  * KeyManager: the facade every adapter (middleware, router, CLI, page) uses. It holds the
  * configuration and the public operations (create, list, update, revoke, disable, rotate, usage, verify,
- * close) and delegates the work: store access to `StoreCalls`, key lookup to `Authenticator`,
+ * close) and delegates the work: store access to `StoreCalls`, writes to `KeyWrites`, key lookup to `Authenticator`,
  * limits to `Charger`, the request pipeline to `Verifier`, expiry rules to `expiry`, views to
  * `key-view`, usage buffering to `UsageRecorder`, events to `EventSink`.
  */
@@ -9,17 +9,17 @@ import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
 import { isKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
-import { keyLimitReached, notFound } from "../core/refusals.js";
 import { pageSize } from "../core/status.js";
-import type { ApiKey, DailyUsage, KeyFilter, KeyPatch, StoredKey } from "../core/types.js";
-import { Authenticator, tierFor } from "./authenticator.js";
+import type { ApiKey, DailyUsage, KeyFilter, StoredKey } from "../core/types.js";
+import { Authenticator } from "./authenticator.js";
 import { Charger, pruneTimer } from "./charger.js";
 import { EventSink } from "./event-sink.js";
-import type { KeyEvent, KeywardEvent } from "./events.js";
+import type { KeywardEvent } from "./events.js";
 import type { CreateKeyInput, UpdateKeyInput } from "./inputs.js";
 import { InvalidationHub } from "./invalidation-hub.js";
+import { KeyWrites } from "./key-writes.js";
 import { keyView, usageSeries } from "./key-view.js";
-import { checkModeFilter, keyPatch, newKey, planRotation } from "./new-key.js";
+import { checkModeFilter, keyPatch } from "./new-key.js";
 import { pausePatch } from "./pause.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import type { CacheSize, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
@@ -53,6 +53,7 @@ export class KeyManager {
   /** @internal Cross-instance invalidation: channels attach here for the revocation bound (`maxStaleness`). */
   readonly invalidation: InvalidationHub;
   private readonly verifyCalls = new VerifyCalls();
+  private readonly writes: KeyWrites;
 
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
@@ -66,6 +67,7 @@ export class KeyManager {
       this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: error instanceof Error ? error.message : String(error) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, onFlushError);
     this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
+    this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, (record) => this.view(record));
     this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
     this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
   }
@@ -106,15 +108,8 @@ export class KeyManager {
    * @example
    * const { secret, key } = await keys.create({ name: "ci-deploys", mode: "live", scopes: ["models:read"], expiresIn: "90d" });
    */
-  async create(input: CreateKeyInput): Promise<CreatedKey> {
-    await this.store.init();
-    const now = this.now();
-    const { secret, record } = newKey(this.config, this.format, this.config.hash, input, now);
-    const max = (await this.store.call(() => tierFor(this.config, record)))?.maxActiveKeys ?? null;
-    if (!(await this.store.call(() => this.config.store.insert(record, max === null ? undefined : { max, now })))) throw keyLimitReached(max!);
-    this.authenticator.cache.invalidateHash(record.hash);
-    this.emitKey("key.created", record);
-    return { secret, key: this.view(record) };
+  create(input: CreateKeyInput): Promise<CreatedKey> {
+    return this.writes.create(input);
   }
 
   /**
@@ -164,7 +159,7 @@ export class KeyManager {
    * await keys.update(id, { scopes: ["nodes:read"] });
    */
   update(id: string, patch: UpdateKeyInput): Promise<ApiKey> {
-    return this.change(id, "key.updated", (existing) => keyPatch(this.config, existing, patch));
+    return this.writes.change(id, "key.updated", (existing) => keyPatch(this.config, existing, patch));
   }
 
   /**
@@ -176,7 +171,7 @@ export class KeyManager {
    * await keys.disable(id); // suspicious traffic: pause while you look
    */
   disable(id: string): Promise<ApiKey> {
-    return this.change(id, "key.disabled", (existing) => pausePatch(existing, true, this.now()));
+    return this.writes.change(id, "key.disabled", (existing) => pausePatch(existing, true, this.now()));
   }
 
   /**
@@ -186,7 +181,7 @@ export class KeyManager {
    * await keys.enable(id);
    */
   enable(id: string): Promise<ApiKey> {
-    return this.change(id, "key.enabled", (existing) => pausePatch(existing, false, this.now()));
+    return this.writes.change(id, "key.enabled", (existing) => pausePatch(existing, false, this.now()));
   }
 
   /**
@@ -199,16 +194,8 @@ export class KeyManager {
    * await keys.revoke(id);
    * await keys.revoke("sk_live_…"); // the secret, e.g. the old key after an overlap rotation
    */
-  async revoke(idOrSecret: string): Promise<ApiKey> {
-    await this.store.init();
-    const now = this.now();
-    const id = await this.store.idOf(idOrSecret, this.format, this.config.hash);
-    const before = await this.store.mustFind(id);
-    const revoked = await this.store.call(() => this.config.store.revoke(id, now));
-    if (!revoked) throw notFound();
-    this.invalidation.changed(revoked);
-    if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
-    return this.view(revoked);
+  revoke(idOrSecret: string): Promise<ApiKey> {
+    return this.writes.revoke(idOrSecret);
   }
 
   /**
@@ -220,20 +207,8 @@ export class KeyManager {
    * @example
    * const { secret, key, previous } = await keys.rotate(id, { overlap: "24h" });
    */
-  async rotate(id: string, options: RotateOptions = {}): Promise<RotatedKey> {
-    await this.store.init();
-    const now = this.now();
-    const old = await this.store.mustFind(id);
-    const { secret, successor, change, revokesNow } = planRotation(this.config, this.format, this.config.hash, old, options, now);
-    const rotated = await this.store.call(() => this.config.store.rotate(old.id, successor, change));
-    if (!rotated) throw new KeywardError("conflict", "This key has already been rotated or revoked.");
-    this.authenticator.cache.invalidateHash(successor.hash);
-    this.invalidation.changed(old);
-    if (old.rotatedFrom !== null) this.invalidation.changed({ id: old.rotatedFrom, hash: null });
-    const previous = await this.store.mustFind(old.id);
-    this.emit({ type: "key.rotated", at: new Date(now), keyId: old.id, ownerId: old.ownerId, name: old.name, mode: old.mode, successorId: successor.id });
-    if (revokesNow) this.emitKey("key.revoked", previous);
-    return { secret, key: this.view(successor), previous: this.view(previous) };
+  rotate(id: string, options: RotateOptions = {}): Promise<RotatedKey> {
+    return this.writes.rotate(id, options);
   }
 
   /**
@@ -348,25 +323,8 @@ export class KeyManager {
     }
   }
 
-  /** Applies `plan(existing)` (null: nothing to change), drops the cached entry everywhere, emits `type`. */
-  private async change(id: string, type: KeyEvent["type"], plan: (existing: StoredKey) => KeyPatch | null): Promise<ApiKey> {
-    await this.store.init();
-    const existing = await this.store.mustFind(id);
-    const patch = plan(existing);
-    if (patch === null) return this.view(existing);
-    const updated = await this.store.call(() => this.config.store.update(id, patch));
-    if (!updated) throw notFound();
-    this.invalidation.changed(updated);
-    this.emitKey(type, updated);
-    return this.view(updated);
-  }
-
   private view(record: StoredKey): ApiKey {
     return keyView(record, this.recorder, this.now());
-  }
-
-  private emitKey(type: KeyEvent["type"], record: StoredKey): void {
-    this.emit({ type, at: new Date(this.now()), keyId: record.id, ownerId: record.ownerId, name: record.name, mode: record.mode });
   }
 }
 
