@@ -17,5 +17,3 @@ declare module "node:http" {
     apiKey?: AuthenticatedKey;
   }
 }
-
-export {};

@@ -7,6 +7,7 @@
  * and `formatError`. Responses carry `Cache-Control: no-store` and never a hash.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+// biome-ignore lint/suspicious/noTsIgnore: @ts-expect-error would fail when @types/express is installed
 // @ts-ignore -- express is an optional peer: without its types this is `any` and RouterRequest falls back to node:http's request
 import type { Request as ExpressRequest } from "express";
 import { parse as parseQuery } from "node:querystring";

@@ -5,7 +5,7 @@
  */
 import { trackSecret } from "./leak-guard";
 import request from "supertest";
-import { KeyFormat, KeyManager, KeywardError, MemoryStore, createHasher, requireMode } from "keyward";
+import { KeyFormat, type KeyManager, KeywardError, MemoryStore, createHasher, requireMode } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, makeKeys, tempDir } from "../helpers";
 import { countingStore } from "../counting-store";

@@ -547,7 +547,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     let first: HTMLElement | null = null;
     for (const detail of details) {
       const field = String(detail.path || "").split(".")[0] ?? "";
-      const boxId = Object.prototype.hasOwnProperty.call(FIELD_ERRORS, field) ? FIELD_ERRORS[field] : undefined;
+      const boxId = Object.hasOwn(FIELD_ERRORS, field) ? FIELD_ERRORS[field] : undefined;
       const box = boxId ? document.getElementById(boxId) : null;
       if (!box) {
         rest.push(detail);
@@ -555,7 +555,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       }
       box.textContent = (box.textContent ? box.textContent + " " : "") + sentence(detail.message);
       box.hidden = false;
-      const inputId = Object.prototype.hasOwnProperty.call(FIELD_INPUTS, field) ? FIELD_INPUTS[field] : undefined;
+      const inputId = Object.hasOwn(FIELD_INPUTS, field) ? FIELD_INPUTS[field] : undefined;
       const input = inputId ? document.getElementById(inputId) : null;
       if (input) {
         input.setAttribute("aria-invalid", "true");
