@@ -1,4 +1,4 @@
-/** NearIQ-style API end to end: custom header, niq_live_ keys, every scoped endpoint, stored default scopes, session-only management, revocation, plan gates. */
+/** The custom-header API end to end: custom header, niq_live_ keys, every scoped endpoint, stored default scopes, session-only management, revocation, plan gates. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

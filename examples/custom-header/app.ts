@@ -1,5 +1,5 @@
 /**
- * NearIQ-style API: `niq_live_` keys sent in the `X-NearIQ-Key` header (a missing, malformed,
+ * The custom-header API: `niq_live_` keys sent in the `X-NearIQ-Key` header (a missing, malformed,
  * unknown or revoked key is 401); keys created without scopes get the default read-only set, stored
  * on the key; every endpoint of the scope table is guarded by its scope; key management only from
  * a dashboard session (never with an API key); plan-gated endpoints → 403.

@@ -1,4 +1,4 @@
-/** `npm run example:custom-header`: the NearIQ-style API on :3000 (or $PORT) with a demo dashboard session and a default key. */
+/** `npm run example:custom-header`: the custom-header API on :3000 (or $PORT) with a demo dashboard session and a default key. */
 import { serve } from "../serve";
 import { createApp } from "./app";
 

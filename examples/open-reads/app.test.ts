@@ -1,4 +1,4 @@
-/** NANDA-style registry end to end: open reads, keyed writes, nanda_ keys, SHA-256 storage, plan quotas and key caps, revocation, expiry, transition mode. */
+/** The open-reads registry end to end: open reads, keyed writes, nanda_ keys, SHA-256 storage, plan quotas and key caps, revocation, expiry, transition mode. */
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";

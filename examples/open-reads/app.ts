@@ -1,5 +1,5 @@
 /**
- * NANDA-style registry: reads are open, writes take a `nanda_` Bearer key; keys are
+ * The open-reads registry: reads are open, writes take a `nanda_` Bearer key; keys are
  * managed at `/api/developers/keys` with a session cookie; each key has a monthly quota and each
  * account a maximum of active keys by plan (Free / Pro / Enterprise); `transition: true` accepts
  * keys on writes without requiring them.

@@ -1,4 +1,4 @@
-/** `npm run example:open-reads` (TRANSITION=1 for the transition period): the NANDA-style registry on :3000 (or $PORT). */
+/** `npm run example:open-reads` (TRANSITION=1 for the transition period): the open-reads registry on :3000 (or $PORT). */
 import { serve } from "../serve";
 import { createApp } from "./app";
 

@@ -1,4 +1,4 @@
-/** Nodion-style API end to end: user and project keys, every scoped operation, project allow-lists, X-Nodion-Project, TTLs, 401/403/429, last_used_at. */
+/** The projects API end to end: user and project keys, every scoped operation, project allow-lists, X-Nodion-Project, TTLs, 401/403/429, last_used_at. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 /**
- * Nodion-style API: user keys (scopes, optional project allow-list, TTL 30/60/90 days or none) act
+ * The projects API: user keys (scopes, optional project allow-list, TTL 30/60/90 days or none) act
  * on the projects their owner is a member of; project keys are bound to one project and not
  * scope-gated. `X-Nodion-Project` picks the project, else the owner's default project. Every
  * operation of the scope table is routed; the dashboard shows keys with the doc's field names.

@@ -1,4 +1,4 @@
-/** `npm run example:projects`: the Nodion-style API on :3000 (or $PORT) with a demo user in two projects and a read key. */
+/** `npm run example:projects`: the projects API on :3000 (or $PORT) with a demo user in two projects and a read key. */
 import { serve } from "../serve";
 import { PROJECTS, createApp } from "./app";
 

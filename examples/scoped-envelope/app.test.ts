@@ -1,4 +1,4 @@
-/** NearNode-style API end to end: key types, every scoped operation, role-bounded keys, the { data, error } envelope, status codes, listing, rotation. */
+/** The scoped-envelope API end to end: key types, every scoped operation, role-bounded keys, the { data, error } envelope, status codes, listing, rotation. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

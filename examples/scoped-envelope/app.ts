@@ -1,5 +1,5 @@
 /**
- * NearNode-style API: `sk_live_`/`sk_test_` Bearer keys owned by an organisation, `resource:action`
+ * The scoped-envelope API: `sk_live_`/`sk_test_` Bearer keys owned by an organisation, `resource:action`
  * scopes guarding every operation of the scope table (a key without scopes gets its creator's
  * role), every response in a `{ data, error }` envelope (401 for any bad key, 500 for a handler
  * failure, 503 for a key-store outage), and a dashboard key listing with last-used times and counts.

@@ -1,4 +1,4 @@
-/** `npm run example:scoped-envelope`: the NearNode-style API on :3000 (or $PORT) with demo sessions per role and a test key. */
+/** `npm run example:scoped-envelope`: the scoped-envelope API on :3000 (or $PORT) with demo sessions per role and a test key. */
 import { serve } from "../serve";
 import { createApp } from "./app";
 

@@ -1,4 +1,4 @@
-/** NodeData-style API end to end: test/live keys that never cross, per-mode webhook secrets and signed deliveries, every scoped operation, rotation, the app's own CLI. */
+/** The test-live API end to end: test/live keys that never cross, per-mode webhook secrets and signed deliveries, every scoped operation, rotation, the app's own CLI. */
 import express from "express";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * NodeData-style API: `nd_test_`/`nd_live_` keys whose data never crosses modes, a webhook signing
+ * The test-live API: `nd_test_`/`nd_live_` keys whose data never crosses modes, a webhook signing
  * secret per mode (`whsec_test_`/`whsec_live_`) used to sign deliveries, restricted keys with
  * `models:read`/`models:upload`/… guarding every operation, and keys managed (created, rotated,
  * revoked) from a dashboard session or the app's own `node-data` command (`cliPreset`).

@@ -1,4 +1,4 @@
-/** `npm run example:test-live`: the NodeData-style API on :3000 (or $PORT) with a demo session and one key per mode. */
+/** `npm run example:test-live`: the test-live API on :3000 (or $PORT) with a demo session and one key per mode. */
 import { serve } from "../serve";
 import { cliPreset, createApp } from "./app";
 
