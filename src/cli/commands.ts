@@ -51,8 +51,8 @@ const create: Command = async (keys, _args, f, io) => {
 };
 
 const listKeys: Command = async (keys, _args, f, io) => {
-  if (f.mode !== undefined && !keys.modes.includes(f.mode))
-    throw new UsageError(`--mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, usageHint("list"));
+  const modeError = f.mode === undefined ? null : keys.format.modeError(f.mode);
+  if (modeError !== null) throw new UsageError(`--mode: ${modeError}`, usageHint("list"));
   const page = await keys.list({ ownerId: f.owner, mode: f.mode, status: f.status, projectId: f.projects[0], limit: f.limit ?? 100 });
   const rows = page.keys.map(keyJson);
   if (f.json) return json(io, { keys: rows, next: page.next });

@@ -38,6 +38,18 @@ export interface ParsedKey {
 }
 
 /**
+ * Why `mode` is not one of `modes`, or null when it is (see {@link KeyFormat.modeError}).
+ *
+ * @example
+ * modeError(["live", "test"], "prod"); // "must be one of live, test"
+ * modeError([], "live");              // "this key format has no modes"
+ */
+export function modeError(modes: readonly string[], mode: string): string | null {
+  if (modes.includes(mode)) return null;
+  return modes.length ? `must be one of ${modes.join(", ")}` : "this key format has no modes";
+}
+
+/**
  * Generates and checks keys of one prefix and set of modes.
  *
  * @example
@@ -119,6 +131,18 @@ export class KeyFormat {
     if (mode === undefined) return null;
     const headLength = mode === null ? this.prefix.length + 1 : this.prefix.length + mode.length + 2;
     return { prefix: this.prefix, mode, body: secret.slice(headLength) };
+  }
+
+  /**
+   * Why `mode` is not a mode of this format (`"must be one of live, test"`, or `"this key format has
+   * no modes"`), or null when it is: the one check behind every mode a caller names (create, list
+   * filters, the CLI, `apiKeyAuth`/`fetchAuth` options).
+   *
+   * @example
+   * new KeyFormat({ prefix: "sk", modes: ["live", "test"] }).modeError("prod"); // "must be one of live, test"
+   */
+  modeError(mode: string): string | null {
+    return modeError(this.modes, mode);
   }
 
   /** The display form kept for listings: the head plus the first characters of the body. */

@@ -19,6 +19,7 @@ import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReaderFor, OTHER_SCHEME } from "../http/credentials.js";
 import { fetchHeader, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
 import { refusalResponse, type FetchFormatError, type FetchResponder } from "./respond.js";
+import { modeError } from "../core/key-format.js";
 
 /**
  * Options for {@link fetchAuth}; they mean what `apiKeyAuth`'s options of the same name mean.
@@ -187,8 +188,8 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
   const keys = o.keys;
   if (o.modes)
     for (const mode of o.modes) {
-      if (!keys.modes.includes(mode))
-        throw new KeywardConfigError("fetchAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${keys.modes.join(", ") || "none"}`);
+      const error = modeError(keys.modes, mode);
+      if (error !== null) throw new KeywardConfigError("fetchAuth.modes", `unknown mode "${mode}": ${error}`);
     }
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const reader = credentialReaderFor(fetchHeader, header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });

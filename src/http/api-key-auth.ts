@@ -22,6 +22,7 @@ import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-h
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo, socketAddress } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
+import { modeError } from "../core/key-format.js";
 
 /**
  * A Connect/Express middleware.
@@ -172,8 +173,8 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const knownModes = o.keys ? o.keys.modes : defaultKeyFormat().modes;
   if (o.modes)
     for (const mode of o.modes) {
-      if (!knownModes.includes(mode))
-        throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": the KeyManager's modes are ${knownModes.join(", ") || "none"}`);
+      const error = modeError(knownModes, mode);
+      if (error !== null) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": ${error}`);
     }
   const keys = o.keys ?? defaultKeyManager();
   installApiKeyGetter();

@@ -24,6 +24,7 @@ import { resolveCaller, type Caller, type CallerPolicy } from "./router-caller.j
 import { assertGrantable, defaultGrant } from "./router-scopes.js";
 import { sendJson } from "./respond.js";
 import { readJsonBody } from "./router-json.js";
+import { checkModeFilter } from "../keys/new-key.js";
 
 /**
  * The request keysRouter's callbacks get by default: Express's `Request` when `@types/express` is
@@ -289,11 +290,7 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
 
   router.get("", async ({ req, query }, caller) => {
     const q = parseRequest(list, query(), "query");
-    if (q.mode !== undefined && !keys.modes.includes(q.mode)) {
-      throw new KeywardError("validation_failed", `mode: must be one of ${keys.modes.join(", ") || "(none: keys have no mode)"}`, {
-        details: [{ path: "mode", message: `must be one of ${keys.modes.join(", ") || "(none)"}` }],
-      });
-    }
+    checkModeFilter(keys.format, q.mode);
     const page = await keys.list({
       ownerId: caller.ownerId,
       mode: q.mode,

@@ -39,9 +39,8 @@ export function newKey(
     details.push({ path: "project", message: "only project keys are bound to a project; use projects for a user key's allow-list" });
   if (kind === "project" && v.scopes !== undefined && v.scopes.length > 0)
     details.push({ path: "scopes", message: "project keys are not scope-gated; leave scopes out" });
-  if (v.mode !== undefined && !format.modes.includes(v.mode)) {
-    details.push({ path: "mode", message: format.modes.length ? `must be one of ${format.modes.join(", ")}` : "this key format has no modes" });
-  }
+  const modeError = v.mode === undefined ? null : format.modeError(v.mode);
+  if (modeError !== null) details.push({ path: "mode", message: modeError });
   if (v.tier !== undefined && !config.tiers.has(v.tier))
     details.push({ path: "tier", message: `unknown tier; use one of ${[...config.tiers.keys()].join(", ") || "(no tiers configured)"}` });
   if (details.length) throw new KeywardError("validation_failed", details.map((d) => `${d.path}: ${d.message}`).join("; "), { details });
@@ -150,6 +149,6 @@ export function keyPatch(config: ManagerConfig, existing: StoredKey, input: unkn
  * checkModeFilter(format, "prod"); // throws validation_failed: "mode: must be one of live, test"
  */
 export function checkModeFilter(format: KeyFormat, mode: string | null | undefined): void {
-  if (mode == null || format.modes.includes(mode)) return;
-  throw validationFailed("mode", format.modes.length ? `must be one of ${format.modes.join(", ")}` : "this key format has no modes");
+  const error = mode == null ? null : format.modeError(mode);
+  if (error !== null) throw validationFailed("mode", error);
 }

@@ -78,7 +78,7 @@ describe("apiKeyAuth options", () => {
   it.each<[string, unknown, string, RegExp]>([
     ["an unknown option", { keys, requried: false }, "apiKeyAuth", /unknown option "requried"; check the spelling/],
     ["keys that are not a KeyManager", { keys: {} }, "apiKeyAuth.keys", /must be a KeyManager/],
-    ["an unknown mode", { keys, modes: ["prod"] }, "apiKeyAuth.modes", /unknown mode "prod": the KeyManager's modes are live, test/],
+    ["an unknown mode", { keys, modes: ["prod"] }, "apiKeyAuth.modes", /unknown mode "prod": must be one of live, test/],
     ["an empty mode list", { keys, modes: [] }, "apiKeyAuth.modes", /list at least one mode/],
     ["a header name with a space", { keys, header: "x api key" }, "apiKeyAuth.header", /HTTP header name/],
     ["a project header with a colon", { keys, projectHeader: "x-project:" }, "apiKeyAuth.projectHeader", /HTTP header name/],
