@@ -1,5 +1,5 @@
 /**
- * Every refusal the verification path gives, built in one place: the status and `code` of each
+ * The refusals of the verification path and of the management router's caller checks, built in one place: the status and `code` of each
  * come from `KeywardError`, the wording from here. Shared refusals are made once (refusing
  * allocates nothing); the ones that name a key, a scope or a cause are factories.
  */
@@ -156,4 +156,52 @@ export const PROJECT_FORBIDDEN = projectForbidden();
  */
 export function modeForbidden(modes: readonly string[]): KeywardError {
   return new KeywardError("mode_forbidden", `This route accepts only ${modes.join(" or ")} keys.`);
+}
+
+/**
+ * 401 `missing_key` for a request that sent no key: where to send it (`null` = Bearer).
+ *
+ * @example
+ * missingKey("x-api-key").message; // "An API key is required: send it in the x-api-key header."
+ */
+export function missingKey(header: string | null): KeywardError {
+  return new KeywardError(
+    "missing_key",
+    header === null ? "An API key is required: send `Authorization: Bearer <key>`." : `An API key is required: send it in the ${header} header.`,
+  );
+}
+
+/**
+ * 400 `invalid_request` for a project header whose value is not a project id.
+ *
+ * @example
+ * badProjectHeader("x-project").status; // 400
+ */
+export function badProjectHeader(header: string): KeywardError {
+  return new KeywardError("invalid_request", `The ${header} header is not a valid project id.`);
+}
+
+// ---------------------------------------------------------------- the management router's caller
+
+/** 403 `forbidden`: key management is for signed-in sessions (the router's default). */
+export const MANAGEMENT_KEY_REFUSED = new KeywardError("forbidden", "Key management is available only from a signed-in session, not with an API key.");
+/** 403 `forbidden`: a project key may not manage keys. */
+export const MANAGEMENT_PROJECT_KEY = new KeywardError("forbidden", "Project keys cannot manage API keys; use a user key or a signed-in session.");
+/** 403 `forbidden`: a key without owner has nobody's keys to manage. */
+export const MANAGEMENT_NO_KEY_OWNER = new KeywardError("forbidden", "This API key has no owner, so it cannot manage keys.");
+/** 401 `unauthenticated`: no session owner. */
+export const MANAGEMENT_NO_OWNER = new KeywardError("unauthenticated", "Sign in to manage API keys.");
+/** 403 `forbidden`: a cross-site management request (CSRF). */
+export const CROSS_SITE = new KeywardError("forbidden", "Cross-site request refused: key management accepts only same-origin requests.");
+/** 415 `unsupported_media_type`: a management body that is not JSON. */
+export const NOT_JSON = new KeywardError("unsupported_media_type", "Send the request body as JSON with `Content-Type: application/json`.");
+
+/**
+ * 403 `insufficient_scope` for an API key managing keys without the management scope.
+ *
+ * @example
+ * managementScopeMissing(requiredScope("keys:write")).scope; // "keys:write"
+ */
+export function managementScopeMissing(scope: RequiredScope): KeywardError {
+  return new KeywardError("insufficient_scope", `Managing keys with an API key needs the ${scope.scope} scope.`, { scope: scope.scope });
 }

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
-import { BAD_PROJECT, insufficientScope, modeForbidden } from "../core/refusals.js";
+import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, insufficientScope, missingKey, modeForbidden } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
@@ -193,10 +193,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
     }
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const reader = credentialReaderFor(fetchHeader, header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
-  const missing = new KeywardError(
-    "missing_key",
-    header === null ? "An API key is required: send `Authorization: Bearer <key>`." : `An API key is required: send it in the ${header} header.`,
-  );
+  const missing = missingKey(header);
   const responder: FetchResponder = Object.freeze({
     realm: o.realm,
     scheme: header === null ? "Bearer" : "ApiKey",
@@ -204,7 +201,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
     rateLimitHeaders: o.rateLimitHeaders,
   });
   const projectHeader = o.projectHeader ?? null;
-  const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
+  const badProjectHeader = projectHeader ? badProjectHeaderRefusal(projectHeader) : null;
   const link = o.deprecationLink === undefined ? null : `<${o.deprecationLink}>; rel="deprecation"`;
   const { required, rateLimitHeaders, lifecycleHeaders } = o;
   const pipeline = keys.pipeline;

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey } from "../core/types.js";
-import { BAD_PROJECT, modeForbidden } from "../core/refusals.js";
+import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, missingKey, modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
 import { KeyManager } from "../keys/key-manager.js";
@@ -156,8 +156,6 @@ const schema = z.strictObject({
   ip: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
 });
 
-const MISSING = new KeywardError("missing_key", "An API key is required: send `Authorization: Bearer <key>`.");
-
 /**
  * Authenticates requests by API key and sets `req.apiKey`.
  *
@@ -180,7 +178,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   installApiKeyGetter();
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const reader = credentialReader(header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
-  const missing = header === null ? MISSING : new KeywardError("missing_key", `An API key is required: send it in the ${header} header.`);
+  const missing = missingKey(header);
   const responder: Responder = Object.freeze({
     realm: o.realm,
     scheme: header === null ? "Bearer" : "ApiKey",
@@ -191,7 +189,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const context: AuthContext = Object.freeze({ keys, responder });
   const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
   const projectHeader = o.projectHeader ?? null;
-  const badProjectHeader = projectHeader ? new KeywardError("invalid_request", `The ${projectHeader} header is not a valid project id.`) : null;
+  const badProjectHeader = projectHeader ? badProjectHeaderRefusal(projectHeader) : null;
   const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders, lifecycleHeaders } = o;
   const deprecationLink = deprecationLinkValue(o.deprecationLink);
   const pipeline = keys.pipeline;

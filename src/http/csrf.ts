@@ -4,13 +4,11 @@
  * be `application/json`, which an HTML form cannot send. Pure functions of the request headers.
  */
 import type { IncomingMessage } from "node:http";
-import { KeywardError } from "../core/errors.js";
+import type { KeywardError } from "../core/errors.js";
+import { CROSS_SITE, NOT_JSON } from "../core/refusals.js";
 
 /** Methods that change state and are therefore checked. */
 export const UNSAFE_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-
-const CROSS_SITE = new KeywardError("forbidden", "Cross-site request refused: key management accepts only same-origin requests.");
-const NOT_JSON = new KeywardError("unsupported_media_type", "Send the request body as JSON with `Content-Type: application/json`.");
 
 /**
  * The refusal for a cross-site state-changing request, or null. Refused: `Sec-Fetch-Site` present

@@ -13,6 +13,7 @@ import type { VerifyPolicy } from "../keys/verifier.js";
 import { bearerToken, OTHER_SCHEME } from "./credentials.js";
 import { authState, type KeywardRequest } from "./request-state.js";
 import { requestInfo, socketAddress } from "./request-info.js";
+import { MANAGEMENT_KEY_REFUSED, MANAGEMENT_NO_KEY_OWNER, MANAGEMENT_NO_OWNER, MANAGEMENT_PROJECT_KEY, managementScopeMissing } from "../core/refusals.js";
 
 /** The resolved caller of a management request. */
 export interface Caller {
@@ -29,11 +30,6 @@ export interface CallerPolicy {
   /** The scope a key needs to manage keys, or null when keys are refused. */
   readonly apiKeyScope: RequiredScope | null;
 }
-
-const KEY_REFUSED = new KeywardError("forbidden", "Key management is available only from a signed-in session, not with an API key.");
-const PROJECT_KEY = new KeywardError("forbidden", "Project keys cannot manage API keys; use a user key or a signed-in session.");
-const NO_KEY_OWNER = new KeywardError("forbidden", "This API key has no owner, so it cannot manage keys.");
-const NO_OWNER = new KeywardError("unauthenticated", "Sign in to manage API keys.");
 
 /**
  * The API key a request carries: `req.apiKey` (set by apiKeyAuth), a Bearer token with the
@@ -65,11 +61,11 @@ export async function resolveCaller(req: KeywardRequest, policy: CallerPolicy): 
   const carried = carriedKey(req, policy.keys);
   if (carried instanceof KeywardError) throw carried;
   if (carried !== null) {
-    if (policy.apiKeyScope === null) throw KEY_REFUSED;
+    if (policy.apiKeyScope === null) throw MANAGEMENT_KEY_REFUSED;
     return keyCaller(req, carried, policy.keys, policy.apiKeyScope);
   }
   const owner = await (policy.owner as (req: IncomingMessage) => MaybePromise<string | null | undefined>)(req);
-  if (owner === null || owner === undefined || owner === "") throw NO_OWNER;
+  if (owner === null || owner === undefined || owner === "") throw MANAGEMENT_NO_OWNER;
   if (typeof owner !== "string") throw new TypeError("keysRouter: owner(req) must return a string user id, null or undefined");
   return { ownerId: owner, grant: null };
 }
@@ -82,7 +78,7 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
   if (byScope === undefined) policies.set(keys, (byScope = new Map()));
   let policy = byScope.get(scope.scope);
   if (policy === undefined) {
-    const refusal = insufficient(scope);
+    const refusal = managementScopeMissing(scope);
     policy = Object.freeze({
       modes: null,
       modeError: null,
@@ -91,7 +87,8 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
       malformed: null,
       describe: requestInfo,
       ip: socketAddress,
-      check: (key: VerifiedKey) => (key.kind === "project" ? PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? NO_KEY_OWNER : null),
+      check: (key: VerifiedKey) =>
+        key.kind === "project" ? MANAGEMENT_PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? MANAGEMENT_NO_KEY_OWNER : null,
       admit: (_req: IncomingMessage, key: VerifiedKey): Caller => ({ ownerId: key.ownerId!, grant: key.grant }),
     });
     byScope.set(scope.scope, policy);
@@ -106,13 +103,9 @@ async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string
     if (verdict instanceof KeywardError) throw verdict;
     return verdict;
   }
-  if (carried.kind === "project") throw PROJECT_KEY;
+  if (carried.kind === "project") throw MANAGEMENT_PROJECT_KEY;
   const grant = authState(req)?.key?.grant ?? ScopeSet.compile(carried.scopes, keys.scopeImplications);
-  if (!grant.has(scope)) throw insufficient(scope);
-  if (carried.ownerId === null) throw NO_KEY_OWNER;
+  if (!grant.has(scope)) throw managementScopeMissing(scope);
+  if (carried.ownerId === null) throw MANAGEMENT_NO_KEY_OWNER;
   return { ownerId: carried.ownerId, grant };
-}
-
-function insufficient(scope: RequiredScope): KeywardError {
-  return new KeywardError("insufficient_scope", `Managing keys with an API key needs the ${scope.scope} scope.`, { scope: scope.scope });
 }
