@@ -5,7 +5,7 @@
  * same statuses, codes, `WWW-Authenticate` and bodies. Imports nothing from node:http or Express.
  */
 import { z } from "zod";
-import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import { KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
 import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, insufficientScope, missingKey, modeForbidden } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
@@ -19,7 +19,7 @@ import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReaderFor, OTHER_SCHEME } from "../http/credentials.js";
 import { fetchHeader, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
 import { refusalResponse, type FetchFormatError, type FetchResponder } from "./respond.js";
-import { modeError } from "../core/key-format.js";
+import { checkModesOption, sharedAdapterOptions } from "../http/adapter-options.js";
 
 /**
  * Options for {@link fetchAuth}; they mean what `apiKeyAuth`'s options of the same name mean.
@@ -113,33 +113,11 @@ export function fetchAuthState(request: Request): FetchAuthState | undefined {
   return states.get(request);
 }
 
-const headerName = z
-  .string()
-  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as "x-api-key"')
-  .transform((h) => h.toLowerCase());
-
 const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
-  header: headerName.optional(),
-  bearer: z.boolean().default(false),
-  required: z.boolean().default(true),
-  modes: z.array(z.string()).min(1, "list at least one mode, or leave modes out").optional(),
+  ...sharedAdapterOptions,
   scopes: z.array(z.string()).min(1, "list at least one scope, or leave scopes out").optional(),
-  projectHeader: headerName.optional(),
-  malformedStatus: z.union([z.literal(400), z.literal(401)], { message: "must be 400 or 401" }).optional(),
-  realm: z
-    .string()
-    .max(100)
-    .regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks")
-    .default("api"),
   formatError: fn<FetchFormatError>().optional(),
-  rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
-  lifecycleHeaders: z.boolean().default(true),
-  deprecationLink: z
-    .string()
-    .max(2000)
-    .refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets")
-    .optional(),
   ip: fn<(request: Request) => string | null | undefined>().optional(),
 });
 
@@ -186,11 +164,7 @@ function scopeCheck(scopes: string[]): (key: VerifiedKey) => KeywardError | null
 export function fetchAuth(options: FetchAuthOptions): FetchAuth {
   const o = parseOptions(schema, options, "fetchAuth");
   const keys = o.keys;
-  if (o.modes)
-    for (const mode of o.modes) {
-      const error = modeError(keys.modes, mode);
-      if (error !== null) throw new KeywardConfigError("fetchAuth.modes", `unknown mode "${mode}": ${error}`);
-    }
+  checkModesOption("fetchAuth", o.modes, keys.modes);
   const header = o.header === "authorization" ? null : (o.header ?? null);
   const reader = credentialReaderFor(fetchHeader, header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
   const missing = missingKey(header);

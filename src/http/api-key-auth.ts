@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { KeywardConfigError, KeywardError } from "../core/errors.js";
+import { KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, missingKey, modeForbidden } from "../core/refusals.js";
@@ -22,7 +22,7 @@ import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-h
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo, socketAddress } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
-import { modeError } from "../core/key-format.js";
+import { checkModesOption, sharedAdapterOptions } from "./adapter-options.js";
 
 /**
  * A Connect/Express middleware.
@@ -121,38 +121,16 @@ export interface ApiKeyAuthOptions {
   ip?: (req: IncomingMessage) => string | null | undefined;
 }
 
-const headerName = z
-  .string()
-  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as "x-api-key"')
-  .transform((h) => h.toLowerCase());
-
 const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }).optional(),
-  header: headerName.optional(),
-  bearer: z.boolean().default(false),
-  required: z.boolean().default(true),
-  modes: z.array(z.string()).min(1, "list at least one mode, or leave modes out").optional(),
-  projectHeader: headerName.optional(),
+  ...sharedAdapterOptions,
   project: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
   defaultProject: z
     .union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()])
     .optional(),
   memberOf: fn<(ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>>().optional(),
-  malformedStatus: z.union([z.literal(400), z.literal(401)], { message: "must be 400 or 401" }).optional(),
-  realm: z
-    .string()
-    .max(100)
-    .regex(/^[^"\\\r\n]*$/, "must not contain quotes, backslashes or line breaks")
-    .default("api"),
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
-  rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
-  lifecycleHeaders: z.boolean().default(true),
-  deprecationLink: z
-    .string()
-    .max(2000)
-    .refine((u) => /^https?:\/\/[^\s<>"]+$/.test(u) && URL.canParse(u), "must be an absolute http(s) URL without spaces, quotes or angle brackets")
-    .optional(),
   ip: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
 });
 
@@ -169,11 +147,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const o = parseOptions(schema, options, "apiKeyAuth");
   // Checked before the zero-config manager is created, so a misconfiguration opens no database.
   const knownModes = o.keys ? o.keys.modes : defaultKeyFormat().modes;
-  if (o.modes)
-    for (const mode of o.modes) {
-      const error = modeError(knownModes, mode);
-      if (error !== null) throw new KeywardConfigError("apiKeyAuth.modes", `unknown mode "${mode}": ${error}`);
-    }
+  checkModesOption("apiKeyAuth", o.modes, knownModes);
   const keys = o.keys ?? defaultKeyManager();
   installApiKeyGetter();
   const header = o.header === "authorization" ? null : (o.header ?? null);

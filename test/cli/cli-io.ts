@@ -2,13 +2,14 @@
  * Helpers for the CLI tests: run `runCli` in-process with stdout/stderr captured, and keep the
  * process-global state a spawned `keyward` used to isolate (the KEYWARD_* environment) per test.
  */
+import { Readable } from "node:stream";
 import { runCli, type CliIo, type CliPreset } from "keyward";
 
 /** The environment variables the CLI reads. */
 export const CLI_ENV = ["KEYWARD_DB", "KEYWARD_PREFIX", "KEYWARD_MODES"] as const;
 
-/** An `io` for `runCli` that keeps what was written to stdout and stderr. */
-export function capture(): CliIo & { stdout: string; stderr: string } {
+/** An `io` for `runCli` that keeps what was written to stdout and stderr; `stdin`, when given, is what the command reads. */
+export function capture(stdin?: string): CliIo & { stdout: string; stderr: string } {
   const io = {
     stdout: "",
     stderr: "",
@@ -18,6 +19,7 @@ export function capture(): CliIo & { stdout: string; stderr: string } {
     err: (t: string) => {
       io.stderr += t;
     },
+    ...(stdin === undefined ? {} : { stdin: Readable.from([Buffer.from(stdin)]) }),
   };
   return io;
 }

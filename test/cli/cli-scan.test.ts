@@ -6,27 +6,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
-import { KeyFormat, KeyManager, runCli, type CliIo } from "keyward";
+import { KeyFormat, KeyManager, runCli } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { KeyScanner, type KeyFinding } from "../../src/core/key-scan";
 import { patternRules } from "../../src/cli/scan";
 import { tempDir } from "../helpers";
-
-function capture(stdin?: string): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => {
-      io.stdout += t;
-    },
-    err: (t: string) => {
-      io.stderr += t;
-    },
-    ...(stdin === undefined ? {} : { stdin: Readable.from([Buffer.from(stdin)]) }),
-  };
-  return io;
-}
+import { capture } from "./cli-io";
 
 const tmp = tempDir();
 const saved = { prefix: process.env.KEYWARD_PREFIX, modes: process.env.KEYWARD_MODES, db: process.env.KEYWARD_DB };

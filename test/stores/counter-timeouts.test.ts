@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 import pg from "pg";
 import request from "supertest";
 import { KeyManager, MemoryStore } from "keyward";
@@ -21,6 +21,26 @@ import { PostgresStore } from "keyward/postgres";
 import { RedisCounters } from "keyward/redis";
 import { makeApp } from "../helpers";
 import { PG_URL, describeWithServices } from "./services";
+
+/**
+ * A KeyManager whose monthly quota lives on the Redis at `port` (ioredis keeps and replays commands:
+ * no retry limit), with a 200 ms storeTimeout, a metered key and an HTTP server for it.
+ */
+async function meteredApp(port: number, name: string, redisOptions: RedisOptions = {}) {
+  const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: null, ...redisOptions });
+  client.on("error", () => undefined);
+  const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
+  const keys = new KeyManager({
+    store: new MemoryStore(),
+    counters: new RedisCounters(client, { prefix }),
+    tiers: { metered: { monthlyRequests: 100_000 } },
+    storeTimeout: "200ms",
+    usage: false,
+  });
+  const { secret, key } = await keys.create({ name, tier: "metered" });
+  const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
+  return { client, prefix, keys, secret, key, server };
+}
 
 jest.setTimeout(60_000);
 
@@ -112,18 +132,7 @@ describe("counter takes that time out (Redis killed and restarted under load)", 
   it("refunds every unit a 503'd request's take consumed once Redis is back: the counter equals the 200s", async () => {
     // ioredis defaults that keep and replay commands: unsent ones wait in the offline queue (no
     // retry limit here), sent-but-unanswered ones are resent after the reconnect.
-    const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null, retryStrategy: () => 50 });
-    client.on("error", () => undefined);
-    const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
-    const keys = new KeyManager({
-      store: new MemoryStore(),
-      counters: new RedisCounters(client, { prefix }),
-      tiers: { metered: { monthlyRequests: 100_000 } },
-      storeTimeout: "200ms",
-      usage: false,
-    });
-    const { secret, key } = await keys.create({ name: "outage", tier: "metered" });
-    const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
+    const { client, prefix, keys, secret, key, server } = await meteredApp(redisServer.port, "outage", { retryStrategy: () => 50 });
 
     const answers: Array<{ status: number; at: number }> = [];
     let running = true;
@@ -170,18 +179,7 @@ describe("counter takes that time out (Redis frozen and resumed under load)", ()
   });
 
   it("takes answered after the timeout are given back: the counter equals every request answered 200", async () => {
-    const client = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: null });
-    client.on("error", () => undefined);
-    const prefix = `kwtest:${randomBytes(6).toString("hex")}:`;
-    const keys = new KeyManager({
-      store: new MemoryStore(),
-      counters: new RedisCounters(client, { prefix }),
-      tiers: { metered: { monthlyRequests: 100_000 } },
-      storeTimeout: "200ms",
-      usage: false,
-    });
-    const { secret, key } = await keys.create({ name: "frozen", tier: "metered" });
-    const server = http.createServer(makeApp(keys)).listen(0, "127.0.0.1");
+    const { client, prefix, keys, secret, key, server } = await meteredApp(redisServer.port, "frozen");
     const statuses: number[] = [];
     let running = true;
     const worker = async () => {
