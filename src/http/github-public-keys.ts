@@ -28,7 +28,11 @@ const MAX_FIELD_LENGTH = 4096;
 export type PublicKeysFetch = (
   url: string,
   init: { headers: Record<string, string>; signal: AbortSignal },
-) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+) => Promise<{
+  /** Whether the status is 2xx. */ ok: boolean;
+  /** The HTTP status. */ status: number;
+  /** The parsed JSON body. */ json(): Promise<unknown>;
+}>;
 
 /** One cached key list and when it was fetched (by the KeyManager's clock). */
 interface KeyList {

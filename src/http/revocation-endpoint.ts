@@ -41,7 +41,10 @@ export interface RevocationEndpointOptions {
    * Requests admitted per client address (IPv4 address, or IPv6 /64) per window; more are 429
    * `rate_limited` with `Retry-After`. Defaults to `{ limit: 60, window: "1h" }`.
    */
-  rateLimit?: { limit: number; window: string | number };
+  rateLimit?: {
+    /** Requests admitted per address per window. */ limit: number;
+    /** The window, e.g. `"1h"` (or seconds). */ window: string | number;
+  };
   /**
    * The client address the rate limit counts by. Defaults to the socket's peer address
    * (`req.socket.remoteAddress`), which behind a proxy or load balancer is the proxy's, so every
