@@ -67,10 +67,10 @@ const schema = z.strictObject({
  * a `key.leaked` event (`source: "public_revocation"`, `action: "revoke"`) besides its
  * `key.revoked`. The answer is always `202 { "received": <number of credentials> }`, whether
  * the keys were unknown, already revoked, or revoked just now; submitting again changes nothing.
- * Refusals: 415 for a body that is not `application/json`, 429 `rate_limited` beyond the
- * per-address limit, 413 over 128 KiB, 400 `invalid_request` for bad JSON, 422
- * `validation_failed` for any other shape (naming the first bad entries), 503 when the store
- * fails. A refused request revokes nothing and emits nothing. Mount it on its own path, with or
+ * Refusals: 415 for a body that is not `application/json`, 413 over 128 KiB, 400
+ * `invalid_request` for bad JSON, 422 `validation_failed` for any other shape (naming the first
+ * bad entries), 429 `rate_limited` beyond the per-address limit (valid requests count), 503 when
+ * the store fails. A refused request writes nothing: no revocation, no event, no count. Mount it on its own path, with or
  * without a JSON body parser in front; requests other than `POST` pass to `next()`.
  *
  * @example
@@ -99,13 +99,13 @@ export function revocationEndpoint(options: RevocationEndpointOptions): Middlewa
     res.setHeader("Cache-Control", "no-store");
     const notJson = jsonBodyError(req);
     if (notJson) throw notJson;
-    // Every POST counts, bad bodies included, so a flood of garbage is limited too; at the limit nothing is written.
+    await readJsonBody(req, MAX_BODY_BYTES);
+    const credentials = parseCredentials((req as IncomingMessage & { body?: unknown }).body);
+    // Counted only once the body is valid, so a refused request writes nothing (a bad body costs a parse, never a store read).
     const now = keys.now();
     const start = now - (now % windowMs);
     const count = await keys.consumeCounter(`revoke:${clientBucket(clientAddress(req))}:${start}`, limit, start + windowMs);
     if (count < 0) throw revocationRateLimited(limit, windowText, Math.max(1, Math.ceil((start + windowMs - now) / 1000)));
-    await readJsonBody(req, MAX_BODY_BYTES);
-    const credentials = parseCredentials((req as IncomingMessage & { body?: unknown }).body);
     for (const credential of new Set(credentials)) await revokeLeaked(credential);
     sendJson(res, 202, { received: credentials.length });
   }
