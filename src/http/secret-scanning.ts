@@ -170,7 +170,7 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     const body = await rawBody(req);
     if (body === null) return refuse(res, 413, "payload_too_large", "The report is larger than 1 MB.");
     const key = await publicKey(identifier);
-    if (key === "unavailable") return refuseWith(res, publicKeysUnavailable(source!.retryAfterSeconds()));
+    if (key === "unavailable") return refuseWith(res, publicKeysUnavailable(source ? source.retryAfterSeconds() : 60));
     if (key === null) return refuse(res, 401, "invalid_signature", "The Github-Public-Key-Identifier names none of GitHub's public keys.");
     if (!validSignature(body, key, signature)) return refuse(res, 401, "invalid_signature", "The signature does not verify with GitHub's public key.");
     const digest = createHash("sha256").update(body).digest("base64");
@@ -198,7 +198,12 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
   /** The public key GitHub names, from the given list or the fetched one. */
   async function publicKey(identifier: string): Promise<KeyObject | string | null | "unavailable"> {
     if (source) return source.find(identifier);
-    const list = typeof publicKeys === "function" ? await publicKeys!() : publicKeys!;
+    let list: readonly GitHubPublicKey[];
+    try {
+      list = typeof publicKeys === "function" ? await publicKeys!() : publicKeys!;
+    } catch {
+      return "unavailable"; // the app's own key function failed: refuse, as when fetching fails
+    }
     return list.find((k) => k.key_identifier === identifier)?.key ?? null;
   }
 

@@ -222,6 +222,23 @@ describe("secretScanning() fetching GitHub's public keys", () => {
     expect(server.hits.map((h) => h.authorization)).toEqual(["Bearer test-token"]);
   });
 
+  it("refuses with 503 when a publicKeys function fails", async () => {
+    const { keys } = makeKeys();
+    const app = express().post(
+      "/hook",
+      secretScanning({
+        keys,
+        publicKeys: async () => {
+          throw new Error("key store down");
+        },
+      }),
+    );
+    const res = await request(app).post("/hook").set("Github-Public-Key-Identifier", "k1").set("Github-Public-Key-Signature", "c2ln").send("[]");
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe("public_keys_unavailable");
+    expect(res.headers["retry-after"]).toBe("60");
+  });
+
   it("checks its options at construction", () => {
     const { keys } = makeKeys();
     expect(() => secretScanning({ keys, publicKeysUrl: "ftp://example.com/keys" })).toThrow(KeywardConfigError);
