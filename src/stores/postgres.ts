@@ -297,7 +297,16 @@ export class PostgresStore implements KeyStore {
     this.poolSize = o.poolSize;
     this.schema = o.schema ?? null;
     const p = `${this.schema ? `"${this.schema}".` : ""}${prefix}`;
-    this.t = { keys: `${p}keys`, usage: `${p}usage_daily`, counters: `${p}counters`, migrations: `${p}migrations`, meta: `${p}meta`, notices: `${p}notices`, prefix, base: p };
+    this.t = {
+      keys: `${p}keys`,
+      usage: `${p}usage_daily`,
+      counters: `${p}counters`,
+      migrations: `${p}migrations`,
+      meta: `${p}meta`,
+      notices: `${p}notices`,
+      prefix,
+      base: p,
+    };
   }
 
   /** Connects (creating the pool from a connection string) and runs pending migrations. Idempotent. */
