@@ -102,7 +102,9 @@ export class Sweeper {
       const deadline = idleExpiryMs === null ? null : idleSince + idleExpiryMs;
       if (deadline !== null && (record.expiresAt === null || deadline < record.expiresAt)) {
         const warnedEarlier = await this.expiring(record, deadline, "idle", now, report);
-        if (now >= deadline && warnedEarlier) await this.expireIdle(record.id, idleSince, now, report);
+        // The claim makes one instance the one that expires it (one update, one `key.updated`).
+        if (now >= deadline && warnedEarlier && (await this.claim(record.id, "key.idle_expiry", "expire", String(deadline))))
+          await this.expireIdle(record.id, idleSince, now, report);
       }
       if (idleAfter !== null && now - idleSince >= idleAfter.ms && (await this.claim(record.id, "key.idle", idleAfter.label, String(idleSince)))) {
         const last = lastUsedAt === null ? null : new Date(lastUsedAt);
@@ -127,13 +129,15 @@ export class Sweeper {
 
   /** Sets an idle key's expiry to now through the update path (invalidation, `key.updated`), unless it was used meanwhile. */
   private async expireIdle(id: string, idleSince: number, now: number, report: SweepReport): Promise<void> {
-    const key = await this.writes.change(id, "key.updated", (existing) => {
+    let expired = false;
+    await this.writes.change(id, "key.updated", (existing) => {
       const pendingUse = this.recorder?.pending(id).lastUsedAt ?? null;
       const since = Math.max(existing.lastUsedAt ?? existing.createdAt, pendingUse ?? 0);
-      const gone = existing.revokedAt !== null || (existing.expiresAt !== null && existing.expiresAt <= now);
-      return since !== idleSince || gone ? null : { expiresAt: now };
+      // Used meanwhile, or already revoked or expired (e.g. by another instance's sweep): nothing to do.
+      expired = since === idleSince && existing.revokedAt === null && (existing.expiresAt === null || existing.expiresAt > now);
+      return expired ? { expiresAt: now } : null;
     });
-    if (key.expiresAt?.getTime() === now) report.expired.push(id);
+    if (expired) report.expired.push(id);
   }
 
   /** `quota.threshold` for the highest percentage of the key's monthly quota used this UTC month. */
