@@ -50,8 +50,10 @@ export class Sweeper {
     private readonly recorder: UsageRecorder | null,
   ) {
     const ms = config.sweep.intervalMs;
-    const failed = (error: unknown) =>
-      this.events.emit({ type: "sweep.failed", at: new Date(config.clock()), message: error instanceof Error ? error.message : String(error) });
+    const failed = (error: unknown) => {
+      // A sweep cut short by close() is no failure worth reporting.
+      if (!store.closed) events.emit({ type: "sweep.failed", at: new Date(config.clock()), message: error instanceof Error ? error.message : String(error) });
+    };
     this.timer = ms === null ? null : setInterval(() => void this.sweep().catch(failed), ms).unref();
   }
 

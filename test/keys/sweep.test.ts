@@ -212,6 +212,36 @@ describe("sweep options", () => {
     await keys.close();
   });
 
+  it("fails closed when the store fails: sweep() rejects with store_unavailable and emits nothing; a background sweep reports sweep.failed", async () => {
+    class FailingNotices extends MemoryStore {
+      override claimNotice(): boolean {
+        throw new Error("disk full");
+      }
+    }
+    const seen: KeywardEvent[] = [];
+    let clock = T0;
+    let failed: () => void = () => undefined;
+    const reported = new Promise<void>((resolve) => {
+      failed = resolve;
+    });
+    const keys = new KeyManager({
+      store: new FailingNotices(),
+      clock: () => clock,
+      sweepInterval: "1s",
+      onEvent: (e) => {
+        seen.push(e);
+        if (e.type === "sweep.failed") failed();
+      },
+    });
+    await keys.create({ name: "k" });
+    clock += 31 * DAY;
+    await expect(keys.sweep()).rejects.toMatchObject({ code: "store_unavailable" });
+    expect(seen.filter((e) => e.type === "key.idle")).toEqual([]);
+    await reported;
+    expect(seen.find((e) => e.type === "sweep.failed")).toMatchObject({ type: "sweep.failed", at: new Date(clock), message: expect.any(String) });
+    await keys.close();
+  });
+
   it("sweepInterval runs the sweep in the background until close()", async () => {
     const seen: KeywardEvent[] = [];
     let clock = T0;
