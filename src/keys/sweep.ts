@@ -145,7 +145,7 @@ export class Sweeper {
   /** `quota.threshold` for the highest percentage of the key's monthly quota used this UTC month. */
   private async quota(record: StoredKey, now: number, report: SweepReport): Promise<void> {
     const percents = this.config.sweep.quotaPercents;
-    if (percents.length === 0) return;
+    if (percents.length === 0 || this.config.tiers.size === 0) return;
     const limit = (await this.store.call(() => tierFor(this.config, record)))?.monthlyRequests ?? null;
     if (limit === null) return;
     const month = utcMonth(now);
