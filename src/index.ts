@@ -19,8 +19,14 @@ export type {
   UsageFlushFailedEvent,
   ChannelSilentEvent,
   ChannelRestoredEvent,
+  KeyExpiringEvent,
+  QuotaThresholdEvent,
+  KeyIdleEvent,
+  LifecycleEvent,
+  SweepFailedEvent,
   RequestInfo,
 } from "./keys/events.js";
+export type { SweepReport } from "./keys/sweep.js";
 export { fixedWindow, utcMonth } from "./keys/limits.js";
 export { resolveProject, PROJECT_ID_PATTERN } from "./keys/projects.js";
 export { MemoryStore } from "./stores/memory.js";

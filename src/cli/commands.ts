@@ -10,7 +10,7 @@ import type { KeyManager } from "../keys/key-manager.js";
 import { keyJson } from "../http/key-json.js";
 import { UsageError, usageHint } from "./args.js";
 import type { Flags } from "./flags.js";
-import { describeKey, keyTable, usageLines } from "./format.js";
+import { describeKey, keyTable, noticeLines, usageLines } from "./format.js";
 
 /**
  * Where a command writes: `out` for data (secrets, tables, details, JSON: stdout), `err` for diagnostics (stderr).
@@ -97,6 +97,15 @@ const usage: Command = async (keys, [id], f, io) => {
   io.out(usageLines(rows));
 };
 
+/** `sweep`: one line per notice sent on stdout, a summary on stderr. */
+const sweep: Command = async (keys, _args, f, io) => {
+  const report = await keys.sweep();
+  if (f.json) return json(io, report);
+  io.out(noticeLines(report.notices));
+  const expired = report.expired.length ? ` Expired ${report.expired.length} idle key(s): ${report.expired.join(", ")}.` : "";
+  io.err(`Swept ${report.scanned} active key(s): ${report.notices.length} notice(s) sent.${expired}\n`);
+};
+
 /** Command bodies by name (`keyward keys <name>`). */
 export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["create", create],
@@ -107,4 +116,5 @@ export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["disable", pause(true)],
   ["enable", pause(false)],
   ["usage", usage],
+  ["sweep", sweep],
 ]);

@@ -24,6 +24,12 @@ export interface Flags {
   limit?: number;
   overlap?: string | number;
   days?: number;
+  /** `sweep --expiring`: the expiry warning thresholds. */
+  expiring?: Array<string | number>;
+  /** `sweep --idle-after`: a duration, or false for never. */
+  idleAfter?: string | number | false;
+  /** `sweep --idle-expiry`. */
+  idleExpiry?: string | number;
 }
 
 const str = (v: Values[string]): string | undefined => (typeof v === "string" ? v : undefined);
@@ -80,5 +86,18 @@ export function readFlags(command: string, v: Values): Flags {
   }
   if (command === "rotate") flags.overlap = duration("overlap", false) ?? undefined;
   if (command === "usage") flags.days = integer("days", 1, 90);
+  if (command === "sweep") {
+    const positive = (flag: string, text: string): string | number => {
+      const ms = /^\d+$/.test(text) ? durationMs(Number(text)) : durationMs(text);
+      if (ms === null || ms === 0) throw usage(`--${flag}: "${text}" is not a duration longer than zero; use e.g. 14d, 12h`);
+      return /^\d+$/.test(text) ? Number(text) : text;
+    };
+    const expiring = str(v.expiring);
+    if (expiring !== undefined) flags.expiring = expiring.split(",").map((t) => positive("expiring", t.trim()));
+    const idleAfter = str(v["idle-after"]);
+    if (idleAfter !== undefined) flags.idleAfter = idleAfter === "never" ? false : positive("idle-after", idleAfter);
+    const idleExpiry = str(v["idle-expiry"]);
+    if (idleExpiry !== undefined) flags.idleExpiry = positive("idle-expiry", idleExpiry);
+  }
   return flags;
 }

@@ -1,6 +1,7 @@
 /** Human-readable output of the CLI: a key's details, a key table, usage lines. */
 import type { ApiKeyJson } from "../http/key-json.js";
 import type { DailyUsage } from "../core/types.js";
+import type { LifecycleEvent } from "../keys/events.js";
 
 const day = (iso: string | null, none = "-") => (iso === null ? none : iso.slice(0, 16).replace("T", " ") + "Z");
 
@@ -66,4 +67,25 @@ export function keyTable(keys: ApiKeyJson[]): string {
 export function usageLines(usage: DailyUsage[]): string {
   const total = usage.reduce((n, d) => n + d.count, 0);
   return usage.map((d) => `${d.date}  ${d.count}`).join("\n") + `\ntotal       ${total}\n`;
+}
+
+/**
+ * Lifecycle notices, one per line: type, key id, name, threshold and what it is about.
+ *
+ * @example
+ * noticeLines(report.notices); // "key.expiring     key_…  ci  14d  expires 2026-12-07 12:00Z\n"
+ */
+export function noticeLines(notices: LifecycleEvent[]): string {
+  return notices
+    .map((n) => {
+      const about =
+        n.type === "key.expiring"
+          ? `${n.reason === "idle" ? "expires unused" : "expires"} ${day(n.expiresAt.toISOString())}`
+          : n.type === "key.idle"
+            ? `unused since ${day(n.idleSince.toISOString())}`
+            : `${n.used}/${n.limit} requests in ${n.month}`;
+      const threshold = n.type === "quota.threshold" ? `${n.threshold}%` : n.threshold;
+      return `${n.type.padEnd(16)} ${n.keyId}  ${n.name}  ${threshold}  ${about}\n`;
+    })
+    .join("");
 }

@@ -8,9 +8,10 @@ import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import type { KeyFormat } from "../core/key-format.js";
 import type { KeyFormatRecord } from "../core/types.js";
 import type { KeyManager } from "../keys/key-manager.js";
+import type { KeyManagerOptions } from "../keys/options.js";
 import { parseCommandLine, usageHint, UsageError, type Values } from "./args.js";
 import type { Io } from "./commands.js";
-import { readFlags } from "./flags.js";
+import { type Flags, readFlags } from "./flags.js";
 import { TOP_HELP } from "./spec.js";
 
 /** Exit codes. */
@@ -53,7 +54,7 @@ interface Given<T> {
  * `KEYWARD_PREFIX`/`KEYWARD_MODES` come from the format the database records (a fresh database gets
  * the CLI's format recorded by the KeyManager); a given one that differs is a usage error.
  */
-async function openManager(values: Values, create: boolean, preset: CliPreset, command: string): Promise<KeyManager> {
+async function openManager(values: Values, create: boolean, preset: CliPreset, command: string, extra: Partial<KeyManagerOptions>): Promise<KeyManager> {
   const [{ defaultDatabasePath }, { KeyManager }, { SqliteStore }] = await Promise.all([
     import("../keys/default-manager.js"),
     import("../keys/key-manager.js"),
@@ -64,7 +65,7 @@ async function openManager(values: Values, create: boolean, preset: CliPreset, c
   const store = new SqliteStore(db);
   try {
     const { prefix, modes } = await resolveFormat(values, preset, command, db, store.keyFormat());
-    return new KeyManager({ store, prefix, modes, cache: false, usage: false });
+    return new KeyManager({ ...extra, store, prefix, modes, cache: false, usage: false });
   } catch (error) {
     store.close();
     throw error;
@@ -178,7 +179,7 @@ export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset =
       return await FORMAT_RUNNERS.get(command)!(format, invocation.args, flags, io);
     }
     if (flags.owner === undefined && preset.owner !== undefined && invocation.command.name === "create") flags.owner = preset.owner;
-    keys = await openManager(invocation.values, invocation.command.name === "create", preset, command);
+    keys = await openManager(invocation.values, invocation.command.name === "create", preset, command, sweepOptions(flags));
     const { RUNNERS } = await import("./commands.js");
     await RUNNERS.get(invocation.command.name)!(keys, invocation.args, flags, io);
     return EXIT.ok;
@@ -187,6 +188,15 @@ export async function runCli(argv: string[], io: Io = STDIO, preset: CliPreset =
   } finally {
     await keys?.close().catch(() => undefined);
   }
+}
+
+/** The KeyManager options `keys sweep` sets from its flags (none for other commands). */
+function sweepOptions(flags: Flags): Partial<KeyManagerOptions> {
+  return {
+    ...(flags.expiring ? { expiringThresholds: flags.expiring } : {}),
+    ...(flags.idleAfter !== undefined ? { idleAfter: flags.idleAfter } : {}),
+    ...(flags.idleExpiry !== undefined ? { idleExpiry: flags.idleExpiry } : {}),
+  };
 }
 
 /** Writes the error (and, for a usage error, the hint line) to stderr; returns the exit code. */

@@ -115,6 +115,22 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
       "usage ID [--days 30] [--json]",
       `  --days N         how many days, 1-90 (default 30)`,
     ),
+    command(
+      "sweep",
+      "Send the lifecycle notices due now (key.expiring, key.idle) and expire idle keys with --idle-expiry. Prints each notice sent.",
+      [],
+      {
+        expiring: { type: "string" },
+        "idle-after": { type: "string" },
+        "idle-expiry": { type: "string" },
+      },
+      "sweep [--expiring 14d,1d] [--idle-after 30d|never] [--idle-expiry 90d] [--json]",
+      `  --expiring LIST  how long before a key's expiry to warn, comma-separated (default 14d,1d)
+  --idle-after D   report keys unused this long, or never (default 30d)
+  --idle-expiry D  expire keys unused this long, each warned on an earlier sweep (default: never)
+  Each notice is sent once: the database records it, so a later sweep (or an app's own
+  sweepInterval on the same database) does not send it again.`,
+    ),
     {
       ...command(
         "pattern",

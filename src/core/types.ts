@@ -279,6 +279,13 @@ export interface KeyStore extends CounterStore {
    * recorded (the given one, or the one recorded earlier, possibly by another process). Never overwrites.
    */
   claimKeyFormat?(format: KeyFormatRecord): MaybePromise<KeyFormatRecord>;
+  /**
+   * Optional, atomic: records that the lifecycle notice `kind` (e.g. `key.expiring`) at `threshold`
+   * (e.g. `14d`) for `period` (e.g. the expiry it warns of, or a UTC month) was sent for `keyId`.
+   * Returns true for the first claim only, in every process sharing the store; `keys.sweep()` emits
+   * a notice only when it wins the claim. Stores without it cannot sweep.
+   */
+  claimNotice?(keyId: string, kind: string, threshold: string, period: string): MaybePromise<boolean>;
   /** Release connections and file handles. */
   close?(): MaybePromise<void>;
 }

@@ -153,9 +153,128 @@ export interface KeyLeakedEvent {
 }
 
 /**
+ * A key nears its end: emitted by `keys.sweep()` once per key, threshold and deadline, when less
+ * than `threshold` is left before `expiresAt` (its expiry, or with `idleExpiry` the time an idle
+ * key will be expired: `reason: "idle"`).
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "key.expiring") mail(e.ownerId, `${e.name} expires ${e.expiresAt.toISOString()}`); }
+ */
+export interface KeyExpiringEvent {
+  /** Always `key.expiring`. */
+  type: "key.expiring";
+  /** When the sweep noticed it. */
+  at: Date;
+  /** The key's id. */
+  keyId: string;
+  /** The key's owner, or `null`. */
+  ownerId: string | null;
+  /** The key's name. */
+  name: string;
+  /** The key's mode, or `null`. */
+  mode: string | null;
+  /** When the key stops working. */
+  expiresAt: Date;
+  /** The threshold crossed, one of `expiringThresholds`, e.g. `"14d"`. */
+  threshold: string;
+  /** `expiry`: the key's own expiry; `idle`: the sweep expires it then for being unused (`idleExpiry`). */
+  reason: "expiry" | "idle";
+}
+
+/**
+ * A key used 80 % (or 100 %) of its monthly quota: emitted by `keys.sweep()` once per key,
+ * threshold and UTC month. `used` counts the requests recorded this month (as `keys.usage()`).
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "quota.threshold") mail(e.ownerId, `${e.used}/${e.limit} requests used in ${e.month}`); }
+ */
+export interface QuotaThresholdEvent {
+  /** Always `quota.threshold`. */
+  type: "quota.threshold";
+  /** When the sweep noticed it. */
+  at: Date;
+  /** The key's id. */
+  keyId: string;
+  /** The key's owner, or `null`. */
+  ownerId: string | null;
+  /** The key's name. */
+  name: string;
+  /** The key's mode, or `null`. */
+  mode: string | null;
+  /** The percentage of the quota crossed, one of `quotaThresholds` (80 and 100 by default). */
+  threshold: number;
+  /** Requests recorded this UTC month. */
+  used: number;
+  /** The monthly quota (`monthlyRequests` of the key's tier). */
+  limit: number;
+  /** The UTC month, `YYYY-MM`. */
+  month: string;
+}
+
+/**
+ * A key has not been used for `idleAfter` (since its last use, or its creation if never used):
+ * emitted by `keys.sweep()` once per key and idle spell (a use starts a new one).
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "key.idle") suggest(e.ownerId, `revoke ${e.name}? unused since ${e.idleSince.toISOString()}`); }
+ */
+export interface KeyIdleEvent {
+  /** Always `key.idle`. */
+  type: "key.idle";
+  /** When the sweep noticed it. */
+  at: Date;
+  /** The key's id. */
+  keyId: string;
+  /** The key's owner, or `null`. */
+  ownerId: string | null;
+  /** The key's name. */
+  name: string;
+  /** The key's mode, or `null`. */
+  mode: string | null;
+  /** The last use, or `null` when never used. */
+  lastUsedAt: Date | null;
+  /** The last use, or the creation when never used. */
+  idleSince: Date;
+  /** The `idleAfter` threshold crossed, e.g. `"30d"`. */
+  threshold: string;
+}
+
+/**
+ * A background sweep (`sweepInterval`) failed, e.g. the store was down; the next one retries.
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "sweep.failed") log.error(e.message); }
+ */
+export interface SweepFailedEvent {
+  /** Always `sweep.failed`. */
+  type: "sweep.failed";
+  /** When it failed. */
+  at: Date;
+  /** The error's message. */
+  message: string;
+}
+
+/**
+ * The lifecycle notices `keys.sweep()` emits and returns.
+ *
+ * @example
+ * const { notices } = await keys.sweep(); // LifecycleEvent[]
+ */
+export type LifecycleEvent = KeyExpiringEvent | QuotaThresholdEvent | KeyIdleEvent;
+
+/**
  * Everything `onEvent` can receive.
  *
  * @example
  * const keys = new KeyManager({ store, onEvent: (event: KeywardEvent) => log.info(event) });
  */
-export type KeywardEvent = KeyEvent | KeyLeakedEvent | AuthSucceededEvent | AuthFailedEvent | UsageFlushFailedEvent | ChannelSilentEvent | ChannelRestoredEvent;
+export type KeywardEvent =
+  | KeyEvent
+  | KeyLeakedEvent
+  | AuthSucceededEvent
+  | AuthFailedEvent
+  | UsageFlushFailedEvent
+  | ChannelSilentEvent
+  | ChannelRestoredEvent
+  | LifecycleEvent
+  | SweepFailedEvent;

@@ -1,9 +1,8 @@
 /**
- * KeyManager: the facade every adapter (middleware, router, CLI, page) uses. It holds the
- * configuration and the public operations (create, list, update, revoke, disable, rotate, usage, verify,
- * close) and delegates the work: store access to `StoreCalls`, writes to `KeyWrites`, key lookup to `Authenticator`,
- * limits to `Charger`, the request pipeline to `Verifier`, expiry rules to `expiry`, views to
- * `key-view`, usage buffering to `UsageRecorder`, events to `EventSink`.
+ * KeyManager: the facade every adapter (middleware, router, CLI, page) uses. It holds the configuration and the public operations
+ * (create, list, update, revoke, disable, rotate, usage, verify, sweep, close) and delegates the work: store access to `StoreCalls`,
+ * writes to `KeyWrites`, key lookup to `Authenticator`, limits to `Charger`, the request pipeline to `Verifier`, expiry rules to
+ * `expiry`, views to `key-view`, usage buffering to `UsageRecorder`, events to `EventSink`, lifecycle notices to `Sweeper`.
  */
 import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
@@ -24,6 +23,7 @@ import { pausePatch } from "./pause.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import type { CacheSize, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
 import { StoreCalls } from "./store-calls.js";
+import { Sweeper, type SweepReport } from "./sweep.js";
 import { UsageRecorder } from "./usage-recorder.js";
 import { Verifier } from "./verifier.js";
 import { VerifyCalls, type VerifyContext } from "./verify-call.js";
@@ -54,6 +54,7 @@ export class KeyManager {
   readonly invalidation: InvalidationHub;
   private readonly verifyCalls = new VerifyCalls();
   private readonly writes: KeyWrites;
+  private readonly sweeper: Sweeper;
 
   constructor(options: KeyManagerOptions) {
     this.config = resolveManagerOptions(options);
@@ -70,6 +71,7 @@ export class KeyManager {
     this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, (record) => this.view(record));
     this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
     this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
+    this.sweeper = new Sweeper(this.config, this.store, this.writes, this.events, this.recorder);
   }
 
   /** Current time from the configured clock (ms since the epoch). */
@@ -302,6 +304,17 @@ export class KeyManager {
     await this.config.counters.prune?.(this.now());
   }
 
+  /**
+   * Emits `key.expiring`, `quota.threshold`, `key.idle` once per key and threshold across instances (claimed in the store);
+   * expires keys idle for `idleExpiry`. Runs every `sweepInterval` when set.
+   *
+   * @example
+   * const { notices, expired } = await keys.sweep(); // also delivered to onEvent
+   */
+  sweep(): Promise<SweepReport> {
+    return this.sweeper.sweep();
+  }
+
   /** Writes buffered usage to the store now. */
   async flushUsage(): Promise<void> {
     await this.recorder?.flush();
@@ -319,6 +332,7 @@ export class KeyManager {
     if (this.store.closed) return;
     this.store.closed = true; // from now on verification answers 503, so nothing new is admitted
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.sweeper.stop();
     // Charges in flight settle first (a timed-out take gets one more storeTimeout, to be given back), then one turn lets them record their use.
     await this.charger.drain();
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -3,7 +3,7 @@
  * `ManagerConfig` built once at construction. Misconfiguration throws a KeywardConfigError here.
  */
 import { z } from "zod";
-import type { Duration } from "../core/duration.js";
+import { type Duration, formatDuration } from "../core/duration.js";
 import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { createHasher, type SecretHasher } from "../core/hash.js";
 import { NAME_PATTERN } from "../core/key-format.js";
@@ -103,6 +103,30 @@ export interface KeyManagerOptions {
    * const keys = new KeyManager({ store, warnBeforeExpiry: "30d" });
    */
   warnBeforeExpiry?: Duration;
+  /**
+   * How long before a key's expiry `keys.sweep()` emits `key.expiring`, once per threshold.
+   * Defaults to `["14d", "1d"]`.
+   *
+   * @example
+   * const keys = new KeyManager({ store, expiringThresholds: ["30d", "7d", "1d"], sweepInterval: "1h" });
+   */
+  expiringThresholds?: Duration[];
+  /** Percentages of the monthly quota at which `keys.sweep()` emits `quota.threshold`, once per UTC month. Defaults to `[80, 100]`. */
+  quotaThresholds?: number[];
+  /** How long unused before `keys.sweep()` emits `key.idle` (since the last use, else the creation); `false` to turn off. Defaults to `"30d"`. */
+  idleAfter?: Duration | false;
+  /**
+   * Expire keys unused this long: `keys.sweep()` sets their expiry to now (an ordinary update:
+   * `key.updated`, invalidation). Each gets `key.expiring` (`reason: "idle"`) at the
+   * `expiringThresholds` before that deadline, and always on a sweep before the one that expires it.
+   * Defaults to none (never).
+   *
+   * @example
+   * const keys = new KeyManager({ store, idleExpiry: "90d", sweepInterval: "1h" });
+   */
+  idleExpiry?: Duration;
+  /** Run `keys.sweep()` this often in the background (an unref'd timer, stopped by `close()`). Defaults to none (call it yourself). */
+  sweepInterval?: Duration;
   /** Usage tracking: `false` to turn off. Defaults to `{ flushInterval: "1s" }`. */
   usage?:
     | false
@@ -168,10 +192,31 @@ const schema = z.strictObject({
   maxStaleness: durationOption.refine((ms) => ms >= 30, "must be at least 30ms (heartbeats go every third of it)").default(5000),
   warnBeforeExpiry: durationOption.default(14 * 86_400_000),
   storeTimeout: durationOption.default(2000),
+  expiringThresholds: z
+    .array(durationOption.refine((ms) => ms > 0, "must be longer than zero"))
+    .min(1)
+    .max(16)
+    .default([14 * 86_400_000, 86_400_000]),
+  quotaThresholds: z.array(z.number().int().min(1).max(100)).max(16).default([80, 100]),
+  idleAfter: z.union([z.literal(false), durationOption.refine((ms) => ms > 0, "must be longer than zero")]).default(30 * 86_400_000),
+  idleExpiry: durationOption.refine((ms) => ms > 0, "must be longer than zero").optional(),
+  sweepInterval: durationOption.refine((ms) => ms >= 1000, "must be at least 1s").optional(),
   clock: fn<() => number>().optional(),
   onEvent: fn<(event: KeywardEvent) => void>().optional(),
   sampleAuthSucceeded: z.number().min(0).max(1).default(0),
 });
+
+/** The lifecycle sweep's settings, resolved (durations in ms). */
+export interface SweepConfig {
+  /** `expiringThresholds`, longest first, each with its label (e.g. `14d`). */
+  expiring: Array<{ ms: number; label: string }>;
+  /** `quotaThresholds`, ascending. */
+  quotaPercents: number[];
+  /** `idleAfter` and its label, or null when off. */
+  idleAfter: { ms: number; label: string } | null;
+  idleExpiryMs: number | null;
+  intervalMs: number | null;
+}
 
 /** Options after validation and defaults. */
 export interface ManagerConfig {
@@ -195,6 +240,7 @@ export interface ManagerConfig {
   warnBeforeExpiryMs: number;
   flushIntervalMs: number | null;
   storeTimeoutMs: number;
+  sweep: SweepConfig;
   clock: () => number;
   onEvent: KeyManagerOptions["onEvent"];
   sampleAuthSucceeded: number;
@@ -220,6 +266,11 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
       throw new KeywardConfigError(`KeyManager.${detail?.path ?? "defaultScopes"}`, detail?.message ?? String(error));
     }
   }
+  if (o.store.claimNotice === undefined && (o.sweepInterval !== undefined || o.idleExpiry !== undefined))
+    throw new KeywardConfigError(
+      `KeyManager.${o.sweepInterval !== undefined ? "sweepInterval" : "idleExpiry"}`,
+      "the store has no claimNotice(), which sweeping needs",
+    );
   if (o.defaultTtl !== undefined && o.allowedTtls && !o.allowedTtls.includes(o.defaultTtl))
     throw new KeywardConfigError("KeyManager.defaultTtl", "must be one of allowedTtls");
   const maxStalenessMs = o.maxStaleness;
@@ -247,6 +298,13 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     warnBeforeExpiryMs: o.warnBeforeExpiry,
     flushIntervalMs: o.usage === false ? null : (o.usage?.flushInterval ?? 1000),
     storeTimeoutMs: o.storeTimeout,
+    sweep: {
+      expiring: [...new Set(o.expiringThresholds)].sort((a, b) => b - a).map((ms) => ({ ms, label: formatDuration(ms) })),
+      quotaPercents: [...new Set(o.quotaThresholds)].sort((a, b) => a - b),
+      idleAfter: o.idleAfter === false ? null : { ms: o.idleAfter, label: formatDuration(o.idleAfter) },
+      idleExpiryMs: o.idleExpiry ?? null,
+      intervalMs: o.sweepInterval ?? null,
+    },
     clock: o.clock ?? Date.now,
     onEvent: o.onEvent,
     sampleAuthSucceeded: o.sampleAuthSucceeded,

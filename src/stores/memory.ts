@@ -18,6 +18,7 @@ export class MemoryStore implements KeyStore {
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
   private readonly daily = new Map<string, Map<number, number>>();
   private format: KeyFormatRecord | null = null;
+  private readonly notices = new Set<string>();
 
   keyFormat(): KeyFormatRecord | null {
     return this.format === null ? null : { prefix: this.format.prefix, modes: [...this.format.modes] };
@@ -26,6 +27,14 @@ export class MemoryStore implements KeyStore {
   claimKeyFormat(format: KeyFormatRecord): KeyFormatRecord {
     if (this.format === null) this.format = { prefix: format.prefix, modes: [...format.modes] };
     return this.keyFormat()!;
+  }
+
+  /** Records a lifecycle notice once: true for the first claim of these four values. */
+  claimNotice(keyId: string, kind: string, threshold: string, period: string): boolean {
+    const id = JSON.stringify([keyId, kind, threshold, period]);
+    if (this.notices.has(id)) return false;
+    this.notices.add(id);
+    return true;
   }
 
   insert(key: StoredKey, cap?: { max: number; now: number }): boolean {

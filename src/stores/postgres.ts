@@ -126,6 +126,11 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
   (p) => `CREATE TABLE ${p}meta (name text PRIMARY KEY, value jsonb NOT NULL);`,
   // Per-key IP allow-lists (canonical entries; '{}' = any address) and pause/resume.
   (p) => `ALTER TABLE ${p}keys ADD COLUMN allowed_ips text[] NOT NULL DEFAULT '{}', ADD COLUMN disabled_at bigint;`,
+  // Lifecycle notices sent by keys.sweep() (key.expiring, quota.threshold, key.idle): one row each, claimed once.
+  (p) => `CREATE TABLE ${p}notices (
+    key_id text NOT NULL, kind text NOT NULL, threshold text NOT NULL, period text NOT NULL,
+    PRIMARY KEY (key_id, kind, threshold, period)
+  );`,
 ];
 
 /**
@@ -269,7 +274,7 @@ export class PostgresStore implements KeyStore {
   private readonly owned: boolean;
   private readonly poolSize: number;
   private readonly schema: string | null;
-  private readonly t: { keys: string; usage: string; counters: string; migrations: string; meta: string; prefix: string; base: string };
+  private readonly t: { keys: string; usage: string; counters: string; migrations: string; meta: string; notices: string; prefix: string; base: string };
   private starting: Promise<void> | null = null;
 
   constructor(poolOrUrl: PgPoolLike | string, options: PostgresStoreOptions = {}) {
@@ -292,7 +297,16 @@ export class PostgresStore implements KeyStore {
     this.poolSize = o.poolSize;
     this.schema = o.schema ?? null;
     const p = `${this.schema ? `"${this.schema}".` : ""}${prefix}`;
-    this.t = { keys: `${p}keys`, usage: `${p}usage_daily`, counters: `${p}counters`, migrations: `${p}migrations`, meta: `${p}meta`, prefix, base: p };
+    this.t = {
+      keys: `${p}keys`,
+      usage: `${p}usage_daily`,
+      counters: `${p}counters`,
+      migrations: `${p}migrations`,
+      meta: `${p}meta`,
+      notices: `${p}notices`,
+      prefix,
+      base: p,
+    };
   }
 
   /** Connects (creating the pool from a connection string) and runs pending migrations. Idempotent. */
@@ -414,6 +428,16 @@ export class PostgresStore implements KeyStore {
     const recorded = await this.keyFormat();
     if (recorded === null) throw new Error("keyward: the key format could not be recorded");
     return recorded;
+  }
+
+  /** Records a lifecycle notice once (INSERT … ON CONFLICT DO NOTHING): true only for the claim that inserted the row, in every process. */
+  async claimNotice(keyId: string, kind: string, threshold: string, period: string): Promise<boolean> {
+    const { rowCount } = await this.named(
+      "claim_notice",
+      `INSERT INTO ${this.t.notices} (key_id, kind, threshold, period) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [keyId, kind, threshold, period],
+    );
+    return rowCount === 1;
   }
 
   async findByHash(hash: string): Promise<StoredKey | null> {

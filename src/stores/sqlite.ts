@@ -139,6 +139,11 @@ const MIGRATIONS: string[] = [
   // Per-key IP allow-lists (JSON array of canonical entries; '[]' = any address) and pause/resume.
   `ALTER TABLE keyward_keys ADD COLUMN allowed_ips TEXT NOT NULL DEFAULT '[]';
    ALTER TABLE keyward_keys ADD COLUMN disabled_at INTEGER;`,
+  // Lifecycle notices sent by keys.sweep() (key.expiring, quota.threshold, key.idle): one row each, claimed once.
+  `CREATE TABLE keyward_notices (
+     key_id TEXT NOT NULL, kind TEXT NOT NULL, threshold TEXT NOT NULL, period TEXT NOT NULL,
+     PRIMARY KEY (key_id, kind, threshold, period)
+   ) WITHOUT ROWID;`,
 ];
 
 /**
@@ -361,6 +366,7 @@ export class SqliteStore implements KeyStore {
       prune: db.prepare(`DELETE FROM keyward_counters WHERE reset_at <= ?`),
       meta: db.prepare(`SELECT value FROM keyward_meta WHERE name = ?`).pluck(),
       claimMeta: db.prepare(`INSERT INTO keyward_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`),
+      claimNotice: db.prepare(`INSERT INTO keyward_notices (key_id, kind, threshold, period) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     };
   }
 
@@ -386,6 +392,11 @@ export class SqliteStore implements KeyStore {
       return this.keyFormat()!;
     });
     return this.write(() => tx.immediate(), this.requestBusyMs);
+  }
+
+  /** Records a lifecycle notice once (INSERT … ON CONFLICT DO NOTHING): true only for the claim that inserted the row. */
+  claimNotice(keyId: string, kind: string, threshold: string, period: string): MaybePromise<boolean> {
+    return this.write(() => this.stmt.claimNotice.run(keyId, kind, threshold, period).changes === 1, this.busyMs);
   }
 
   findByHash(hash: string): StoredKey | null {

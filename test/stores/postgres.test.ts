@@ -22,7 +22,9 @@ describeWithServices("PostgresStore", ["postgres"], () => {
     return {
       store,
       cleanup: async () => {
-        await pool.query(`TRUNCATE "${schema}".keyward_keys, "${schema}".keyward_usage_daily, "${schema}".keyward_counters, "${schema}".keyward_meta`);
+        await pool.query(
+          `TRUNCATE "${schema}".keyward_keys, "${schema}".keyward_usage_daily, "${schema}".keyward_counters, "${schema}".keyward_meta, "${schema}".keyward_notices`,
+        );
       },
     };
   });

@@ -510,6 +510,34 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       });
     });
 
+    describe("lifecycle notices (claimNotice)", () => {
+      it("claims a notice once: the first claim is true, every later one false", async () => {
+        expect(await store.claimNotice!("key_a", "key.expiring", "14d", "1767225600000")).toBe(true);
+        expect(await store.claimNotice!("key_a", "key.expiring", "14d", "1767225600000")).toBe(false);
+        expect(await store.claimNotice!("key_a", "key.expiring", "14d", "1767225600000")).toBe(false);
+      });
+
+      it("keeps notices apart by key, kind, threshold and period", async () => {
+        expect(await store.claimNotice!("key_a", "quota.threshold", "80", "2026-11")).toBe(true);
+        expect(await store.claimNotice!("key_b", "quota.threshold", "80", "2026-11")).toBe(true);
+        expect(await store.claimNotice!("key_a", "key.idle", "80", "2026-11")).toBe(true);
+        expect(await store.claimNotice!("key_a", "quota.threshold", "100", "2026-11")).toBe(true);
+        expect(await store.claimNotice!("key_a", "quota.threshold", "80", "2026-12")).toBe(true);
+        expect(await store.claimNotice!("key_a", "quota.threshold", "80", "2026-11")).toBe(false);
+      });
+
+      it("does not mistake one split of the values for another", async () => {
+        expect(await store.claimNotice!("key_a", "k", "1", "2")).toBe(true);
+        expect(await store.claimNotice!("key_a", "k1", "", "2")).toBe(true);
+        expect(await store.claimNotice!("key_a", "k", "12", "")).toBe(true);
+      });
+
+      it("gives exactly one of 10 racing claims the notice", async () => {
+        const answers = await Promise.all(Array.from({ length: 10 }, () => store.claimNotice!("key_r", "key.idle", "30d", "1764000000000")));
+        expect(answers.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
     describe("copies", () => {
       it("hands out copies: changing a returned record changes nothing stored", async () => {
         const key = storedKey({ scopes: ["a:read"], projects: ["p1"], metadata: { deep: { x: 1 } }, rateLimit: { limit: 5, windowMs: 1000 } });
