@@ -8,7 +8,7 @@ import type { SecretHasher } from "../core/hash.js";
 import { isKeyId } from "../core/ids.js";
 import { type KeyFormat, MAX_CREDENTIAL_LENGTH } from "../core/key-format.js";
 import { asStoreUnavailable, notFound, storeUnavailable } from "../core/refusals.js";
-import type { KeyFormatRecord, KeyStore, MaybePromise, StoredKey } from "../core/types.js";
+import type { CounterStore, KeyFormatRecord, KeyStore, MaybePromise, StoredKey } from "../core/types.js";
 import { claimStoreFormat } from "./format-claim.js";
 
 /** Whether `value` is a promise (stores answer synchronously or not). */
@@ -108,6 +108,12 @@ export class StoreCalls {
     if (typeof secret !== "string" || secret.length > MAX_CREDENTIAL_LENGTH || format.check(secret) === undefined) return null;
     await this.init();
     return this.call(() => this.store.findByHash(hash(secret)));
+  }
+
+  /** One unit of `counter` in `counters` (the new count, or -1 at `limit`); failures are `store_unavailable` (thrown). */
+  async consume(counters: CounterStore, counter: string, limit: number, resetAt: number): Promise<number> {
+    await this.init();
+    return this.call(() => counters.consume(counter, limit, resetAt));
   }
 
   /** `promise`, rejected after storeTimeout. */
