@@ -44,6 +44,8 @@ export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
 export { secretScanning } from "./http/secret-scanning.js";
 export type { SecretScanningOptions, GitHubPublicKey, LeakReport, LeakLabel } from "./http/secret-scanning.js";
+export type { PublicKeysFetch } from "./http/github-public-keys.js";
+export { revocationEndpoint, type RevocationEndpointOptions } from "./http/revocation-endpoint.js";
 export { keysPage, KEYS_PAGE_CSP } from "./page/keys-page.js";
 export { runCli } from "./cli/run.js";
 export type { CliPreset } from "./cli/run.js";

@@ -57,6 +57,8 @@ export const ERROR_STATUS = {
   quota_exceeded: 429,
   /** 503: the store failed or timed out (fail closed). */
   store_unavailable: 503,
+  /** 503: `secretScanning()` could not fetch GitHub's public keys, so no report can be verified (fail closed). */
+  public_keys_unavailable: 503,
 } as const;
 
 /**

@@ -205,3 +205,44 @@ export const NOT_JSON = new KeywardError("unsupported_media_type", "Send the req
 export function managementScopeMissing(scope: RequiredScope): KeywardError {
   return new KeywardError("insufficient_scope", `Managing keys with an API key needs the ${scope.scope} scope.`, { scope: scope.scope });
 }
+
+// ---------------------------------------------------------------- leaked keys: secretScanning, revocationEndpoint
+
+/**
+ * 503 `public_keys_unavailable` with `Retry-After`: GitHub's public keys could not be fetched, so
+ * a secret scanning report cannot be verified (refused, never accepted unverified).
+ *
+ * @example
+ * publicKeysUnavailable(300).headers["Retry-After"]; // "300"
+ */
+export function publicKeysUnavailable(retryAfterSeconds: number): KeywardError {
+  return new KeywardError("public_keys_unavailable", "GitHub's secret scanning public keys could not be fetched; try again later.", {
+    headers: { "Retry-After": String(retryAfterSeconds) },
+  });
+}
+
+/**
+ * 429 `rate_limited` for one client address at the public revocation endpoint.
+ *
+ * @example
+ * revocationRateLimited(60, 1200).message; // "At most 60 revocation requests per address in 1h; try again in 1200 s."
+ */
+export function revocationRateLimited(limit: number, window: string, retryAfterSeconds: number): KeywardError {
+  return new KeywardError("rate_limited", `At most ${limit} revocation requests per address in ${window}; try again in ${retryAfterSeconds} s.`, {
+    headers: { "Retry-After": String(retryAfterSeconds) },
+  });
+}
+
+/**
+ * 422 `validation_failed` for a revocation body that is not `{ "credentials": [...] }`.
+ *
+ * @example
+ * revocationBodyInvalid([{ path: "credentials.2", message: "must be a string" }]).status; // 422
+ */
+export function revocationBodyInvalid(details: Array<{ path: string; message: string }>): KeywardError {
+  const list = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ");
+  return new KeywardError("validation_failed", `The body must be { "credentials": ["<key>", …] }: ${list}`, { details });
+}
+
+/** 400 `invalid_request`: a revocation body that is not valid JSON. */
+export const REVOCATION_BAD_JSON = new KeywardError("invalid_request", "The request body is not valid JSON.");

@@ -2,17 +2,47 @@
  * `secretScanning()`: GitHub's secret scanning partner endpoint as a Connect-style middleware.
  * GitHub POSTs `[{ token, type, url, source }]` signed with ECDSA P-256 (SHA-256, DER signature in
  * base64 in `Github-Public-Key-Signature`, key named by `Github-Public-Key-Identifier`); keyward
- * checks the signature over the raw body against the given public keys, pre-filters tokens by
+ * checks the signature over the raw body against GitHub's public keys (fetched from GitHub's meta
+ * URL and cached by `github-public-keys.ts`, or given), pre-filters tokens by
  * format and checksum (no store read for a non-key), revokes (or reports) the real keys, emits
  * `key.leaked`, and answers `[{ token_hash, token_type, label }]` (the protocol accepts the
  * token's SHA-256 instead of the token itself, so no response carries a secret).
  */
-import { createHash, verify as verifySignature } from "node:crypto";
+import { createHash, type KeyObject, verify as verifySignature } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import type { KeywardError } from "../core/errors.js";
+import { durationOption, fn, parseOptions } from "../core/options.js";
+import { publicKeysUnavailable } from "../core/refusals.js";
 import type { ApiKey } from "../core/types.js";
-import type { KeyManager } from "../keys/key-manager.js";
+import { KeyManager } from "../keys/key-manager.js";
 import type { Middleware } from "./api-key-auth.js";
+import { GITHUB_PUBLIC_KEYS_URL, GitHubKeySource, type PublicKeysFetch } from "./github-public-keys.js";
 import { sendJson } from "./respond.js";
+
+const publicKeyEntry = z.object({ key_identifier: z.string(), key: z.string(), is_current: z.boolean().optional() });
+
+const schema = z.strictObject({
+  keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
+  publicKeys: z
+    .union([z.array(publicKeyEntry), fn()], { error: "must be an array of { key_identifier, key, is_current } or a function returning one" })
+    .optional(),
+  publicKeysUrl: z
+    .string()
+    .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), "must be an http(s) URL")
+    .default(GITHUB_PUBLIC_KEYS_URL),
+  fetch: fn<PublicKeysFetch>().optional(),
+  publicKeysRefetchInterval: durationOption.refine((ms) => ms >= 1000, "must be at least 1s").default(300_000),
+  publicKeysMaxAge: durationOption.refine((ms) => ms >= 1000, "must be at least 1s").default(3_600_000),
+  action: z
+    .union([z.enum(["revoke", "notify"]), fn<(key: ApiKey, report: LeakReport) => void | Promise<void>>()], {
+      error: 'must be "revoke", "notify" or a function',
+    })
+    .default("revoke"),
+});
+
+/** The global fetch, looked up per call (so a test or polyfill installed later is used). */
+const defaultFetch: PublicKeysFetch = (url, init) => globalThis.fetch(url, init);
 
 /** Largest report body accepted (GitHub's are far smaller); larger is 413. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -68,8 +98,31 @@ export type LeakLabel = "true_positive" | "false_positive";
 export interface SecretScanningOptions {
   /** The key manager whose keys are checked (and revoked). */
   keys: KeyManager;
-  /** GitHub's public keys, or a function returning them (called per request; cache it yourself). */
-  publicKeys: readonly GitHubPublicKey[] | (() => readonly GitHubPublicKey[] | Promise<readonly GitHubPublicKey[]>);
+  /**
+   * GitHub's public keys, or a function returning them (called per request; cache it yourself).
+   * Defaults to fetching them from `publicKeysUrl` and caching them (see `publicKeysRefetchInterval`).
+   */
+  publicKeys?: readonly GitHubPublicKey[] | (() => readonly GitHubPublicKey[] | Promise<readonly GitHubPublicKey[]>);
+  /**
+   * Where to fetch GitHub's public keys when `publicKeys` is not given. Defaults to
+   * `https://api.github.com/meta/public_keys/secret_scanning`.
+   */
+  publicKeysUrl?: string;
+  /**
+   * The fetch function for `publicKeysUrl`, e.g. one adding an `Authorization` header (GitHub
+   * allows authenticated callers more requests). Defaults to the global `fetch`.
+   */
+  fetch?: PublicKeysFetch;
+  /**
+   * Least time between two fetches of the key list, however many reports name an unknown key
+   * identifier (so forged identifiers cannot make this server hammer GitHub). Defaults to `"5m"`.
+   */
+  publicKeysRefetchInterval?: string | number;
+  /**
+   * Age after which the cached key list is fetched again on the next report, so a key GitHub
+   * withdraws stops verifying (if that fetch fails, the old list stays in use). Defaults to `"1h"`.
+   */
+  publicKeysMaxAge?: string | number;
   /**
    * What to do with a leaked key: `"revoke"` it (default), only `"notify"` (the `key.leaked`
    * event), or a function of the key and the report (called after the event).
@@ -86,11 +139,22 @@ export interface SecretScanningOptions {
  * the same answer without acting again (the last 1,000 reports are remembered per process; revoking
  * is idempotent anyway).
  *
+ * GitHub's public keys are fetched from `publicKeysUrl` on the first report and cached; a report
+ * naming a key identifier the cache lacks refetches the list (at most once per
+ * `publicKeysRefetchInterval`; still unknown: 401). Until a list has been fetched, reports are
+ * refused with 503 `public_keys_unavailable` and `Retry-After` (GitHub retries), never accepted.
+ *
  * @example
- * app.post("/github/secret-scanning", secretScanning({ keys, publicKeys, action: "revoke" }));
+ * app.post("/github/secret-scanning", secretScanning({ keys, action: "revoke" })); // fetches GitHub's keys itself
  */
 export function secretScanning(options: SecretScanningOptions): Middleware {
-  const { keys, publicKeys, action = "revoke" } = options;
+  const o = parseOptions(schema, options, "secretScanning");
+  const { keys, action } = o;
+  const publicKeys = o.publicKeys as SecretScanningOptions["publicKeys"];
+  const source =
+    publicKeys === undefined
+      ? new GitHubKeySource(o.publicKeysUrl, o.fetch ?? defaultFetch, o.publicKeysRefetchInterval, o.publicKeysMaxAge, () => keys.now())
+      : null;
   const handled = new Map<string, string>();
   return (req, res, next) => {
     if (req.method !== "POST") return next();
@@ -105,10 +169,10 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     if (declared > MAX_BODY_BYTES) return refuse(res, 413, "payload_too_large", "The report is larger than 1 MB.");
     const body = await rawBody(req);
     if (body === null) return refuse(res, 413, "payload_too_large", "The report is larger than 1 MB.");
-    const list = typeof publicKeys === "function" ? await publicKeys() : publicKeys;
-    const key = list.find((k) => k.key_identifier === identifier);
-    if (!key || !validSignature(body, key.key, signature))
-      return refuse(res, 401, "invalid_signature", "The signature does not verify with GitHub's public key.");
+    const key = await publicKey(identifier);
+    if (key === "unavailable") return refuseWith(res, publicKeysUnavailable(source ? source.retryAfterSeconds() : 60));
+    if (key === null) return refuse(res, 401, "invalid_signature", "The Github-Public-Key-Identifier names none of GitHub's public keys.");
+    if (!validSignature(body, key, signature)) return refuse(res, 401, "invalid_signature", "The signature does not verify with GitHub's public key.");
     const digest = createHash("sha256").update(body).digest("base64");
     const replayed = handled.get(digest);
     if (replayed !== undefined) {
@@ -129,6 +193,18 @@ export function secretScanning(options: SecretScanningOptions): Middleware {
     res.statusCode = 200;
     res.setHeader("Content-Type", "application/json; charset=utf-8");
     res.end(text);
+  }
+
+  /** The public key GitHub names, from the given list or the fetched one. */
+  async function publicKey(identifier: string): Promise<KeyObject | string | null | "unavailable"> {
+    if (source) return source.find(identifier);
+    let list: readonly GitHubPublicKey[];
+    try {
+      list = typeof publicKeys === "function" ? await publicKeys!() : publicKeys!;
+    } catch {
+      return "unavailable"; // the app's own key function failed: refuse, as when fetching fails
+    }
+    return list.find((k) => k.key_identifier === identifier)?.key ?? null;
   }
 
   async function handleReport(report: LeakReport): Promise<LeakLabel> {
@@ -161,9 +237,14 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
   sendJson(res, status, { error: { code, message } });
 }
 
-function validSignature(body: Buffer, publicKeyPem: string, signature: string): boolean {
+function refuseWith(res: ServerResponse, error: KeywardError): void {
+  for (const name in error.headers) res.setHeader(name, error.headers[name]!);
+  sendJson(res, error.status, { error: error.toJSON() });
+}
+
+function validSignature(body: Buffer, publicKey: KeyObject | string, signature: string): boolean {
   try {
-    return verifySignature("sha256", body, publicKeyPem, Buffer.from(signature, "base64"));
+    return verifySignature("sha256", body, publicKey, Buffer.from(signature, "base64"));
   } catch {
     return false;
   }

@@ -125,8 +125,8 @@ export interface ChannelRestoredEvent {
 }
 
 /**
- * A key was reported leaked (by GitHub secret scanning through `secretScanning()`): where it was
- * found, and what was done. Never the token.
+ * A key was reported leaked (by GitHub secret scanning through `secretScanning()`, or by anyone
+ * through `revocationEndpoint()`): where it was found, and what was done. Never the token.
  *
  * @example
  * onEvent: (e) => { if (e.type === "key.leaked") alert(`key ${e.keyId} (${e.name}) leaked at ${e.url}; ${e.action}`); }
@@ -146,7 +146,7 @@ export interface KeyLeakedEvent {
   mode: string | null;
   /** Where the key was found (the report's `url`), when given. */
   url?: string;
-  /** The kind of place it was found (the report's `source`, e.g. `content`, `commit`), when given. */
+  /** The kind of place it was found (the report's `source`, e.g. `content`, `commit`), or `public_revocation` for `revocationEndpoint()`. */
   source?: string;
   /** What was done: `revoke`d, only `notify` (this event), or the app's own `function`. */
   action: "revoke" | "notify" | "function";

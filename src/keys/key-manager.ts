@@ -248,6 +248,12 @@ export class KeyManager {
     this.events.emit(event);
   }
 
+  /** @internal Takes one unit of `counter` from the counter store (the new count, or -1 at `limit`); for limits that are not a key's, e.g. per client address. */
+  async consumeCounter(counter: string, limit: number, resetAt: number): Promise<number> {
+    await this.store.init();
+    return this.store.call(() => this.config.counters.consume(counter, limit, resetAt));
+  }
+
   /** Whether anyone listens to events. */
   get hasEventSink(): boolean {
     return this.events.active;
