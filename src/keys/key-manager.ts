@@ -165,9 +165,8 @@ export class KeyManager {
   }
 
   /**
-   * Pauses a key: refused with 401 `key_disabled` until {@link KeyManager.enable} (reversible,
-   * unlike revoke; a revoked key answers 409). Immediate in this process, announced to the
-   * invalidation channels like a revocation. Disabling again changes nothing.
+   * Pauses a key: refused with 401 `key_disabled` until {@link KeyManager.enable} (reversible, unlike revoke; a revoked key answers 409). Immediate
+   * in this process, announced to the invalidation channels like a revocation. Disabling again changes nothing.
    *
    * @example
    * await keys.disable(id); // suspicious traffic: pause while you look
@@ -187,10 +186,9 @@ export class KeyManager {
   }
 
   /**
-   * Revokes a key now and for good; revoking again changes nothing. Requests in this process are
-   * refused as soon as this resolves; other processes within `maxStaleness`. Takes the key's id or
-   * the secret itself (recognised by its format and checksum, looked up by hash; never logged or
-   * put in an error), so a leaked key can be killed without first finding its id.
+   * Revokes a key now and for good; revoking again changes nothing. Requests in this process are refused as soon as this resolves; other processes
+   * within `maxStaleness`. Takes the key's id or the secret itself (recognised by its format and checksum, looked up by hash; never logged or put in
+   * an error), so a leaked key can be killed without first finding its id.
    *
    * @example
    * await keys.revoke(id);
@@ -201,9 +199,8 @@ export class KeyManager {
   }
 
   /**
-   * Issues a successor with the same name, scopes, projects, mode and metadata; the old key keeps
-   * working until the overlap ends (`overlap: 0` revokes it now), at most `maxRotationOverlap`.
-   * Defaults to a 24h overlap. Rotating a successor ends its predecessor's overlap at once. The
+   * Issues a successor with the same name, scopes, projects, mode and metadata; the old key keeps working until the overlap ends (`overlap: 0`
+   * revokes it now), at most `maxRotationOverlap`. Defaults to a 24h overlap. Rotating a successor ends its predecessor's overlap at once. The
    * successor keeps the old key's lifetime length unless `expiresIn` says otherwise.
    *
    * @example
@@ -214,8 +211,7 @@ export class KeyManager {
   }
 
   /**
-   * Requests per UTC day for the last `days` days (oldest first, zero-filled), including usage
-   * not yet flushed.
+   * Requests per UTC day for the last `days` days (oldest first, zero-filled), including usage not yet flushed.
    *
    * @example
    * const days = await keys.usage(id, 30); // [{ date: "2026-10-25", count: 0 }, …]
@@ -227,11 +223,10 @@ export class KeyManager {
   }
 
   /**
-   * Verifies a secret through the same pipeline as the middleware: format, hash lookup, revocation,
-   * expiry, mode, project, scopes, limits; counts the use and emits the same `auth.*` events (with
-   * `request`'s details). Never throws for a refusal: `{ ok: false, error }` carries the code.
-   * `scope` is a scope string, a `requiredScope()`, or a list of them (the key needs all); a
-   * malformed `scope` is a programming error: the promise rejects with a `KeywardConfigError`.
+   * Verifies a secret through the same pipeline as the middleware: format, hash lookup, revocation, expiry, mode, project, scopes, limits; counts the
+   * use and emits the same `auth.*` events (with `request`'s details). Never throws for a refusal: `{ ok: false, error }` carries the code. `scope`
+   * is a scope string, a `requiredScope()`, or a list of them (the key needs all); a malformed `scope` is a programming error: the promise rejects
+   * with a `KeywardConfigError`.
    *
    * @example
    * const result = await keys.verify(secret, { project: "proj_1", scope: "nodes:read" });
@@ -320,9 +315,8 @@ export class KeyManager {
   }
 
   /**
-   * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests
-   * already past verification finish, flushes usage and closes the store. After K admitted
-   * requests and `close()`, stored counts equal K.
+   * Stops admitting (verification answers 503 `store_unavailable` from here on), lets requests already past verification finish, flushes usage and
+   * closes the store. After K admitted requests and `close()`, stored counts equal K.
    *
    * @example
    * process.on("SIGTERM", () => keys.close().then(() => process.exit(0)));
