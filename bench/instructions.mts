@@ -135,9 +135,14 @@ async function main(): Promise<void> {
   };
   const http = num("http");
   const express = num("express");
+  /** The bare server a setup is compared with: node:http, Fastify, Hono, else Express. */
+  const baseOf = (name: string) => {
+    for (const bare of ["http", "fastify", "hono"]) if (name === bare || name.startsWith(`${bare}-`) || name.startsWith(`kw-${bare}`)) return num(bare);
+    return express;
+  };
   const rows = SETUPS.map((name) => {
     const v = num(name);
-    const base = name === "http" || name.startsWith("http-") || name.startsWith("kw-http") ? http : express;
+    const base = baseOf(name);
     return [
       name,
       v === null ? "–" : fmt(v, 0),
