@@ -19,7 +19,12 @@ import { wwwAuthenticate } from "../http/challenge.js";
  */
 export type FastifyFormatError = (error: KeywardError, request: FastifyRequest) => unknown;
 
-/** Which RateLimit headers to send (see `apiKeyAuth`'s `rateLimitHeaders`). */
+/**
+ * Which RateLimit headers to send (see `apiKeyAuth`'s `rateLimitHeaders`).
+ *
+ * @example
+ * await app.register(keyward, { keys, rateLimitHeaders: "both" }); // draft RateLimit + legacy RateLimit-Limit/-Remaining/-Reset
+ */
 export type FastifyRateLimitStyle = "draft" | "legacy" | "both" | false;
 
 /** How one registration answers refusals; resolved once. */
