@@ -4,7 +4,8 @@
  * with the credential rules of `apiKeyAuth` (`http/credentials.ts`, read from `request.raw`, so a
  * header sent twice is seen as such). Route config picks per-route behaviour: `config: { scopes }`
  * (checked before the rate limit is charged) and `config: { apiKey: false | true }`. The hook is
- * compiled per route when the route is added, so a request pays for no lookup of its route.
+ * compiled per route when the route is added, so a request pays for no lookup of its route; a
+ * route added before the plugin loaded is still authenticated (a preHandler catches it).
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
@@ -227,14 +228,13 @@ function compile(options: FastifyApiKeyAuthOptions) {
   };
 
   const plain = hookFor(null);
-  /** The hook a route gets, or null for an open route. */
-  const forRoute = (route: RouteOptions): Hook | null => {
-    const config = (route.config ?? {}) as { scopes?: unknown; apiKey?: unknown };
-    const name = `${String(route.method)} ${route.url}`;
-    if (config.apiKey !== undefined && typeof config.apiKey !== "boolean") throw new KeywardConfigError(`${name} config.apiKey`, "must be true or false");
-    const check = scopeCheck(config.scopes, name);
+  /** The hook for a route with this `config` (named `route` in errors), or null for an open route. */
+  const forRoute = (routeConfig: unknown, route: string): Hook | null => {
+    const config = (routeConfig ?? {}) as { scopes?: unknown; apiKey?: unknown };
+    if (config.apiKey !== undefined && typeof config.apiKey !== "boolean") throw new KeywardConfigError(`${route} config.apiKey`, "must be true or false");
+    const check = scopeCheck(config.scopes, route);
     if (config.apiKey === false) {
-      if (check !== null) throw new KeywardConfigError(`${name} config.scopes`, "a route with apiKey: false reads no key, so it cannot require scopes");
+      if (check !== null) throw new KeywardConfigError(`${route} config.scopes`, "a route with apiKey: false reads no key, so it cannot require scopes");
       return null;
     }
     if (!o.global && config.apiKey !== true && check === null) return null;
@@ -249,6 +249,10 @@ function prepend(route: RouteOptions, hook: Hook): void {
   route.onRequest = (existing === undefined ? [hook] : [hook, ...(Array.isArray(existing) ? existing : [existing])]) as RouteOptions["onRequest"];
 }
 
+/** Where a route seen by the plugin keeps its hook (null: open) in its config. */
+const ROUTE = Symbol("keyward.fastifyRoute");
+const NO_CONFIG = Object.freeze({});
+
 const plugin: FastifyPluginCallback<FastifyApiKeyAuthOptions> = (app: FastifyInstance, options, done) => {
   let forRoute: ReturnType<typeof compile>["forRoute"];
   try {
@@ -259,8 +263,32 @@ const plugin: FastifyPluginCallback<FastifyApiKeyAuthOptions> = (app: FastifyIns
   if (!app.hasRequestDecorator("apiKey")) app.decorateRequest("apiKey", undefined);
   if (!app.hasRequestDecorator(STATE as unknown as string)) app.decorateRequest(STATE as unknown as string, null);
   app.addHook("onRoute", (route) => {
-    const hook = forRoute(route);
+    const hook = forRoute(route.config, `${String(route.method)} ${route.url}`);
+    route.config = { ...route.config, [ROUTE]: hook } as RouteOptions["config"];
     if (hook !== null) prepend(route, hook);
+  });
+  // Fail closed for routes the onRoute hook never saw: those added before the plugin finished
+  // loading (`app.register(keyward, …)` not awaited), and the not-found handler. Every request the
+  // route hook handled carries a state, so this costs the rest one property read.
+  const unseen = new WeakMap<object, Hook | null>();
+  app.addHook("preHandler", function keywardFastifyUnseenRoute(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
+    if ((request as StatefulRequest)[STATE] !== null) return next();
+    const route = request.routeOptions;
+    const config = (route.config ?? NO_CONFIG) as unknown as Record<PropertyKey, unknown>;
+    let hook = config[ROUTE] as Hook | null | undefined;
+    if (hook === undefined) {
+      hook = unseen.get(config);
+      if (hook === undefined) {
+        try {
+          hook = forRoute(config, `${String(route.method)} ${route.url ?? "(not found)"}`);
+        } catch (error) {
+          return next(error as Error);
+        }
+        unseen.set(config, hook);
+      }
+    }
+    if (hook === null) return next();
+    hook(request, reply, next);
   });
   done();
 };

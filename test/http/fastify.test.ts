@@ -136,6 +136,29 @@ describe("keyward/fastify", () => {
     await close();
   });
 
+  it("fails closed for routes added before the plugin loaded (register not awaited), honouring their config", async () => {
+    const { keys, close } = makeKeys();
+    const { secret } = await keys.create({ name: "r", scopes: ["notes:read"] });
+    const app = Fastify();
+    void app.register(keyward, { keys }); // not awaited: these routes are added before the plugin runs
+    whoami(app, "/early");
+    whoami(app, "/early-open", { apiKey: false });
+    whoami(app, "/early-admin", { scopes: ["notes:admin"] });
+    const base = await app.listen({ port: 0, host: "127.0.0.1" });
+    const auth = { authorization: `Bearer ${secret}` };
+    expect((await fetch(`${base}/early`)).status).toBe(401);
+    const admitted = await fetch(`${base}/early`, { headers: auth });
+    expect([admitted.status, ((await admitted.json()) as { apiKey: { name: string } }).apiKey.name]).toEqual([200, "r"]);
+    expect((await fetch(`${base}/early-open`)).status).toBe(200);
+    const admin = await fetch(`${base}/early-admin`, { headers: auth });
+    expect([admin.status, await admin.json()]).toEqual([403, { error: expect.objectContaining({ code: "insufficient_scope" }) }]);
+    // An unknown path needs a key too (as under Express's app.use), then is a plain 404.
+    expect((await fetch(`${base}/nowhere`)).status).toBe(401);
+    expect((await fetch(`${base}/nowhere`, { headers: auth })).status).toBe(404);
+    await app.close();
+    await close();
+  });
+
   it("lets a request without a key through as anonymous with required: false, and still refuses a bad one", async () => {
     const { keys, close } = makeKeys();
     const server = await serve({ keys, required: false }, (app) => whoami(app));
