@@ -5,7 +5,8 @@
  * judged. Each setup's server runs under callgrind; after a warm-up (so V8 has optimised the hot
  * path) the counters are zeroed, N requests are sent over keep-alive connections, and the server
  * thread's instructions are read from the dump. Needs `valgrind` on PATH (Debian: `valgrind`);
- * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP.
+ * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP,
+ * INSTR_START_TIMEOUT (seconds a server may take to start under valgrind, default 180).
  * INSTR_KEEP=<folder> keeps each setup's dump there and runs Node with `--perf-basic-prof`, so
  * JIT-compiled functions in the dump can be named from /tmp/perf-<pid>.map.
  */
@@ -21,6 +22,8 @@ import { forkServer } from "./server-process.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
 const WARMUP = Number(process.env.INSTR_WARMUP) || 12_000;
+/** Loading a framework under valgrind on a busy machine can take minutes (Fastify: more than 3). */
+const START_TIMEOUT_MS = (Number(process.env.INSTR_START_TIMEOUT) || 180) * 1000;
 /** A folder to keep each setup's callgrind dump in (V8's perf map is /tmp/perf-<pid>.map); read both with `bench/attribute.mts`. None by default. */
 const KEEP = process.env.INSTR_KEEP ?? null;
 const SETUPS = (
@@ -92,7 +95,7 @@ async function measure(name: string): Promise<number> {
       // V8's perf map goes to /tmp/perf-<pid>.map; its log files go to the working folder.
       ...(KEEP ? { cwd: dir } : {}),
     },
-    180_000,
+    START_TIMEOUT_MS,
   );
   try {
     const ready = await started;
@@ -135,9 +138,14 @@ async function main(): Promise<void> {
   };
   const http = num("http");
   const express = num("express");
+  /** The bare server a setup is compared with: node:http, Fastify, Hono, else Express. */
+  const baseOf = (name: string) => {
+    for (const bare of ["http", "fastify", "hono"]) if (name === bare || name.startsWith(`${bare}-`) || name.startsWith(`kw-${bare}`)) return num(bare);
+    return express;
+  };
   const rows = SETUPS.map((name) => {
     const v = num(name);
-    const base = name === "http" || name.startsWith("http-") || name.startsWith("kw-http") ? http : express;
+    const base = baseOf(name);
     return [
       name,
       v === null ? "–" : fmt(v, 0),

@@ -315,6 +315,105 @@ export const SETUPS = [
 ];
 
 /**
+ * Fastify and Hono, each compared with its own bare server and the bearer-auth plugin its users
+ * reach for. Opt-in (`diagnostic`): run them by name, e.g.
+ * `INSTR_SETUPS=fastify,kw-fastify-sqlite,fastify-bearer,hono,kw-hono-sqlite,hono-bearer`. The
+ * frameworks load only when one of these setups is built. Fastify serves through `app.routing`
+ * and Hono through @hono/node-server's request listener, so every setup runs on the same node:http server.
+ * @type {Setup[]}
+ */
+const FRAMEWORK_SETUPS = [
+  {
+    name: "fastify",
+    label: "bare Fastify 5",
+    diagnostic: true,
+    build: async () => {
+      const { default: Fastify } = await import("fastify");
+      const app = Fastify();
+      app.get(PATH, async () => ({ ok: true }));
+      await app.ready();
+      return { listener: app.routing, headers: SAME_REQUEST, close: () => app.close() };
+    },
+  },
+  {
+    name: "kw-fastify-sqlite",
+    label: "keyward, Fastify 5, SQLite, all features",
+    diagnostic: true,
+    build: async () => {
+      const [{ default: Fastify }, { keyward: plugin }] = await Promise.all([import("fastify"), import("../dist/esm/fastify.js")]);
+      const { keys, secret, notes } = await keyward("sqlite");
+      const app = Fastify();
+      await app.register(plugin, { keys });
+      app.get(PATH, { config: { scopes: ["nodes:read"] } }, async () => ({ ok: true }));
+      await app.ready();
+      return { listener: app.routing, headers: bearer(secret), notes: `${notes}; route config scopes`, close: () => app.close().then(() => keys.close()) };
+    },
+  },
+  {
+    name: "fastify-bearer",
+    label: "@fastify/bearer-auth on Fastify 5",
+    diagnostic: true,
+    build: async () => {
+      const [{ default: Fastify }, { default: bearerAuth }] = await Promise.all([import("fastify"), import("@fastify/bearer-auth")]);
+      // The plugin compares the token against a fixed set in constant time: no store, scopes, limits or usage.
+      const secret = "sk_live_" + createHash("sha256").update(String(Math.random())).digest("base64url").slice(0, 38);
+      const app = Fastify();
+      await app.register(bearerAuth, { keys: new Set([secret]) });
+      app.get(PATH, async () => ({ ok: true }));
+      await app.ready();
+      return {
+        listener: app.routing,
+        headers: bearer(secret),
+        notes: "a fixed key set, constant-time compare (no store, scopes, limits or usage)",
+        close: () => app.close(),
+      };
+    },
+  },
+  {
+    name: "hono",
+    label: "bare Hono (@hono/node-server)",
+    diagnostic: true,
+    build: async () => {
+      const [{ Hono }, { getRequestListener }] = await Promise.all([import("hono"), import("@hono/node-server")]);
+      const app = new Hono();
+      app.get(PATH, (c) => c.json({ ok: true }));
+      return { listener: getRequestListener(app.fetch), headers: SAME_REQUEST };
+    },
+  },
+  {
+    name: "kw-hono-sqlite",
+    label: "keyward, Hono (@hono/node-server), SQLite, all features",
+    diagnostic: true,
+    build: async () => {
+      const [{ Hono }, { getRequestListener }, kwHono] = await Promise.all([import("hono"), import("@hono/node-server"), import("../dist/esm/hono.js")]);
+      const { keys, secret, notes } = await keyward("sqlite");
+      const app = new Hono();
+      app.use(kwHono.apiKeyAuth({ keys }));
+      app.get(PATH, kwHono.requireScope("nodes:read"), (c) => c.json({ ok: true }));
+      return { listener: getRequestListener(app.fetch), headers: bearer(secret), notes, close: () => keys.close() };
+    },
+  },
+  {
+    name: "hono-bearer",
+    label: "hono/bearer-auth (@hono/node-server)",
+    diagnostic: true,
+    build: async () => {
+      const [{ Hono }, { getRequestListener }, { bearerAuth }] = await Promise.all([import("hono"), import("@hono/node-server"), import("hono/bearer-auth")]);
+      const secret = "sk_live_" + createHash("sha256").update(String(Math.random())).digest("base64url").slice(0, 38);
+      const app = new Hono();
+      app.use(bearerAuth({ token: secret }));
+      app.get(PATH, (c) => c.json({ ok: true }));
+      return {
+        listener: getRequestListener(app.fetch),
+        headers: bearer(secret),
+        notes: "one fixed token, timing-safe compare (no store, scopes, limits or usage)",
+      };
+    },
+  },
+];
+SETUPS.push(...FRAMEWORK_SETUPS);
+
+/**
  * Starts a built setup on 127.0.0.1 at a free port.
  * @param {Built} built
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}

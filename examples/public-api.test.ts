@@ -1,12 +1,12 @@
 /**
  * The examples use keyward as a user would: every import is a package ("keyward", "keyward/sqlite",
- * express, node:…) or a file inside the example's own folder; none reaches src/ or another folder.
+ * "keyward/fastify", express, node:…) or a file inside the example's own folder; none reaches src/ or another folder.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 const root = __dirname;
-const PUBLIC_SUBPATHS = ["keyward/sqlite", "keyward/postgres", "keyward/redis"];
+const PUBLIC_SUBPATHS = ["keyward/sqlite", "keyward/postgres", "keyward/redis", "keyward/fetch", "keyward/hono", "keyward/fastify"];
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["']([^"']+)["']/g;
 
 const tsFiles = (dir: string): string[] =>
@@ -27,7 +27,7 @@ const exampleFiles = tsFiles(root).filter((f) => dirname(f) !== root || f === `$
 
 test("every example folder is scanned", () => {
   const folders = new Set(exampleFiles.map((f) => relative(root, dirname(f))));
-  expect([...folders].sort()).toEqual(["", "custom-header", "lifecycle-webhook", "open-reads", "projects", "quickstart", "scoped-envelope", "test-live"]);
+  expect([...folders].sort()).toEqual(["", "custom-header", "fastify", "hono", "lifecycle-webhook", "open-reads", "projects", "quickstart", "scoped-envelope", "test-live"]);
 });
 
 test.each(exampleFiles.map((f) => [relative(root, f), f] as const))("%s imports only packages and its own folder", (_name, file) => {

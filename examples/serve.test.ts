@@ -45,7 +45,7 @@ function run(example: string, env: Record<string, string>) {
   });
 }
 
-const EXAMPLES = ["quickstart", "scoped-envelope", "custom-header", "open-reads", "projects", "test-live", "lifecycle-webhook"];
+const EXAMPLES = ["quickstart", "scoped-envelope", "custom-header", "open-reads", "projects", "test-live", "lifecycle-webhook", "fastify", "hono"];
 
 test.each(EXAMPLES)(
   "%s: a taken port is a clear error and a non-zero exit, with nothing printed as if listening",

@@ -1,7 +1,7 @@
 /**
  * Documentation guard: README.md stays a front page whose links (and the guides' links) resolve,
  * user docs carry no internal history, and every export of the public entry points (`keyward`, `keyward/sqlite`,
- * `keyward/postgres`, `keyward/redis`) has JSDoc with an `@example`, and every source file opens
+ * `keyward/postgres`, `keyward/redis`, `keyward/fastify`) has JSDoc with an `@example`, and every source file opens
  * with a header comment. Parses the sources with the TypeScript compiler API (no type-checking, no build), following the
  * entry points' `export { … } from` lines to each declaration.
  */
@@ -12,7 +12,7 @@ import { anchors, codeBlocks, userDocs } from "./markdown";
 
 const root = join(__dirname, "..", "..");
 const src = join(root, "src");
-const ENTRY_POINTS = ["index.ts", "sqlite.ts", "postgres.ts", "redis.ts"].map((f) => join(src, f));
+const ENTRY_POINTS = ["index.ts", "sqlite.ts", "postgres.ts", "redis.ts", "fastify.ts"].map((f) => join(src, f));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -1,9 +1,9 @@
 /**
- * One table of hostile and RFC 6750 credential cases, run against every adapter (Express, Fetch,
- * Hono) by `adapters.test.ts`: each adapter must answer the same status and code. Routes every
- * runner mounts: `/bearer` (Authorization: Bearer), `/custom` (x-api-key), `/either` (x-api-key or
- * Bearer), `/scoped` (Bearer plus the scope `nodes:write`), `/down` (Bearer on a store whose
- * `findByHash` throws).
+ * One table of hostile and RFC 6750 credential cases, run against every adapter (Express, Connect,
+ * node:http, Fastify, Fetch, Hono) by `adapters.test.ts`, one runner each: each adapter must answer
+ * the same status and code. Routes every runner mounts: `/bearer` (Authorization: Bearer),
+ * `/custom` (x-api-key), `/either` (x-api-key or Bearer), `/scoped` (Bearer plus the scope
+ * `nodes:write`), `/down` (Bearer on a store whose `findByHash` throws).
  */
 
 /** The secrets a case may send, made in the runner's set-up. */
@@ -73,6 +73,7 @@ export const ADAPTER_CASES: AdapterCase[] = [
     code: "invalid_key",
     joined: true,
   },
+  { name: "an oversized custom header", route: "/custom", headers: () => [["x-api-key", "A".repeat(1025)]], status: 401, code: "invalid_key" },
   { name: "the custom header with illegal characters", route: "/custom", headers: (k) => [["x-api-key", `"${k.valid}"`]], status: 401, code: "invalid_key" },
   {
     name: "a Bearer key where the custom header is expected",

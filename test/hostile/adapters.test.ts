@@ -1,14 +1,20 @@
 /**
- * The shared hostile table (`adapter-table.ts`) against every adapter: Express (`apiKeyAuth` over a
- * real socket, so headers really repeat), Fetch (`fetchAuth` with `new Request(...)`) and Hono
- * (`app.request(...)`). Each case must get the table's status and code from each adapter, and the
- * Fetch and Hono answers must carry the same `WWW-Authenticate`, `Cache-Control`, `Retry-After`
- * and body as Express's. Real stores; the failing one is a MemoryStore whose `findByHash` throws.
+ * The shared hostile table (`adapter-table.ts`) against every adapter, one runner each: Express,
+ * Connect and a bare node:http server (`apiKeyAuth`), and Fastify (`keyward/fastify`), each over a
+ * real socket so headers really repeat; Fetch (`fetchAuth` with `new Request(...)`) and Hono
+ * (`app.request(...)`). Each case must get the table's status and code from each adapter, and every
+ * other adapter's answer must carry the same `WWW-Authenticate`, `Cache-Control`, `Retry-After`,
+ * `Content-Type` and body as Express's. Real stores; the failing one is a MemoryStore whose
+ * `findByHash` throws.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import connect from "connect";
 import express from "express";
+import Fastify from "fastify";
 import { Hono } from "hono";
-import { KeyFormat, MemoryStore, apiKeyAuth, requireScope, type KeyManager } from "keyward";
+import { KeyFormat, MemoryStore, apiKeyAuth, requireScope, type KeyManager, type Middleware } from "keyward";
 import { fetchAuth } from "keyward/fetch";
+import { keyward, type FastifyApiKeyAuthOptions } from "keyward/fastify";
 import { apiKeyAuth as honoAuth, requireScope as honoScope, type ApiKeyEnv } from "keyward/hono";
 import { makeKeys } from "../helpers";
 import { ADAPTER_CASES, type AdapterAnswer, type TableKeys, type TableRoute } from "./adapter-table";
@@ -17,6 +23,7 @@ import { listen, rawRequest } from "./support";
 
 type Answer = AdapterAnswer & { body: string };
 type Runner = (route: TableRoute, headers: Array<[string, string]>) => Promise<Answer>;
+type Adapter = "express" | "connect" | "http" | "fastify" | "fetch" | "hono";
 
 const COMPARED = ["www-authenticate", "cache-control", "retry-after", "content-type"];
 
@@ -38,7 +45,19 @@ describe("one hostile table, every adapter", () => {
   let downKeys: KeyManager;
   let closeAll: () => Promise<void>;
   const k = {} as TableKeys;
-  const runners: Record<"express" | "fetch" | "hono", Runner> = {} as never;
+  const runners: Record<Adapter, Runner> = {} as never;
+  const servers: Array<{ close: () => Promise<void> }> = [];
+  /** A runner sending raw header lines to `port` (repeated names stay repeated). */
+  const overSocket =
+    (port: number): Runner =>
+    async (route, headers) => {
+      const res = await rawRequest(
+        port,
+        route,
+        headers.map(([n, v]) => `${n}: ${v}`),
+      );
+      return answer(res.status, res.body, (name) => res.headers[name]);
+    };
 
   beforeAll(async () => {
     const made = makeKeys();
@@ -55,25 +74,69 @@ describe("one hostile table, every adapter", () => {
     k.unknown = format.generate("live");
     k.fresh = format.generate("live");
 
-    // Express, over a real socket.
+    // The apiKeyAuth chain each route mounts (Express, Connect and node:http alike).
+    const chains: Record<TableRoute, Middleware[]> = {
+      "/bearer": [apiKeyAuth({ keys })],
+      "/custom": [apiKeyAuth({ keys, header: "x-api-key" })],
+      "/either": [apiKeyAuth({ keys, header: "x-api-key", bearer: true })],
+      "/scoped": [apiKeyAuth({ keys }), requireScope("nodes:write")],
+      "/down": [apiKeyAuth({ keys: downKeys })],
+    };
+    const echo = (req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader("Content-Type", "application/json; charset=utf-8");
+      res.end(JSON.stringify({ id: req.apiKey?.id }));
+    };
+
+    // Express.
     const app = express();
-    app.use("/bearer", apiKeyAuth({ keys }));
-    app.use("/custom", apiKeyAuth({ keys, header: "x-api-key" }));
-    app.use("/either", apiKeyAuth({ keys, header: "x-api-key", bearer: true }));
-    app.use("/scoped", apiKeyAuth({ keys }), requireScope("nodes:write"));
-    app.use("/down", apiKeyAuth({ keys: downKeys }));
+    for (const [route, chain] of Object.entries(chains)) app.use(route, ...chain);
     app.use((req, res) => {
       res.json({ id: req.apiKey?.id });
     });
-    const server = await listen(app);
-    runners.express = async (route, headers) => {
-      const res = await rawRequest(
-        server.port,
-        route,
-        headers.map(([n, v]) => `${n}: ${v}`),
-      );
-      return answer(res.status, res.body, (name) => res.headers[name]);
+    // Connect.
+    const connected = connect();
+    for (const [route, chain] of Object.entries(chains)) for (const middleware of chain) connected.use(route, middleware);
+    connected.use(echo);
+    // node:http: apiKeyAuth and the guard called by hand on a bare server.
+    const bare = (req: IncomingMessage, res: ServerResponse) => {
+      const chain = chains[req.url as TableRoute] ?? [];
+      const step = (i: number) => (err?: unknown) => {
+        if (err) {
+          res.statusCode = 500;
+          return void res.end();
+        }
+        if (i === chain.length) return echo(req, res);
+        chain[i]!(req, res, step(i + 1));
+      };
+      step(0)();
     };
+    // Fastify: one encapsulated scope per route, each registering the plugin with its options.
+    const fastify = Fastify();
+    const fastifyOptions: Record<TableRoute, [FastifyApiKeyAuthOptions, string[] | undefined]> = {
+      "/bearer": [{ keys }, undefined],
+      "/custom": [{ keys, header: "x-api-key" }, undefined],
+      "/either": [{ keys, header: "x-api-key", bearer: true }, undefined],
+      "/scoped": [{ keys }, ["nodes:write"]],
+      "/down": [{ keys: downKeys }, undefined],
+    };
+    for (const [route, [options, scopes]] of Object.entries(fastifyOptions)) {
+      await fastify.register(async (scope) => {
+        await scope.register(keyward, options);
+        scope.get(route, { config: scopes ? { scopes } : {} }, async (request) => ({ id: request.apiKey?.id }));
+      });
+    }
+    await fastify.ready();
+
+    for (const [name, listener] of [
+      ["express", app],
+      ["connect", connected],
+      ["http", bare],
+      ["fastify", fastify.routing],
+    ] as const) {
+      const server = await listen(listener);
+      servers.push(server);
+      runners[name] = overSocket(server.port);
+    }
 
     // Fetch: one fetchAuth per route, Web Request in, Web Response out.
     const auths: Record<TableRoute, ReturnType<typeof fetchAuth>> = {
@@ -103,7 +166,8 @@ describe("one hostile table, every adapter", () => {
     };
 
     closeAll = async () => {
-      await server.close();
+      for (const server of servers) await server.close();
+      await fastify.close();
       await made.close();
       await madeDown.close();
     };
@@ -121,6 +185,8 @@ describe("one hostile table, every adapter", () => {
     const content = (a: Answer) => (a.status === 200 ? { body: JSON.parse(a.body) as unknown } : { headers: a.headers, body: JSON.parse(a.body) as unknown });
     // Where Fetch's Headers join values (`joined`), only the wording of the message may differ.
     const comparable = (a: Answer) => (c.joined ? { status: a.status, code: a.code, challenge: a.headers["www-authenticate"]?.split(",")[0] } : content(a));
+    for (const name of ["connect", "http", "fastify"] as const)
+      expect({ adapter: name, ...content(got[name]!) }).toEqual({ adapter: name, ...content(got.express!) });
     expect(comparable(got.fetch!)).toEqual(comparable(got.express!));
     expect(comparable(got.hono!)).toEqual(comparable(got.express!));
   });

@@ -11,6 +11,9 @@
  *   published declarations reach no zod declarations, scripts/build.mjs checks that);
  * - an Express consumer with @types/express and @types/better-sqlite3 compiles
  *   test/package/types.test-d.ts (req.apiKey, keysRouter's Express request) as CommonJS and as ESM;
+ * - a Fastify consumer (fastify and fastify-plugin installed) loads `keyward/fastify` with require
+ *   and import, `keyward` alone loads neither, the plugin answers real HTTP, and its strict
+ *   TypeScript (`request.apiKey`, route config `scopes`) compiles under node16;
  * - @arethetypeswrong/cli finds no problem in the tarball.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -101,7 +104,7 @@ describe("a node:http consumer without Express", () => {
     const started = process.hrtime.bigint();
     ${load}
     const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router|hono)[\\\\/]/.test(f));
+    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router|hono|fastify|fastify-plugin)[\\\\/]/.test(f));
     const atLoad = { modules: ${cache}.length, heavy: heavy(${cache}), loadMs };
     const http = await import("node:http");
     const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
@@ -274,5 +277,96 @@ describe("an Express consumer with @types/express and @types/better-sqlite3", ()
       return tsc(dir, `${file}.json`, file);
     };
     expect(await Promise.all([compile("consumer.cts"), compile("consumer.mts")])).toEqual(["consumer.cts: exit 0", "consumer.mts: exit 0"]);
+  }, 60_000);
+});
+
+describe("a Fastify consumer with fastify and fastify-plugin", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = consumer("fastify", ["fastify", "fastify-plugin"]);
+    symlinkSync(join(modules, "@types/node"), join(dir, "node_modules/@types/node"), "dir");
+  });
+
+  /** Loads keyward (reporting whether fastify came with it), then keyward/fastify, and serves one protected route. */
+  const script = (loadMain: string, loadFastify: string, cache: string) => `
+    ${loadMain}
+    const framework = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](fastify|fastify-plugin|express|hono)[\\\\/]/.test(f));
+    const withMain = framework(${cache});
+    ${loadFastify}
+    const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
+    const { secret } = await keys.create({ name: "ci", scopes: ["notes:read"] });
+    const app = Fastify();
+    await app.register(kf.keyward, { keys });
+    app.get("/notes", { config: { scopes: ["notes:read"] } }, async (request) => ({ id: request.apiKey.id }));
+    app.post("/notes", { preHandler: kf.requireScope("notes:write") }, async () => ({ created: true }));
+    const base = await app.listen({ port: 0, host: "127.0.0.1" });
+    const statuses = [];
+    for (const [method, headers] of [["GET", { authorization: "Bearer " + secret }], ["GET", {}], ["POST", { authorization: "Bearer " + secret }]])
+      statuses.push((await fetch(base + "/notes", { method, headers })).status);
+    await app.close();
+    await keys.close();
+    console.log(JSON.stringify({ withMain, statuses, fastifyLoaded: framework(${cache}).some((f) => /[\\\\/]fastify[\\\\/]/.test(f)) }));`;
+
+  const expected = { withMain: [], statuses: [200, 401, 403], fastifyLoaded: true };
+
+  it("require('keyward') loads no fastify; require('keyward/fastify') registers into a real Fastify", () => {
+    const load = `const kw = require("keyward");`;
+    const loadFastify = `const kf = require("keyward/fastify"); const Fastify = require("fastify");`;
+    const out = node(
+      ["-e", `(async () => {${script(load, loadFastify, "Object.keys(require.cache)")}})().catch((e) => { console.error(e); process.exit(1); });`],
+      dir,
+    );
+    expect(JSON.parse(out)).toEqual(expected);
+  });
+
+  it("import 'keyward/fastify' (ESM) likewise", () => {
+    const load = `const kw = await import("keyward"); const { createRequire } = await import("node:module"); const req = createRequire(process.cwd() + "/x.js");`;
+    const loadFastify = `const kf = await import("keyward/fastify"); const { default: Fastify } = await import("fastify");`;
+    const out = node(["--input-type=module", "-e", script(load, loadFastify, "Object.keys(req.cache)")], dir);
+    expect(JSON.parse(out)).toEqual(expected);
+  });
+
+  it("strict TypeScript compiles request.apiKey, route config scopes and requireScope under node16", async () => {
+    writeFileSync(
+      join(dir, "consumer.ts"),
+      `
+      import Fastify from "fastify";
+      import { KeyManager, MemoryStore, type AuthenticatedKey } from "keyward";
+      import { keyward, requireScope, type FastifyApiKeyAuthOptions } from "keyward/fastify";
+
+      export async function main(): Promise<void> {
+        const keys = new KeyManager({ store: new MemoryStore() });
+        const options: FastifyApiKeyAuthOptions = { keys, header: "x-api-key", global: false };
+        const app = Fastify();
+        await app.register(keyward, options);
+        app.get("/notes", { config: { scopes: ["notes:read"] } }, async (request) => {
+          const key: AuthenticatedKey | undefined = request.apiKey;
+          return { id: key?.id };
+        });
+        app.post("/notes", { preHandler: requireScope("notes:write"), config: { apiKey: true } }, async () => ({ created: true }));
+        // @ts-expect-error config.scopes is a list of scope strings
+        app.get("/bad", { config: { scopes: "notes:read" } }, async () => null);
+      }
+    `,
+    );
+    copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.cts"));
+    copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.mts"));
+    writeFileSync(
+      join(dir, "node16.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          skipLibCheck: false,
+          skipDefaultLibCheck: true,
+          noEmit: true,
+          target: "ES2022",
+          types: ["node"],
+          module: "node16",
+          moduleResolution: "node16",
+        },
+        files: ["consumer.cts", "consumer.mts"],
+      }),
+    );
+    expect(await tsc(dir, "node16.json", "node16.json")).toBe("node16.json: exit 0");
   }, 60_000);
 });

@@ -1,0 +1,76 @@
+/**
+ * Fastify replies for keyward: the RateLimit and lifecycle headers of an admitted request, and
+ * refusals with the same status, `WWW-Authenticate`, `Cache-Control`, `Retry-After`, RateLimit
+ * headers and JSON body as the Express/Connect responder (`http/respond.ts`) and the Fetch adapter.
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { KeywardError } from "../core/errors.js";
+import { policyField, stateField } from "../core/ratelimit-fields.js";
+import type { LimitState } from "../core/types.js";
+import type { LifecycleNotice } from "../keys/authenticator.js";
+import { wwwAuthenticate } from "../http/challenge.js";
+
+/**
+ * Shapes the body of a refusal from the Fastify plugin. Defaults to `{ error: { code, message } }`.
+ *
+ * @example
+ * const formatError: FastifyFormatError = (e) => ({ data: null, error: e.message });
+ * await app.register(keyward, { keys, formatError });
+ */
+export type FastifyFormatError = (error: KeywardError, request: FastifyRequest) => unknown;
+
+/**
+ * Which RateLimit headers to send (see `apiKeyAuth`'s `rateLimitHeaders`).
+ *
+ * @example
+ * await app.register(keyward, { keys, rateLimitHeaders: "both" }); // draft RateLimit + legacy RateLimit-Limit/-Remaining/-Reset
+ */
+export type FastifyRateLimitStyle = "draft" | "legacy" | "both" | false;
+
+/** How one registration answers refusals; resolved once. */
+export interface FastifyResponder {
+  readonly realm: string;
+  readonly scheme: string;
+  readonly formatError: FastifyFormatError | undefined;
+  readonly rateLimitHeaders: FastifyRateLimitStyle;
+}
+
+/** Sets the RateLimit headers for `limits` on `reply` (nothing for `false` or no limits). */
+export function replyRateLimitHeaders(reply: FastifyReply, limits: readonly LimitState[], style: FastifyRateLimitStyle, policy?: string): void {
+  if (style === false || limits.length === 0) return;
+  if (style === "draft" || style === "both") {
+    reply.header("ratelimit-policy", policy || policyField(limits));
+    reply.header("ratelimit", stateField(limits));
+  }
+  if (style === "legacy" || style === "both") {
+    let tightest = limits[0]!;
+    for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+    reply.header("ratelimit-limit", String(tightest.limit));
+    reply.header("ratelimit-remaining", String(tightest.remaining));
+    reply.header("ratelimit-reset", String(tightest.resetSeconds));
+  }
+}
+
+/** Sets `Deprecation`, `Sunset` and (with a page) `Link: <url>; rel="deprecation"` on `reply`. */
+export function replyLifecycleHeaders(reply: FastifyReply, notice: LifecycleNotice, link: string | null): void {
+  reply.header("deprecation", notice.deprecation);
+  if (notice.sunset !== null) reply.header("sunset", notice.sunset);
+  if (link === null) return;
+  const existing = reply.getHeader("link");
+  reply.header("link", existing === undefined ? link : [...(Array.isArray(existing) ? existing : [String(existing)]), link]);
+}
+
+/**
+ * Answers `error` on `reply`. Throws what `formatError` throws (the hook hands it to Fastify's
+ * error handler), before anything is sent.
+ */
+export function sendRefusal(request: FastifyRequest, reply: FastifyReply, error: KeywardError, responder: FastifyResponder): void {
+  const body = responder.formatError ? responder.formatError(error, request) : { error: error.toJSON() };
+  for (const name in error.headers) reply.header(name, error.headers[name]!);
+  if (error.limits) replyRateLimitHeaders(reply, error.limits, responder.rateLimitHeaders);
+  const challenge = wwwAuthenticate(error, responder);
+  if (challenge) reply.header("www-authenticate", challenge);
+  if (error.status === 401) reply.header("cache-control", "no-store");
+  // A string with a JSON content type is sent as is: the same bytes the other adapters send.
+  reply.code(error.status).type("application/json; charset=utf-8").send(JSON.stringify(body));
+}
