@@ -5,7 +5,8 @@
  * judged. Each setup's server runs under callgrind; after a warm-up (so V8 has optimised the hot
  * path) the counters are zeroed, N requests are sent over keep-alive connections, and the server
  * thread's instructions are read from the dump. Needs `valgrind` on PATH (Debian: `valgrind`);
- * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP.
+ * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP,
+ * INSTR_START_MS (how long a server under valgrind may take to start; 180 s by default).
  * INSTR_KEEP=<folder> keeps each setup's dump there and runs Node with `--perf-basic-prof`, so
  * JIT-compiled functions in the dump can be named from /tmp/perf-<pid>.map.
  */
@@ -21,6 +22,7 @@ import { forkServer } from "./server-process.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
 const WARMUP = Number(process.env.INSTR_WARMUP) || 12_000;
+const START_MS = Number(process.env.INSTR_START_MS) || 180_000;
 /** A folder to keep each setup's callgrind dump in (V8's perf map is /tmp/perf-<pid>.map); read both with `bench/attribute.mts`. None by default. */
 const KEEP = process.env.INSTR_KEEP ?? null;
 const SETUPS = (
@@ -92,7 +94,7 @@ async function measure(name: string): Promise<number> {
       // V8's perf map goes to /tmp/perf-<pid>.map; its log files go to the working folder.
       ...(KEEP ? { cwd: dir } : {}),
     },
-    180_000,
+    START_MS,
   );
   try {
     const ready = await started;
