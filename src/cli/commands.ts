@@ -10,7 +10,7 @@ import type { KeyManager } from "../keys/key-manager.js";
 import { keyJson } from "../http/key-json.js";
 import { UsageError, usageHint } from "./args.js";
 import type { Flags } from "./flags.js";
-import { describeKey, keyTable, usageLines } from "./format.js";
+import { describeKey, keyTable, scopeUsageLines, usageLines } from "./format.js";
 
 /**
  * Where a command writes: `out` for data (secrets, tables, details, JSON: stdout), `err` for diagnostics (stderr).
@@ -97,6 +97,12 @@ const usage: Command = async (keys, [id], f, io) => {
   io.out(usageLines(rows));
 };
 
+const scopeUsage: Command = async (keys, [id], f, io) => {
+  const { used, unused } = await keys.scopeUsage(id!, f.days ?? 30);
+  if (f.json) return json(io, { used: used.map((u) => ({ ...u, lastUsedAt: u.lastUsedAt?.toISOString() ?? null })), unused });
+  io.out(scopeUsageLines(used, unused));
+};
+
 /** Command bodies by name (`keyward keys <name>`). */
 export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["create", create],
@@ -107,4 +113,5 @@ export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["disable", pause(true)],
   ["enable", pause(false)],
   ["usage", usage],
+  ["scope-usage", scopeUsage],
 ]);

@@ -79,6 +79,6 @@ export function readFlags(command: string, v: Values): Flags {
     flags.limit = integer("limit", 1, 1000);
   }
   if (command === "rotate") flags.overlap = duration("overlap", false) ?? undefined;
-  if (command === "usage") flags.days = integer("days", 1, 90);
+  if (command === "usage" || command === "scope-usage") flags.days = integer("days", 1, 90);
   return flags;
 }

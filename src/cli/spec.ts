@@ -115,6 +115,14 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
       "usage ID [--days 30] [--json]",
       `  --days N         how many days, 1-90 (default 30)`,
     ),
+    command(
+      "scope-usage",
+      "The scopes the key's requests were admitted for (most used first) and its scopes never used.",
+      ["ID"],
+      { days: { type: "string" } },
+      "scope-usage ID [--days 30] [--json]",
+      `  --days N         how many days, 1-90 (default 30)`,
+    ),
     {
       ...command(
         "pattern",
@@ -165,8 +173,8 @@ export const TOP_HELP = `Usage: keyward keys <command> [options]
 Manage API keys in the keyward SQLite database (the one apiKeyAuth() uses by default).
 
 Commands:
-${[...COMMANDS.values()].map((c) => `  keys ${c.name.padEnd(8)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`).join("\n")}
-  scan [PATH]...  ${SCAN.summary.split("; ")[0]}
+${[...COMMANDS.values()].map((c) => `  keys ${c.name.padEnd(11)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`).join("\n")}
+  scan [PATH]...   ${SCAN.summary.split("; ")[0]}
 
 Run \`keyward keys <command> --help\` for a command's options.
 
