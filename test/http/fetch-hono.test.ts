@@ -130,7 +130,13 @@ describe("keyward/hono", () => {
     expect((await auth(get({ authorization: `Bearer ${secret}` }))).ok).toBe(true);
     const reader = await keys.create({ name: "r", scopes: ["notes:read"] });
     expect((await auth(get({ authorization: `Bearer ${reader.secret}` }))).ok).toBe(false);
-    expect(await keys.scopeUsage(key.id)).toMatchObject({ used: [{ scope: "notes:read", count: 1 }, { scope: "notes:write", count: 1 }], unused: ["users:read"] });
+    expect(await keys.scopeUsage(key.id)).toMatchObject({
+      used: [
+        { scope: "notes:read", count: 1 },
+        { scope: "notes:write", count: 1 },
+      ],
+      unused: ["users:read"],
+    });
     expect((await keys.scopeUsage(reader.key.id)).used).toEqual([]);
     await close();
   });
