@@ -87,12 +87,13 @@ function plainHttp(auth, guard) {
  * keyward on a framework, as a user would write it: apiKeyAuth, then requireScope on the route.
  * @param {"memory" | "sqlite" | "memory-limits"} kind @param {"express" | "http" | "connect"} framework
  * @param {import("../dist/esm/index.js").ApiKeyAuthOptions} [options]
+ * @param {boolean} [guarded] false: a pass-through instead of `requireScope` (a route that checks no scope)
  * @returns {Promise<Built>}
  */
-async function keywardOn(kind, framework, options = {}) {
+async function keywardOn(kind, framework, options = {}, guarded = true) {
   const { keys, secret, notes } = await keyward(kind);
   const auth = apiKeyAuth({ keys, ...options });
-  const guard = requireScope("nodes:read");
+  const guard = guarded ? requireScope("nodes:read") : (_req, _res, next) => next();
   let listener;
   if (framework === "http") listener = plainHttp(auth, guard);
   else if (framework === "connect") {
@@ -293,6 +294,12 @@ export const SETUPS = [
     label: "keyward, node:http, MemoryStore, no limits",
     diagnostic: true,
     build: () => keywardOn("memory", "http"),
+  },
+  {
+    name: "kw-http-memory-unguarded",
+    label: "keyward, node:http, MemoryStore, no limits, no scope guard",
+    diagnostic: true,
+    build: () => keywardOn("memory", "http", {}, false),
   },
   {
     name: "kw-http-memory-limits",

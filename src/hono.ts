@@ -69,7 +69,8 @@ export function apiKeyAuth(options: HonoApiKeyAuthOptions): MiddlewareHandler<Ap
 
 /**
  * Lets the request through only when the key holds every listed scope (403 `insufficient_scope`
- * naming the scopes the key lacks); a refusal gives back the request's rate-limit/quota unit.
+ * naming the scopes the key lacks); a refusal gives back the request's rate-limit/quota unit, an
+ * admission counts the scopes as the key's scope use (`keys.scopeUsage`).
  *
  * @example
  * app.post("/v1/nodes", requireScope("nodes:write"), (c) => c.json({ created: true }, 201));
@@ -87,7 +88,10 @@ export function requireScope(...scopes: string[]): MiddlewareHandler<ApiKeyEnv> 
       const missing = required.filter((scope) => !key.grant.has(scope));
       refusal = missing.length === 0 ? null : missing.length === required.length ? all : insufficientScope(missing);
     }
-    if (refusal === null) return next();
+    if (refusal === null) {
+      state!.keys.pipeline.recordScopes(key!, required); // counted as the key's scope use
+      return next();
+    }
     if (state === undefined) return refusalResponse(request, refusal, { realm: "api", scheme: "Bearer", formatError: undefined, rateLimitHeaders: "draft" });
     const charge = state.charge;
     if (charge !== undefined) {

@@ -8,6 +8,7 @@ export { KeyManager } from "./keys/key-manager.js";
 export { insufficientScope, ipForbidden, modeForbidden, projectForbidden } from "./core/refusals.js";
 export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
+export type { ScopeUse, ScopeUsage } from "./keys/scope-usage.js";
 export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
 export type {
@@ -85,6 +86,8 @@ export type {
   MaybePromise,
   RateLimitRule,
   RotationChange,
+  ScopeUseDelta,
+  ScopeUseTotal,
   StoredKey,
   UsageDelta,
 } from "./core/types.js";

@@ -10,7 +10,7 @@ import type { KeyManager } from "../keys/key-manager.js";
 import { keyJson } from "../http/key-json.js";
 import { UsageError, usageHint } from "./args.js";
 import type { Flags } from "./flags.js";
-import { describeKey, keyTable, noticeLines, usageLines } from "./format.js";
+import { describeKey, keyTable, noticeLines, scopeUsageLines, usageLines } from "./format.js";
 
 /**
  * Where a command writes: `out` for data (secrets, tables, details, JSON: stdout), `err` for diagnostics (stderr).
@@ -106,6 +106,13 @@ const sweep: Command = async (keys, _args, f, io) => {
   io.err(`Swept ${report.scanned} active key(s): ${report.notices.length} notice(s) sent.${expired}\n`);
 };
 
+/** `scope-usage`: the scopes used (with counts) and the never-used ones. */
+const scopeUsage: Command = async (keys, [id], f, io) => {
+  const { used, unused } = await keys.scopeUsage(id!, f.days ?? 30);
+  if (f.json) return json(io, { used: used.map((u) => ({ ...u, lastUsedAt: u.lastUsedAt?.toISOString() ?? null })), unused });
+  io.out(scopeUsageLines(used, unused));
+};
+
 /** Command bodies by name (`keyward keys <name>`). */
 export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["create", create],
@@ -117,4 +124,5 @@ export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["enable", pause(false)],
   ["usage", usage],
   ["sweep", sweep],
+  ["scope-usage", scopeUsage],
 ]);

@@ -85,7 +85,6 @@ export function readFlags(command: string, v: Values): Flags {
     flags.limit = integer("limit", 1, 1000);
   }
   if (command === "rotate") flags.overlap = duration("overlap", false) ?? undefined;
-  if (command === "usage") flags.days = integer("days", 1, 90);
   if (command === "sweep") {
     const positive = (flag: string, text: string): string | number => {
       const ms = /^\d+$/.test(text) ? durationMs(Number(text)) : durationMs(text);
@@ -99,5 +98,6 @@ export function readFlags(command: string, v: Values): Flags {
     const idleExpiry = str(v["idle-expiry"]);
     if (idleExpiry !== undefined) flags.idleExpiry = positive("idle-expiry", idleExpiry);
   }
+  if (command === "usage" || command === "scope-usage") flags.days = integer("days", 1, 90);
   return flags;
 }

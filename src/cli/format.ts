@@ -2,6 +2,7 @@
 import type { ApiKeyJson } from "../http/key-json.js";
 import type { DailyUsage } from "../core/types.js";
 import type { LifecycleEvent } from "../keys/events.js";
+import type { ScopeUse } from "../keys/scope-usage.js";
 
 const day = (iso: string | null, none = "-") => (iso === null ? none : iso.slice(0, 16).replace("T", " ") + "Z");
 
@@ -88,4 +89,19 @@ export function noticeLines(notices: LifecycleEvent[]): string {
       return `${n.type.padEnd(16)} ${n.keyId}  ${n.name}  ${threshold}  ${about}\n`;
     })
     .join("");
+}
+
+/**
+ * `keys scope-usage` output: a line per used scope (count, last use), then the never-used scopes.
+ *
+ * @example
+ * scopeUsageLines([{ scope: "nodes:read", count: 4, lastUsedAt: new Date(0) }], ["nodes:write"]);
+ * // "nodes:read  4  last 1970-01-01T00:00:00.000Z\nnever used: nodes:write\n"
+ */
+export function scopeUsageLines(used: ScopeUse[], unused: string[]): string {
+  const width = Math.max(0, ...used.map((u) => u.scope.length));
+  const lines = used.map((u) => `${u.scope.padEnd(width)}  ${u.count}${u.lastUsedAt ? `  last ${u.lastUsedAt.toISOString()}` : ""}`);
+  if (used.length === 0) lines.push("no scope used");
+  lines.push(`never used: ${unused.length ? unused.join(" ") : "none"}`);
+  return lines.join("\n") + "\n";
 }

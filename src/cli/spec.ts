@@ -131,6 +131,14 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
   Each notice is sent once: the database records it, so a later sweep (or an app's own
   sweepInterval on the same database) does not send it again.`,
     ),
+    command(
+      "scope-usage",
+      "The scopes the key's requests were admitted for (most used first) and its scopes never used.",
+      ["ID"],
+      { days: { type: "string" } },
+      "scope-usage ID [--days 30] [--json]",
+      `  --days N         how many days, 1-90 (default 30)`,
+    ),
     {
       ...command(
         "pattern",
@@ -181,8 +189,8 @@ export const TOP_HELP = `Usage: keyward keys <command> [options]
 Manage API keys in the keyward SQLite database (the one apiKeyAuth() uses by default).
 
 Commands:
-${[...COMMANDS.values()].map((c) => `  keys ${c.name.padEnd(8)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`).join("\n")}
-  scan [PATH]...  ${SCAN.summary.split("; ")[0]}
+${[...COMMANDS.values()].map((c) => `  keys ${c.name.padEnd(11)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`).join("\n")}
+  scan [PATH]...   ${SCAN.summary.split("; ")[0]}
 
 Run \`keyward keys <command> --help\` for a command's options.
 

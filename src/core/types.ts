@@ -174,6 +174,42 @@ export interface UsageDelta {
   lastUsedAt: number;
   /** Per-UTC-day counts: `[day number since the epoch, count]`. */
   days: Array<[day: number, count: number]>;
+  /** Uses of each scope the key's requests were admitted for, by UTC day (absent: none). Stores that keep no scope usage ignore it. */
+  scopes?: ScopeUseDelta[];
+}
+
+/**
+ * Uses of one scope by one key on one UTC day, counted since the last flush: a guard
+ * (`requireScope`, …) or a pipeline scope check admitted that many requests because of it.
+ *
+ * @example
+ * const day = Math.floor(Date.now() / 86_400_000);
+ * await store.recordUsage([{ id: "key_…", count: 2, lastUsedAt: Date.now(), days: [[day, 2]], scopes: [{ scope: "nodes:read", day, count: 2, lastUsedAt: Date.now() }] }]);
+ */
+export interface ScopeUseDelta {
+  /** The scope as the guard required it, e.g. `nodes:read`. */
+  scope: string;
+  /** The UTC day number since the epoch. */
+  day: number;
+  /** Admitted requests on that day because of this scope. */
+  count: number;
+  /** The latest of them (ms since the epoch). */
+  lastUsedAt: number;
+}
+
+/**
+ * One scope's uses by one key over a range of days, as a store sums them.
+ *
+ * @example
+ * const totals: ScopeUseTotal[] = await store.scopeUsage!("key_…", fromDay, toDay); // [{ scope: "nodes:read", count: 42, lastUsedAt: 1764590400000 }]
+ */
+export interface ScopeUseTotal {
+  /** The scope, e.g. `nodes:read`. */
+  scope: string;
+  /** Admitted requests in the range because of this scope. */
+  count: number;
+  /** The latest of them (ms since the epoch). */
+  lastUsedAt: number;
 }
 
 /**
@@ -269,6 +305,12 @@ export interface KeyStore extends CounterStore {
   recordUsage(batch: UsageDelta[]): MaybePromise<void>;
   /** Per-day counts for `id` between two UTC day numbers, inclusive. */
   usage(id: string, fromDay: number, toDay: number): MaybePromise<Array<[day: number, count: number]>>;
+  /**
+   * Optional: per scope, the uses by `id` between two UTC day numbers, inclusive (counts summed,
+   * latest use), sorted by scope; written from {@link UsageDelta.scopes}. Stores without it keep
+   * no scope usage: `keys.scopeUsage` throws a `KeywardConfigError` naming the store.
+   */
+  scopeUsage?(id: string, fromDay: number, toDay: number): MaybePromise<ScopeUseTotal[]>;
   /**
    * Optional: the key format recorded in the database, or null when none is recorded yet. Stores
    * without it skip the format check.

@@ -136,8 +136,7 @@ export function describeRequest(request: Request): RequestInfo {
 }
 
 /** Compiles `scopes` (all of) into a pipeline check. */
-function scopeCheck(scopes: string[]): (key: VerifiedKey) => KeywardError | null {
-  const required: RequiredScope[] = scopes.map((s, i) => requiredScope(s, `fetchAuth.scopes[${i}]`));
+function scopeCheck(required: readonly RequiredScope[]): (key: VerifiedKey) => KeywardError | null {
   const all = insufficientScope(required);
   return (key) => {
     let missing: RequiredScope[] | null = null;
@@ -179,6 +178,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
   const link = o.deprecationLink === undefined ? null : `<${o.deprecationLink}>; rel="deprecation"`;
   const { required, rateLimitHeaders, lifecycleHeaders } = o;
   const pipeline = keys.pipeline;
+  const scopes: readonly RequiredScope[] | null = o.scopes ? Object.freeze(o.scopes.map((s, i) => requiredScope(s, `fetchAuth.scopes[${i}]`))) : null;
 
   const policy: VerifyPolicy<Request, { key: VerifiedKey; principal: AuthenticatedKey; charge: Charge }> = Object.freeze({
     modes: o.modes ?? null,
@@ -193,7 +193,8 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
           },
     memberOf: null,
     ip: o.ip ?? null,
-    check: o.scopes ? scopeCheck(o.scopes) : null,
+    check: scopes ? scopeCheck(scopes) : null,
+    scopesUsed: scopes ? () => scopes : null,
     malformed: (request: Request, token: string) => reader.malformed(request, token),
     describe: describeRequest,
     admit: (_request: Request, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),

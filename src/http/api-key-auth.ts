@@ -188,6 +188,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     memberOf: memberOf ?? null,
     ip: o.ip ?? socketAddress,
     check: null,
+    scopesUsed: null,
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),
     describe: requestInfo,

@@ -1,8 +1,10 @@
 /**
  * Route guards after apiKeyAuth: requireScope (all of), requireAnyScope (any of), requireMode, and
  * requireKey for the app's own rules (plans, roles).
- * Required scopes are validated and compiled at start-up; a check is a Set lookup. A refusal
- * refunds the request's rate-limit/quota charge, so refused requests cost no quota.
+ * Required scopes are validated and compiled at start-up; a check is a Set lookup. A scope guard
+ * that admits a request counts the scopes it admitted it for as the key's scope use (buffered with
+ * the usage, see `keys.scopeUsage`). A refusal refunds the request's rate-limit/quota charge, so
+ * refused requests cost no quota.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
@@ -13,7 +15,7 @@ import type { VerifiedKey } from "../keys/authenticator.js";
 import { withUnitReturned } from "../keys/limits.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
-import { authState, type KeywardRequest } from "./request-state.js";
+import { type AuthState, authState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
 import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
@@ -22,11 +24,11 @@ import { DEFAULT_RESPONDER, refuse } from "./respond.js";
 const DESCRIBE = { describe: requestInfo };
 
 /** A guard: `check` answers null to let the key through, or the refusal. */
-function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | null): Middleware {
+function guard(check: (key: VerifiedKey, req: KeywardRequest, state: AuthState) => KeywardError | null): Middleware {
   return function keywardGuard(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     const state = authState(req);
     const key = state?.key;
-    const refusal = key === undefined ? KEY_REQUIRED : check(key, req);
+    const refusal = key === undefined ? KEY_REQUIRED : check(key, req, state!);
     if (refusal === null) return next();
     const context = state?.context;
     if (state && context) {
@@ -41,6 +43,12 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest) => KeywardError | 
     }
     refuse(req, res, next, refusal, context?.responder ?? DEFAULT_RESPONDER);
   };
+}
+
+/** Counts `scopes` as used by `key`, through the manager of the apiKeyAuth that verified it. */
+function countUse(state: AuthState, key: VerifiedKey, scopes: readonly RequiredScope[]): void {
+  const context = state.context;
+  if (context !== undefined) context.keys.pipeline.recordScopes(key, scopes);
 }
 
 function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
@@ -58,18 +66,22 @@ function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
 export function requireScope(...scopes: string[]): Middleware {
   const required = compileScopes(scopes, "requireScope");
   const all = insufficientScope(required);
-  return guard((key) => {
+  return guard((key, _req, state) => {
     const grant = key.grant;
     let missing: RequiredScope[] | null = null;
     for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) (missing ??= []).push(required[i]!);
-    if (missing === null) return null;
+    if (missing === null) {
+      countUse(state, key, required);
+      return null;
+    }
     // The refusal names only the scopes the key lacks (built on the refusal path only).
     return missing.length === required.length ? all : insufficientScope(missing);
   });
 }
 
 /**
- * Lets the request through when the key holds at least one of the listed scopes.
+ * Lets the request through when the key holds at least one of the listed scopes (the first one it
+ * holds is counted as used).
  *
  * @example
  * app.get("/v1/report", requireAnyScope("analytics:read", "reports:read"), report);
@@ -77,9 +89,16 @@ export function requireScope(...scopes: string[]): Middleware {
 export function requireAnyScope(...scopes: string[]): Middleware {
   const required = compileScopes(scopes, "requireAnyScope");
   const error = insufficientScope(required, true);
-  return guard((key) => {
+  // One frozen list per scope, so counting the one that admitted a request allocates nothing.
+  const alone = required.map((r) => Object.freeze([r]));
+  return guard((key, _req, state) => {
     const grant = key.grant;
-    for (let i = 0; i < required.length; i++) if (grant.has(required[i]!)) return null;
+    for (let i = 0; i < required.length; i++) {
+      if (grant.has(required[i]!)) {
+        countUse(state, key, alone[i]!);
+        return null;
+      }
+    }
     return error;
   });
 }

@@ -1,6 +1,6 @@
 /**
  * keysRouter(): the key-management REST API as Connect-style middleware for Express 4 and 5,
- * Connect and node:http (create, list, show, usage, patch, rotate, revoke); its routing and JSON
+ * Connect and node:http (create, list, show, usage, scope usage, patch, rotate, revoke); its routing and JSON
  * body parsing are its own, so no framework needs to be installed. The owner comes only from the app's `owner(req)`; requests carrying an
  * API key are refused unless `allowApiKeys` names a scope; bodies are zod-validated before any
  * write; CSRF checks and JSON parsing (16 KiB limit) are built in; envelopes follow `formatBody`
@@ -132,8 +132,8 @@ interface Routed<Req> {
 type Handler<Req> = (routed: Routed<Req>, caller: Caller) => Promise<{ status: number; data: unknown }>;
 
 /** A route's place: the collection (`/`), one key (`/:id`), or a key's action (`/:id/usage`, `/:id/rotate`, …). */
-type Place = "" | ":id" | ":id/usage" | ":id/rotate" | ":id/disable" | ":id/enable";
-const ACTIONS: ReadonlySet<string> = new Set(["usage", "rotate", "disable", "enable"]);
+type Place = "" | ":id" | ":id/usage" | ":id/scope-usage" | ":id/rotate" | ":id/disable" | ":id/enable";
+const ACTIONS: ReadonlySet<string> = new Set(["usage", "scope-usage", "rotate", "disable", "enable"]);
 
 /**
  * Where `url` (as the mount left it) points, case-insensitively and with an optional trailing
@@ -175,7 +175,8 @@ const BAD_ID = new KeywardError("invalid_request", "The key id in the path is no
  * The key-management REST API for the signed-in user's own keys.
  *
  * Routes: `POST /` (201 `{ secret, key }`), `GET /` (`{ keys, next }`), `GET /:id` (`{ key }`),
- * `GET /:id/usage?days=30` (`{ usage }`), `PATCH /:id` (`{ key }`), `POST /:id/rotate`
+ * `GET /:id/usage?days=30` (`{ usage }`), `GET /:id/scope-usage?days=30` (`{ used, unused }`: the
+ * scopes the key's requests were admitted for and its scopes none needed), `PATCH /:id` (`{ key }`), `POST /:id/rotate`
  * (201 `{ secret, key, previous }`), `POST /:id/disable` and `POST /:id/enable` (`{ key }`: pause
  * and resume), `DELETE /:id` (`{ key }`).
  *
@@ -244,6 +245,7 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     "": {},
     ":id": {},
     ":id/usage": {},
+    ":id/scope-usage": {},
     ":id/rotate": {},
     ":id/disable": {},
     ":id/enable": {},
@@ -308,6 +310,13 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
     const key = await owned(id, caller);
     const q = parseRequest(usageQuery, query(), "query");
     return { status: 200, data: { usage: await keys.usage(key.id, q.days ?? 30) } };
+  });
+
+  router.get(":id/scope-usage", async ({ id, query }, caller) => {
+    const key = await owned(id, caller);
+    const q = parseRequest(usageQuery, query(), "query");
+    const { used, unused } = await keys.scopeUsage(key.id, q.days ?? 30);
+    return { status: 200, data: { used: used.map((u) => ({ scope: u.scope, count: u.count, lastUsedAt: u.lastUsedAt?.toISOString() ?? null })), unused } };
   });
 
   router.patch(":id", async ({ req, id }, caller) => {

@@ -79,6 +79,7 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
   let policy = byScope.get(scope.scope);
   if (policy === undefined) {
     const refusal = managementScopeMissing(scope);
+    const used = Object.freeze([scope]);
     policy = Object.freeze({
       modes: null,
       modeError: null,
@@ -89,6 +90,7 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
       ip: socketAddress,
       check: (key: VerifiedKey) =>
         key.kind === "project" ? MANAGEMENT_PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? MANAGEMENT_NO_KEY_OWNER : null,
+      scopesUsed: () => used,
       admit: (_req: IncomingMessage, key: VerifiedKey): Caller => ({ ownerId: key.ownerId!, grant: key.grant }),
     });
     byScope.set(scope.scope, policy);
@@ -104,8 +106,10 @@ async function keyCaller(req: KeywardRequest, carried: AuthenticatedKey | string
     return verdict;
   }
   if (carried.kind === "project") throw MANAGEMENT_PROJECT_KEY;
-  const grant = authState(req)?.key?.grant ?? ScopeSet.compile(carried.scopes, keys.scopeImplications);
+  const verified = authState(req)?.key;
+  const grant = verified?.grant ?? ScopeSet.compile(carried.scopes, keys.scopeImplications);
   if (!grant.has(scope)) throw managementScopeMissing(scope);
   if (carried.ownerId === null) throw MANAGEMENT_NO_KEY_OWNER;
+  if (verified !== undefined) keys.pipeline.recordScopes(verified, [scope]);
   return { ownerId: carried.ownerId, grant };
 }

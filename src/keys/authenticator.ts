@@ -16,6 +16,7 @@ import { ScopeSet } from "../core/scopes.js";
 import type { AuthenticatedKey, MaybePromise, StoredKey } from "../core/types.js";
 import type { ResolvedTier } from "./limits.js";
 import { KeyMeter } from "./meter.js";
+import { ScopeTally } from "./scope-tally.js";
 import type { ManagerConfig } from "./options.js";
 import { after, isPromise, type StoreCalls } from "./store-calls.js";
 import { UNKNOWN, VerifyCache } from "./verify-cache.js";
@@ -59,6 +60,8 @@ export interface VerifiedKey {
   readonly disabledError: KeywardError | null;
   /** The key's compiled IP allow-list; null for any address (one null check per request). */
   readonly ipAllow: IpMatcher | null;
+  /** The key's scope uses since the last flush (mutable; counted by guards and scope checks). */
+  readonly scopeTally: ScopeTally;
 }
 
 /** `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) header values for a key nearing its end. */
@@ -227,6 +230,7 @@ export class Authenticator {
         grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
         principal,
         meter: rate === null && monthly === null ? null : new KeyMeter(record.id, rate, monthly),
+        scopeTally: new ScopeTally(record.id),
       });
     };
     if (!isPromise(tier)) return build(tier);

@@ -22,6 +22,7 @@ import { checkModeFilter, keyPatch } from "./new-key.js";
 import { pausePatch } from "./pause.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import type { CacheSize, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
+import { scopeUsage, type ScopeUsage } from "./scope-usage.js";
 import { StoreCalls } from "./store-calls.js";
 import { Sweeper, type SweepReport } from "./sweep.js";
 import { UsageRecorder } from "./usage-recorder.js";
@@ -220,6 +221,16 @@ export class KeyManager {
     await this.store.init();
     await this.store.mustFind(id);
     return usageSeries((from, to) => this.store.call(() => this.config.store.usage(id, from, to)), this.recorder?.pending(id).days, days, this.now());
+  }
+
+  /**
+   * Scopes the key's requests were admitted for in the last `days` UTC days (1-90, unflushed included) and its scopes none needed.
+   *
+   * @example
+   * const { used, unused } = await keys.scopeUsage(id, 30); // narrow: keys.update(id, { scopes: used.map((u) => u.scope) })
+   */
+  scopeUsage(id: string, days = 30): Promise<ScopeUsage> {
+    return scopeUsage(this.store, this.recorder, this.config, id, days, this.now());
   }
 
   /**

@@ -1,10 +1,12 @@
 /**
  * UsageRecorder: counts requests per key in memory (total, last-used time, per UTC day) and
- * flushes them to the store in one batch every interval and on close. A request costs a few Map
- * operations, never a store write. A failed flush is merged back and retried on the next one.
+ * flushes them to the store in one batch every interval and on close, together with the scopes each
+ * key's requests were admitted for (see scope-tally.ts). A request costs a few Map operations, never
+ * a store write. A failed flush is merged back and retried on the next one.
  */
 import { DAY_MS } from "../core/duration.js";
-import type { KeyStore, UsageDelta } from "../core/types.js";
+import type { KeyStore, ScopeUseDelta, UsageDelta } from "../core/types.js";
+import { type ScopeTally, ScopeUseBuffer } from "./scope-tally.js";
 
 interface Pending {
   count: number;
@@ -32,6 +34,7 @@ export class UsageRecorder {
   private inFlight: Map<string, Pending> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  private readonly scopes = new ScopeUseBuffer();
 
   constructor(
     private readonly store: Pick<KeyStore, "recordUsage">,
@@ -61,6 +64,16 @@ export class UsageRecorder {
     entry.dayCount++;
   }
 
+  /** Counts one use of `scope` by the tally's key at `now` (a guard or a scope check admitted a request for it). */
+  recordScope(tally: ScopeTally, scope: string, now: number): void {
+    this.scopes.record(tally, scope, now);
+  }
+
+  /** Unflushed scope uses of `id`, by scope and day. */
+  pendingScopes(id: string): ScopeUseDelta[] {
+    return this.scopes.pending(id);
+  }
+
   /** Unflushed usage of `id`: requests, latest use and per-day counts. */
   pending(id: string): { count: number; lastUsedAt: number | null; days: Map<number, number> } {
     const out = { count: 0, lastUsedAt: null as number | null, days: new Map<number, number>() };
@@ -77,12 +90,24 @@ export class UsageRecorder {
   /** Writes everything buffered so far. Concurrent calls share one write, then run again if needed. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing.catch(() => undefined);
-    if (this.buffer.size === 0) return;
+    if (this.buffer.size === 0 && this.scopes.empty) return;
     const batch = this.buffer;
     this.buffer = new Map();
     this.inFlight = batch;
+    const scoped = this.scopes.take();
     const deltas: UsageDelta[] = [];
-    for (const [id, p] of batch) deltas.push({ id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...foldDays(p)] });
+    for (const [id, p] of batch) {
+      const scopes = scoped.get(id);
+      deltas.push(
+        scopes
+          ? { id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...foldDays(p)], scopes }
+          : { id, count: p.count, lastUsedAt: p.lastUsedAt, days: [...foldDays(p)] },
+      );
+    }
+    // Scope uses of a key whose requests were flushed already (a guard ran after the flush).
+    for (const [id, scopes] of scoped) {
+      if (!batch.has(id)) deltas.push({ id, count: 0, lastUsedAt: Math.max(...scopes.map((s) => s.lastUsedAt)), days: [], scopes });
+    }
     // Assigned before the write starts, and cleared only by this write's own settlement, so a store
     // that throws synchronously cannot leave a settled promise behind that later flushes wait on.
     const write = Promise.resolve()
@@ -90,9 +115,11 @@ export class UsageRecorder {
       .then(
         () => {
           this.inFlight = null;
+          this.scopes.settle(false);
         },
         (error: unknown) => {
           this.inFlight = null;
+          this.scopes.settle(true);
           this.mergeBack(batch);
           this.onError(error);
           throw error;
@@ -113,12 +140,12 @@ export class UsageRecorder {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await this.flush();
-        if (this.buffer.size === 0) return;
+        if (this.buffer.size === 0 && this.scopes.empty) return;
       } catch (error) {
         lastError = error;
       }
     }
-    if (this.buffer.size > 0) throw lastError ?? new Error("usage could not be flushed");
+    if (this.buffer.size > 0 || !this.scopes.empty) throw lastError ?? new Error("usage could not be flushed");
   }
 
   private mergeBack(batch: Map<string, Pending>): void {

@@ -1,13 +1,14 @@
 /**
  * The one verification pipeline: authenticate (cache, format, store, status) → mode → project →
  * membership → client address (the key's IP allow-list) → the caller's own check (scopes, key
- * kind) → charge (rate limit, quota) → record use → events. Every caller (the middleware, the management router's key caller, `keys.verify()`)
+ * kind) → charge (rate limit, quota) → record use (and the scopes the check admitted) → events. Every caller (the middleware, the management router's key caller, `keys.verify()`)
  * is a thin translation around it, described by a {@link VerifyPolicy} built once. It answers the
  * caller's admission value or the refusal, synchronously whenever the stores answer synchronously,
  * and emits `auth.failed` / `auth.succeeded` with the same fields for every caller.
  */
 import { KeywardError } from "../core/errors.js";
 import { IP_FORBIDDEN, PROJECT_FORBIDDEN } from "../core/refusals.js";
+import type { RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { Authenticator, VerifiedKey } from "./authenticator.js";
 import type { Charge, Charger } from "./charger.js";
@@ -33,6 +34,8 @@ export interface VerifyPolicy<R, A> {
   readonly ip: ((request: R) => string | null | undefined) | null;
   /** The caller's own rule before the charge (scopes, key kind): null lets the key through. */
   readonly check: ((key: VerifiedKey, request: R) => KeywardError | null) | null;
+  /** The scopes `check` admitted an admitted request for, counted as the key's scope use (null: the check names none). */
+  readonly scopesUsed: ((request: R) => readonly RequiredScope[] | null) | null;
   /** For a token refused as `invalid_key`: the malformed-credential refusal when its syntax is bad, else null. */
   readonly malformed: ((request: R, token: string) => KeywardError | null) | null;
   /** Request details for audit events (called only when someone listens). */
@@ -64,6 +67,16 @@ export class Verifier {
   /** Gives back what a charge took (a check after the pipeline, e.g. a scope guard, refused the request). */
   refund(charge: Charge): void {
     this.charger.refund(charge);
+  }
+
+  /**
+   * Counts one use of each of `scopes` by `key` at `now`: a guard after apiKeyAuth admitted a
+   * request because the key holds them (buffered with the usage; nothing when usage is not tracked).
+   */
+  recordScopes(key: VerifiedKey, scopes: readonly RequiredScope[], now = this.clock()): void {
+    const recorder = this.recorder;
+    if (recorder === null) return;
+    for (let i = 0; i < scopes.length; i++) recorder.recordScope(key.scopeTally, scopes[i]!.scope, now);
   }
 
   /** The record step alone: counts one use of the key at `now` (buffered, flushed in the background). */
@@ -146,6 +159,10 @@ export class Verifier {
   ): A | KeywardError {
     if (charge instanceof KeywardError) return this.refuse(request, policy, charge, key.id);
     this.recorder?.record(key.id, now);
+    if (policy.scopesUsed !== null) {
+      const used = policy.scopesUsed(request);
+      if (used !== null) this.recordScopes(key, used, now);
+    }
     if (this.events.active && this.events.sampleSuccess()) this.events.authSucceeded(key, now, policy.describe(request));
     return policy.admit(request, key, this.principalFor(key, project), charge);
   }

@@ -87,6 +87,7 @@ export class VerifyCalls {
           const missing = call.required.filter((r) => !key.grant.has(r));
           return missing.length === 0 ? null : insufficientScope(missing);
         },
+        scopesUsed: (call: VerifyCall) => call.required,
         admit: (_call: VerifyCall, _key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): VerifyResult => ({
           ok: true,
           key: principal,

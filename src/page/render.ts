@@ -1,5 +1,6 @@
 /**
- * The page's HTML shell: headings, filters, the empty table and the four dialogs, with the
+ * The page's HTML shell: headings, filters, the empty table and the dialogs (create, secret,
+ * rotate, revoke, a confirmation for narrowing scopes and pausing, the IP allow-list editor), with the
  * per-request choices (scopes, projects) rendered as labelled controls. No inline script or style;
  * the client script fills the table from the router. Every interpolated value is escaped.
  */
@@ -86,7 +87,7 @@ export function renderPage(config: PageConfig, input: RenderInput): string {
 <p class="kw-visually-hidden" id="kw-live" role="status" aria-live="polite"></p>
 <div class="kw-toolbar" role="group" aria-label="Filter keys">
 ${modeFilter}
-<div class="kw-filter"><label for="kw-filter-status">Status</label><select id="kw-filter-status" name="status"><option value="">All statuses</option><option value="active">Active</option><option value="expired">Expired</option><option value="revoked">Revoked</option></select></div>
+<div class="kw-filter"><label for="kw-filter-status">Status</label><select id="kw-filter-status" name="status"><option value="">All statuses</option><option value="active">Active</option><option value="expired">Expired</option><option value="revoked">Revoked</option><option value="disabled">Disabled</option></select></div>
 <button type="button" class="kw-btn" id="kw-refresh">Refresh</button>
 </div>
 <div class="kw-table-wrap">
@@ -141,6 +142,25 @@ ${projectField}
 <p id="kw-revoke-text">Programs using this key will be refused at once. This cannot be undone.</p>
 <div class="kw-alert" id="kw-revoke-error" role="alert" hidden></div>
 <div class="kw-actions"><button type="button" class="kw-btn" id="kw-revoke-cancel" autofocus>Cancel</button><button type="submit" class="kw-btn kw-btn-danger" id="kw-revoke-submit">Revoke key</button></div>
+</form>
+</dialog>
+
+<dialog class="kw-dialog" id="kw-confirm-dialog" aria-labelledby="kw-confirm-title" aria-describedby="kw-confirm-text">
+<form id="kw-confirm-form">
+<h2 id="kw-confirm-title">Are you sure?</h2>
+<p id="kw-confirm-text"></p>
+<div class="kw-alert" id="kw-confirm-error" role="alert" hidden></div>
+<div class="kw-actions"><button type="button" class="kw-btn" id="kw-confirm-cancel">Cancel</button><button type="submit" class="kw-btn kw-btn-primary" id="kw-confirm-submit">Confirm</button></div>
+</form>
+</dialog>
+
+<dialog class="kw-dialog" id="kw-ips-dialog" aria-labelledby="kw-ips-title">
+<form id="kw-ips-form" novalidate>
+<h2 id="kw-ips-title">IP allow-list</h2>
+<div class="kw-alert" id="kw-ips-alert" role="alert" hidden></div>
+<div class="kw-field"><label for="kw-ips-input">Allowed addresses</label><textarea id="kw-ips-input" name="allowedIps" rows="5" spellcheck="false" autocomplete="off" aria-describedby="kw-ips-hint kw-ips-error"></textarea>
+<p class="kw-hint" id="kw-ips-hint">One IPv4 or IPv6 address or CIDR range per line, e.g. 203.0.113.0/24. Requests from other addresses are refused. Leave empty to allow any address.</p>${fieldError("kw-ips-error")}</div>
+<div class="kw-actions"><button type="button" class="kw-btn" id="kw-ips-cancel">Cancel</button><button type="submit" class="kw-btn kw-btn-primary" id="kw-ips-submit">Save allow-list</button></div>
 </form>
 </dialog>
 </main>

@@ -3,7 +3,7 @@
  * single-process apps that can lose their keys on restart. Every method is synchronous.
  */
 import { copyKey, holdsPlace, keyStatus, pageSize } from "../core/status.js";
-import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 import { concealInternals } from "../core/conceal.js";
 
 /**
@@ -17,6 +17,8 @@ export class MemoryStore implements KeyStore {
   private readonly idByHash = new Map<string, string>();
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
   private readonly daily = new Map<string, Map<number, number>>();
+  /** Scope uses by key id, then `<day>:<scope>`. */
+  private readonly scopeDaily = new Map<string, Map<string, ScopeUseTotal & { day: number }>>();
   private format: KeyFormatRecord | null = null;
   private readonly notices = new Set<string>();
 
@@ -127,7 +129,36 @@ export class MemoryStore implements KeyStore {
       let days = this.daily.get(delta.id);
       if (!days) this.daily.set(delta.id, (days = new Map()));
       for (const [day, count] of delta.days) days.set(day, (days.get(day) ?? 0) + count);
+      if (delta.scopes?.length) this.addScopeUse(delta.id, delta.scopes);
     }
+  }
+
+  private addScopeUse(id: string, rows: NonNullable<UsageDelta["scopes"]>): void {
+    let uses = this.scopeDaily.get(id);
+    if (!uses) this.scopeDaily.set(id, (uses = new Map()));
+    for (const { scope, day, count, lastUsedAt } of rows) {
+      const at = `${day}:${scope}`;
+      const entry = uses.get(at);
+      if (entry === undefined) uses.set(at, { scope, day, count, lastUsedAt });
+      else {
+        entry.count += count;
+        if (lastUsedAt > entry.lastUsedAt) entry.lastUsedAt = lastUsedAt;
+      }
+    }
+  }
+
+  scopeUsage(id: string, fromDay: number, toDay: number): ScopeUseTotal[] {
+    const totals = new Map<string, ScopeUseTotal>();
+    for (const entry of this.scopeDaily.get(id)?.values() ?? []) {
+      if (entry.day < fromDay || entry.day > toDay) continue;
+      const total = totals.get(entry.scope);
+      if (total === undefined) totals.set(entry.scope, { scope: entry.scope, count: entry.count, lastUsedAt: entry.lastUsedAt });
+      else {
+        total.count += entry.count;
+        if (entry.lastUsedAt > total.lastUsedAt) total.lastUsedAt = entry.lastUsedAt;
+      }
+    }
+    return [...totals.values()].sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
   }
 
   usage(id: string, fromDay: number, toDay: number): Array<[number, number]> {

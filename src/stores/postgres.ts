@@ -10,7 +10,7 @@ import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
 import { parseOptions } from "../core/options.js";
 import { peerAvailable } from "./optional-peer.js";
-import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
 
 /**
@@ -131,6 +131,11 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
     key_id text NOT NULL, kind text NOT NULL, threshold text NOT NULL, period text NOT NULL,
     PRIMARY KEY (key_id, kind, threshold, period)
   );`,
+  // Scope uses per key, scope and UTC day (`keys.scopeUsage`).
+  (p) => `CREATE TABLE ${p}scope_usage_daily (
+      key_id text COLLATE "C" NOT NULL, scope text COLLATE "C" NOT NULL, day integer NOT NULL, count bigint NOT NULL, last_used_at bigint NOT NULL,
+      PRIMARY KEY (key_id, day, scope)
+    );`,
 ];
 
 /**
@@ -519,6 +524,7 @@ export class PostgresStore implements KeyStore {
     const dayIds: string[] = [],
       days: number[] = [],
       dayCounts: number[] = [];
+    const scoped: [ids: string[], scopes: string[], days: number[], counts: number[], lasts: number[]] = [[], [], [], [], []];
     for (const d of batch) {
       ids.push(d.id);
       counts.push(d.count);
@@ -528,7 +534,27 @@ export class PostgresStore implements KeyStore {
         days.push(day);
         dayCounts.push(n);
       }
+      if (d.scopes) {
+        for (const s of d.scopes) {
+          scoped[0].push(d.id);
+          scoped[1].push(s.scope);
+          scoped[2].push(s.day);
+          scoped[3].push(s.count);
+          scoped[4].push(s.lastUsedAt);
+        }
+      }
     }
+    const uses = `${this.t.base}scope_usage_daily`;
+    // Scope uses, when the batch has any, in the same statement (all or nothing with the counts).
+    const scopeStep =
+      scoped[0].length === 0
+        ? ""
+        : `,
+      scoped AS (
+        INSERT INTO ${uses} (key_id, scope, day, count, last_used_at)
+          SELECT s.id, s.scope, s.day, sum(s.n), max(s.last) FROM unnest($7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[]) AS s(id, scope, day, n, last)
+          WHERE s.id IN (SELECT id FROM counted) GROUP BY s.id, s.day, s.scope ORDER BY s.id, s.day, s.scope
+        ON CONFLICT (key_id, day, scope) DO UPDATE SET count = ${uses}.count + excluded.count, last_used_at = greatest(${uses}.last_used_at, excluded.last_used_at))`;
     // Rows are locked in id order (no deadlock between instances flushing overlapping batches);
     // unknown ids get no daily rows.
     const sql = `WITH d AS (
@@ -536,12 +562,23 @@ export class PostgresStore implements KeyStore {
       locked AS (SELECT k.id FROM ${this.t.keys} k WHERE k.id IN (SELECT id FROM d) ORDER BY k.id FOR UPDATE),
       counted AS (
         UPDATE ${this.t.keys} k SET request_count = k.request_count + d.n, last_used_at = greatest(k.last_used_at, d.last)
-        FROM d, locked WHERE k.id = d.id AND locked.id = d.id RETURNING k.id)
+        FROM d, locked WHERE k.id = d.id AND locked.id = d.id RETURNING k.id)${scopeStep}
       INSERT INTO ${this.t.usage} (key_id, day, count)
         SELECT u.id, u.day, sum(u.n) FROM unnest($4::text[], $5::int[], $6::bigint[]) AS u(id, day, n)
         WHERE u.id IN (SELECT id FROM counted) GROUP BY u.id, u.day ORDER BY u.id, u.day
       ON CONFLICT (key_id, day) DO UPDATE SET count = ${this.t.usage}.count + excluded.count`;
-    await this.named("usage", sql, [ids, counts, lasts, dayIds, days, dayCounts]);
+    if (scopeStep === "") await this.named("usage", sql, [ids, counts, lasts, dayIds, days, dayCounts]);
+    else await this.named("usage_scopes", sql, [ids, counts, lasts, dayIds, days, dayCounts, ...scoped]);
+  }
+
+  async scopeUsage(id: string, fromDay: number, toDay: number): Promise<ScopeUseTotal[]> {
+    const { rows } = await this.named(
+      "scope_uses",
+      `SELECT scope, sum(count) AS count, max(last_used_at) AS last FROM ${this.t.base}scope_usage_daily
+        WHERE key_id = $1 AND day BETWEEN $2 AND $3 GROUP BY scope ORDER BY scope`,
+      [id, fromDay, toDay],
+    );
+    return rows.map((r: { scope: string; count: string; last: string }) => ({ scope: r.scope, count: Number(r.count), lastUsedAt: Number(r.last) }));
   }
 
   /** Deletes counters whose window ended at or before `now` (the KeyManager calls it about once a minute). */

@@ -14,7 +14,7 @@ import { pageSize } from "../core/status.js";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
 import { parseOptions } from "../core/options.js";
-import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, StoredKey, UsageDelta } from "../core/types.js";
+import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 
 type Db = SqliteDatabase;
 
@@ -143,6 +143,11 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE keyward_notices (
      key_id TEXT NOT NULL, kind TEXT NOT NULL, threshold TEXT NOT NULL, period TEXT NOT NULL,
      PRIMARY KEY (key_id, kind, threshold, period)
+   ) WITHOUT ROWID;`,
+  // Scope uses per key, scope and UTC day (`keys.scopeUsage`).
+  `CREATE TABLE keyward_scope_usage_daily (
+     key_id TEXT NOT NULL, scope TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL, last_used_at INTEGER NOT NULL,
+     PRIMARY KEY (key_id, day, scope)
    ) WITHOUT ROWID;`,
 ];
 
@@ -359,6 +364,14 @@ export class SqliteStore implements KeyStore {
         `INSERT INTO keyward_usage_daily (key_id, day, count) VALUES (?, ?, ?) ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`,
       ),
       daily: db.prepare(`SELECT day, count FROM keyward_usage_daily WHERE key_id = ? AND day BETWEEN ? AND ? ORDER BY day`).raw(),
+      addScopeUse: db.prepare(
+        `INSERT INTO keyward_scope_usage_daily (key_id, scope, day, count, last_used_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key_id, day, scope) DO UPDATE SET count = count + excluded.count, last_used_at = max(last_used_at, excluded.last_used_at)`,
+      ),
+      scopeUses: db.prepare(
+        `SELECT scope, sum(count) AS count, max(last_used_at) AS lastUsedAt FROM keyward_scope_usage_daily
+         WHERE key_id = ? AND day BETWEEN ? AND ? GROUP BY scope ORDER BY scope`,
+      ),
       counter: db.prepare(`SELECT count FROM keyward_counters WHERE name = ?`).pluck(),
       take: db.prepare(`INSERT INTO keyward_counters (name, count, reset_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`),
       refund: db.prepare(`UPDATE keyward_counters SET count = count - 1 WHERE name = ? AND count > 0`),
@@ -519,8 +532,9 @@ export class SqliteStore implements KeyStore {
     this.checkFile();
     const tx = this.db.transaction(() => {
       for (const delta of batch) {
-        this.stmt.addUsage.run(delta.count, delta.lastUsedAt, delta.id);
+        const known = this.stmt.addUsage.run(delta.count, delta.lastUsedAt, delta.id).changes > 0;
         for (const [day, count] of delta.days) this.stmt.addDaily.run(delta.id, day, count);
+        if (known && delta.scopes) for (const s of delta.scopes) this.stmt.addScopeUse.run(delta.id, s.scope, s.day, s.count, s.lastUsedAt);
       }
     });
     return this.write(() => tx.immediate(), this.busyMs);
@@ -528,6 +542,10 @@ export class SqliteStore implements KeyStore {
 
   usage(id: string, fromDay: number, toDay: number): Array<[number, number]> {
     return this.stmt.daily.all(id, fromDay, toDay) as Array<[number, number]>;
+  }
+
+  scopeUsage(id: string, fromDay: number, toDay: number): ScopeUseTotal[] {
+    return this.stmt.scopeUses.all(id, fromDay, toDay) as ScopeUseTotal[];
   }
 
   consume(counter: string, limit: number, resetAt: number): MaybePromise<number> {

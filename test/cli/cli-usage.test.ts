@@ -50,6 +50,8 @@ describe("usage errors", () => {
     [["keys", "rotate", "key_x", "--overlap", "soon"], "rotate"],
     [["keys", "revoke", "a", "b"], "revoke"],
     [["keys", "usage", "key_x", "--days", "0"], "usage"],
+    [["keys", "scope-usage", "key_x", "--days", "91"], "scope-usage"],
+    [["keys", "scope-usage"], "scope-usage"],
     [["keys", "delete", "x"], null],
     [["nodes"], null],
   ])("%j exits 2: one error line, then the hint line", async (args, command) => {
@@ -94,6 +96,20 @@ describe("data on stdout, diagnostics on stderr", () => {
     const revoke = await cli(["keys", "revoke", id, "--db", db]);
     expect(revoke).toMatchObject({ code: 0, stdout: "" });
     expect(revoke.stderr).toMatch(/^Revoked key_/);
+  });
+
+  it("keys scope-usage prints used scopes and never-used ones on stdout, or JSON", async () => {
+    const keys = new KeyManager({ store: new SqliteStore(db), cache: false });
+    const { secret, key } = await keys.create({ name: "scoped", scopes: ["nodes:read", "nodes:write"] });
+    for (let i = 0; i < 3; i++) expect((await keys.verify(secret, { scope: "nodes:read" })).ok).toBe(true);
+    await keys.close();
+    const text = await cli(["keys", "scope-usage", key.id, "--db", db]);
+    expect(text).toMatchObject({ code: 0, stderr: "" });
+    expect(text.stdout).toMatch(/^nodes:read {2}3 {2}last \d{4}-\d\d-\d\dT[\d:.]+Z\nnever used: nodes:write\n$/);
+    const json = await cli(["keys", "scope-usage", key.id, "--db", db, "--days", "1", "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ used: [{ scope: "nodes:read", count: 3, lastUsedAt: expect.any(String) }], unused: ["nodes:write"] });
+    const help = await cli(["--help"]);
+    expect(help.stdout).toContain("keys scope-usage The scopes the key's requests were admitted for");
   });
 
   it("a failure (exit 1) writes only to stderr", async () => {

@@ -118,6 +118,26 @@ describe("keyward/hono", () => {
     expect(again.headers.get("ratelimit")).toMatch(/^"window";r=8;/);
     const none = await app.request("/v1/notes");
     expect(none.status).toBe(401);
+    // The two admitted reads count as uses of notes:read; the refused write counts nothing.
+    expect(await keys.scopeUsage(key.id)).toMatchObject({ used: [{ scope: "notes:read", count: 2 }], unused: [] });
+    await close();
+  });
+
+  it("fetchAuth's scopes option counts its scopes for admitted requests only", async () => {
+    const { keys, close } = makeKeys();
+    const { secret, key } = await keys.create({ name: "f", scopes: ["notes:read", "notes:write", "users:read"] });
+    const auth = fetchAuth({ keys, scopes: ["notes:read", "notes:write"] });
+    expect((await auth(get({ authorization: `Bearer ${secret}` }))).ok).toBe(true);
+    const reader = await keys.create({ name: "r", scopes: ["notes:read"] });
+    expect((await auth(get({ authorization: `Bearer ${reader.secret}` }))).ok).toBe(false);
+    expect(await keys.scopeUsage(key.id)).toMatchObject({
+      used: [
+        { scope: "notes:read", count: 1 },
+        { scope: "notes:write", count: 1 },
+      ],
+      unused: ["users:read"],
+    });
+    expect((await keys.scopeUsage(reader.key.id)).used).toEqual([]);
     await close();
   });
 

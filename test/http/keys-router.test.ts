@@ -337,6 +337,8 @@ describe("API-key-authenticated requests", () => {
     const behindAuth = routerApp(keys, { allowApiKeys: { scope: "keys:manage" } }, (a) => a.use(apiKeyAuth({ keys })));
     await request(behindAuth).get("/api/keys").set(bearer(manager.secret)).expect(200);
     await request(behindAuth).get("/api/keys").set(bearer(reader.secret)).expect(403);
+    // Every request the management scope admitted counts as a use of it (through the pipeline or behind apiKeyAuth).
+    expect(await keys.scopeUsage(manager.key.id)).toMatchObject({ used: [{ scope: "keys:manage", count: 6 }], unused: ["nodes:read"] });
   });
 });
 
@@ -414,6 +416,34 @@ describe("reading keys", () => {
     const shown = await request(app).get(`/api/keys/${key.id}`).set(U1).expect(200);
     expect(shown.body.key.requestCount).toBe(3);
     expect(shown.body.key.lastUsedAt).toBe(new Date(clock.ms).toISOString());
+  });
+
+  it("GET /:id/scope-usage gives the used scopes (most used first) and the never-used ones, for the owner only", async () => {
+    const { app, keys, clock } = await setup();
+    const { secret, key } = await keys.create({ name: "k", ownerId: "user_1", scopes: ["nodes:read", "nodes:write", "users:read"] });
+    await keys.verify(secret, { scope: "nodes:write" });
+    clock.advance(DAY);
+    await keys.verify(secret, { scope: "nodes:read" });
+    await keys.verify(secret, { scope: "nodes:read" });
+    const res = await request(app).get(`/api/keys/${key.id}/scope-usage?days=2`).set(U1).expect(200);
+    expect(res.headers["cache-control"]).toBe("no-store");
+    expect(res.body).toEqual({
+      used: [
+        { scope: "nodes:read", count: 2, lastUsedAt: new Date(clock.ms).toISOString() },
+        { scope: "nodes:write", count: 1, lastUsedAt: new Date(clock.ms - DAY).toISOString() },
+      ],
+      unused: ["users:read"],
+    });
+    expect((await request(app).get(`/api/keys/${key.id}/scope-usage?days=1`).set(U1).expect(200)).body.unused).toEqual(["nodes:write", "users:read"]);
+    expect((await request(app).get(`/api/keys/${key.id}/Scope-Usage/`).set(U1).expect(200)).body.used).toHaveLength(2);
+    for (const days of ["0", "91", "x"]) {
+      const bad = await request(app).get(`/api/keys/${key.id}/scope-usage?days=${days}`).set(U1).expect(422);
+      expect(bad.body.error.code).toBe("validation_failed");
+    }
+    await request(app).get(`/api/keys/${key.id}/scope-usage`).set(U2).expect(404);
+    await request(app).get(`/api/keys/key_0000000000000000000000/scope-usage`).set(U1).expect(404);
+    await request(app).get(`/api/keys/${key.id}/scope-usage`).expect(401);
+    await request(app).post(`/api/keys/${key.id}/scope-usage`).set(U1).send({}).expect(404);
   });
 });
 

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { CounterStore, KeyStore, StoredKey } from "keyward";
+import { describeScopeUsageConformance } from "./scope-usage-conformance";
 
 /** What a backend's test file hands the suite: a fresh, empty store and a way to dispose of it. */
 export type StoreFactory = () => Promise<{ store: KeyStore; cleanup(): Promise<void> }>;
@@ -471,6 +472,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     });
 
     describeCounters(() => store);
+    describeScopeUsageConformance(() => store, storedKey, nextId);
 
     describe("key format (keyFormat, claimKeyFormat)", () => {
       const xk = { prefix: "xk", modes: ["test", "live"] };

@@ -55,7 +55,7 @@ body { margin: 0; background: var(--kw-bg); color: var(--kw-text);
 
 .kw-toolbar { display: flex; gap: 12px; align-items: flex-end; flex-wrap: wrap; margin-bottom: 12px; }
 .kw-filter { display: flex; flex-direction: column; gap: 2px; font-size: 0.85rem; color: var(--kw-muted); }
-.kw select, .kw input[type="text"] { font: inherit; color: var(--kw-text); background: var(--kw-panel); border: 1px solid var(--kw-border);
+.kw select, .kw input[type="text"], .kw textarea { font: inherit; color: var(--kw-text); background: var(--kw-panel); border: 1px solid var(--kw-border);
   border-radius: 6px; min-height: 36px; padding: 5px 10px; }
 .kw select { padding-right: 28px; }
 
@@ -83,6 +83,12 @@ body { margin: 0; background: var(--kw-bg); color: var(--kw-text);
 .kw-badge-active { background: var(--kw-ok-bg); color: var(--kw-ok); }
 .kw-badge-revoked { background: var(--kw-danger-bg); color: var(--kw-danger); }
 .kw-badge-expired { background: var(--kw-grey-bg); color: var(--kw-muted); }
+.kw-badge-disabled { background: var(--kw-warn-bg); color: var(--kw-warn); }
+.kw-scope-review { display: block; margin-top: 6px; }
+.kw-scope-review:empty { display: none; }
+.kw-scope-review .kw-btn { margin-top: 4px; }
+.kw-tag-unused { background: none; border: 1px dashed var(--kw-muted); color: var(--kw-muted); }
+.kw-ips { overflow-wrap: anywhere; }
 .kw-sub { display: block; font-size: 0.8rem; }
 .kw-row-actions { display: flex; flex-direction: column; gap: 6px; align-items: stretch; }
 .kw-cell-actions { width: 1%; }
@@ -99,7 +105,8 @@ body { margin: 0; background: var(--kw-bg); color: var(--kw-text);
 .kw-dialog::backdrop { background: rgba(15, 20, 30, 0.55); }
 .kw-field { margin: 0 0 16px; }
 .kw-field > label, .kw-field > legend { display: block; font-weight: 600; margin-bottom: 4px; }
-.kw-field input[type="text"], .kw-field select { width: 100%; }
+.kw-field input[type="text"], .kw-field select, .kw-field textarea { width: 100%; }
+.kw textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.875rem; resize: vertical; }
 .kw-field-error { color: var(--kw-danger); font-size: 0.875rem; margin: 4px 0 0; font-weight: 600; }
 .kw [aria-invalid="true"] { border-color: var(--kw-danger); }
 fieldset.kw-field { border: 0; padding: 0; min-width: 0; }

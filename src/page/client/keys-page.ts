@@ -1,7 +1,9 @@
 /**
  * The keys page script, served as `keys-page.js` from the page's mount path. Plain DOM code (no
  * framework, no eval, no inline handlers) so it runs under `script-src 'self'`. It lists keys from
- * `keysRouter`, draws usage sparklines, and drives the create / rotate / revoke dialogs. A new
+ * `keysRouter`, draws usage sparklines, shows each key's never-used scopes (offering to narrow the
+ * key to the scopes it used), and drives the create / rotate / revoke / disable / enable dialogs and
+ * the IP allow-list editor. A new
  * secret lives only in one variable and one text node while its dialog is open, and is wiped when
  * the dialog closes. Every value from the server is inserted as text, never as HTML.
  *
@@ -56,6 +58,17 @@ interface UsageBody {
 }
 interface KeyBody {
   key: KeyJson;
+}
+/** `GET /:id/scope-usage`: the scopes requests were admitted for, and the key's never-used scopes. */
+interface ScopeUsageBody {
+  used: Array<{ scope: string; count: number; lastUsedAt: string | null }>;
+  unused: string[];
+}
+/** What the confirmation dialog does when confirmed. */
+interface Confirmation {
+  key: KeyJson;
+  run: () => Promise<CallResult<KeyBody>>;
+  done: string;
 }
 
 /** `el()` attributes: `text` becomes the text content; `null`/`undefined`/`false` are left out, `true` is an empty attribute. */
@@ -135,6 +148,22 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
   const revokeText = required("kw-revoke-text", HTMLElement);
   const revokeSubmit = required("kw-revoke-submit", HTMLButtonElement);
   const revokeCancel = required("kw-revoke-cancel", HTMLButtonElement);
+  const confirmDialog = required("kw-confirm-dialog", HTMLDialogElement);
+  const confirmForm = required("kw-confirm-form", HTMLFormElement);
+  const confirmTitle = required("kw-confirm-title", HTMLElement);
+  const confirmText = required("kw-confirm-text", HTMLElement);
+  const confirmError = required("kw-confirm-error", HTMLElement);
+  const confirmSubmit = required("kw-confirm-submit", HTMLButtonElement);
+  const confirmCancel = required("kw-confirm-cancel", HTMLButtonElement);
+  const ipsDialog = required("kw-ips-dialog", HTMLDialogElement);
+  const ipsForm = required("kw-ips-form", HTMLFormElement);
+  const ipsTitle = required("kw-ips-title", HTMLElement);
+  const ipsAlert = required("kw-ips-alert", HTMLElement);
+  const ipsInput = required("kw-ips-input", HTMLTextAreaElement);
+  const ipsError = required("kw-ips-error", HTMLElement);
+  const ipsSubmit = required("kw-ips-submit", HTMLButtonElement);
+  const ipsCancel = required("kw-ips-cancel", HTMLButtonElement);
+  let confirmation: Confirmation | null = null;
   const filterMode = optional("kw-filter-mode", HTMLSelectElement);
   const filterStatus = required("kw-filter-status", HTMLSelectElement);
 
@@ -336,6 +365,27 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       });
       box.appendChild(rotate);
     }
+    if (key.status === "active") {
+      const disable = el("button", { type: "button", class: "kw-btn kw-btn-small", "aria-label": "Disable key " + key.name, text: "Disable" });
+      disable.addEventListener("click", () => {
+        openDisable(key);
+      });
+      box.appendChild(disable);
+    }
+    if (key.status === "disabled") {
+      const enable = el("button", { type: "button", class: "kw-btn kw-btn-small", "aria-label": "Enable key " + key.name, text: "Enable" });
+      enable.addEventListener("click", () => {
+        enableKey(key, enable);
+      });
+      box.appendChild(enable);
+    }
+    if (key.status === "active" || key.status === "disabled") {
+      const ips = el("button", { type: "button", class: "kw-btn kw-btn-small", "aria-label": "Edit IP allow-list of key " + key.name, text: "IPs" });
+      ips.addEventListener("click", () => {
+        openIps(key);
+      });
+      box.appendChild(ips);
+    }
     if (key.status !== "revoked") {
       const revoke = el("button", { type: "button", class: "kw-btn kw-btn-small", "aria-label": "Revoke key " + key.name, text: "Revoke" });
       revoke.addEventListener("click", () => {
@@ -350,6 +400,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     const nameCell = cell("Name", "kw-cell-name", [
       el("span", { class: "kw-name", text: key.name }),
       el("code", { class: "kw-start", title: "The start of the key", text: key.start + "…" }),
+      key.allowedIps && key.allowedIps.length ? el("span", { class: "kw-sub kw-ips", text: "Only from " + key.allowedIps.join(", ") }) : null,
     ]);
     const projects = key.kind === "project" ? [key.projectId ?? ""] : key.projects;
     const cells = [nameCell];
@@ -359,7 +410,8 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
           key.mode ? badge(key.mode === "live" || key.mode === "test" ? key.mode : "other", key.mode) : el("span", { class: "kw-sub", text: "—" }),
         ]),
       );
-    cells.push(cell("Scopes", null, [key.kind === "project" ? el("span", { class: "kw-sub", text: "Project key" }) : tags(key.scopes, "None")]));
+    const review = key.kind === "user" && (key.status === "active" || key.status === "disabled") ? el("div", { class: "kw-scope-review" }) : null;
+    cells.push(cell("Scopes", "kw-scopes", [key.kind === "project" ? el("span", { class: "kw-sub", text: "Project key" }) : tags(key.scopes, "None"), review]));
     if (config.projects) cells.push(cell("Projects", null, [tags(projects, "All projects")]));
     cells.push(cell("Created", "kw-nowrap", [timeNode(key.createdAt, dateFormat.format(new Date(key.createdAt)))]));
     cells.push(cell("Expires", "kw-nowrap", [expiresNode(key)]));
@@ -413,24 +465,65 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     return node;
   }
 
-  /** Fetches and draws each key's 30-day usage into its row (skipped once a reload replaced the row). */
+  /** The never-used scopes of `key` and, when it used some, the offer to narrow it to those. */
+  function scopeReview(key: KeyJson, usage: ScopeUsageBody): Node[] {
+    const used = usage.used.map((u) => u.scope);
+    const out: Node[] = [];
+    if (usage.unused.length) {
+      out.push(el("span", { class: "kw-sub", text: "Never used in 30 days:" }));
+      out.push(
+        el(
+          "span",
+          { class: "kw-tags" },
+          usage.unused.map((s) => el("span", { class: "kw-tag kw-tag-unused", text: s })),
+        ),
+      );
+    }
+    const same = used.length === key.scopes.length && used.every((s) => key.scopes.includes(s));
+    if (used.length && !same) {
+      const narrow = el("button", {
+        type: "button",
+        class: "kw-btn kw-btn-small",
+        "aria-label": "Narrow scopes of key " + key.name,
+        text: "Narrow to used scopes",
+      });
+      narrow.addEventListener("click", () => {
+        openNarrow(key, used);
+      });
+      out.push(narrow);
+    }
+    return out;
+  }
+
+  /** Fetches and draws each key's 30-day usage and scope review into its row (skipped once a reload replaced the row). */
   function loadSparklines(keys: readonly KeyJson[]): Promise<void> {
-    const queue: Array<{ id: string; cell: Element }> = [];
+    const queue: Array<{ key: KeyJson; cell: Element; review: Element | null }> = [];
     for (const key of keys) {
-      const cellNode = rows.querySelector('tr[data-key-id="' + CSS.escape(key.id) + '"] .kw-usage');
-      if (cellNode) queue.push({ id: key.id, cell: cellNode });
+      const tr = rows.querySelector('tr[data-key-id="' + CSS.escape(key.id) + '"]');
+      const cellNode = tr && tr.querySelector(".kw-usage");
+      if (tr && cellNode) queue.push({ key, cell: cellNode, review: tr.querySelector(".kw-scope-review") });
+    }
+    function review(job: { key: KeyJson; review: Element | null }): Promise<void> {
+      const box = job.review;
+      if (!box) return Promise.resolve();
+      return call<ScopeUsageBody>("GET", "/" + encodeURIComponent(job.key.id) + "/scope-usage?days=30").then((result) => {
+        if (!box.isConnected || !result.ok || !Array.isArray(result.data.used) || !Array.isArray(result.data.unused)) return;
+        box.textContent = "";
+        for (const node of scopeReview(job.key, result.data)) box.appendChild(node);
+      });
     }
     function worker(): Promise<void> {
       const job = queue.shift();
       if (!job) return Promise.resolve();
       if (!job.cell.isConnected) return worker();
-      return call<UsageBody>("GET", "/" + encodeURIComponent(job.id) + "/usage?days=30")
+      return call<UsageBody>("GET", "/" + encodeURIComponent(job.key.id) + "/usage?days=30")
         .then((result) => {
           if (!job.cell.isConnected) return;
           job.cell.textContent = "";
           if (result.ok && Array.isArray(result.data.usage)) job.cell.appendChild(sparkline(result.data.usage));
           else job.cell.appendChild(el("span", { class: "kw-sub", text: "Unavailable" }));
         })
+        .then(() => review(job))
         .then(worker);
     }
     return Promise.all([worker(), worker(), worker(), worker()]).then(() => undefined);
@@ -728,11 +821,132 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
       void load(false, key.id);
     });
   });
-  for (const dialog of [rotateDialog, revokeDialog]) {
+  for (const dialog of [rotateDialog, revokeDialog, ipsDialog]) {
     dialog.addEventListener("close", () => {
       state.target = null;
     });
   }
+
+  /** Asks before `run`: narrowing scopes and pausing a key change what its programs may do. */
+  function openConfirm(next: Confirmation, title: string, text: string, submit: string): void {
+    confirmation = next;
+    clearError(confirmError);
+    confirmTitle.textContent = title;
+    confirmText.textContent = text;
+    confirmSubmit.textContent = submit;
+    openDialog(confirmDialog);
+    confirmCancel.focus();
+  }
+  confirmCancel.addEventListener("click", () => {
+    confirmDialog.close();
+  });
+  confirmDialog.addEventListener("close", () => {
+    confirmation = null;
+  });
+  confirmForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const pending = confirmation;
+    if (!pending) return;
+    setBusy(confirmSubmit, true);
+    void pending.run().then((result) => {
+      setBusy(confirmSubmit, false);
+      if (!result.ok) {
+        showError(confirmError, result);
+        return;
+      }
+      confirmDialog.close();
+      announce(pending.done);
+      void load(false, pending.key.id);
+    });
+  });
+
+  function openNarrow(key: KeyJson, used: string[]): void {
+    const dropped = key.scopes.filter((s) => !used.includes(s));
+    openConfirm(
+      { key, run: () => call<KeyBody>("PATCH", "/" + encodeURIComponent(key.id), { scopes: used }), done: "Key “" + key.name + "” narrowed." },
+      "Narrow “" + key.name + "”?",
+      "The key will keep only " +
+        used.join(", ") +
+        ": the scopes its requests used in the last 30 days." +
+        (dropped.length ? " It loses " + dropped.join(", ") + "; requests that need them will be refused." : "") +
+        " Scopes can only be narrowed, not widened again.",
+      "Narrow scopes",
+    );
+  }
+
+  function openDisable(key: KeyJson): void {
+    openConfirm(
+      { key, run: () => call<KeyBody>("POST", "/" + encodeURIComponent(key.id) + "/disable"), done: "Key “" + key.name + "” disabled." },
+      "Disable “" + key.name + "”?",
+      "Programs using " + key.start + "… will be refused until you enable the key again. Nothing else changes.",
+      "Disable key",
+    );
+  }
+
+  /** Resuming needs no confirmation: it gives back what the key had. */
+  function enableKey(key: KeyJson, button: HTMLButtonElement): void {
+    setBusy(button, true);
+    void call<KeyBody>("POST", "/" + encodeURIComponent(key.id) + "/enable").then((result) => {
+      if (!result.ok) {
+        setBusy(button, false);
+        showError(alertBox, result);
+        return;
+      }
+      announce("Key “" + key.name + "” enabled.");
+      void load(false, key.id);
+    });
+  }
+
+  function openIps(key: KeyJson): void {
+    state.target = key;
+    clearError(ipsAlert);
+    ipsError.hidden = true;
+    ipsError.textContent = "";
+    ipsInput.removeAttribute("aria-invalid");
+    ipsTitle.textContent = "IP allow-list of “" + key.name + "”";
+    ipsInput.value = (key.allowedIps || []).join("\n");
+    openDialog(ipsDialog);
+    ipsInput.focus();
+  }
+  ipsCancel.addEventListener("click", () => {
+    ipsDialog.close();
+  });
+  ipsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = state.target;
+    if (!key) return;
+    clearError(ipsAlert);
+    ipsError.hidden = true;
+    ipsError.textContent = "";
+    ipsInput.removeAttribute("aria-invalid");
+    const list = ipsInput.value
+      .split(/[\s,]+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+    setBusy(ipsSubmit, true);
+    void call<KeyBody>("PATCH", "/" + encodeURIComponent(key.id), { allowedIps: list }).then((result) => {
+      setBusy(ipsSubmit, false);
+      if (!result.ok) {
+        const mine = result.error.code === "validation_failed" ? result.error.details.filter((d) => String(d.path || "").split(".")[0] === "allowedIps") : [];
+        if (!mine.length) {
+          showError(ipsAlert, result);
+          return;
+        }
+        ipsError.textContent = mine.map((d) => sentence(d.message)).join(" ");
+        ipsError.hidden = false;
+        ipsInput.setAttribute("aria-invalid", "true");
+        ipsInput.focus();
+        return;
+      }
+      ipsDialog.close();
+      announce(
+        list.length
+          ? "Key “" + key.name + "” now works only from " + (list.length === 1 ? "1 address" : list.length + " addresses") + "."
+          : "Key “" + key.name + "” works from any address.",
+      );
+      void load(false, key.id);
+    });
+  });
 
   // ------------------------------------------------------------------ filters and start
 
