@@ -195,6 +195,7 @@ export class Authenticator {
     const build = (t: ResolvedTier | null): VerifiedKey => {
       const rate = record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit;
       const monthly = t?.monthlyRequests ?? null;
+      const credits = record.credits ?? null;
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id,
         name: record.name,
@@ -226,7 +227,10 @@ export class Authenticator {
         ipAllow: IpMatcher.compile(record.allowedIps),
         grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
         principal,
-        meter: rate === null && monthly === null ? null : new KeyMeter(record.id, rate, monthly),
+        meter:
+          rate === null && monthly === null && credits === null
+            ? null
+            : new KeyMeter(record.id, rate, monthly, { owner: t?.countPer === "owner" ? record.ownerId : null, ownRate: record.rateLimit !== null, credits }),
       });
     };
     if (!isPromise(tier)) return build(tier);
