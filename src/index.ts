@@ -8,7 +8,8 @@ export { KeyManager } from "./keys/key-manager.js";
 export { insufficientScope, ipForbidden, modeForbidden, projectForbidden } from "./core/refusals.js";
 export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
-export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
+export type { KeyManagerOptions, TierOptions, RateLimitOption } from "./keys/options.js";
+export type { CountPer } from "./keys/limits.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
 export type {
   KeywardEvent,
@@ -28,6 +29,8 @@ export { MemoryStore } from "./stores/memory.js";
 export { apiKeyAuth } from "./http/api-key-auth.js";
 export type { ApiKeyAuthOptions, Middleware } from "./http/api-key-auth.js";
 export { requireScope, requireAnyScope, requireMode, requireKey } from "./http/guards.js";
+export { chargeCredits } from "./http/credits.js";
+export type { CreditCostOptions } from "./http/credits.js";
 export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./keys/default-manager.js";
 export { refuse, sendJson } from "./http/respond.js";
 export { wwwAuthenticate } from "./http/challenge.js";
@@ -66,6 +69,9 @@ export type {
   ApiKey,
   AuthenticatedKey,
   CounterStore,
+  CounterTake,
+  CreditInterval,
+  CreditsView,
   DailyUsage,
   KeyFilter,
   KeyFormatRecord,
@@ -77,6 +83,7 @@ export type {
   MaybePromise,
   RateLimitRule,
   RotationChange,
+  StoredCredits,
   StoredKey,
   UsageDelta,
 } from "./core/types.js";

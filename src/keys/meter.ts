@@ -77,6 +77,11 @@ export class KeyMeter {
     this.credits = scope.credits ?? null;
   }
 
+  /** Whether the key has credits (a route's cost applies to it). */
+  get hasCredits(): boolean {
+    return this.credits !== null;
+  }
+
   /** Whether the key has any limit at all (a meter without one is never built). */
   get empty(): boolean {
     return this.rates.length === 0 && this.monthly === null && this.credits === null;
