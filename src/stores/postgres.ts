@@ -499,16 +499,17 @@ export class PostgresStore implements KeyStore {
   async rotate(oldId: string, successor: StoredKey, change: RotationChange): Promise<boolean> {
     // One statement: the row lock taken by the UPDATE makes racing rotations wait, then find
     // rotated_to set and link nothing; a failing successor insert rolls the link back.
+    const N = TYPES.length; // the successor's values come first
     const values = [...keyValues(successor), oldId, change.expiresAt ?? null, change.revokedAt ?? null, change.endPredecessorAt ?? null];
     const sql = `WITH linked AS (
         UPDATE ${this.t.keys} SET rotated_to = $1,
-          expires_at = CASE WHEN $24::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $24::bigint ELSE least(expires_at, $24::bigint) END,
-          revoked_at = coalesce($25::bigint, revoked_at)
-        WHERE id = $23 AND revoked_at IS NULL AND rotated_to IS NULL
+          expires_at = CASE WHEN $${N + 2}::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $${N + 2}::bigint ELSE least(expires_at, $${N + 2}::bigint) END,
+          revoked_at = coalesce($${N + 3}::bigint, revoked_at)
+        WHERE id = $${N + 1} AND revoked_at IS NULL AND rotated_to IS NULL
         RETURNING id, rotated_from),
       ended AS (
-        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $26::bigint THEN $26::bigint ELSE expires_at END
-        WHERE $26::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
+        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $${N + 4}::bigint THEN $${N + 4}::bigint ELSE expires_at END
+        WHERE $${N + 4}::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
         RETURNING id)
       INSERT INTO ${this.t.keys} (${COLUMNS}) SELECT ${TYPED_PLACEHOLDERS} FROM linked`;
     const result = await this.named("rotate", sql, values);
