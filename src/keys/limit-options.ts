@@ -14,7 +14,7 @@ export const MAX_CREDITS = 1_000_000_000_000;
 
 /** Policy names of named rate limits: lowercase, and not one of the built-in policies. */
 const POLICY_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
-const RESERVED = new Set(["monthly", "credits"]);
+const RESERVED = new Set(["monthly", "credits", "window", "limit"]);
 
 /** `"10/s"` as a rule, or an issue. */
 const rateString = z.string().transform((v, ctx) => {
@@ -26,24 +26,43 @@ const rateString = z.string().transform((v, ctx) => {
   return rule;
 });
 
+const singleRule = rateLimitOption.transform((rule): readonly NamedRule[] => Object.freeze([Object.freeze({ name: SINGLE_POLICY, ...rule })]));
+const singleString = rateString.transform((rule): readonly NamedRule[] => Object.freeze([Object.freeze({ name: SINGLE_POLICY, ...rule })]));
+/** One named limit's value: `"10/s"` or `{ limit, window }`, reported against the form given. */
+const namedValue = z.unknown().transform((value, ctx): { limit: number; windowMs: number } => {
+  const result = (typeof value === "string" ? rateString : rateLimitOption).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+const namedRules = z
+  .record(z.string(), namedValue)
+  .superRefine((named, ctx) => {
+    const names = Object.keys(named);
+    if (names.length === 0 || names.length > 8)
+      ctx.addIssue({ code: "custom", message: 'name 1 to 8 rate limits, e.g. { burst: "10/s", sustained: "1000/h" }' });
+    for (const name of names) {
+      if (!POLICY_NAME.test(name))
+        ctx.addIssue({ code: "custom", path: [name], message: "limit names are 1-32 characters from [a-z0-9_-], starting with a letter" });
+      else if (RESERVED.has(name)) ctx.addIssue({ code: "custom", path: [name], message: `"${name}" is a built-in policy name; pick another` });
+    }
+  })
+  .transform((named): readonly NamedRule[] => Object.freeze(Object.entries(named).map(([name, rule]) => Object.freeze({ name, ...rule }))));
+
 /**
  * A tier's (or the manager's) rate limit: `{ limit: 100, window: "1m" }`, `"100/m"`, or named limits
  * `{ burst: "10/s", sustained: { limit: 1000, window: "1h" } }`, all of which must admit a request.
+ * The form is chosen by shape (a string; an object with `limit` or `window`; named limits), so a
+ * mistake is reported against the form meant.
  */
-export const rateLimitsOption = z.union([
-  rateLimitOption.transform((rule): readonly NamedRule[] => Object.freeze([Object.freeze({ name: SINGLE_POLICY, ...rule })])),
-  rateString.transform((rule): readonly NamedRule[] => Object.freeze([Object.freeze({ name: SINGLE_POLICY, ...rule })])),
-  z
-    .record(z.string().regex(POLICY_NAME, "limit names are 1-32 characters from [a-z0-9_-], starting with a letter"), z.union([rateString, rateLimitOption]))
-    .superRefine((named, ctx) => {
-      const names = Object.keys(named);
-      if (names.length === 0 || names.length > 8)
-        ctx.addIssue({ code: "custom", message: 'name 1 to 8 rate limits, e.g. { burst: "10/s", sustained: "1000/h" }' });
-      for (const name of names)
-        if (RESERVED.has(name)) ctx.addIssue({ code: "custom", path: [name], message: `"${name}" is a built-in policy name; pick another` });
-    })
-    .transform((named): readonly NamedRule[] => Object.freeze(Object.entries(named).map(([name, rule]) => Object.freeze({ name, ...rule })))),
-]);
+export const rateLimitsOption = z.unknown().transform((value, ctx): readonly NamedRule[] => {
+  const single = value !== null && typeof value === "object" && ("limit" in value || "window" in value);
+  const schema = typeof value === "string" ? singleString : single ? singleRule : namedRules;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 
 /** A whole number of credits (0 to 10^12): negative, fractional, NaN and huge values are refused. */
 export const creditAmount = z
