@@ -14,7 +14,12 @@ export interface NamedRule extends RateLimitRule {
   readonly name: string;
 }
 
-/** Whose requests a tier's limits count: each key's own, or all keys of one owner together. */
+/**
+ * Whose requests a tier's limits count: each key's own, or all keys of one owner together.
+ *
+ * @example
+ * const per: CountPer = "owner"; // tiers: { team: { monthlyRequests: 100_000, countPer: per } }
+ */
 export type CountPer = "key" | "owner";
 
 /** A tier as resolved at construction: `null` means unlimited. */

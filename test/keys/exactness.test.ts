@@ -128,7 +128,10 @@ describe("two processes sharing one SQLite file", () => {
     const now = new TestClock().ms;
     const admin = new KeyManager({ store: new SqliteStore(file), clock: () => now, tiers: TIERS });
     const credits = await admin.create({ name: "credits", credits: { remaining: 130 } });
-    const [one, two] = await Promise.all([admin.create({ name: "one", ownerId: "acme", tier: "team" }), admin.create({ name: "two", ownerId: "acme", tier: "team" })]);
+    const [one, two] = await Promise.all([
+      admin.create({ name: "one", ownerId: "acme", tier: "team" }),
+      admin.create({ name: "two", ownerId: "acme", tier: "team" }),
+    ]);
     await admin.close();
     const run = () =>
       new Promise<{ admitted: number[]; refusals: Record<string, number> }>((resolve, reject) => {

@@ -17,7 +17,7 @@ describe.each(["postgres", "redis"] as const)("three instances, counters in %s",
     const redisPrefix = `kwtest:${schema}:`;
     const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    let instances: Instance[] = [];
+    const instances: Instance[] = [];
 
     beforeAll(async () => {
       const options = { schema, redisPrefix, counters } as const;
@@ -46,9 +46,7 @@ describe.each(["postgres", "redis"] as const)("three instances, counters in %s",
 
     it("lets four keys of one owner share one monthly quota of 40 over 160 concurrent requests", async () => {
       const owned = await Promise.all(Array.from({ length: 4 }, () => create({ tier: "team", ownerId: `acme-${counters}` })));
-      const results = await Promise.all(
-        Array.from({ length: 160 }, (_, i) => instances[i % 3]!.request("/v1/ping", { secret: owned[i % 4]!.secret })),
-      );
+      const results = await Promise.all(Array.from({ length: 160 }, (_, i) => instances[i % 3]!.request("/v1/ping", { secret: owned[i % 4]!.secret })));
       expect(results.filter((r) => r.status === 200)).toHaveLength(40);
       expect(results.filter((r) => r.status === 429 && r.body.error.code === "quota_exceeded")).toHaveLength(120);
       const other = await create({ tier: "team", ownerId: `other-${counters}` });

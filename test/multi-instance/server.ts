@@ -55,7 +55,12 @@ async function main(): Promise<void> {
   app.use(express.json());
   // Test-only management endpoints (a real app puts these behind its own login).
   app.post("/admin/keys", async (req, res) => {
-    const { secret, key } = await keys.create({ name: String(req.body?.name ?? "k"), tier: req.body?.tier, ownerId: req.body?.ownerId, credits: req.body?.credits });
+    const { secret, key } = await keys.create({
+      name: String(req.body?.name ?? "k"),
+      tier: req.body?.tier,
+      ownerId: req.body?.ownerId,
+      credits: req.body?.credits,
+    });
     res.json({ secret, id: key.id });
   });
   app.get("/admin/keys/:id", async (req, res) => {
