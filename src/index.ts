@@ -9,7 +9,8 @@ export { insufficientScope, ipForbidden, modeForbidden, projectForbidden } from 
 export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
 export type { ScopeUse, ScopeUsage } from "./keys/scope-usage.js";
-export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
+export type { KeyManagerOptions, TierOptions, RateLimitOption } from "./keys/options.js";
+export type { CountPer } from "./keys/limits.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
 export type {
   KeywardEvent,
@@ -35,6 +36,8 @@ export { MemoryStore } from "./stores/memory.js";
 export { apiKeyAuth } from "./http/api-key-auth.js";
 export type { ApiKeyAuthOptions, Middleware } from "./http/api-key-auth.js";
 export { requireScope, requireAnyScope, requireMode, requireKey } from "./http/guards.js";
+export { chargeCredits } from "./http/credits.js";
+export type { CreditCostOptions } from "./http/credits.js";
 export { defaultKeyManager, defaultDatabasePath, defaultKeyFormat } from "./keys/default-manager.js";
 export { refuse, sendJson } from "./http/respond.js";
 export { wwwAuthenticate } from "./http/challenge.js";
@@ -75,6 +78,9 @@ export type {
   ApiKey,
   AuthenticatedKey,
   CounterStore,
+  CounterTake,
+  CreditInterval,
+  CreditsView,
   DailyUsage,
   KeyFilter,
   KeyFormatRecord,
@@ -88,6 +94,7 @@ export type {
   RotationChange,
   ScopeUseDelta,
   ScopeUseTotal,
+  StoredCredits,
   StoredKey,
   UsageDelta,
 } from "./core/types.js";

@@ -55,6 +55,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   /** 429: the key's monthly quota is used up. */
   quota_exceeded: 429,
+  /** 429: the key's credits are used up (`Retry-After`: until they refill, when they do). */
+  credits_exhausted: 429,
   /** 503: the store failed or timed out (fail closed). */
   store_unavailable: 503,
   /** 503: `secretScanning()` could not fetch GitHub's public keys, so no report can be verified (fail closed). */
@@ -91,7 +93,7 @@ export interface KeywardErrorOptions {
   cause?: unknown;
   /** The scope that was missing, for `insufficient_scope`. */
   scope?: string;
-  /** The limits in force, for `rate_limited` / `quota_exceeded` (the adapter writes them as headers). */
+  /** The limits in force, for `rate_limited` / `quota_exceeded` / `credits_exhausted` (the adapter writes them as headers). */
   limits?: readonly LimitState[];
   /** The key the refusal concerns, when it was identified (for audit events; never sent to clients). */
   keyId?: string;

@@ -17,7 +17,8 @@ export function policyField(limits: readonly Pick<LimitState, "policy" | "limit"
   let field = "";
   for (let i = 0; i < limits.length; i++) {
     const l = limits[i]!;
-    field += `${i ? ", " : ""}"${l.policy}";q=${l.limit};w=${l.windowSeconds}`;
+    // Credits that never refill have no window: no `w` (and no `t` in the RateLimit field).
+    field += l.windowSeconds > 0 ? `${i ? ", " : ""}"${l.policy}";q=${l.limit};w=${l.windowSeconds}` : `${i ? ", " : ""}"${l.policy}";q=${l.limit}`;
   }
   return field;
 }
@@ -33,7 +34,7 @@ export function stateField(limits: readonly LimitState[]): string {
   let field = "";
   for (let i = 0; i < limits.length; i++) {
     const l = limits[i]!;
-    field += `${i ? ", " : ""}"${l.policy}";r=${l.remaining};t=${l.resetSeconds}`;
+    field += l.resetSeconds > 0 ? `${i ? ", " : ""}"${l.policy}";r=${l.remaining};t=${l.resetSeconds}` : `${i ? ", " : ""}"${l.policy}";r=${l.remaining}`;
   }
   return field;
 }

@@ -40,5 +40,6 @@ export function copyKey(key: StoredKey): StoredKey {
     scopes: [...key.scopes],
     metadata: structuredClone(key.metadata),
     rateLimit: key.rateLimit && { ...key.rateLimit },
+    credits: key.credits ? { ...key.credits, refill: key.credits.refill && { ...key.credits.refill } } : null,
   };
 }

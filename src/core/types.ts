@@ -48,16 +48,63 @@ export interface RateLimitRule {
  * if (err instanceof KeywardError) for (const l of err.limits ?? []) console.log(l.policy, l.remaining, l.resetSeconds);
  */
 export interface LimitState {
-  /** Policy name in headers: `"window"` for the rate limit, `"monthly"` for the quota. */
-  readonly policy: "window" | "monthly";
+  /**
+   * Policy name in headers: `"window"` for a single rate limit, the limit's own name for named ones
+   * (`"burst"`, `"sustained"`), `"monthly"` for the quota, `"credits"` for a key's credits.
+   */
+  readonly policy: string;
   /** Requests (or units) the policy admits per window. */
   readonly limit: number;
   /** Requests left in the current window after this one. */
   readonly remaining: number;
-  /** Window length in seconds. */
+  /** Window length in seconds (0: credits that never refill). */
   readonly windowSeconds: number;
-  /** Seconds until the window resets (at least 1). */
+  /** Seconds until the window resets (at least 1; 0: credits that never refill). */
   readonly resetSeconds: number;
+}
+
+/**
+ * A key's credits as stored: the balance granted when they were set, and the optional refill.
+ * The balance spent lives in the counter store (one counter per refill period), so spending is
+ * one atomic counter take on every store.
+ *
+ * @example
+ * const credits: StoredCredits = { remaining: 1000, refill: { amount: 1000, interval: "1d" }, counter: "key_…", since: Date.now() };
+ */
+export interface StoredCredits {
+  /** Credits granted at `since` (the balance of the period holding `since`). */
+  remaining: number;
+  /** Credits the balance is reset to at the start of every later period, or null for never. */
+  refill: { amount: number; interval: CreditInterval } | null;
+  /** The counter's name part: the id of the key the credits were first given to (a rotation keeps it). */
+  counter: string;
+  /** When the credits were set (ms since the epoch). */
+  since: number;
+}
+
+/**
+ * How often credits refill: a duration (`"1h"`, `"1d"`, `"7d"`: windows aligned to the epoch, so
+ * `"1d"` refills at 00:00 UTC) or `"1mo"` (the 1st of every month, 00:00 UTC).
+ *
+ * @example
+ * await keys.create({ name: "reports", credits: { remaining: 500, refill: { amount: 500, interval: "1mo" } } });
+ */
+export type CreditInterval = string;
+
+/**
+ * A key's credits as `get`/`list` show them.
+ *
+ * @example
+ * const key = await keys.get("key_…");
+ * console.log(key?.credits?.remaining, key?.credits?.refillsAt);
+ */
+export interface CreditsView {
+  /** Credits left now; null when the counter store cannot read a counter (a custom store without `count`). */
+  remaining: number | null;
+  /** The refill, or null for credits that never refill. */
+  refill: { amount: number; interval: CreditInterval } | null;
+  /** When the balance next refills, or null for never. */
+  refillsAt: Date | null;
 }
 
 /**
@@ -93,6 +140,8 @@ export interface StoredKey {
   rateLimit: RateLimitRule | null;
   /** Your own JSON data (at most 4 KiB). */
   metadata: Record<string, unknown>;
+  /** The key's credits, or `null` (absent in rows written before credits existed) for none. */
+  credits?: StoredCredits | null;
   /** Creation time, ms since the epoch. */
   createdAt: number;
   /** Expiry time (ms since the epoch; the key is refused from this instant on), or `null` for never. */
@@ -245,6 +294,23 @@ export interface RotationChange {
 }
 
 /**
+ * One counter of a request's charge: take `units` from `counter` when that keeps it at most `limit`.
+ *
+ * @example
+ * const take: CounterTake = { counter: "r:burst:key_1:1764590400000", limit: 10, resetAt: 1764590401000, units: 1 };
+ */
+export interface CounterTake {
+  /** The counter's name. */
+  readonly counter: string;
+  /** The most the counter may reach. */
+  readonly limit: number;
+  /** When the counter's window ends (ms since the epoch). */
+  readonly resetAt: number;
+  /** Units to take (1 for a request; a route's cost for credits). */
+  readonly units: number;
+}
+
+/**
  * Atomic counters for rate limits and quotas. `consume` increments only while the count is below
  * `limit` and returns the new count, or -1 when the limit was already reached (nothing changes).
  *
@@ -256,6 +322,18 @@ export interface CounterStore {
   consume(counter: string, limit: number, resetAt: number): MaybePromise<number>;
   /** Gives back one unit taken by `consume` (a later guard refused the request). */
   refund(counter: string): MaybePromise<void>;
+  /**
+   * Optional, all or nothing in one atomic step (one round trip): takes every `takes[i].units`
+   * when each counter stays at most its limit, and returns the new counts in order; when any would
+   * pass its limit, takes nothing and returns an array whose first -1 marks the refusing counter
+   * (entries before it hold the counts the take would have reached; entries after it are
+   * unspecified). Without it, keyward calls `consume` unit by unit and `refund`s on a refusal.
+   */
+  consumeAll?(takes: readonly CounterTake[]): MaybePromise<number[]>;
+  /** Optional: gives back `takes[i].units` of each counter (never below zero). Without it, keyward calls `refund` unit by unit. */
+  refundAll?(takes: readonly CounterTake[]): MaybePromise<void>;
+  /** Optional: the counter's count now (0 when absent), for the credits `get`/`list` show. */
+  count?(counter: string): MaybePromise<number>;
   /** Optional: deletes counters whose window ended at or before `now`. The KeyManager calls it about once a minute. */
   prune?(now: number): MaybePromise<void>;
 }
@@ -339,7 +417,9 @@ export interface KeyStore extends CounterStore {
  * const key: ApiKey | null = await keys.get("key_…");
  * if (key?.status === "active") console.log(key.name, key.start, key.lastUsedAt);
  */
-export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresAt" | "revokedAt" | "disabledAt" | "lastUsedAt"> {
+export interface ApiKey extends Omit<StoredKey, "hash" | "createdAt" | "expiresAt" | "revokedAt" | "disabledAt" | "lastUsedAt" | "credits"> {
+  /** The key's credits (the balance left now and the refill), or null for a key without credits. */
+  credits: CreditsView | null;
   /** Where the key stands now: `active`, `expired`, `revoked` or `disabled` (in that precedence: revoked, expired, disabled). */
   status: KeyStatus;
   /** When the key was created. */

@@ -19,6 +19,7 @@ import { type AuthState, authState, type KeywardRequest } from "./request-state.
 import { requestInfo } from "./request-info.js";
 import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { DEFAULT_RESPONDER, refuse } from "./respond.js";
+import { type CreditCostOptions, costOptions, creditCharge } from "./credits.js";
 
 /** Guards describe the request for audit events as the middleware does. */
 const DESCRIBE = { describe: requestInfo };
@@ -51,6 +52,22 @@ function countUse(state: AuthState, key: VerifiedKey, scopes: readonly RequiredS
   if (context !== undefined) context.keys.pipeline.recordScopes(key, scopes);
 }
 
+/** The scopes and the optional trailing `{ cost }` of a scope guard's arguments. */
+function splitCost(args: Array<string | CreditCostOptions>, option: string): { scopes: unknown[]; cost: Middleware | null } {
+  const last = args[args.length - 1];
+  if (last === null || typeof last !== "object" || Array.isArray(last)) return { scopes: args, cost: null };
+  const o = costOptions(last, `${option}.cost`);
+  return { scopes: args.slice(0, -1), cost: creditCharge(o.cost, o.refundOnServerError) };
+}
+
+/** `guard`, then (when it lets the request through) the route's credit cost. */
+function withCost(check: Middleware, cost: Middleware | null): Middleware {
+  if (cost === null) return check;
+  return function keywardCostlyGuard(req, res, next) {
+    check(req, res, (err?: unknown) => (err === undefined ? cost(req, res, next) : next(err)));
+  };
+}
+
 function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
   if (scopes.length === 0) throw new KeywardConfigError(option, 'name at least one scope, e.g. requireScope("nodes:read")');
   return scopes.map((s, i) => requiredScope(s, `${option}[${i}]`));
@@ -58,49 +75,59 @@ function compileScopes(scopes: unknown[], option: string): RequiredScope[] {
 
 /**
  * Lets the request through only when the key holds every listed scope (403 `insufficient_scope`
- * naming the scopes the key lacks).
+ * naming the scopes the key lacks). A last `{ cost }` argument makes the route cost that many
+ * credits in all for keys with credits (see `chargeCredits`).
  *
  * @example
  * app.post("/v1/nodes", requireScope("nodes:write"), createNode);
+ * app.post("/v1/reports", requireScope("reports:run", { cost: 10 }), runReport);
  */
-export function requireScope(...scopes: string[]): Middleware {
+export function requireScope(...args: [...scopes: string[], options: CreditCostOptions] | string[]): Middleware {
+  const { scopes, cost } = splitCost(args, "requireScope");
   const required = compileScopes(scopes, "requireScope");
   const all = insufficientScope(required);
-  return guard((key, _req, state) => {
-    const grant = key.grant;
-    let missing: RequiredScope[] | null = null;
-    for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) (missing ??= []).push(required[i]!);
-    if (missing === null) {
-      countUse(state, key, required);
-      return null;
-    }
-    // The refusal names only the scopes the key lacks (built on the refusal path only).
-    return missing.length === required.length ? all : insufficientScope(missing);
-  });
+  return withCost(
+    guard((key, _req, state) => {
+      const grant = key.grant;
+      let missing: RequiredScope[] | null = null;
+      for (let i = 0; i < required.length; i++) if (!grant.has(required[i]!)) (missing ??= []).push(required[i]!);
+      if (missing === null) {
+        countUse(state, key, required);
+        return null;
+      }
+      // The refusal names only the scopes the key lacks (built on the refusal path only).
+      return missing.length === required.length ? all : insufficientScope(missing);
+    }),
+    cost,
+  );
 }
 
 /**
  * Lets the request through when the key holds at least one of the listed scopes (the first one it
- * holds is counted as used).
+ * holds is counted as used; a last `{ cost }` argument as for `requireScope`).
  *
  * @example
  * app.get("/v1/report", requireAnyScope("analytics:read", "reports:read"), report);
  */
-export function requireAnyScope(...scopes: string[]): Middleware {
+export function requireAnyScope(...args: [...scopes: string[], options: CreditCostOptions] | string[]): Middleware {
+  const { scopes, cost } = splitCost(args, "requireAnyScope");
   const required = compileScopes(scopes, "requireAnyScope");
   const error = insufficientScope(required, true);
   // One frozen list per scope, so counting the one that admitted a request allocates nothing.
   const alone = required.map((r) => Object.freeze([r]));
-  return guard((key, _req, state) => {
-    const grant = key.grant;
-    for (let i = 0; i < required.length; i++) {
-      if (grant.has(required[i]!)) {
-        countUse(state, key, alone[i]!);
-        return null;
+  return withCost(
+    guard((key, _req, state) => {
+      const grant = key.grant;
+      for (let i = 0; i < required.length; i++) {
+        if (grant.has(required[i]!)) {
+          countUse(state, key, alone[i]!);
+          return null;
+        }
       }
-    }
-    return error;
-  });
+      return error;
+    }),
+    cost,
+  );
 }
 
 /**

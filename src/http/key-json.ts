@@ -12,7 +12,10 @@ import type { ApiKey } from "../core/types.js";
  * new Date(key.createdAt);
  */
 export type ApiKeyJson = {
-  [K in keyof ApiKey]: ApiKey[K] extends Date ? string : ApiKey[K] extends Date | null ? string | null : ApiKey[K];
+  [K in Exclude<keyof ApiKey, "credits">]: ApiKey[K] extends Date ? string : ApiKey[K] extends Date | null ? string | null : ApiKey[K];
+} & {
+  /** The key's credits (`remaining` left now, the refill, `refillsAt` as an ISO string), or null. */
+  credits: { remaining: number | null; refill: { amount: number; interval: string } | null; refillsAt: string | null } | null;
 };
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
@@ -36,6 +39,11 @@ export function keyJson(key: ApiKey): ApiKeyJson {
     scopes: [...key.scopes],
     tier: key.tier,
     rateLimit: key.rateLimit && { limit: key.rateLimit.limit, windowMs: key.rateLimit.windowMs },
+    credits: key.credits && {
+      remaining: key.credits.remaining,
+      refill: key.credits.refill && { ...key.credits.refill },
+      refillsAt: iso(key.credits.refillsAt),
+    },
     metadata: key.metadata,
     status: key.status,
     createdAt: key.createdAt.toISOString(),

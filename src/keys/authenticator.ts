@@ -198,6 +198,7 @@ export class Authenticator {
     const build = (t: ResolvedTier | null): VerifiedKey => {
       const rate = record.rateLimit ?? t?.rateLimit ?? this.config.rateLimit;
       const monthly = t?.monthlyRequests ?? null;
+      const credits = record.credits ?? null;
       const principal: AuthenticatedKey = Object.freeze({
         id: record.id,
         name: record.name,
@@ -229,7 +230,10 @@ export class Authenticator {
         ipAllow: IpMatcher.compile(record.allowedIps),
         grant: record.kind === "project" ? ScopeSet.compile(["*"]) : ScopeSet.compile(record.scopes, this.config.implies),
         principal,
-        meter: rate === null && monthly === null ? null : new KeyMeter(record.id, rate, monthly),
+        meter:
+          rate === null && monthly === null && credits === null
+            ? null
+            : new KeyMeter(record.id, rate, monthly, { owner: t?.countPer === "owner" ? record.ownerId : null, ownRate: record.rateLimit !== null, credits }),
         scopeTally: new ScopeTally(record.id),
       });
     };

@@ -1,16 +1,18 @@
 /**
- * Charger: takes a request's units from its key's limits (rate-limit window, then monthly quota),
- * each take one atomic counter-store operation, or refuses with 429. A refusal, a failure or a
- * later refund gives back what was taken, so a refused request costs nothing; a take that answers
- * after `storeTimeout` (the request already got its 503) is given back when it lands. Keeps count
- * of charges still in flight, so `close()` can wait for them.
+ * Charger: takes a request's units from its key's limits (named rate-limit windows, monthly quota,
+ * credits), or refuses with 429. When the counter store has `consumeAll` and the key has several
+ * counters, all are taken in one atomic step (one round trip), all or nothing; otherwise one
+ * `consume` per counter. A refusal, a failure or a later refund gives back what was taken, so a
+ * refused request costs nothing; a take that answers after `storeTimeout` (the request already
+ * got its 503) is given back when it lands. Keeps count of charges still in flight, so `close()`
+ * can wait for them. Routes with a credit cost take the difference with {@link Charger.chargeCredits}.
  */
 import { KeywardError } from "../core/errors.js";
 import { storeUnavailable } from "../core/refusals.js";
-import type { CounterStore, MaybePromise } from "../core/types.js";
+import type { CounterStore, CounterTake, MaybePromise } from "../core/types.js";
 import type { VerifiedKey } from "./authenticator.js";
-import { secondsUntil, withUnitReturned, type LimitState } from "./limits.js";
-import type { PlannedCounter } from "./meter.js";
+import { NEVER, secondsUntil, withUnitsReturned, type LimitState } from "./limits.js";
+import { CREDITS_POLICY, type PlannedCounter } from "./meter.js";
 import { isPromise } from "./store-calls.js";
 
 /**
@@ -24,10 +26,12 @@ export interface Charge {
   readonly counters: readonly string[];
   /** The `RateLimit-Policy` field value (IETF draft) for `limits`: the same string for every request in a window. */
   readonly policy: string;
+  /** What was taken from each counter, in the order of `counters` (units: 1, or a credit cost). */
+  readonly takes: readonly PlannedCounter[];
 }
 
 /** The charge of a key without limits. */
-export const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]), policy: "" });
+export const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]), policy: "", takes: Object.freeze([]) });
 
 /** Charges keys against one counter store. */
 export class Charger {
@@ -52,7 +56,33 @@ export class Charger {
 
   /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
   refund(charge: Charge): void {
-    for (const name of charge.counters) this.refundCounter(name);
+    const takes = charge.takes;
+    for (let i = 0; i < takes.length; i++) this.refundTake(takes[i]!);
+  }
+
+  /**
+   * Takes `units` more credits from the key (a route's cost beyond the request's one credit), or
+   * the 429 `credits_exhausted` (503 on a store failure). A key without credits is charged nothing.
+   */
+  chargeCredits(key: VerifiedKey, units: number, now: number): MaybePromise<Charge | KeywardError> {
+    const meter = key.meter;
+    if (meter === null || units <= 0) return NO_CHARGE;
+    const plan = meter.at(now);
+    const at = meter.creditsAt;
+    if (at < 0) return NO_CHARGE;
+    const take: PlannedCounter = { ...plan[at]!, units };
+    const takes = [take];
+    const counts = this.consumeTakes(takes);
+    const settle = (c: number[] | KeywardError) => (c instanceof KeywardError ? c : settleCharge(takes, [take.counter], "", c, now));
+    if (!isPromise(counts)) return settle(counts);
+    this.hold();
+    return counts.then(settle).finally(() => this.release());
+  }
+
+  /** Gives back the credits of `charge` only (e.g. the handler answered 5xx and the route refunds then). */
+  refundCredits(charge: Charge): void {
+    const takes = charge.takes;
+    for (let i = 0; i < takes.length; i++) if (takes[i]!.policy === CREDITS_POLICY) this.refundTake(takes[i]!);
   }
 
   /** Resolves once no charge is in flight (each is bounded by storeTimeout, a late take by one more). */
@@ -78,9 +108,63 @@ export class Charger {
     const plan = meter.at(now);
     const counters = meter.counters;
     const policy = meter.policy;
-    const counts = this.consumeInOrder(plan, 0, new Array<number>(plan.length));
+    const counts =
+      plan.length > 1 && this.counters.consumeAll !== undefined ? this.consumeTakes(plan) : this.consumeInOrder(plan, 0, new Array<number>(plan.length));
     if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, counters, policy, c, now)));
     return counts instanceof KeywardError ? counts : settleCharge(plan, counters, policy, counts, now);
+  }
+
+  /**
+   * All of `takes` in one `consumeAll` when the store has it (bounded by storeTimeout; a late take
+   * that succeeded is given back), else counter by counter and unit by unit, giving back on a refusal.
+   */
+  private consumeTakes(takes: readonly PlannedCounter[]): MaybePromise<number[] | KeywardError> {
+    if (this.counters.consumeAll === undefined) return this.consumeUnits(takes, 0, 0, new Array<number>(takes.length));
+    let result: MaybePromise<number[]>;
+    try {
+      result = this.counters.consumeAll(takes);
+    } catch (error) {
+      return storeUnavailable(error);
+    }
+    if (!isPromise(result)) return result;
+    return this.bounded(result, (counts) => {
+      if (counts.length > 0 && counts.every((n) => n >= 0)) for (const t of takes) this.refundTake(t);
+    });
+  }
+
+  /** The fallback of `consumeAll` for stores without it: `consume` unit by unit, all given back on a refusal. */
+  private consumeUnits(takes: readonly PlannedCounter[], i: number, unit: number, counts: number[]): MaybePromise<number[] | KeywardError> {
+    for (; i < takes.length; i++, unit = 0) {
+      const t = takes[i]!;
+      for (; unit < t.units; unit++) {
+        const n = this.consumeCounter(t.counter, t.limit, t.resetAt);
+        if (isPromise(n)) {
+          const at = i;
+          const u = unit;
+          return n.then((v) => this.unitTaken(takes, at, u, counts, v) ?? this.consumeUnits(takes, at, u + 1, counts));
+        }
+        const done = this.unitTaken(takes, i, unit, counts, n);
+        if (done !== null) return done;
+      }
+    }
+    return counts;
+  }
+
+  /** One unit's answer in `consumeUnits`: on a refusal or failure gives back every unit taken before it. */
+  private unitTaken(takes: readonly PlannedCounter[], i: number, unit: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
+    if (!(n instanceof KeywardError) && n >= 0) {
+      counts[i] = n;
+      return null;
+    }
+    for (let j = 0; j <= i; j++) {
+      const units = j < i ? takes[j]!.units : unit;
+      for (let u = 0; u < units; u++) this.refundCounter(takes[j]!.counter);
+      if (j < i) counts[j] = counts[j]!; // the count this request would have reached
+    }
+    if (n instanceof KeywardError) return n;
+    counts[i] = -1;
+    counts.length = i + 1;
+    return counts;
   }
 
   /**
@@ -126,9 +210,18 @@ export class Charger {
       return storeUnavailable(error);
     }
     if (!isPromise(result)) return result;
-    const taken = result;
+    return this.bounded(result, (n) => {
+      if (n >= 0) this.refundCounter(counter);
+    });
+  }
+
+  /**
+   * `taken`, or a 503 once storeTimeout passes first. A late answer is handed to `giveBack` (while
+   * `close()` waits for it, for one more storeTimeout at most, or while the manager is open).
+   */
+  private bounded<T>(taken: Promise<T>, giveBack: (value: T) => void): Promise<T | KeywardError> {
     const ms = this.timeoutMs;
-    return new Promise<number | KeywardError>((resolve) => {
+    return new Promise<T | KeywardError>((resolve) => {
       let late = false;
       const timer = setTimeout(() => {
         late = true;
@@ -143,7 +236,7 @@ export class Charger {
         };
         const giveUp = setTimeout(unhold, ms);
         taken.then((n) => {
-          if (n >= 0 && (held || !this.isClosed())) this.refundCounter(counter);
+          if (held || !this.isClosed()) giveBack(n);
           unhold();
         }, unhold);
         resolve(storeUnavailable(new Error(`store call timed out after ${ms} ms`)));
@@ -165,6 +258,19 @@ export class Charger {
     });
   }
 
+  /** Gives back what `take` took: one unit the fast way, several with `refundAll` (or unit by unit). */
+  private refundTake(take: CounterTake): void {
+    if (take.units === 1) return this.refundCounter(take.counter);
+    try {
+      if (this.counters.refundAll !== undefined) {
+        const r = this.counters.refundAll([take]);
+        if (isPromise(r)) r.catch(() => undefined);
+      } else for (let u = 0; u < take.units; u++) this.refundCounter(take.counter);
+    } catch {
+      /* best effort */
+    }
+  }
+
   /** Gives one unit back to `name` (best effort: the counter expires with its window anyway). */
   private refundCounter(name: string): void {
     try {
@@ -177,9 +283,9 @@ export class Charger {
 }
 
 /**
- * Turns the counts `consume` returned (in plan order, stopping at the first -1) into the charge, or
- * into the 429 for the refused policy. Units taken before a refusal were given back, so their
- * `remaining` is shown as it stands without this request.
+ * Turns the counts taken (in plan order, stopping at the first -1) into the charge, or into the
+ * 429 for the refused policy. Units taken before a refusal were given back, so their `remaining`
+ * is shown as it stands without this request.
  */
 function settleCharge(
   plan: readonly PlannedCounter[],
@@ -192,20 +298,36 @@ function settleCharge(
   for (let i = 0; i < limits.length; i++) {
     const p = plan[i]!;
     const n = counts[i]!;
-    const resetSeconds = secondsUntil(p.resetAt, now);
+    const resetSeconds = p.resetAt === NEVER ? 0 : secondsUntil(p.resetAt, now);
     if (n < 0) {
       limits.length = i;
-      for (let j = 0; j < limits.length; j++) limits[j] = withUnitReturned(limits[j]!);
+      for (let j = 0; j < limits.length; j++) limits[j] = withUnitsReturned(limits[j]!, plan[j]!.units);
       limits.push({ policy: p.policy, limit: p.limit, remaining: 0, windowSeconds: p.windowSeconds, resetSeconds });
-      const message =
-        p.policy === "window"
-          ? `Rate limit of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${resetSeconds}s.`
-          : `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`;
-      return new KeywardError(p.policy === "window" ? "rate_limited" : "quota_exceeded", message, { headers: { "Retry-After": String(resetSeconds) }, limits });
+      return refusal(p, resetSeconds, limits);
     }
     limits[i] = { policy: p.policy, limit: p.limit, remaining: Math.max(0, p.limit - n), windowSeconds: p.windowSeconds, resetSeconds };
   }
-  return { limits, counters, policy };
+  return { limits, counters, policy, takes: plan };
+}
+
+/** The 429 for the policy `p` that refused: `rate_limited`, `quota_exceeded` or `credits_exhausted`. */
+function refusal(p: PlannedCounter, resetSeconds: number, limits: LimitState[]): KeywardError {
+  const retry = resetSeconds > 0 ? { "Retry-After": String(resetSeconds) } : undefined;
+  if (p.policy === CREDITS_POLICY)
+    return new KeywardError(
+      "credits_exhausted",
+      resetSeconds > 0
+        ? `Not enough credits left for this request (it costs ${p.units}); they refill in ${resetSeconds}s.`
+        : `Not enough credits left for this request (it costs ${p.units}); they do not refill.`,
+      { headers: retry, limits },
+    );
+  if (p.policy === "monthly")
+    return new KeywardError("quota_exceeded", `Monthly quota of ${p.limit} requests used up; it resets on the 1st (UTC).`, { headers: retry, limits });
+  const named = p.policy === "window" ? "Rate limit" : `Rate limit "${p.policy}"`;
+  return new KeywardError("rate_limited", `${named} of ${p.limit} requests per ${p.windowSeconds}s exceeded; retry in ${resetSeconds}s.`, {
+    headers: retry,
+    limits,
+  });
 }
 
 /** How often ended counter windows are deleted. */

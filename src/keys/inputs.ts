@@ -6,6 +6,7 @@ import { rateLimitOption } from "../core/options.js";
 import { requestError } from "../core/zod-issues.js";
 import type { KeyKind } from "../core/types.js";
 import { allowedIpsField, keyName, metadataField, projectIdField } from "./fields.js";
+import { creditsInput } from "./limit-options.js";
 
 /**
  * What `create` accepts.
@@ -51,6 +52,20 @@ export interface CreateKeyInput {
    * await keys.create({ name: "office-ci", allowedIps: ["203.0.113.0/24", "2001:db8::/32"] });
    */
   allowedIps?: string[] | null;
+  /**
+   * Credits the key spends: every admitted request costs 1, a route may cost more
+   * (`requireScope("reports:run", { cost: 10 })`, `chargeCredits(10)`). `remaining` is the balance
+   * now; `refill` resets it to `amount` every `interval` (`"1d"`: at 00:00 UTC; `"1mo"`: on the
+   * 1st). Whole numbers from 0 to 10^12. Over the balance: 429 `credits_exhausted`. Defaults to none.
+   *
+   * @example
+   * await keys.create({ name: "reports", credits: { remaining: 1000, refill: { amount: 1000, interval: "1d" } } });
+   */
+  credits?: {
+    /** Credits available now. */ remaining: number;
+    /** Resets the balance to `amount` every `interval` (`"1d"`, `"1h"`, `"1mo"`); null or absent for never. */
+    refill?: { amount: number; interval: string } | null;
+  } | null;
 }
 
 /**
@@ -94,6 +109,7 @@ export const createSchema = z.strictObject({
   expiresAt: z.union([z.date(), z.number(), z.string().max(64), z.null()]).optional(),
   rateLimit: z.union([rateLimitOption, z.null()]).optional(),
   allowedIps: allowedIpsField.optional(),
+  credits: creditsInput.nullable().optional(),
 });
 
 /** @internal The zod schema (left out of the published types, which stay free of zod's). */

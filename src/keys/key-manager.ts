@@ -18,6 +18,7 @@ import type { CreateKeyInput, UpdateKeyInput } from "./inputs.js";
 import { InvalidationHub } from "./invalidation-hub.js";
 import { KeyWrites } from "./key-writes.js";
 import { keyView, usageSeries } from "./key-view.js";
+import { withCredits } from "./credits.js";
 import { checkModeFilter, keyPatch } from "./new-key.js";
 import { pausePatch } from "./pause.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
@@ -69,7 +70,7 @@ export class KeyManager {
       this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: error instanceof Error ? error.message : String(error) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, onFlushError);
     this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
-    this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, (record) => this.view(record));
+    this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, async (record) => (await this.view(record))[0]!);
     this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
     this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
     this.sweeper = new Sweeper(this.config, this.store, this.writes, this.events, this.recorder);
@@ -125,7 +126,7 @@ export class KeyManager {
     if (!isKeyId(id)) return null;
     await this.store.init();
     const record = await this.store.call(() => this.config.store.findById(id));
-    return record ? this.view(record) : null;
+    return record ? (await this.view(record))[0]! : null;
   }
 
   /**
@@ -138,7 +139,7 @@ export class KeyManager {
    */
   async findBySecret(secret: string): Promise<ApiKey | null> {
     const record = await this.store.findBySecret(secret, this.format, this.config.hash);
-    return record ? this.view(record) : null;
+    return record ? (await this.view(record))[0]! : null;
   }
 
   /**
@@ -152,7 +153,10 @@ export class KeyManager {
     await this.store.init();
     const limit = pageSize(filter.limit);
     const records = await this.store.call(() => this.config.store.list({ ...filter, limit, now: this.now() }));
-    return { keys: records.map((r) => this.view(r)), next: records.length === limit ? records[records.length - 1]!.id : null };
+    return {
+      keys: await this.view(...records),
+      next: records.length === limit ? records[records.length - 1]!.id : null,
+    };
   }
 
   /**
@@ -347,8 +351,15 @@ export class KeyManager {
     }
   }
 
-  private view(record: StoredKey): ApiKey {
-    return keyView(record, this.recorder, this.now());
+  /** The views of `records`, with the credits left now (read from the counter store for keys with credits). */
+  private view(...records: StoredKey[]): Promise<ApiKey[]> {
+    const now = this.now();
+    return withCredits(
+      records.map((r) => keyView(r, this.recorder, now)),
+      records,
+      this.config.counters,
+      now,
+    );
   }
 }
 

@@ -6,6 +6,7 @@
 import { keyStatus } from "../core/status.js";
 import type { ApiKey, DailyUsage, StoredKey } from "../core/types.js";
 import { DAY_MS } from "../core/duration.js";
+import { creditsView } from "./credits.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 
 /**
@@ -30,6 +31,8 @@ export function keyView(record: StoredKey, recorder: UsageRecorder | null, now: 
     scopes: record.scopes,
     tier: record.tier,
     rateLimit: record.rateLimit,
+    // The balance needs a counter read: `get`/`list` fill it in (`withCredits`); here it is the grant's state unknown.
+    credits: creditsView(record, now, null),
     metadata: record.metadata,
     status: keyStatus(record, now),
     createdAt: new Date(record.createdAt),

@@ -26,7 +26,7 @@ export class KeyWrites {
     private readonly store: StoreCalls,
     private readonly invalidation: InvalidationHub,
     private readonly events: EventSink,
-    private readonly view: (record: StoredKey) => ApiKey,
+    private readonly view: (record: StoredKey) => Promise<ApiKey>,
   ) {}
 
   /** A new key within the owner's `maxActiveKeys` (403 `key_limit_reached` beyond it). */
@@ -38,7 +38,7 @@ export class KeyWrites {
     if (!(await this.store.call(() => this.config.store.insert(record, max === null ? undefined : { max, now })))) throw keyLimitReached(max!);
     this.invalidation.changed(record, false);
     this.emitKey("key.created", record);
-    return { secret, key: this.view(record) };
+    return { secret, key: await this.view(record) };
   }
 
   /** Revokes the key with this id or secret (idempotent: the event only the first time). */
@@ -51,7 +51,7 @@ export class KeyWrites {
     if (!revoked) throw notFound();
     this.invalidation.changed(revoked);
     if (before.revokedAt === null) this.emitKey("key.revoked", revoked);
-    return this.view(revoked);
+    return await this.view(revoked);
   }
 
   /** Issues a successor (see `planRotation`); the old key, its predecessor and the successor leave every cache. */
@@ -76,7 +76,7 @@ export class KeyWrites {
       successorId: successor.id,
     });
     if (revokesNow) this.emitKey("key.revoked", previous);
-    return { secret, key: this.view(successor), previous: this.view(previous) };
+    return { secret, key: await this.view(successor), previous: await this.view(previous) };
   }
 
   /** Applies `plan(existing)` (null: nothing to change) and emits `type`. */
@@ -84,12 +84,12 @@ export class KeyWrites {
     await this.store.init();
     const existing = await this.store.mustFind(id);
     const patch = plan(existing);
-    if (patch === null) return this.view(existing);
+    if (patch === null) return await this.view(existing);
     const updated = await this.store.call(() => this.config.store.update(id, patch));
     if (!updated) throw notFound();
     this.invalidation.changed(updated);
     this.emitKey(type, updated);
-    return this.view(updated);
+    return await this.view(updated);
   }
 
   private emitKey(type: KeyEvent["type"], record: StoredKey): void {

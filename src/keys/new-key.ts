@@ -14,6 +14,7 @@ import { validationFailed } from "../core/refusals.js";
 import { keyStatus } from "../core/status.js";
 import { expiryFor, overlapFor } from "./expiry.js";
 import { createSchema, rotateSchema, updateSchema, validateInput, type CreateKeyInput } from "./inputs.js";
+import { storedCredits } from "./limit-options.js";
 import type { ManagerConfig } from "./options.js";
 
 /**
@@ -52,8 +53,9 @@ export function newKey(
         : normalizeScopes(v.scopes, { catalogue: config.catalogue, implies: config.implies });
   const expiresAt = expiryFor(config, v.expiresIn, v.expiresAt, now);
   const secret = format.generate(v.mode ?? null);
+  const id = newKeyId(now);
   const record: StoredKey = {
-    id: newKeyId(now),
+    id,
     hash: hash(secret),
     start: format.start(secret),
     name: v.name,
@@ -75,6 +77,7 @@ export function newKey(
     rotatedTo: null,
     disabledAt: null,
     allowedIps: v.allowedIps ?? [],
+    credits: v.credits == null ? null : storedCredits(v.credits, id, now),
   };
   return { secret, record };
 }

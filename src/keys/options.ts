@@ -8,10 +8,11 @@ import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { createHasher, type SecretHasher } from "../core/hash.js";
 import { NAME_PATTERN } from "../core/key-format.js";
 import { normalizeScopes } from "../core/scopes.js";
-import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
+import { countOption, durationOption, fn, parseOptions, scopeOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
 import type { KeywardEvent } from "./events.js";
-import type { ResolvedTier } from "./limits.js";
+import { rateLimitsOption } from "./limit-options.js";
+import type { CountPer, ResolvedTier } from "./limits.js";
 
 /**
  * A tier's limits; an absent field is unlimited.
@@ -24,12 +25,37 @@ export interface TierOptions {
   monthlyRequests?: number;
   /** Active (unrevoked, unexpired) keys one owner may hold. */
   maxActiveKeys?: number;
-  /** A per-key fixed-window rate limit, e.g. `{ limit: 100, window: "1m" }`. */
-  rateLimit?: {
-    /** Requests admitted per window. */ limit: number;
-    /** The window, e.g. `"1m"`. */ window: Duration;
-  };
+  /**
+   * A fixed-window rate limit, e.g. `{ limit: 100, window: "1m" }` or `"100/m"` (policy `"window"`),
+   * or several named ones that must all admit a request, e.g. `{ burst: "10/s", sustained: "1000/h" }`
+   * (charged together in one atomic step; each policy shows under its name in the RateLimit headers).
+   */
+  rateLimit?: RateLimitOption;
+  /**
+   * Whose requests `monthlyRequests` and `rateLimit` count: `"key"` (each key its own) or `"owner"`
+   * (all keys of one owner share one quota and one rate limit; keys without an owner count alone).
+   * Defaults to `"key"`.
+   *
+   * @example
+   * new KeyManager({ store, tiers: { team: { monthlyRequests: 100_000, countPer: "owner" } } });
+   */
+  countPer?: CountPer;
 }
+
+/**
+ * A rate limit: `{ limit, window }`, `"<count>/<window>"` (`"10/s"`, `"1000/h"`, `"50/10m"`), or
+ * named limits `{ burst: "10/s", sustained: { limit: 1000, window: "1h" } }`.
+ *
+ * @example
+ * const rateLimit: RateLimitOption = { burst: "10/s", sustained: "1000/h" };
+ */
+export type RateLimitOption =
+  | string
+  | {
+      /** Requests admitted per window. */ limit: number;
+      /** The window, e.g. `"1m"`. */ window: Duration;
+    }
+  | Record<string, string | { limit: number; window: Duration }>;
 
 /**
  * Options for {@link KeyManager}.
@@ -70,11 +96,8 @@ export interface KeyManagerOptions {
   defaultTier?: string;
   /** Resolves a key's tier from its owner (the app's plan data). Defaults to the tier stored on the key. */
   tierOf?: (key: { ownerId: string | null; tier: string | null }) => MaybePromise<string | null | undefined>;
-  /** A rate limit for every key without a tier or key-level one. Defaults to none. */
-  rateLimit?: {
-    /** Requests admitted per window. */ limit: number;
-    /** The window, e.g. `"1m"`. */ window: Duration;
-  };
+  /** A rate limit for every key without a tier or key-level one (the forms of {@link TierOptions.rateLimit}). Defaults to none. */
+  rateLimit?: RateLimitOption;
   /** Verification cache: `false` to turn off. Defaults to `{ max: 10000, ttl: "5s", unknownMax: 10000 }`. */
   cache?:
     | false
@@ -146,7 +169,8 @@ export interface KeyManagerOptions {
 const tierSchema = z.strictObject({
   monthlyRequests: countOption.optional(),
   maxActiveKeys: countOption.optional(),
-  rateLimit: rateLimitOption.optional(),
+  rateLimit: rateLimitsOption.optional(),
+  countPer: z.enum(["key", "owner"]).default("key"),
 });
 
 const schema = z.strictObject({
@@ -181,7 +205,7 @@ const schema = z.strictObject({
   tiers: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tier names are 1-64 characters from [A-Za-z0-9_.-]"), tierSchema).optional(),
   defaultTier: z.string().optional(),
   tierOf: fn<NonNullable<KeyManagerOptions["tierOf"]>>().optional(),
-  rateLimit: rateLimitOption.optional(),
+  rateLimit: rateLimitsOption.optional(),
   cache: z
     .union([
       z.literal(false),
@@ -253,7 +277,12 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
   const o = parseOptions(schema, options, "KeyManager");
   const tiers = new Map<string, ResolvedTier>();
   for (const [name, t] of Object.entries(o.tiers ?? {})) {
-    tiers.set(name, { monthlyRequests: t.monthlyRequests ?? null, maxActiveKeys: t.maxActiveKeys ?? null, rateLimit: t.rateLimit ?? null });
+    tiers.set(name, {
+      monthlyRequests: t.monthlyRequests ?? null,
+      maxActiveKeys: t.maxActiveKeys ?? null,
+      rateLimit: t.rateLimit ?? null,
+      countPer: t.countPer,
+    });
   }
   if (o.defaultTier !== undefined && !tiers.has(o.defaultTier))
     throw new KeywardConfigError("KeyManager.defaultTier", `"${o.defaultTier}" is not one of the tiers (${[...tiers.keys()].join(", ") || "none defined"})`);

@@ -79,6 +79,16 @@ export class Verifier {
     for (let i = 0; i < scopes.length; i++) recorder.recordScope(key.scopeTally, scopes[i]!.scope, now);
   }
 
+  /** Takes `units` more credits from a key with credits (a route's cost), or the 429 `credits_exhausted`. */
+  chargeCredits(key: VerifiedKey, units: number, now = this.clock()): MaybePromise<Charge | KeywardError> {
+    return this.charger.chargeCredits(key, units, now);
+  }
+
+  /** Gives back only the credits a charge took (e.g. the handler answered 5xx). */
+  refundCredits(charge: Charge): void {
+    this.charger.refundCredits(charge);
+  }
+
   /** The record step alone: counts one use of the key at `now` (buffered, flushed in the background). */
   recordUse(key: VerifiedKey, now = this.clock()): void {
     this.recorder?.record(key.id, now);

@@ -1,14 +1,15 @@
 /**
- * RedisCounters: rate-limit and quota counters in Redis, for several app instances. One Lua script
- * per call: increment only while below the limit, and set the expiry (PEXPIREAT, the window's end)
- * with the first increment, so traffic never extends a window. Works with any KeyStore for keys.
+ * RedisCounters: rate-limit, quota and credit counters in Redis, for several app instances. One
+ * Lua script per call: increment only while below the limit, and set the expiry (PEXPIREAT, the
+ * window's end) with the first increment, so traffic never extends a window. A request's several
+ * counters are taken by one script (one EVALSHA), all or nothing. Works with any KeyStore for keys.
  */
 import { createHash } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
 import { parseOptions } from "../core/options.js";
-import type { CounterStore } from "../core/types.js";
+import type { CounterStore, CounterTake } from "../core/types.js";
 
 /**
  * The part of an ioredis client (or cluster) the counters use.
@@ -52,6 +53,32 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current > 0 then return redis.call('DECR', KEYS[1]) end
 return 0`;
 
+/** KEYS: the counters; ARGV: limit, resetAt, units per counter. Checks all, then takes all or none. */
+const CONSUME_ALL = `
+local counts = {}
+local refused = false
+for i = 1, #KEYS do
+  local c = tonumber(redis.call('GET', KEYS[i]) or '0') + tonumber(ARGV[i * 3])
+  if c > tonumber(ARGV[i * 3 - 2]) then counts[i] = -1; refused = true else counts[i] = c end
+end
+if refused then return counts end
+for i = 1, #KEYS do
+  local units = tonumber(ARGV[i * 3])
+  if redis.call('INCRBY', KEYS[i], units) == units then redis.call('PEXPIREAT', KEYS[i], ARGV[i * 3 - 1]) end
+end
+return counts`;
+
+/** KEYS: the counters; ARGV: units per counter. Never below zero. */
+const REFUND_ALL = `
+for i = 1, #KEYS do
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local units = math.min(current, tonumber(ARGV[i]))
+  if units > 0 then redis.call('DECRBY', KEYS[i], units) end
+end
+return 0`;
+
+const COUNT = `return tonumber(redis.call('GET', KEYS[1]) or '0')`;
+
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 
 /** `RedisCountersOptions`, checked once at construction (a bad value is a KeywardConfigError naming it). */
@@ -70,6 +97,11 @@ export class RedisCounters implements CounterStore {
   private readonly prefix: string;
   private readonly consumeSha = sha1(CONSUME);
   private readonly refundSha = sha1(REFUND);
+  private readonly consumeAllSha = sha1(CONSUME_ALL);
+  private readonly refundAllSha = sha1(REFUND_ALL);
+  private readonly countSha = sha1(COUNT);
+  /** On a Redis Cluster one script may only touch one hash slot: several counters are then taken one script each. */
+  private readonly cluster: boolean;
 
   constructor(
     private readonly redis: RedisScriptClient,
@@ -79,6 +111,7 @@ export class RedisCounters implements CounterStore {
       throw new KeywardConfigError("RedisCounters", "pass an ioredis client: new RedisCounters(new Redis(url))");
     }
     this.prefix = parseOptions(REDIS_COUNTERS_OPTIONS, options, "RedisCounters").prefix;
+    this.cluster = (redis as { isCluster?: unknown }).isCluster === true;
   }
 
   /** Takes one unit while the count is below `limit`; the counter expires at `resetAt` (ms). Returns the new count, or -1. */
@@ -92,12 +125,68 @@ export class RedisCounters implements CounterStore {
     await this.run(REFUND, this.refundSha, this.prefix + counter);
   }
 
+  /**
+   * Takes every `takes[i].units` when all stay within their limits, else nothing: one script, one
+   * round trip (on a Redis Cluster, one script per counter, each given back on a later refusal).
+   */
+  async consumeAll(takes: readonly CounterTake[]): Promise<number[]> {
+    if (this.cluster && takes.length > 1) return this.consumeEach(takes);
+    const args: number[] = [];
+    for (const t of takes) args.push(t.limit, Math.ceil(t.resetAt), t.units);
+    const counts = (await this.runMany(CONSUME_ALL, this.consumeAllSha, takes, args)) as unknown[];
+    return counts.map(Number);
+  }
+
+  /** Gives back `takes[i].units` of each counter (never below zero), in one script. */
+  async refundAll(takes: readonly CounterTake[]): Promise<void> {
+    if (takes.length === 0) return;
+    if (this.cluster && takes.length > 1) {
+      for (const t of takes) await this.refundAll([t]);
+      return;
+    }
+    await this.runMany(
+      REFUND_ALL,
+      this.refundAllSha,
+      takes,
+      takes.map((t) => t.units),
+    );
+  }
+
+  /** The counter's count now (0 when absent). */
+  async count(counter: string): Promise<number> {
+    return Number(await this.run(COUNT, this.countSha, this.prefix + counter));
+  }
+
+  /** `consumeAll` on a cluster: each counter alone, in order; a refusal gives back the ones taken before it. */
+  private async consumeEach(takes: readonly CounterTake[]): Promise<number[]> {
+    const counts: number[] = [];
+    for (let i = 0; i < takes.length; i++) {
+      const n = (await this.consumeAll([takes[i]!]))[0]!;
+      counts.push(n);
+      if (n < 0) {
+        await this.refundAll(takes.slice(0, i));
+        return counts;
+      }
+    }
+    return counts;
+  }
+
   private async run(script: string, sha: string, key: string, ...args: number[]): Promise<unknown> {
     try {
       return await this.redis.evalsha(sha, 1, key, ...args);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
       return this.redis.eval(script, 1, key, ...args);
+    }
+  }
+
+  private async runMany(script: string, sha: string, takes: readonly CounterTake[], args: number[]): Promise<unknown> {
+    const keys = takes.map((t) => this.prefix + t.counter);
+    try {
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      return this.redis.eval(script, keys.length, ...keys, ...args);
     }
   }
 }

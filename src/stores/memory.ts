@@ -3,7 +3,7 @@
  * single-process apps that can lose their keys on restart. Every method is synchronous.
  */
 import { copyKey, holdsPlace, keyStatus, pageSize } from "../core/status.js";
-import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
+import type { CounterTake, KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 import { concealInternals } from "../core/conceal.js";
 
 /**
@@ -181,6 +181,39 @@ export class MemoryStore implements KeyStore {
   refund(counter: string): void {
     const entry = this.counters.get(counter);
     if (entry && entry.count > 0) entry.count--;
+  }
+
+  /** Takes every `takes[i].units` when all stay within their limits, else nothing (see {@link CounterStore.consumeAll}). */
+  consumeAll(takes: readonly CounterTake[]): number[] {
+    const counts = new Array<number>(takes.length);
+    let refused = false;
+    for (let i = 0; i < takes.length; i++) {
+      const t = takes[i]!;
+      const n = (this.counters.get(t.counter)?.count ?? 0) + t.units;
+      counts[i] = n > t.limit ? -1 : n;
+      if (n > t.limit) refused = true;
+    }
+    if (refused) return counts;
+    for (let i = 0; i < takes.length; i++) {
+      const t = takes[i]!;
+      const entry = this.counters.get(t.counter);
+      if (entry === undefined) this.counters.set(t.counter, { count: t.units, resetAt: t.resetAt });
+      else entry.count += t.units;
+    }
+    return counts;
+  }
+
+  /** Gives back `takes[i].units` of each counter (never below zero). */
+  refundAll(takes: readonly CounterTake[]): void {
+    for (const t of takes) {
+      const entry = this.counters.get(t.counter);
+      if (entry) entry.count = Math.max(0, entry.count - t.units);
+    }
+  }
+
+  /** The counter's count now (0 when absent). */
+  count(counter: string): number {
+    return this.counters.get(counter)?.count ?? 0;
   }
 
   /** Drops counters whose window has ended (the KeyManager calls this once a minute with its clock). */

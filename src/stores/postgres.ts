@@ -10,7 +10,7 @@ import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
 import { parseOptions } from "../core/options.js";
 import { peerAvailable } from "./optional-peer.js";
-import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
+import type { CounterTake, KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 import { KeywardConfigError } from "../core/errors.js";
 
 /**
@@ -85,7 +85,7 @@ export interface PostgresStoreOptions {
 const IDENT = /^[a-z_][a-z0-9_]{0,39}$/;
 
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
-  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to, allowed_ips, disabled_at`;
+  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to, allowed_ips, disabled_at, credits`;
 
 /** The migrations, in order; `{p}` is the qualified table-name prefix. Never edit one that shipped: append. */
 const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
@@ -136,6 +136,30 @@ const MIGRATIONS: Array<(p: string, prefix: string) => string> = [
       key_id text COLLATE "C" NOT NULL, scope text COLLATE "C" NOT NULL, day integer NOT NULL, count bigint NOT NULL, last_used_at bigint NOT NULL,
       PRIMARY KEY (key_id, day, scope)
     );`,
+  // Per-key credits ({ remaining, refill, counter, since }), and the all-or-nothing take of several counters.
+  (p) => `ALTER TABLE ${p}keys ADD COLUMN credits jsonb;
+    ALTER TABLE ${p}counters ALTER COLUMN count TYPE bigint;
+    CREATE FUNCTION ${p}consume_all(names text[], limits bigint[], resets bigint[], units bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      counts bigint[] := array_fill(0::bigint, ARRAY[cardinality(names)]);
+      current bigint;
+      refused boolean := false;
+      i integer;
+    BEGIN
+      -- Rows in name order, so concurrent takes of overlapping counters lock them in one order (no deadlock).
+      FOR i IN SELECT ord FROM unnest(names) WITH ORDINALITY AS t(name, ord) ORDER BY name COLLATE "C" LOOP
+        INSERT INTO ${p}counters AS c (name, count, reset_at) VALUES (names[i], 0, resets[i]) ON CONFLICT (name) DO NOTHING;
+        SELECT c.count INTO current FROM ${p}counters c WHERE c.name = names[i] FOR UPDATE;
+        counts[i] := current + units[i];
+        IF counts[i] > limits[i] THEN counts[i] := -1; refused := true; END IF;
+      END LOOP;
+      IF refused THEN RETURN counts; END IF;
+      FOR i IN 1 .. cardinality(names) LOOP
+        UPDATE ${p}counters SET count = count + units[i] WHERE name = names[i];
+      END LOOP;
+      RETURN counts;
+    END $fn$;`,
 ];
 
 /**
@@ -170,6 +194,7 @@ interface Row {
   rotated_to: string | null;
   allowed_ips: string[];
   disabled_at: string | null;
+  credits: StoredKey["credits"];
 }
 
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
@@ -198,6 +223,7 @@ function fromRow(row: Row): StoredKey {
     rotatedTo: row.rotated_to,
     allowedIps: row.allowed_ips,
     disabledAt: num(row.disabled_at),
+    credits: row.credits ?? null,
   };
 }
 
@@ -225,10 +251,11 @@ function keyValues(k: StoredKey): unknown[] {
     k.rotatedTo,
     k.allowedIps,
     k.disabledAt,
+    k.credits == null ? null : JSON.stringify(k.credits),
   ];
 }
 
-const PLACEHOLDERS = Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(", ");
+const PLACEHOLDERS = Array.from({ length: 23 }, (_, i) => `$${i + 1}`).join(", ");
 const TYPES = [
   "text",
   "text",
@@ -252,6 +279,7 @@ const TYPES = [
   "text",
   "text[]",
   "bigint",
+  "jsonb",
 ];
 /** The same placeholders with explicit types, for `INSERT … SELECT`, where Postgres cannot infer them. */
 const TYPED_PLACEHOLDERS = TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
@@ -500,16 +528,17 @@ export class PostgresStore implements KeyStore {
   async rotate(oldId: string, successor: StoredKey, change: RotationChange): Promise<boolean> {
     // One statement: the row lock taken by the UPDATE makes racing rotations wait, then find
     // rotated_to set and link nothing; a failing successor insert rolls the link back.
+    const N = TYPES.length; // the successor's values come first
     const values = [...keyValues(successor), oldId, change.expiresAt ?? null, change.revokedAt ?? null, change.endPredecessorAt ?? null];
     const sql = `WITH linked AS (
         UPDATE ${this.t.keys} SET rotated_to = $1,
-          expires_at = CASE WHEN $24::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $24::bigint ELSE least(expires_at, $24::bigint) END,
-          revoked_at = coalesce($25::bigint, revoked_at)
-        WHERE id = $23 AND revoked_at IS NULL AND rotated_to IS NULL
+          expires_at = CASE WHEN $${N + 2}::bigint IS NULL THEN expires_at WHEN expires_at IS NULL THEN $${N + 2}::bigint ELSE least(expires_at, $${N + 2}::bigint) END,
+          revoked_at = coalesce($${N + 3}::bigint, revoked_at)
+        WHERE id = $${N + 1} AND revoked_at IS NULL AND rotated_to IS NULL
         RETURNING id, rotated_from),
       ended AS (
-        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $26::bigint THEN $26::bigint ELSE expires_at END
-        WHERE $26::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
+        UPDATE ${this.t.keys} SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $${N + 4}::bigint THEN $${N + 4}::bigint ELSE expires_at END
+        WHERE $${N + 4}::bigint IS NOT NULL AND id = (SELECT rotated_from FROM linked) AND revoked_at IS NULL
         RETURNING id)
       INSERT INTO ${this.t.keys} (${COLUMNS}) SELECT ${TYPED_PLACEHOLDERS} FROM linked`;
     const result = await this.named("rotate", sql, values);
@@ -608,11 +637,41 @@ export class PostgresStore implements KeyStore {
     const { rows } = await this.named(
       "consume",
       `INSERT INTO ${this.t.counters} AS c (name, count, reset_at)
-       SELECT $1::text, 1, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM ${this.t.counters} WHERE name = $1::text AND count >= $3::integer)
-       ON CONFLICT (name) DO UPDATE SET count = c.count + 1 WHERE c.count < $3::integer RETURNING count`,
+       SELECT $1::text, 1, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM ${this.t.counters} WHERE name = $1::text AND count >= $3::bigint)
+       ON CONFLICT (name) DO UPDATE SET count = c.count + 1 WHERE c.count < $3::bigint RETURNING count`,
       [counter, resetAt, limit],
     );
-    return rows.length ? (rows[0].count as number) : -1;
+    return rows.length ? Number(rows[0].count) : -1;
+  }
+
+  /**
+   * Takes every `takes[i].units` when all stay within their limits, else nothing: one call of the
+   * `…consume_all` function (one statement, one round trip), which locks the counters' rows in name
+   * order, checks them all, then adds to them all.
+   */
+  async consumeAll(takes: readonly CounterTake[]): Promise<number[]> {
+    const { rows } = await this.named("consume_all", `SELECT ${this.t.base}consume_all($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS counts`, [
+      takes.map((t) => t.counter),
+      takes.map((t) => t.limit),
+      takes.map((t) => t.resetAt),
+      takes.map((t) => t.units),
+    ]);
+    return (rows[0].counts as Array<string | number>).map(Number);
+  }
+
+  /** Gives back `takes[i].units` of each counter (never below zero), in one statement. */
+  async refundAll(takes: readonly CounterTake[]): Promise<void> {
+    await this.named(
+      "refund_all",
+      `UPDATE ${this.t.counters} AS c SET count = greatest(0, c.count - u.units) FROM unnest($1::text[], $2::bigint[]) AS u(name, units) WHERE c.name = u.name`,
+      [takes.map((t) => t.counter), takes.map((t) => t.units)],
+    );
+  }
+
+  /** The counter's count now (0 when absent). */
+  async count(counter: string): Promise<number> {
+    const { rows } = await this.named("count", `SELECT count FROM ${this.t.counters} WHERE name = $1`, [counter]);
+    return rows.length ? Number(rows[0].count) : 0;
   }
 
   async refund(counter: string): Promise<void> {

@@ -14,7 +14,7 @@ import { pageSize } from "../core/status.js";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
 import { parseOptions } from "../core/options.js";
-import type { KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
+import type { CounterTake, KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 
 type Db = SqliteDatabase;
 
@@ -149,6 +149,8 @@ const MIGRATIONS: string[] = [
      key_id TEXT NOT NULL, scope TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL, last_used_at INTEGER NOT NULL,
      PRIMARY KEY (key_id, day, scope)
    ) WITHOUT ROWID;`,
+  // Per-key credits (JSON { remaining, refill, counter, since }; the balance spent lives in keyward_counters).
+  `ALTER TABLE keyward_keys ADD COLUMN credits TEXT;`,
 ];
 
 /**
@@ -163,7 +165,7 @@ const MIGRATIONS: string[] = [
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 const COLUMNS = `id, hash, start, name, owner_id, kind, project_id, projects, mode, scopes, tier, rate_limit, metadata,
-  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to, allowed_ips, disabled_at`;
+  created_at, expires_at, revoked_at, last_used_at, request_count, rotated_from, rotated_to, allowed_ips, disabled_at, credits`;
 
 /** A row as better-sqlite3 returns it in raw mode: the values in COLUMNS order (arrays build faster than objects). */
 type Row = [
@@ -189,6 +191,7 @@ type Row = [
   rotated_to: string | null,
   allowed_ips: string,
   disabled_at: number | null,
+  credits: string | null,
 ];
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
@@ -234,6 +237,7 @@ function fromRow(row: Row): StoredKey {
     rotatedTo: row[19],
     allowedIps: parseList(row[20]),
     disabledAt: row[21],
+    credits: row[22] === null ? null : JSON.parse(row[22]),
   };
 }
 
@@ -261,6 +265,7 @@ function toParams(k: StoredKey) {
     rotated_to: k.rotatedTo,
     allowed_ips: JSON.stringify(k.allowedIps),
     disabled_at: k.disabledAt,
+    credits: k.credits == null ? null : JSON.stringify(k.credits),
   };
 }
 
@@ -291,6 +296,7 @@ export class SqliteStore implements KeyStore {
   private readonly reserves = new Map<string, Reserve>();
   private sweepAt = 1024;
   private readonly reserveTx: (counter: string, limit: number, resetAt: number) => number;
+  private readonly reserveAllTx: (takes: readonly CounterTake[]) => number[];
   /** Deadline of background writes (usage, refunds, pruning, close), in ms. */
   private readonly busyMs: number;
   /** Deadline of writes a caller waits on (counter takes, management writes), in ms. */
@@ -327,6 +333,8 @@ export class SqliteStore implements KeyStore {
     this.stmt = this.prepare();
     const reserve = this.db.transaction((counter: string, limit: number, resetAt: number) => this.reserve(counter, limit, resetAt));
     this.reserveTx = (counter, limit, resetAt) => reserve.immediate(counter, limit, resetAt);
+    const reserveAll = this.db.transaction((takes: readonly CounterTake[]) => this.reserveAll(takes));
+    this.reserveAllTx = (takes) => reserveAll.immediate(takes);
   }
 
   private migrate(): void {
@@ -344,7 +352,7 @@ export class SqliteStore implements KeyStore {
     const db = this.db;
     return {
       insert: db.prepare(
-        `INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to, @allowed_ips, @disabled_at)`,
+        `INSERT INTO keyward_keys (${COLUMNS}) VALUES (@id, @hash, @start, @name, @owner_id, @kind, @project_id, @projects, @mode, @scopes, @tier, @rate_limit, @metadata, @created_at, @expires_at, @revoked_at, @last_used_at, @request_count, @rotated_from, @rotated_to, @allowed_ips, @disabled_at, @credits)`,
       ),
       // A key in its rotation overlap counts through its successor: one lineage, one key.
       countActive: db
@@ -570,6 +578,96 @@ export class SqliteStore implements KeyStore {
       return this.write(() => {
         this.stmt.refund.run(counter);
       }, this.busyMs);
+  }
+
+  /**
+   * Takes every `takes[i].units` when all stay within their limits, else nothing: from this
+   * process's reserved units when they cover every take, else in one IMMEDIATE transaction on the
+   * file (so two processes on one file never see a partial take).
+   */
+  consumeAll(takes: readonly CounterTake[]): MaybePromise<number[]> {
+    const reserved = this.fromReserves(takes);
+    if (reserved !== null) return reserved;
+    try {
+      return this.reserveAllTx(takes);
+    } catch (error) {
+      return this.whenFree(error, () => this.fromReserves(takes) ?? this.reserveAllTx(takes), this.requestBusyMs);
+    }
+  }
+
+  /** Gives back `takes[i].units` of each counter: to this process's reserve when they came from it, else to the file. */
+  refundAll(takes: readonly CounterTake[]): MaybePromise<void> {
+    const toFile: CounterTake[] = [];
+    for (const t of takes) {
+      const r = this.reserves.get(t.counter);
+      if (r !== undefined && r.count - r.spare >= t.units) r.spare += t.units;
+      else toFile.push(t);
+    }
+    if (toFile.length === 0) return;
+    return this.write(() => {
+      for (const t of toFile) this.stmt.release.run(t.units, t.counter);
+    }, this.busyMs);
+  }
+
+  /** The counter's count now: the file's, less the units this process reserved and has not used. */
+  count(counter: string): number {
+    const inFile = (this.stmt.counter.get(counter) as number | undefined) ?? 0;
+    return Math.max(0, inFile - (this.reserves.get(counter)?.spare ?? 0));
+  }
+
+  /** The takes from reserved units when every one is covered (nothing taken otherwise); null when not covered. */
+  private fromReserves(takes: readonly CounterTake[]): number[] | null {
+    for (let i = 0; i < takes.length; i++) {
+      const t = takes[i]!;
+      const r = this.reserves.get(t.counter);
+      if (r === undefined || r.spare < t.units || r.limit !== t.limit || r.resetAt !== t.resetAt) return null;
+    }
+    const counts = new Array<number>(takes.length);
+    for (let i = 0; i < takes.length; i++) {
+      const r = this.reserves.get(takes[i]!.counter)!;
+      r.spare -= takes[i]!.units;
+      counts[i] = r.count - r.spare;
+    }
+    return counts;
+  }
+
+  /**
+   * Inside an IMMEDIATE transaction: hands this process's spare units of the counters back, checks
+   * every take against the file's counts, and takes all of them (each plus a reserve, as `reserve`
+   * does) or none.
+   */
+  private reserveAll(takes: readonly CounterTake[]): number[] {
+    const counts = new Array<number>(takes.length);
+    let refused = false;
+    for (let i = 0; i < takes.length; i++) {
+      const t = takes[i]!;
+      const old = this.reserves.get(t.counter);
+      if (old !== undefined) {
+        this.reserves.delete(t.counter);
+        if (old.spare > 0) this.stmt.release.run(old.spare, t.counter);
+      }
+      if (t.limit < 1) refused = true;
+      const n = ((this.stmt.counter.get(t.counter) as number | undefined) ?? 0) + t.units;
+      counts[i] = n > t.limit ? -1 : n;
+      if (n > t.limit) refused = true;
+    }
+    if (refused) {
+      const first = counts.indexOf(-1);
+      if (first >= 0) counts.length = first + 1;
+      else counts[0] = -1;
+      return counts;
+    }
+    for (let i = 0; i < takes.length; i++) {
+      const t = takes[i]!;
+      const n = counts[i]!;
+      const extra = Math.max(0, Math.min(this.batch - 1, Math.floor((t.limit - n) / 100)));
+      this.stmt.take.run(t.counter, t.units + extra, t.resetAt);
+      if (extra > 0) {
+        if (this.reserves.size >= this.sweepAt) this.sweep();
+        this.reserves.set(t.counter, { count: n + extra, spare: extra, limit: t.limit, resetAt: t.resetAt });
+      }
+    }
+    return counts;
   }
 
   /** Deletes counters whose window ended at or before `now` (the KeyManager's clock, once a minute). */

@@ -121,4 +121,39 @@ describe("two processes sharing one SQLite file", () => {
     store.close();
     tmp.cleanup();
   });
+
+  it("admit exactly the credits of a key and the quota shared by an owner's keys, in total", async () => {
+    const tmp = tempDir();
+    const file = tmp.file("shared.db");
+    const now = new TestClock().ms;
+    const admin = new KeyManager({ store: new SqliteStore(file), clock: () => now, tiers: TIERS });
+    const credits = await admin.create({ name: "credits", credits: { remaining: 130 } });
+    const [one, two] = await Promise.all([
+      admin.create({ name: "one", ownerId: "acme", tier: "team" }),
+      admin.create({ name: "two", ownerId: "acme", tier: "team" }),
+    ]);
+    await admin.close();
+    const run = () =>
+      new Promise<{ admitted: number[]; refusals: Record<string, number> }>((resolve, reject) => {
+        const child = fork(join(__dirname, "fixtures", "hammer.ts"), [file, String(now), "200", credits.secret, one!.secret, two!.secret], {
+          execArgv: tsx,
+          stdio: ["ignore", "ignore", "inherit", "ipc"],
+        });
+        children.push(child);
+        child.on("message", (m: { ready?: boolean; admitted?: number[]; refusals?: Record<string, number> }) => {
+          if (m.ready) child.send("go");
+          else resolve(m as { admitted: number[]; refusals: Record<string, number> });
+        });
+        child.on("exit", (code) => reject(new Error(`child exited with ${code}`)));
+      });
+    const [ra, rb] = await Promise.all([run(), run()]);
+    expect(ra.admitted[0]! + rb.admitted[0]!).toBe(130);
+    expect(ra.admitted[1]! + rb.admitted[1]! + ra.admitted[2]! + rb.admitted[2]!).toBe(90);
+    expect((ra.refusals.credits_exhausted ?? 0) + (rb.refusals.credits_exhausted ?? 0)).toBe(270);
+    expect((ra.refusals.quota_exceeded ?? 0) + (rb.refusals.quota_exceeded ?? 0)).toBe(710);
+    const check = new KeyManager({ store: new SqliteStore(file), clock: () => now, tiers: TIERS });
+    expect((await check.get(credits.key.id))?.credits?.remaining).toBe(0);
+    await check.close();
+    tmp.cleanup();
+  }, 60_000);
 });

@@ -53,6 +53,7 @@ describe.each(["memory", "sqlite"] as const)("KeyManager on %s", (kind) => {
       rotatedTo: null,
       disabledAt: null,
       allowedIps: [],
+      credits: null,
     } satisfies ApiKey);
     expect(JSON.stringify(key)).not.toContain(secret.slice(12));
     expect(Object.keys(key)).not.toContain("hash");

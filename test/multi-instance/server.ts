@@ -8,7 +8,7 @@
 import http from "node:http";
 import Redis from "ioredis";
 import express from "express";
-import { KeyManager, apiKeyAuth } from "keyward";
+import { KeyManager, apiKeyAuth, chargeCredits } from "keyward";
 import { PostgresStore, postgresInvalidation } from "keyward/postgres";
 import { RedisCounters, redisInvalidation, type InvalidationChannel } from "keyward/redis";
 
@@ -37,7 +37,11 @@ async function main(): Promise<void> {
   const keys = new KeyManager({
     store,
     counters,
-    tiers: { metered: { monthlyRequests: 50 } },
+    tiers: {
+      metered: { monthlyRequests: 50 },
+      // All keys of one owner share the quota; the named rate limits are taken with it in one step.
+      team: { monthlyRequests: 40, rateLimit: { burst: "100000/h", sustained: "1000000/d" }, countPer: "owner" },
+    },
     cache: { ttl: config.cacheTtl },
     usage: { flushInterval: config.flushInterval },
   });
@@ -51,8 +55,16 @@ async function main(): Promise<void> {
   app.use(express.json());
   // Test-only management endpoints (a real app puts these behind its own login).
   app.post("/admin/keys", async (req, res) => {
-    const { secret, key } = await keys.create({ name: String(req.body?.name ?? "k"), tier: req.body?.tier });
+    const { secret, key } = await keys.create({
+      name: String(req.body?.name ?? "k"),
+      tier: req.body?.tier,
+      ownerId: req.body?.ownerId,
+      credits: req.body?.credits,
+    });
     res.json({ secret, id: key.id });
+  });
+  app.get("/admin/keys/:id", async (req, res) => {
+    res.json(await keys.get(req.params.id));
   });
   app.post("/admin/keys/:id/revoke", async (req, res) => {
     const key = await keys.revoke(req.params.id);
@@ -61,6 +73,9 @@ async function main(): Promise<void> {
   app.use("/v1", apiKeyAuth({ keys }));
   app.get("/v1/ping", (req, res) => {
     res.json({ id: req.apiKey!.id, pid: process.pid });
+  });
+  app.post("/v1/report", chargeCredits(5), (req, res) => {
+    res.json({ id: req.apiKey!.id });
   });
 
   const server = http.createServer({ keepAliveTimeout: 1000 }, app);

@@ -54,6 +54,7 @@ export function storedKey(over: Partial<StoredKey> = {}): StoredKey {
     rotatedTo: null,
     disabledAt: null,
     allowedIps: [],
+    credits: null,
     ...over,
   };
 }
@@ -474,6 +475,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     describeCounters(() => store);
     describeScopeUsageConformance(() => store, storedKey, nextId);
 
+    describe("credits", () => {
+      it("stores a key's credits and reads them back by hash, by id and in listings; a rotation successor carries them", async () => {
+        const credits = { remaining: 1000, refill: { amount: 500, interval: "1mo" }, counter: "key_first", since: T0 };
+        const key = storedKey({ credits });
+        await store.insert(key);
+        expect((await store.findById(key.id))?.credits).toEqual(credits);
+        expect((await store.findByHash(key.hash))?.credits).toEqual(credits);
+        expect((await store.list({})).find((k) => k.id === key.id)?.credits).toEqual(credits);
+        const successor = storedKey({ credits, rotatedFrom: key.id });
+        expect(await store.rotate(key.id, successor, { expiresAt: T0 + DAY })).toBe(true);
+        expect((await store.findById(successor.id))?.credits).toEqual(credits);
+      });
+
+      it("keeps a key without credits as null, and credits without refill as given", async () => {
+        const plain = storedKey();
+        const once = storedKey({ credits: { remaining: 0, refill: null, counter: "key_x", since: T0 } });
+        await store.insert(plain);
+        await store.insert(once);
+        expect((await store.findById(plain.id))?.credits ?? null).toBeNull();
+        expect((await store.findById(once.id))?.credits).toEqual({ remaining: 0, refill: null, counter: "key_x", since: T0 });
+      });
+    });
+
     describe("key format (keyFormat, claimKeyFormat)", () => {
       const xk = { prefix: "xk", modes: ["test", "live"] };
       const sk = { prefix: "sk", modes: ["live", "test"] };
@@ -595,6 +619,56 @@ export function describeCounterConformance(name: string, factory: () => Promise<
 }
 
 function describeCounters(get: () => CounterStore): void {
+  describe("consumeAll, refundAll and count (all or nothing)", () => {
+    const reset = Date.now() + 3_600_000;
+    const take = (counter: string, limit: number, units = 1) => ({ counter, limit, resetAt: reset, units });
+
+    it("takes every counter's units in one step and answers the new counts", async () => {
+      const counters = get();
+      expect(await counters.consumeAll!([take("m1", 10), take("m2", 100, 7)])).toEqual([1, 7]);
+      expect(await counters.consumeAll!([take("m1", 10), take("m2", 100, 7)])).toEqual([2, 14]);
+      expect(await counters.count!("m1")).toBe(2);
+      expect(await counters.count!("m2")).toBe(14);
+      expect(await counters.count!("never")).toBe(0);
+    });
+
+    it("takes nothing when one counter would pass its limit, and marks it -1", async () => {
+      const counters = get();
+      expect(await counters.consumeAll!([take("n1", 5), take("n2", 10, 8)])).toEqual([1, 8]);
+      const refused = await counters.consumeAll!([take("n1", 5), take("n2", 10, 3)]);
+      expect(refused.indexOf(-1)).toBe(1);
+      expect(refused[0]).toBe(2); // the count the first counter would have reached
+      expect(await counters.count!("n1")).toBe(1); // not taken
+      expect(await counters.count!("n2")).toBe(8);
+      expect((await counters.consumeAll!([take("n1", 1), take("n2", 10)]))[0]).toBe(-1); // the first refuses: nothing taken either
+      expect(await counters.count!("n2")).toBe(8);
+      expect(await counters.consumeAll!([take("n2", 10, 2)])).toEqual([10]); // exactly up to the limit
+      expect((await counters.consumeAll!([take("n2", 10)]))[0]).toBe(-1);
+    });
+
+    it("refundAll gives back each counter's units, never below zero", async () => {
+      const counters = get();
+      await counters.consumeAll!([take("f1", 100, 10), take("f2", 100, 1)]);
+      await counters.refundAll!([take("f1", 100, 4), take("f2", 100, 5)]);
+      expect(await counters.count!("f1")).toBe(6);
+      expect(await counters.count!("f2")).toBe(0);
+      await counters.refundAll!([take("unknown", 10, 3)]);
+      expect(await counters.count!("unknown")).toBe(0);
+    });
+
+    it("is exact under 60 concurrent takes of two counters: no counter passes its limit, none is partly taken", async () => {
+      const counters = get();
+      const answers = await Promise.all(Array.from({ length: 60 }, () => Promise.resolve(counters.consumeAll!([take("x1", 25), take("x2", 1000, 30)]))));
+      const admitted = answers.filter((a) => a.every((n) => n >= 0)).length;
+      expect(admitted).toBe(25);
+      expect(await counters.count!("x1")).toBe(25);
+      expect(await counters.count!("x2")).toBe(750);
+      const credits = await Promise.all(Array.from({ length: 40 }, () => Promise.resolve(counters.consumeAll!([take("x3", 100, 7)]))));
+      expect(credits.filter((a) => a[0]! >= 0).length).toBe(14); // 14 × 7 = 98 ≤ 100 < 105
+      expect(await counters.count!("x3")).toBe(98);
+    });
+  });
+
   describe("consume and refund", () => {
     // Real time: Redis expires counters by the wall clock.
     const reset = Date.now() + 3_600_000;

@@ -1,0 +1,141 @@
+/**
+ * Credit costs of routes after apiKeyAuth: `chargeCredits(10)` (and the `{ cost }` option of the
+ * scope guards) makes a route cost 10 credits in all for keys with credits: apiKeyAuth took the
+ * request's 1, this takes the other 9 (a cost of 0 gives that 1 back). Over the balance: 429
+ * `credits_exhausted`, and the request's whole charge is given back. Keys without credits pass
+ * untouched. With `refundOnServerError`, a 5xx answer gives the request's credits back.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { KeywardError } from "../core/errors.js";
+import { parseOptions } from "../core/options.js";
+import { KEY_REQUIRED } from "../core/refusals.js";
+import type { Charge } from "../keys/charger.js";
+import { costOption } from "../keys/limit-options.js";
+import { withUnitsReturned } from "../keys/limits.js";
+import { CREDITS_POLICY } from "../keys/meter.js";
+import type { Middleware } from "./api-key-auth.js";
+import { writeRateLimitHeaders } from "./rate-limit-headers.js";
+import { authState, type AuthState, type KeywardRequest } from "./request-state.js";
+import { requestInfo } from "./request-info.js";
+import { DEFAULT_RESPONDER, refuse } from "./respond.js";
+
+/**
+ * A route's price in credits, for `chargeCredits` and the scope guards' last argument.
+ *
+ * @example
+ * app.post("/v1/reports", requireScope("reports:run", { cost: 10, refundOnServerError: true }), runReport);
+ */
+export interface CreditCostOptions {
+  /** Credits the route costs in all, the request's own 1 included: a whole number from 0 to 10^12. */
+  cost: number;
+  /** Give the request's credits back when the handler answers with a 5xx status. Defaults to false. */
+  refundOnServerError?: boolean;
+}
+
+const COST_OPTIONS = z.strictObject({ cost: costOption, refundOnServerError: z.boolean().default(false) });
+
+/** The request is described for audit events as the middleware does. */
+const DESCRIBE = { describe: requestInfo };
+
+/**
+ * Validates a route's cost options (a KeywardConfigError naming `owner` for a bad one).
+ *
+ * @example
+ * const cost = costOptions({ cost: 10 }, "requireScope"); // { cost: 10, refundOnServerError: false }
+ */
+export function costOptions(options: unknown, owner: string): Required<CreditCostOptions> {
+  return parseOptions(COST_OPTIONS, options, owner);
+}
+
+/**
+ * Makes the route cost `cost` credits in all (1 of them already taken by apiKeyAuth) for keys with
+ * credits; 429 `credits_exhausted` with `Retry-After` (until the refill) when the balance is short.
+ *
+ * @example
+ * app.post("/v1/exports", chargeCredits(25), exportHandler);
+ * app.post("/v1/render", chargeCredits(5, { refundOnServerError: true }), render);
+ */
+export function chargeCredits(cost: number, options: Omit<CreditCostOptions, "cost"> = {}): Middleware {
+  const o = costOptions({ ...(options ?? {}), cost }, "chargeCredits");
+  return creditCharge(o.cost, o.refundOnServerError);
+}
+
+/**
+ * The middleware behind `chargeCredits` and the guards' `{ cost }`.
+ *
+ * @example
+ * const charge = creditCharge(10, false);
+ */
+export function creditCharge(cost: number, refundOnServerError: boolean): Middleware {
+  const extra = cost - 1;
+  return function keywardCredits(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
+    const state = authState(req);
+    if (state === undefined || state.context === undefined) return refuse(req, res, next, KEY_REQUIRED, DEFAULT_RESPONDER);
+    const key = state.key;
+    // Anonymous requests (required: false) and keys without credits have nothing to pay.
+    if (key === undefined || key.meter === null || !key.meter.hasCredits) return next();
+    const { keys, responder } = state.context;
+    const base = state.charge;
+    if (extra <= 0) {
+      if (extra < 0 && base !== undefined) {
+        keys.pipeline.refundCredits(base);
+        state.charge = withoutCredits(base);
+        writeRateLimitHeaders(res, state.charge.limits, responder.rateLimitHeaders, state.charge.policy);
+      }
+      watch(state, res, refundOnServerError);
+      return next();
+    }
+    const settle = (taken: Charge | KeywardError): void => {
+      if (taken instanceof KeywardError) {
+        if (base !== undefined) keys.pipeline.refund(base);
+        state.charge = undefined;
+        keys.pipeline.refuse(req as IncomingMessage, DESCRIBE, taken, key.id);
+        return refuse(req, res, next, taken, responder);
+      }
+      const merged = base === undefined ? taken : mergeCharges(base, taken);
+      state.charge = merged;
+      writeRateLimitHeaders(res, merged.limits, responder.rateLimitHeaders, merged.policy);
+      watch(state, res, refundOnServerError);
+      next();
+    };
+    const taken = keys.pipeline.chargeCredits(key, extra);
+    if (taken instanceof Promise) taken.then(settle, next);
+    else settle(taken);
+  };
+}
+
+/** With `refundOnServerError`: once the answer is sent, a 5xx status gives the request's credits back. */
+function watch(state: AuthState, res: ServerResponse, refundOnServerError: boolean): void {
+  if (!refundOnServerError) return;
+  res.once("finish", () => {
+    const charge = state.charge;
+    if (res.statusCode >= 500 && charge !== undefined && state.context !== undefined) {
+      state.context.keys.pipeline.refundCredits(charge);
+      state.charge = withoutCredits(charge);
+    }
+  });
+}
+
+/** `base` plus the credits of `extra`: its takes appended, the credits state replaced by `extra`'s. */
+function mergeCharges(base: Charge, extra: Charge): Charge {
+  const credit = extra.limits[0];
+  return {
+    limits: credit === undefined ? base.limits : base.limits.map((l) => (l.policy === CREDITS_POLICY ? credit : l)),
+    counters: [...base.counters, ...extra.counters],
+    policy: base.policy,
+    takes: [...base.takes, ...extra.takes],
+  };
+}
+
+/** `charge` once its credits were given back. */
+function withoutCredits(charge: Charge): Charge {
+  let units = 0;
+  for (const t of charge.takes) if (t.policy === CREDITS_POLICY) units += t.units;
+  return {
+    limits: charge.limits.map((l) => (l.policy === CREDITS_POLICY ? withUnitsReturned(l, units) : l)),
+    counters: charge.takes.filter((t) => t.policy !== CREDITS_POLICY).map((t) => t.counter),
+    policy: charge.policy,
+    takes: charge.takes.filter((t) => t.policy !== CREDITS_POLICY),
+  };
+}
