@@ -38,7 +38,11 @@ export function requireScope(...scopes: string[]): (request: FastifyRequest, rep
       for (const scope of required) if (!key.grant.has(scope)) (missing ??= []).push(scope);
       refusal = missing === null ? null : missing.length === required.length ? all : insufficientScope(missing);
     }
-    if (refusal === null) return done();
+    if (refusal === null) {
+      // Counted as used for `keys.scopeUsage` (buffered with the usage counts).
+      if (state !== null && key !== undefined) state.keys.pipeline.recordScopes(key, required);
+      return done();
+    }
     if (state !== null) {
       const charge = state.charge;
       if (charge !== undefined) {

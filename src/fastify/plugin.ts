@@ -127,18 +127,25 @@ export function describeRequest(request: FastifyRequest): RequestInfo {
 
 const requestIp = (request: FastifyRequest): string => request.ip;
 
-/** Compiles a route's `config.scopes` (all of) into a pipeline check; throws at start-up for a bad scope. */
-function scopeCheck(scopes: unknown, route: string): ((key: VerifiedKey) => KeywardError | null) | null {
+/** A route's `config.scopes`: the pipeline check (all of them) and the list counted as used when it admits. */
+interface RouteScopes {
+  readonly check: (key: VerifiedKey) => KeywardError | null;
+  readonly used: () => readonly RequiredScope[];
+}
+
+/** Compiles a route's `config.scopes`; throws at start-up for a bad scope. */
+function routeScopes(scopes: unknown, route: string): RouteScopes | null {
   if (scopes === undefined) return null;
   if (!Array.isArray(scopes) || scopes.length === 0) throw new KeywardConfigError(`${route} config.scopes`, 'list at least one scope, e.g. ["nodes:read"]');
   const required: RequiredScope[] = scopes.map((s: unknown, i) => requiredScope(s, `${route} config.scopes[${i}]`));
   const all = insufficientScope(required);
-  return (key) => {
+  const check = (key: VerifiedKey): KeywardError | null => {
     let missing: RequiredScope[] | null = null;
     for (const scope of required) if (!key.grant.has(scope)) (missing ??= []).push(scope);
     if (missing === null) return null;
     return missing.length === required.length ? all : insufficientScope(missing);
   };
+  return { check, used: () => required };
 }
 
 type Admitted = { key: VerifiedKey; principal: AuthenticatedKey; charge: Charge };
@@ -179,6 +186,7 @@ function compile(options: FastifyApiKeyAuthOptions) {
     memberOf: null,
     ip: o.ip ?? requestIp,
     check: null,
+    scopesUsed: null,
     malformed: (request: FastifyRequest, token: string) => reader.malformed(request.raw, token),
     describe: describeRequest,
     admit: (_request: FastifyRequest, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),
@@ -204,9 +212,9 @@ function compile(options: FastifyApiKeyAuthOptions) {
     done();
   };
 
-  /** The onRequest hook for a route whose own check (its scopes) is `check`. */
-  const hookFor = (check: VerifyPolicy<FastifyRequest, Admitted>["check"]): Hook => {
-    const policy = check === null ? base : Object.freeze({ ...base, check });
+  /** The onRequest hook for a route with these `config.scopes` (null: none). */
+  const hookFor = (scopes: RouteScopes | null): Hook => {
+    const policy = scopes === null ? base : Object.freeze({ ...base, check: scopes.check, scopesUsed: scopes.used });
     return function keywardFastifyAuth(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       try {
         const token = reader.read(request.raw);
@@ -232,7 +240,7 @@ function compile(options: FastifyApiKeyAuthOptions) {
   const forRoute = (routeConfig: unknown, route: string): Hook | null => {
     const config = (routeConfig ?? {}) as { scopes?: unknown; apiKey?: unknown };
     if (config.apiKey !== undefined && typeof config.apiKey !== "boolean") throw new KeywardConfigError(`${route} config.apiKey`, "must be true or false");
-    const check = scopeCheck(config.scopes, route);
+    const check = routeScopes(config.scopes, route);
     if (config.apiKey === false) {
       if (check !== null) throw new KeywardConfigError(`${route} config.scopes`, "a route with apiKey: false reads no key, so it cannot require scopes");
       return null;

@@ -1,29 +1,26 @@
 /**
  * KeyManager: the facade every adapter (middleware, router, CLI, page) uses. It holds the configuration and the public operations
  * (create, list, update, revoke, disable, rotate, usage, verify, sweep, close) and delegates the work: store access to `StoreCalls`,
- * writes to `KeyWrites`, key lookup to `Authenticator`, limits to `Charger`, the request pipeline to `Verifier`, expiry rules to
+ * reads to `KeyReads`, writes to `KeyWrites`, key lookup to `Authenticator`, limits to `Charger`, the request pipeline to `Verifier`, expiry rules to
  * `expiry`, views to `key-view`, usage buffering to `UsageRecorder`, events to `EventSink`, lifecycle notices to `Sweeper`.
  */
 import { concealInternals } from "../core/conceal.js";
 import { KeywardError } from "../core/errors.js";
-import { isKeyId } from "../core/ids.js";
 import { KeyFormat } from "../core/key-format.js";
-import { pageSize } from "../core/status.js";
-import type { ApiKey, DailyUsage, KeyFilter, StoredKey } from "../core/types.js";
+import type { ApiKey, DailyUsage, KeyFilter } from "../core/types.js";
 import { Authenticator } from "./authenticator.js";
 import { Charger, pruneTimer } from "./charger.js";
 import { EventSink } from "./event-sink.js";
 import type { KeywardEvent } from "./events.js";
 import type { CreateKeyInput, UpdateKeyInput } from "./inputs.js";
 import { InvalidationHub } from "./invalidation-hub.js";
+import { KeyReads } from "./key-reads.js";
 import { KeyWrites } from "./key-writes.js";
-import { keyView, usageSeries } from "./key-view.js";
-import { withCredits } from "./credits.js";
-import { checkModeFilter, keyPatch } from "./new-key.js";
+import { keyPatch } from "./new-key.js";
 import { pausePatch } from "./pause.js";
 import { resolveManagerOptions, type KeyManagerOptions, type ManagerConfig } from "./options.js";
 import type { CacheSize, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./results.js";
-import { scopeUsage, type ScopeUsage } from "./scope-usage.js";
+import type { ScopeUsage } from "./scope-usage.js";
 import { StoreCalls } from "./store-calls.js";
 import { Sweeper, type SweepReport } from "./sweep.js";
 import { UsageRecorder } from "./usage-recorder.js";
@@ -56,6 +53,7 @@ export class KeyManager {
   readonly invalidation: InvalidationHub;
   private readonly verifyCalls = new VerifyCalls();
   private readonly writes: KeyWrites;
+  private readonly reads: KeyReads;
   private readonly sweeper: Sweeper;
 
   constructor(options: KeyManagerOptions) {
@@ -70,7 +68,8 @@ export class KeyManager {
       this.emit({ type: "usage.flush_failed", at: new Date(this.now()), message: error instanceof Error ? error.message : String(error) });
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, onFlushError);
     this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
-    this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, async (record) => (await this.view(record))[0]!);
+    this.reads = new KeyReads(this.config, this.format, this.store, this.recorder);
+    this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, async (record) => (await this.reads.view(record))[0]!);
     this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
     this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
     this.sweeper = new Sweeper(this.config, this.store, this.writes, this.events, this.recorder);
@@ -122,11 +121,8 @@ export class KeyManager {
    * @example
    * const key = await keys.get("key_0LmQ7x2a9fKq3ZrT1bN0cD");
    */
-  async get(id: string): Promise<ApiKey | null> {
-    if (!isKeyId(id)) return null;
-    await this.store.init();
-    const record = await this.store.call(() => this.config.store.findById(id));
-    return record ? (await this.view(record))[0]! : null;
+  get(id: string): Promise<ApiKey | null> {
+    return this.reads.get(id);
   }
 
   /**
@@ -137,9 +133,8 @@ export class KeyManager {
    * @example
    * const key = await keys.findBySecret(token); // null for a look-alike
    */
-  async findBySecret(secret: string): Promise<ApiKey | null> {
-    const record = await this.store.findBySecret(secret, this.format, this.config.hash);
-    return record ? (await this.view(record))[0]! : null;
+  findBySecret(secret: string): Promise<ApiKey | null> {
+    return this.reads.findBySecret(secret);
   }
 
   /**
@@ -148,15 +143,8 @@ export class KeyManager {
    * @example
    * const { keys: page, next } = await keys.list({ ownerId: "user_1", status: "active", limit: 50 });
    */
-  async list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
-    checkModeFilter(this.format, filter.mode);
-    await this.store.init();
-    const limit = pageSize(filter.limit);
-    const records = await this.store.call(() => this.config.store.list({ ...filter, limit, now: this.now() }));
-    return {
-      keys: await this.view(...records),
-      next: records.length === limit ? records[records.length - 1]!.id : null,
-    };
+  list(filter: Omit<KeyFilter, "now"> = {}): Promise<KeyPage> {
+    return this.reads.list(filter);
   }
 
   /**
@@ -221,10 +209,8 @@ export class KeyManager {
    * @example
    * const days = await keys.usage(id, 30); // [{ date: "2026-10-25", count: 0 }, …]
    */
-  async usage(id: string, days = 30): Promise<DailyUsage[]> {
-    await this.store.init();
-    await this.store.mustFind(id);
-    return usageSeries((from, to) => this.store.call(() => this.config.store.usage(id, from, to)), this.recorder?.pending(id).days, days, this.now());
+  usage(id: string, days = 30): Promise<DailyUsage[]> {
+    return this.reads.usage(id, days);
   }
 
   /**
@@ -234,7 +220,7 @@ export class KeyManager {
    * const { used, unused } = await keys.scopeUsage(id, 30); // narrow: keys.update(id, { scopes: used.map((u) => u.scope) })
    */
   scopeUsage(id: string, days = 30): Promise<ScopeUsage> {
-    return scopeUsage(this.store, this.recorder, this.config, id, days, this.now());
+    return this.reads.scopeUsage(id, days);
   }
 
   /**
@@ -349,17 +335,6 @@ export class KeyManager {
     } finally {
       await this.config.store.close?.();
     }
-  }
-
-  /** The views of `records`, with the credits left now (read from the counter store for keys with credits). */
-  private view(...records: StoredKey[]): Promise<ApiKey[]> {
-    const now = this.now();
-    return withCredits(
-      records.map((r) => keyView(r, this.recorder, now)),
-      records,
-      this.config.counters,
-      now,
-    );
   }
 }
 
