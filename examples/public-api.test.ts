@@ -27,7 +27,18 @@ const exampleFiles = tsFiles(root).filter((f) => dirname(f) !== root || f === `$
 
 test("every example folder is scanned", () => {
   const folders = new Set(exampleFiles.map((f) => relative(root, dirname(f))));
-  expect([...folders].sort()).toEqual(["", "custom-header", "fastify", "hono", "lifecycle-webhook", "open-reads", "projects", "quickstart", "scoped-envelope", "test-live"]);
+  expect([...folders].sort()).toEqual([
+    "",
+    "custom-header",
+    "fastify",
+    "hono",
+    "lifecycle-webhook",
+    "open-reads",
+    "projects",
+    "quickstart",
+    "scoped-envelope",
+    "test-live",
+  ]);
 });
 
 test.each(exampleFiles.map((f) => [relative(root, f), f] as const))("%s imports only packages and its own folder", (_name, file) => {

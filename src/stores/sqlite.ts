@@ -14,7 +14,18 @@ import { pageSize } from "../core/status.js";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
 import { parseOptions } from "../core/options.js";
-import type { CounterTake, KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, MaybePromise, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
+import type {
+  CounterTake,
+  KeyFilter,
+  KeyFormatRecord,
+  KeyPatch,
+  KeyStore,
+  MaybePromise,
+  RotationChange,
+  ScopeUseTotal,
+  StoredKey,
+  UsageDelta,
+} from "../core/types.js";
 
 type Db = SqliteDatabase;
 
