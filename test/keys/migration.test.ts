@@ -19,7 +19,8 @@ it("SQLite: a version-2 file gains allowed_ips and disabled_at; old keys read as
   const { secret, key } = await first.create({ name: "old" });
   await first.close();
   const db = new Database(file);
-  db.exec("ALTER TABLE keyward_keys DROP COLUMN allowed_ips; ALTER TABLE keyward_keys DROP COLUMN disabled_at; DROP TABLE keyward_notices;");
+  db.exec("ALTER TABLE keyward_keys DROP COLUMN allowed_ips; ALTER TABLE keyward_keys DROP COLUMN disabled_at; ALTER TABLE keyward_keys DROP COLUMN credits;");
+  db.exec("DROP TABLE keyward_notices; DROP TABLE keyward_scope_usage_daily;");
   db.pragma("user_version = 2");
   db.close();
 
@@ -43,8 +44,9 @@ describeWithServices("PostgresStore migration", ["postgres"], () => {
       const first = new KeyManager({ store: new PostgresStore(pool, { schema }) });
       const { secret, key } = await first.create({ name: "old" });
       await first.close();
-      await pool.query(`ALTER TABLE "${schema}".keyward_keys DROP COLUMN allowed_ips, DROP COLUMN disabled_at`);
-      await pool.query(`DROP TABLE "${schema}".keyward_notices`);
+      await pool.query(`ALTER TABLE "${schema}".keyward_keys DROP COLUMN allowed_ips, DROP COLUMN disabled_at, DROP COLUMN credits`);
+      await pool.query(`DROP TABLE "${schema}".keyward_notices, "${schema}".keyward_scope_usage_daily`);
+      await pool.query(`DROP FUNCTION "${schema}".keyward_consume_all`);
       await pool.query(`DELETE FROM "${schema}".keyward_migrations WHERE version > 2`);
       const keys = new KeyManager({ store: new PostgresStore(pool, { schema }) });
       expect(await keys.get(key.id)).toMatchObject({ allowedIps: [], disabledAt: null, status: "active" });
