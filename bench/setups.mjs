@@ -159,7 +159,7 @@ export const SETUPS = [
     name: "handwritten",
     label: "hand-written Express middleware: Bearer + SHA-256 + Map + scope",
     build: async () => {
-      // The reference row, as teams write it: no store, no limits, no usage tracking.
+      // What teams write by hand: no store, no limits, no usage tracking.
       const secret = "sk_live_" + createHash("sha256").update(String(Math.random())).digest("base64url").slice(0, 38);
       const keys = new Map([[createHash("sha256").update(secret).digest("hex"), { id: "key_1", scopes: ["nodes:read"] }]]);
       const app = express();
