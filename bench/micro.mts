@@ -4,6 +4,9 @@
  * `KeyFormat.check`; memory per 100k cached keys; and the scaling run (uncached verify with 1k,
  * 100k and 1M keys in one SQLite file). Writes bench/results/micro.json. BENCH_MICRO_MAX_KEYS
  * lowers the largest scaling size (default 1,000,000); BENCH_MICRO_MS sets each timing (default 300).
+ * Also times an uncached `verify()` on PostgreSQL over loopback (wall time per call, one at a time:
+ * a network store's cost is its round trip), when KEYWARD_TEST_PG (default the local `test`
+ * database) answers; BENCH_MICRO_PG=0 skips it.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KeyFormat, KeyManager, MemoryStore, ScopeSet, requiredScope } from "../dist/esm/index.js";
 import { SqliteStore } from "../dist/esm/sqlite.js";
+import { quantile } from "./report.mjs";
 import { fmt, table } from "./report.mjs";
 
 /** What the pipeline's authenticate step answers for a good key (an internal type): its compiled scopes are enough here. */
@@ -195,8 +199,51 @@ async function scaling(sizes: number[]): Promise<Array<{ keys: number; nsPerOp: 
   }
 }
 
+/**
+ * Uncached `verify()` on PostgreSQL (cache off, usage off): 200 keys, 300 warm-up calls, then 3,000
+ * calls one after another, each timed by the wall clock. Null when PostgreSQL does not answer.
+ */
+async function postgresVerify(): Promise<{ p50: number; p99: number } | null> {
+  if (process.env.BENCH_MICRO_PG === "0") return null;
+  const url = process.env.KEYWARD_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+  const { PostgresStore } = await import("../dist/esm/postgres.js");
+  const schema = `kw_micro_${Date.now().toString(36)}`;
+  const store = new PostgresStore(url, { schema, poolSize: 2 });
+  try {
+    await store.init();
+  } catch (error) {
+    process.stderr.write(`  postgres: not measured (${error instanceof Error ? error.message : String(error)})\n`);
+    await Promise.resolve(store.close()).catch(() => undefined);
+    return null;
+  }
+  const keys = new KeyManager({ store, cache: false, usage: false });
+  try {
+    const secrets: string[] = [];
+    for (let i = 0; i < 200; i++) secrets.push((await keys.create({ name: `pg${i}`, scopes: ["nodes:read"] })).secret);
+    for (let i = 0; i < 300; i++) await keys.verify(secrets[i % secrets.length]!, { scope: "nodes:read" });
+    const us: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const t0 = performance.now();
+      const r = await keys.verify(secrets[(i * 7) % secrets.length]!, { scope: "nodes:read" });
+      us.push((performance.now() - t0) * 1000);
+      if (!r.ok) throw new Error(`verify failed: ${r.error.code}`);
+    }
+    const result = { p50: quantile(us, 0.5), p99: quantile(us, 0.99) };
+    process.stderr.write(`  postgres: uncached verify p50 ${fmt(result.p50, 0)} µs, p99 ${fmt(result.p99, 0)} µs\n`);
+    return result;
+  } finally {
+    await keys.close();
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+}
+
 async function main(): Promise<void> {
   const { cachedVerifyScope, uncachedSqlite } = await hotPath();
+  const postgres = await postgresVerify();
   const memory = await cacheMemory();
   const sizes = [1000, 100_000, 1_000_000].filter((n) => n <= MAX_KEYS);
   const scale = await scaling(sizes);
@@ -210,6 +257,11 @@ async function main(): Promise<void> {
     },
     { target: "uncached lookup on SQLite ≤ 12 µs", value: `${fmt(uncachedSqlite.nsPerOp / 1000, 2)} µs`, pass: uncachedSqlite.nsPerOp <= 12_000 },
     { target: `flat from 1k to ${(sizes.at(-1)! / 1000).toLocaleString("en-US")}k keys (≤ 1.3× growth)`, value: `${fmt(growth, 2)}×`, pass: growth <= 1.3 },
+    {
+      target: "uncached verify on PostgreSQL (loopback) ≤ 250 µs p50",
+      value: postgres === null ? "not measured (no PostgreSQL)" : `${fmt(postgres.p50, 0)} µs (p99 ${fmt(postgres.p99, 0)} µs)`,
+      pass: postgres === null ? null : postgres.p50 <= 250,
+    },
   ];
   const lines: string[] = [`### Micro-benchmarks (Node ${process.version})`, ""];
   lines.push(
@@ -232,13 +284,17 @@ async function main(): Promise<void> {
     ),
   );
   lines.push("", "| target | measured | result |", "|---|---|---|");
-  for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass ? "PASS" : "FAIL"} |`);
+  for (const t of targets) lines.push(`| ${t.target} | ${t.value} | ${t.pass === null ? "n/a" : t.pass ? "PASS" : "FAIL"} |`);
   process.stdout.write(lines.join("\n") + "\n");
   const dir = join(here, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, "micro.json"),
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, timings, cacheBytesPer100k: memory, scaling: scale, targets }, null, 2) + "\n",
+    JSON.stringify(
+      { date: new Date().toISOString(), node: process.version, timings, cacheBytesPer100k: memory, scaling: scale, postgresVerifyUs: postgres, targets },
+      null,
+      2,
+    ) + "\n",
   );
   void sink;
 }

@@ -4,7 +4,7 @@
  * runs in its own process (see server.mjs), so nothing one of them allocates or JITs slows another.
  * Plain JavaScript over the built package (dist/), so the servers run exactly what users run.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash as cryptoHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -42,6 +42,12 @@ function notFound(res) {
   res.statusCode = 404;
   res.end();
 }
+
+/** One SHA-256 of a string, hex: the one-shot `crypto.hash` where Node has it (as keyward uses), else createHash. */
+const sha256Hex =
+  typeof cryptoHash === "function"
+    ? (/** @type {string} */ s) => cryptoHash("sha256", s, "hex")
+    : (/** @type {string} */ s) => createHash("sha256").update(s).digest("hex");
 
 const tempFile = (/** @type {string} */ name) => join(mkdtempSync(join(tmpdir(), "keyward-bench-")), name);
 
@@ -160,7 +166,7 @@ export const SETUPS = [
     name: "handwritten",
     label: "hand-written Express middleware: Bearer + SHA-256 + Map + scope",
     build: async () => {
-      // The issue's reference row, as teams write it: no store, no limits, no usage tracking.
+      // What teams write by hand: no store, no limits, no usage tracking.
       const secret = "sk_live_" + createHash("sha256").update(String(Math.random())).digest("base64url").slice(0, 38);
       const keys = new Map([[createHash("sha256").update(secret).digest("hex"), { id: "key_1", scopes: ["nodes:read"] }]]);
       const app = express();
@@ -276,18 +282,23 @@ export const SETUPS = [
   },
   {
     name: "http-floor",
-    label: "node:http reading the Bearer header and writing two constant RateLimit headers",
+    label: "node:http reading the Bearer header, one SHA-256 and two constant RateLimit headers (floor for any key check that reports its limits)",
     diagnostic: true,
-    build: async () => ({
-      listener: (req, res) => {
-        if (req.url !== PATH) return notFound(res);
-        if (typeof req.headers.authorization !== "string") return fail(res);
-        res.setHeader("ratelimit-policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
-        res.setHeader("ratelimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
-        sendOk(res);
-      },
-      headers: SAME_REQUEST,
-    }),
+    build: async () => {
+      const secret = SAME_REQUEST.authorization.slice(7);
+      const known = new Set([sha256Hex(secret)]);
+      return {
+        listener: (req, res) => {
+          if (req.url !== PATH) return notFound(res);
+          const header = req.headers.authorization;
+          if (typeof header !== "string" || !known.has(sha256Hex(header.slice(7)))) return fail(res);
+          res.setHeader("ratelimit-policy", '"window";q=1000000000;w=60, "monthly";q=1000000000;w=2592000');
+          res.setHeader("ratelimit", '"window";r=999999999;t=42, "monthly";r=999999999;t=600000');
+          sendOk(res);
+        },
+        headers: SAME_REQUEST,
+      };
+    },
   },
   {
     name: "kw-http-memory",

@@ -4,3 +4,5 @@ export type { RedisCountersOptions, RedisScriptClient } from "./redis/counters.j
 export { redisInvalidation } from "./redis/invalidation.js";
 export type { ChannelLink, ChannelPeer, InvalidationChannel, InvalidationTarget } from "./core/invalidation.js";
 export type { RedisInvalidationOptions, RedisPublisher, RedisSubscriber } from "./redis/invalidation.js";
+export { ReservingCounters } from "./redis/reserving-counters.js";
+export type { ReservingCountersOptions } from "./redis/reserving-counters.js";

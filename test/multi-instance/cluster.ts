@@ -16,7 +16,7 @@ const SERVER = join(__dirname, "server.ts");
 export interface InstanceOptions {
   schema: string;
   redisPrefix?: string;
-  counters?: "postgres" | "redis";
+  counters?: "postgres" | "redis" | "redis-reserving";
   channel?: "none" | "redis" | "postgres";
   cacheTtl?: string;
   flushInterval?: string;
@@ -61,8 +61,8 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`instance did not start within 20 s: ${stderr}`));
-    }, 20_000);
+      reject(new Error(`instance did not start within 60 s: ${stderr}`));
+    }, 60_000);
     const early = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`instance exited (${code}) before listening: ${stderr}`));

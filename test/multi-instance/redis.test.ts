@@ -63,3 +63,48 @@ describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "re
     artifact.revocationRedisPubSubMs = summarize(latencies);
   });
 });
+
+describeWithServices("three instances on PostgreSQL + Redis with reserved counter batches (ReservingCounters)", ["postgres", "redis"], () => {
+  const schema = `kw_multi_${randomBytes(5).toString("hex")}`;
+  const redisPrefix = `kwtest:${schema}:`;
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  let instances: Instance[] = [];
+
+  beforeAll(async () => {
+    const options = { schema, redisPrefix, counters: "redis-reserving", channel: "redis", cacheTtl: "60s" } as const;
+    instances = await startInstances([options, options, options]);
+  });
+  afterAll(async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pool.end();
+    const names = await redis.keys(`${redisPrefix}*`);
+    if (names.length) await redis.del(...names);
+    redis.disconnect();
+  });
+
+  it("admits exactly the monthly quota (50) of 200 concurrent requests spread over three instances", async () => {
+    const { secret, id } = await createKey(instances[0]!, "metered");
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => instances[i % 3]!.request("/v1/ping", { secret })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(50);
+    expect(results.filter((r) => r.status === 429 && r.body.error.code === "quota_exceeded")).toHaveLength(150);
+    const counters = await redis.keys(`${redisPrefix}q:${id}:*`);
+    expect(await redis.get(counters[0]!)).toBe("50");
+  });
+
+  it("never exceeds a quota it reserves in batches (600), and admits exactly it once the instances hand their spare units back", async () => {
+    const { secret, id } = await createKey(instances[1]!, "bulk");
+    const burst = await Promise.all(Array.from({ length: 800 }, (_, i) => instances[i % 3]!.request("/v1/ping", { secret })));
+    const admitted = burst.filter((r) => r.status === 200).length;
+    expect(admitted).toBeLessThanOrEqual(600);
+    expect(burst.filter((r) => r.status !== 200 && r.status !== 429)).toEqual([]);
+    await Promise.all(instances.map((i) => i.request("/admin/release", { method: "POST" })));
+    const [counter] = await redis.keys(`${redisPrefix}q:${id}:*`);
+    expect(Number(await redis.get(counter!))).toBe(admitted);
+    let more = 0;
+    for (const instance of instances) while ((await instance.request("/v1/ping", { secret })).status === 200) more++;
+    expect(admitted + more).toBe(600);
+    expect(await redis.get(counter!)).toBe("600");
+  });
+});

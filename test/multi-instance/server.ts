@@ -10,14 +10,14 @@ import Redis from "ioredis";
 import express from "express";
 import { KeyManager, apiKeyAuth, chargeCredits } from "keyward";
 import { PostgresStore, postgresInvalidation } from "keyward/postgres";
-import { RedisCounters, redisInvalidation, type InvalidationChannel } from "keyward/redis";
+import { RedisCounters, ReservingCounters, redisInvalidation, type InvalidationChannel } from "keyward/redis";
 
 interface InstanceConfig {
   pgUrl: string;
   schema: string;
   redisUrl: string;
   redisPrefix: string;
-  counters: "postgres" | "redis";
+  counters: "postgres" | "redis" | "redis-reserving";
   channel: "none" | "redis" | "postgres";
   cacheTtl: string;
   flushInterval: string;
@@ -33,12 +33,18 @@ async function main(): Promise<void> {
     redisClients.push(client);
     return client;
   };
-  const counters = config.counters === "redis" ? new RedisCounters(redis(), { prefix: config.redisPrefix }) : undefined;
+  const counters =
+    config.counters === "redis"
+      ? new RedisCounters(redis(), { prefix: config.redisPrefix })
+      : config.counters === "redis-reserving"
+        ? new ReservingCounters(redis(), { prefix: config.redisPrefix })
+        : undefined;
   const keys = new KeyManager({
     store,
     counters,
     tiers: {
       metered: { monthlyRequests: 50 },
+      bulk: { monthlyRequests: 600 },
       // All keys of one owner share the quota; the named rate limits are taken with it in one step.
       team: { monthlyRequests: 40, rateLimit: { burst: "100000/h", sustained: "1000000/d" }, countPer: "owner" },
     },
@@ -70,6 +76,11 @@ async function main(): Promise<void> {
     const key = await keys.revoke(req.params.id);
     res.json({ status: key.status });
   });
+  // Hands this instance's reserved counter units back to Redis (ReservingCounters only).
+  app.post("/admin/release", async (_req, res) => {
+    if (counters instanceof ReservingCounters) await counters.release();
+    res.json({ ok: true });
+  });
   app.use("/v1", apiKeyAuth({ keys }));
   app.get("/v1/ping", (req, res) => {
     res.json({ id: req.apiKey!.id, pid: process.pid });
@@ -91,6 +102,7 @@ async function main(): Promise<void> {
     void (async () => {
       await channel?.close();
       await keys.close();
+      if (counters instanceof ReservingCounters) await counters.close();
       for (const c of redisClients) c.disconnect();
       process.exit(0);
     })();
