@@ -24,7 +24,7 @@ function failure(message: string, status: number, type: string): Error & { statu
 /** Whether the request stream was already read (by the app's own body parser) or cannot be read. */
 function finished(req: IncomingMessage): boolean {
   const socket = req.socket as IncomingMessage["socket"] | null;
-  return Boolean(!socket || !socket.readable || (req.complete && !req.readable) || req.readableEnded);
+  return Boolean(!socket?.readable || (req.complete && !req.readable) || req.readableEnded);
 }
 
 /** The media type without parameters, lower-cased. */

@@ -54,12 +54,11 @@ export function renderPage(config: PageConfig, input: RenderInput): string {
 <p class="kw-hint" id="kw-create-scopes-hint">What the key may do. Leave all unchecked to give it the default access for new keys.</p>
 <div class="kw-choice-list">${checkboxes("scopes", input.scopes)}</div>${fieldError("kw-create-scopes-error")}</fieldset>`
     : "";
-  const projectField =
-    input.projects && input.projects.length
-      ? `<fieldset class="kw-field kw-choices" aria-describedby="kw-create-projects-hint kw-create-projects-error"><legend>Projects</legend>
+  const projectField = input.projects?.length
+    ? `<fieldset class="kw-field kw-choices" aria-describedby="kw-create-projects-hint kw-create-projects-error"><legend>Projects</legend>
 <p class="kw-hint" id="kw-create-projects-hint">Limit the key to these projects. Leave all unchecked to allow every project you can access.</p>
 <div class="kw-choice-list">${checkboxes("projects", input.projects)}</div>${fieldError("kw-create-projects-error")}</fieldset>`
-      : "";
+    : "";
   const expiryOptions = config.expiries.map((x, i) => `<option value="${i}">${e(x.label)}</option>`).join("");
   const modeHeader = modes.length ? `<th scope="col">Mode</th>` : "";
   const projectHeader = input.projects !== null ? `<th scope="col">Projects</th>` : "";

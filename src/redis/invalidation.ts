@@ -47,8 +47,10 @@ export interface RedisSubscriber {
   /** Unsubscribes from `channel`. */
   unsubscribe(channel: string): Promise<unknown>;
   /** Adds an event listener (`message`, `error`, `ready`, …). */
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis declares its listeners with any[]; unknown[] would refuse its clients
   on(event: string, listener: (...args: any[]) => void): unknown;
   /** Removes an event listener. */
+  // biome-ignore lint/suspicious/noExplicitAny: as for `on`
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
 }
 

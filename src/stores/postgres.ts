@@ -60,6 +60,7 @@ export interface PgClientLike {
  */
 export interface PgResultLike {
   /** The rows returned. */
+  // biome-ignore lint/suspicious/noExplicitAny: pg types its rows any[]; each query reads the columns it selected
   rows: any[];
   /** Rows affected, or `null`. */
   rowCount: number | null;

@@ -55,7 +55,7 @@ export type SqliteArguments<F> = F extends (...args: infer A) => unknown ? A : n
  *
  * @typeParam F - the wrapped function.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any function, as better-sqlite3 declares it
 export interface SqliteTransaction<F extends (...args: any[]) => unknown> {
   /** Runs `F` in a DEFERRED transaction. */
   (...args: SqliteArguments<F>): ReturnType<F>;
@@ -96,6 +96,7 @@ export interface SqliteDatabase {
    *
    * @typeParam F - the wrapped function.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: any function, as better-sqlite3 declares it
   transaction<F extends (...args: any[]) => unknown>(fn: F): SqliteTransaction<F>;
   /** Closes the handle. */
   close(): this;

@@ -18,7 +18,7 @@ const READ = requiredScope("b:read");
 describeWithServices("invalidation channels", ["postgres", "redis"], () => {
   const schema = `kw_chan_${randomBytes(5).toString("hex")}`;
   const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  const cleanups: Array<() => Promise<unknown> | void> = [];
+  const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     while (cleanups.length) await cleanups.pop()!();
   });

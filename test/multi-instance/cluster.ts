@@ -27,6 +27,7 @@ export interface Instance {
   readonly url: string;
   readonly process: ChildProcess;
   /** Sends a request; resolves with status and parsed JSON body. */
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read whichever JSON fields each route answers
   request(path: string, init?: { method?: string; secret?: string; body?: unknown }): Promise<{ status: number; body: any }>;
   /** SIGTERM and wait for exit (a clean close flushes usage). */
   stop(): Promise<void>;

@@ -62,7 +62,7 @@ async function tcpProxy(target: number) {
 describeWithServices("revocation bound (maxStaleness) with the invalidation channel cut", ["postgres", "redis"], () => {
   const schema = `kw_bound_${randomBytes(5).toString("hex")}`;
   const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  const cleanups: Array<() => Promise<unknown> | void> = [];
+  const cleanups: Array<() => unknown> = [];
   const measured: Record<string, unknown> = {};
   afterEach(async () => {
     while (cleanups.length) await cleanups.pop()!();

@@ -15,12 +15,15 @@
  *   and import, `keyward` alone loads neither, the plugin answers real HTTP, and its strict
  *   TypeScript (`request.apiKey`, route config `scopes`) compiles under node16;
  * - @arethetypeswrong/cli finds no problem in the tarball.
+ * The five TypeScript programs run in this process (test/package/typecheck.ts), sharing one
+ * TypeScript load and the parsed lib and @types files.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers";
 import { ensureBuilt } from "./built";
+import { tsc } from "./typecheck";
 
 const root = join(__dirname, "..", "..");
 const modules = join(root, "node_modules");
@@ -47,17 +50,6 @@ function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string 
   const run = spawnSync(process.execPath, args, { cwd, encoding: "utf8", env: { ...process.env, ...env }, timeout: 30_000 });
   if (run.status !== 0) throw new Error(`node ${args.join(" ")} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
   return run.stdout;
-}
-
-/** Runs tsc on a project file; resolves to "<label>: exit <code>" plus any output. */
-function tsc(cwd: string, project: string, label: string): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(modules, "typescript/bin/tsc"), "-p", project], { cwd });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (out += d));
-    child.on("close", (code) => resolve(`${label}: exit ${code}${out ? "\n" + out : ""}`));
-  });
 }
 
 beforeAll(() => {
@@ -182,7 +174,7 @@ describe("a node:http consumer without Express", () => {
     expect(out).toEqual({ heavy: [], ok: true, refused: 401, hono: "function" });
   });
 
-  it("strict TypeScript without @types of optional packages compiles under node16, bundler and node10", async () => {
+  it("strict TypeScript without @types of optional packages compiles under node16, bundler and node10", () => {
     writeFileSync(
       join(dir, "consumer.ts"),
       `
@@ -218,24 +210,18 @@ describe("a node:http consumer without Express", () => {
     );
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.cts"));
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.mts"));
-    // skipDefaultLibCheck only skips TypeScript's own lib.*.d.ts; every package's declarations are checked.
+    // skipDefaultLibCheck only skips TypeScript's own lib.*.d.ts; the package's declarations are checked.
     const base = { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, noEmit: true, target: "ES2022", types: ["node"] };
-    const project = (name: string, compilerOptions: object, files: string[]) => {
-      writeFileSync(join(dir, name), JSON.stringify({ compilerOptions: { ...base, ...compilerOptions }, files }));
-      return tsc(dir, name, name);
-    };
-    expect(
-      await Promise.all([
-        project("node16.json", { module: "node16", moduleResolution: "node16" }, ["consumer.cts", "consumer.mts"]),
-        project("bundler.json", { module: "esnext", moduleResolution: "bundler" }, ["consumer.ts"]),
-        project("node10.json", { module: "commonjs", moduleResolution: "node10" }, ["consumer.ts"]),
-      ]),
-    ).toEqual(["node16.json: exit 0", "bundler.json: exit 0", "node10.json: exit 0"]);
+    expect([
+      tsc(dir, { ...base, module: "node16", moduleResolution: "node16" }, ["consumer.cts", "consumer.mts"], "node16"),
+      tsc(dir, { ...base, module: "esnext", moduleResolution: "bundler" }, ["consumer.ts"], "bundler"),
+      tsc(dir, { ...base, module: "commonjs", moduleResolution: "node10" }, ["consumer.ts"], "node10"),
+    ]).toEqual(["node16: exit 0", "bundler: exit 0", "node10: exit 0"]);
   }, 60_000);
 });
 
 describe("an Express consumer with @types/express and @types/better-sqlite3", () => {
-  it("compiles the type tests (req.apiKey, keysRouter's Express request) as CommonJS and as ESM, skipLibCheck off", async () => {
+  it("compiles the type tests (req.apiKey, keysRouter's Express request) as CommonJS and as ESM, skipLibCheck off", () => {
     const dir = consumer("express", ["express"]);
     for (const types of [
       "node",
@@ -257,26 +243,10 @@ describe("an Express consumer with @types/express and @types/better-sqlite3", ()
     // both builds would pass even if one build lost it.
     const compile = (file: string) => {
       copyFileSync(join(__dirname, "types.test-d.ts"), join(dir, file));
-      writeFileSync(
-        join(dir, `${file}.json`),
-        JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            skipLibCheck: false,
-            skipDefaultLibCheck: true,
-            module: "node16",
-            moduleResolution: "node16",
-            target: "ES2022",
-            noEmit: true,
-            esModuleInterop: true,
-            types: ["node"],
-          },
-          files: [file],
-        }),
-      );
-      return tsc(dir, `${file}.json`, file);
+      const options = { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, noEmit: true, target: "ES2022", types: ["node"] };
+      return tsc(dir, { ...options, module: "node16", moduleResolution: "node16", esModuleInterop: true }, [file], file);
     };
-    expect(await Promise.all([compile("consumer.cts"), compile("consumer.mts")])).toEqual(["consumer.cts: exit 0", "consumer.mts: exit 0"]);
+    expect([compile("consumer.cts"), compile("consumer.mts")]).toEqual(["consumer.cts: exit 0", "consumer.mts: exit 0"]);
   }, 60_000);
 });
 

@@ -12,7 +12,7 @@ import { describeInBrowser, launch } from "./browser";
 import { createPageApp, SCOPES } from "./app";
 
 // Browser globals used inside page.evaluate callbacks (module-scoped; the project compiles without the DOM lib).
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore lint/suspicious/noExplicitAny: untyped browser globals, read inside page.evaluate only
 declare const document: any, window: any, navigator: any, getComputedStyle: any;
 
 const ARTIFACTS = "test-artifacts";
@@ -73,9 +73,10 @@ describeInBrowser("keys page in Chromium", () => {
     return page.evaluate(
       (needles) => {
         const html = document.documentElement.outerHTML;
+        // biome-ignore lint/performance/useDomNodeTextContent: innerText is the text as rendered, which is what must not show the secret
         const text = document.body.innerText;
         const values = Array.from(document.querySelectorAll("input, textarea, select"))
-          .map((i: any) => i.value)
+          .map((i) => (i as { value: string }).value)
           .join("\n");
         const selection = String(window.getSelection());
         const found: string[] = [];

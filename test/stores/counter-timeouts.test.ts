@@ -46,6 +46,13 @@ jest.setTimeout(60_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `done()` holds (checked every 10 ms); fails naming `what` after 30 s. */
+async function until(what: string, done: () => boolean): Promise<void> {
+  for (const start = performance.now(); !done(); await sleep(10)) {
+    if (performance.now() - start > 30_000) throw new Error(`timed out waiting until ${what}`);
+  }
+}
+
 /** A free TCP port on 127.0.0.1. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -142,14 +149,16 @@ describe("counter takes that time out (Redis killed and restarted under load)", 
         answers.push({ status: res.status, at: performance.now() });
       }
     };
+    const answered = (status: number, after: number) => answers.filter((a) => a.status === status && a.at > after).length;
     const workers = Array.from({ length: 6 }, worker);
-    await sleep(300);
+    await until("requests are admitted", () => answered(200, 0) >= 6);
     await redisServer.kill(); // mid-load: takes in flight are lost with the server's data
     const killedAt = performance.now();
-    await sleep(1500); // every take now waits in ioredis' queue and the request is answered 503
+    // Every take now waits in ioredis' queue and its request is answered 503 after the storeTimeout.
+    await until("10 requests are refused while Redis is down", () => answered(503, killedAt) >= 10);
     const restartedAt = performance.now(); // from here on a take can reach the new server
     await redisServer.restart();
-    await sleep(700);
+    await until("10 requests are admitted after the restart", () => answered(200, restartedAt) >= 10);
     running = false;
     await Promise.all(workers);
     server.close();
@@ -185,23 +194,27 @@ describe("counter takes that time out (Redis frozen and resumed under load)", ()
     const worker = async () => {
       while (running) statuses.push((await request(server).get("/whoami").set("Authorization", `Bearer ${secret}`)).status);
     };
+    const count = (status: number, from = 0) => statuses.slice(from).filter((s) => s === status).length;
     const workers = Array.from({ length: 6 }, worker);
-    await sleep(300);
+    await until("requests are admitted", () => count(200) >= 6);
     redisServer.pause();
-    await sleep(1000); // every take sent now is answered only after the resume, long after its 503
+    const pausedAt = statuses.length;
+    // Every take sent now is answered only after the resume, long after its request's 503.
+    await until("6 requests are refused while Redis is frozen", () => count(503, pausedAt) >= 6);
     redisServer.resume();
-    await sleep(500);
+    const resumedAt = statuses.length;
+    await until("6 requests are admitted after the resume", () => count(200, resumedAt) >= 6);
     running = false;
     await Promise.all(workers);
     server.close();
     await keys.close();
     await client.ping(); // after every refund: one connection runs commands in order
 
-    const count = Number((await client.get(`${prefix}q:${key.id}:${new Date().toISOString().slice(0, 7)}`)) ?? 0);
+    const counted = Number((await client.get(`${prefix}q:${key.id}:${new Date().toISOString().slice(0, 7)}`)) ?? 0);
     client.disconnect();
-    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(6);
+    expect(count(503)).toBeGreaterThanOrEqual(6);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
-    expect(count).toBe(statuses.filter((s) => s === 200).length);
+    expect(counted).toBe(count(200));
   });
 });
 

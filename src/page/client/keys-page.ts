@@ -533,14 +533,14 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
 
   function listQuery(before: string | null): string {
     const params = new URLSearchParams();
-    if (filterMode && filterMode.value) params.set("mode", filterMode.value);
+    if (filterMode?.value) params.set("mode", filterMode.value);
     if (filterStatus.value) params.set("status", filterStatus.value);
     if (before) params.set("before", before);
     return "?" + params.toString();
   }
 
   function renderEmpty(): void {
-    const filtered = (filterMode && filterMode.value) || filterStatus.value;
+    const filtered = filterMode?.value || filterStatus.value;
     empty.textContent = filtered ? "No keys match these filters." : "You have no API keys yet. Create one to get started.";
     empty.hidden = state.keys.length > 0;
   }
@@ -755,7 +755,7 @@ type Attrs = Record<string, string | number | boolean | null | undefined>;
     };
     // Older browsers and insecure origins have no navigator.clipboard, although the DOM types always declare it.
     const clipboard = navigator.clipboard as Clipboard | undefined;
-    if (clipboard && clipboard.writeText) clipboard.writeText(state.secret).then(done, fallback);
+    if (clipboard?.writeText) clipboard.writeText(state.secret).then(done, fallback);
     else fallback();
   });
 
