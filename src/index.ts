@@ -8,6 +8,7 @@ export { KeyManager } from "./keys/key-manager.js";
 export { insufficientScope, ipForbidden, modeForbidden, projectForbidden } from "./core/refusals.js";
 export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
+export type { StoreErrorMode } from "./keys/counter-fallback.js";
 export type { KeyManagerOptions, TierOptions } from "./keys/options.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
 export type {
@@ -19,6 +20,7 @@ export type {
   UsageFlushFailedEvent,
   ChannelSilentEvent,
   ChannelRestoredEvent,
+  CountersUnavailableEvent,
   RequestInfo,
 } from "./keys/events.js";
 export { fixedWindow, utcMonth } from "./keys/limits.js";

@@ -8,8 +8,9 @@ import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { createHasher, type SecretHasher } from "../core/hash.js";
 import { NAME_PATTERN } from "../core/key-format.js";
 import { normalizeScopes } from "../core/scopes.js";
-import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption } from "../core/options.js";
+import { countOption, durationOption, fn, parseOptions, rateLimitOption, scopeOption, storeErrorOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
+import type { StoreErrorMode } from "./counter-fallback.js";
 import type { KeywardEvent } from "./events.js";
 import type { ResolvedTier } from "./limits.js";
 
@@ -111,6 +112,17 @@ export interface KeyManagerOptions {
       };
   /** How long a store call may take on the request path before failing closed (503). Defaults to `"2s"`. */
   storeTimeout?: Duration;
+  /**
+   * What routes that name no `onStoreError` of their own (and `keys.verify()`) do when the COUNTER
+   * store (rate limits, quotas) fails or times out: `"closed"` refuses with 503 `store_unavailable`,
+   * `"open"` admits without counting, `"local"` counts in this process's memory over the same
+   * windows (with N processes, at most N × limit per window while the store is down). A key
+   * lookup failure is always refused (503). Defaults to `"closed"`.
+   *
+   * @example
+   * const keys = new KeyManager({ store, counters: new RedisCounters(redis), onStoreError: "local" });
+   */
+  onStoreError?: StoreErrorMode;
   /** The clock, in ms since the epoch. Defaults to `Date.now`. */
   clock?: () => number;
   /** Receives audit events. Defaults to none. */
@@ -168,6 +180,7 @@ const schema = z.strictObject({
   maxStaleness: durationOption.refine((ms) => ms >= 30, "must be at least 30ms (heartbeats go every third of it)").default(5000),
   warnBeforeExpiry: durationOption.default(14 * 86_400_000),
   storeTimeout: durationOption.default(2000),
+  onStoreError: storeErrorOption.default("closed"),
   clock: fn<() => number>().optional(),
   onEvent: fn<(event: KeywardEvent) => void>().optional(),
   sampleAuthSucceeded: z.number().min(0).max(1).default(0),
@@ -195,6 +208,7 @@ export interface ManagerConfig {
   warnBeforeExpiryMs: number;
   flushIntervalMs: number | null;
   storeTimeoutMs: number;
+  onStoreError: StoreErrorMode;
   clock: () => number;
   onEvent: KeyManagerOptions["onEvent"];
   sampleAuthSucceeded: number;
@@ -247,6 +261,7 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
     warnBeforeExpiryMs: o.warnBeforeExpiry,
     flushIntervalMs: o.usage === false ? null : (o.usage?.flushInterval ?? 1000),
     storeTimeoutMs: o.storeTimeout,
+    onStoreError: o.onStoreError,
     clock: o.clock ?? Date.now,
     onEvent: o.onEvent,
     sampleAuthSucceeded: o.sampleAuthSucceeded,
