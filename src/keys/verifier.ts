@@ -90,6 +90,11 @@ export class Verifier {
     this.observer = observer;
   }
 
+  /** Verification-cache lookups that missed so far (an observer reads it around a verification). */
+  get cacheMisses(): number {
+    return this.authenticator.misses;
+  }
+
   /** Whether an observer is set. */
   get observed(): boolean {
     return this.observer !== null;
