@@ -54,52 +54,56 @@ describe("onStoreError with Redis counters killed and restarted", () => {
     };
     const a = instance();
     const b = instance();
-    const { secret, key } = await a.keys.create({ name: "outage" });
-    const send = (i: { server: http.Server }, path: string) => request(i.server).get(path).set("Authorization", `Bearer ${secret}`);
-    const counter = () => `${prefix}r:${key.id}:${Math.floor(clock.ms / 60_000) * 60_000}`;
+    try {
+      const { secret, key } = await a.keys.create({ name: "outage" });
+      const send = (i: { server: http.Server }, path: string) => request(i.server).get(path).set("Authorization", `Bearer ${secret}`);
+      const counter = () => `${prefix}r:${key.id}:${Math.floor(clock.ms / 60_000) * 60_000}`;
 
-    await send(a, "/local").expect(200);
-    await send(b, "/closed").expect(200);
-    const probe = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    probe.on("error", () => undefined);
-    await probe.connect();
-    expect(await probe.get(counter())).toBe("2");
-    probe.disconnect();
+      // Counted in Redis; each instance's local routes remember the count Redis answered them.
+      await send(a, "/local").expect(200);
+      await send(b, "/local").expect(200);
+      const probe = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+      probe.on("error", () => undefined);
+      await probe.connect();
+      expect(await probe.get(counter())).toBe("2");
+      probe.disconnect();
 
-    await redisServer.kill();
-    // closed: 503 on both instances.
-    for (const i of [a, b]) expect((await send(i, "/closed").expect(503)).body.error.code).toBe("store_unavailable");
-    // local: each instance counts alone from the count it last saw (a saw 1, b saw 2), so together
-    // they admit (4 - 1) + (4 - 2) = 5 more: within the bound of N × limit = 8 for the window.
-    const admitted = { a: 0, b: 0 };
-    for (let n = 0; n < 6; n++) {
-      if ((await send(a, "/local")).status === 200) admitted.a++;
-      if ((await send(b, "/local")).status === 200) admitted.b++;
+      await redisServer.kill();
+      // closed: 503 on both instances.
+      for (const i of [a, b]) expect((await send(i, "/closed").expect(503)).body.error.code).toBe("store_unavailable");
+      // local: each instance counts alone from the count it last saw (a saw 1, b saw 2), so together
+      // they admit (4 - 1) + (4 - 2) = 5 more: within the bound of N × limit = 8 for the window.
+      const admitted = { a: 0, b: 0 };
+      for (let n = 0; n < 6; n++) {
+        if ((await send(a, "/local")).status === 200) admitted.a++;
+        if ((await send(b, "/local")).status === 200) admitted.b++;
+      }
+      expect(admitted).toEqual({ a: LIMIT - 1, b: LIMIT - 2 });
+      expect((await send(a, "/local").expect(429)).body.error.code).toBe("rate_limited");
+      // open: everything admitted, on both.
+      for (let n = 0; n < 6; n++) for (const i of [a, b]) await send(i, "/open").expect(200);
+      // A new window while Redis is still down: each instance grants a full limit, never more.
+      clock.advance(60_000);
+      let next = 0;
+      for (let n = 0; n < LIMIT + 2; n++) for (const i of [a, b]) if ((await send(i, "/local")).status === 200) next++;
+      expect(next).toBe(2 * LIMIT);
+
+      await redisServer.restart();
+      clock.advance(1000); // past the second in which open and local routes skip a failed store
+      for (const c of clients) await c.ping();
+      for (const path of ["/closed", "/open", "/local"]) await send(a, path).expect(200);
+      const after = new Redis({ port: redisServer.port, host: "127.0.0.1" });
+      expect(await after.get(counter())).toBe("3"); // the restarted Redis counted the three requests
+      after.disconnect();
+
+      const modes = new Set(events.flatMap((e) => (e.type === "counters.unavailable" ? [e.mode] : [])));
+      expect([...modes].sort()).toEqual(["closed", "local", "open"]);
+    } finally {
+      for (const i of [a, b]) {
+        i.server.close();
+        await i.keys.close();
+      }
+      for (const c of clients) c.disconnect();
     }
-    expect(admitted).toEqual({ a: LIMIT - 1, b: LIMIT - 2 });
-    expect((await send(a, "/local").expect(429)).body.error.code).toBe("rate_limited");
-    // open: everything admitted, on both.
-    for (let n = 0; n < 6; n++) for (const i of [a, b]) await send(i, "/open").expect(200);
-    // A new window while Redis is still down: each instance grants a full limit, never more.
-    clock.advance(60_000);
-    let next = 0;
-    for (let n = 0; n < LIMIT + 2; n++) for (const i of [a, b]) if ((await send(i, "/local")).status === 200) next++;
-    expect(next).toBe(2 * LIMIT);
-
-    await redisServer.restart();
-    clock.advance(1000); // past the second in which open and local routes skip a failed store
-    for (const c of clients) await c.ping();
-    for (const path of ["/closed", "/open", "/local"]) await send(a, path).expect(200);
-    const after = new Redis({ port: redisServer.port, host: "127.0.0.1" });
-    expect(await after.get(counter())).toBe("3"); // the restarted Redis counted the three requests
-    after.disconnect();
-
-    const modes = new Set(events.flatMap((e) => (e.type === "counters.unavailable" ? [e.mode] : [])));
-    expect([...modes].sort()).toEqual(["closed", "local", "open"]);
-    for (const i of [a, b]) {
-      i.server.close();
-      await i.keys.close();
-    }
-    for (const c of clients) c.disconnect();
   });
 });
