@@ -3,7 +3,13 @@
  * public contract: dashboards and alerts are built on them).
  */
 
-/** Instrument names. */
+/**
+ * The names of the instruments `instrument()` creates.
+ *
+ * @example
+ * import { METRIC } from "keyward/otel";
+ * const refusals = collected.get(METRIC.verifications); // a counter, by keyward.outcome and keyward.code
+ */
 export const METRIC = {
   /** Counter: verifications and refusals, by `keyward.outcome` and `keyward.code`. */
   verifications: "keyward.verifications",
@@ -25,22 +31,47 @@ export const METRIC = {
   cacheSize: "keyward.cache.size",
 } as const;
 
-/** The span every verification gets. */
+/**
+ * The name of the span every verification gets.
+ *
+ * @example
+ * import { SPAN_NAME } from "keyward/otel";
+ * const verifications = exporter.getFinishedSpans().filter((s) => s.name === SPAN_NAME);
+ */
 export const SPAN_NAME = "keyward.verify";
 
-/** Attribute names. */
+/**
+ * The attribute names on keyward's metrics and spans.
+ *
+ * @example
+ * import { ATTR } from "keyward/otel";
+ * const keyId = span.attributes[ATTR.keyId]; // the key's id, never the secret
+ */
 export const ATTR = {
+  /** `admitted`, `refused` or `error`. */
   outcome: "keyward.outcome",
+  /** The refusal code, e.g. `key_revoked` (refusals only). */
   code: "keyward.code",
+  /** The key's id (spans only). */
   keyId: "keyward.key.id",
+  /** The key's mode (spans only). */
   keyMode: "keyward.key.mode",
+  /** `hit` or `miss`. */
   cacheResult: "keyward.cache.result",
+  /** `keys` or `unknown` (the cache-size gauge). */
   cacheKind: "keyward.cache.kind",
+  /** The limit's policy: `window` or `monthly`. */
   limitPolicy: "keyward.limit.policy",
+  /** `admitted` or `refused`. */
   limitDecision: "keyward.limit.decision",
+  /** `keys` or `counters`. */
   store: "keyward.store",
+  /** The store method (`findByHash`, …), or `charge` for the counters. */
   storeOperation: "keyward.store.operation",
+  /** `ok` or `error` (a failure or a timeout). */
   storeOutcome: "keyward.store.outcome",
+  /** The route's `onStoreError`: `closed`, `open` or `local`. */
   storeErrorMode: "keyward.store_error.mode",
+  /** `last`, `p50`, `p99` or `max` (the revocation-lag gauge). */
   statistic: "keyward.statistic",
 } as const;
