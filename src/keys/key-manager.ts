@@ -13,7 +13,6 @@ import { pageSize } from "../core/status.js";
 import type { ApiKey, DailyUsage, KeyFilter, StoredKey } from "../core/types.js";
 import { Authenticator } from "./authenticator.js";
 import { Charger, pruneTimer } from "./charger.js";
-import { CounterFallback } from "./counter-fallback.js";
 import { EventSink } from "./event-sink.js";
 import type { KeywardEvent } from "./events.js";
 import type { CreateKeyInput, UpdateKeyInput } from "./inputs.js";
@@ -69,8 +68,7 @@ export class KeyManager {
     this.recorder = this.config.flushIntervalMs === null ? null : new UsageRecorder(this.config.store, this.config.flushIntervalMs, onFlushError);
     this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
     this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, (record) => this.view(record));
-    const fallback = new CounterFallback(this.config.onStoreError, this.events, this.config.clock, () => this.store.closed, this.config.storeTimeoutMs);
-    this.pipeline = new Verifier(this.authenticator, this.charger, fallback, this.recorder, this.events, this.config.clock);
+    this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config, () => this.store.closed);
     this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
   }
 
@@ -239,12 +237,7 @@ export class KeyManager {
    * await keys.verify(secret, { scope: ["nodes:read", "nodes:write"] }); // all of them
    */
   async verify(secret: string, context: VerifyContext = {}): Promise<VerifyResult> {
-    const result = await this.pipeline.verify(
-      secret,
-      this.verifyCalls.call(context),
-      this.verifyCalls.policy(context.modes, context.onStoreError ?? this.config.onStoreError),
-      this.now(),
-    );
+    const result = await this.pipeline.verify(secret, this.verifyCalls.call(context), this.verifyCalls.policy(context, this.config.onStoreError), this.now());
     return result instanceof KeywardError ? { ok: false, error: result } : result;
   }
 

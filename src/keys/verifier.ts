@@ -13,9 +13,10 @@ import { IP_FORBIDDEN, PROJECT_FORBIDDEN } from "../core/refusals.js";
 import type { AuthenticatedKey, KeyStore, MaybePromise } from "../core/types.js";
 import type { Authenticator, VerifiedKey } from "./authenticator.js";
 import type { Charge, Charger } from "./charger.js";
-import type { ChargeStep, CounterFallback, RouteFallback } from "./counter-fallback.js";
+import { type ChargeStep, CounterFallback, type RouteFallback } from "./counter-fallback.js";
 import type { EventSink } from "./event-sink.js";
 import type { RequestInfo } from "./events.js";
+import type { ManagerConfig } from "./options.js";
 import { resolveProject } from "./projects.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 
@@ -69,17 +70,22 @@ export class Verifier {
   private charger: ChargeStep;
   private readonly unobserved: { charger: ChargeStep; keyStore: KeyStore };
 
+  /** What routes do when the counter store fails (and their default mode). */
+  readonly fallback: CounterFallback;
+  private readonly clock: () => number;
+
   constructor(
     private readonly authenticator: Authenticator,
     charger: Charger,
-    /** What routes do when the counter store fails (and their default mode). */
-    readonly fallback: CounterFallback,
     private readonly recorder: UsageRecorder | null,
     private readonly events: EventSink,
-    private readonly clock: () => number,
+    config: Pick<ManagerConfig, "clock" | "onStoreError" | "storeTimeoutMs">,
+    isClosed: () => boolean,
   ) {
+    this.clock = config.clock;
     this.charger = charger;
     this.unobserved = { charger, keyStore: authenticator.store.store };
+    this.fallback = new CounterFallback(config.onStoreError, events, config.clock, isClosed, config.storeTimeoutMs);
   }
 
   /** Sets (or, with null, removes) the observer, and wraps (or unwraps) the key store and the charge step. */

@@ -79,8 +79,9 @@ export class VerifyCalls {
     };
   }
 
-  /** The policy for a set of modes and a counter-store failure mode (made once per distinct pair). */
-  policy(modes: readonly string[] | undefined, onStoreError: StoreErrorMode): VerifyPolicy<VerifyCall, VerifyResult> {
+  /** The policy for the call's modes and counter-store failure mode (`defaultMode` when it names none); made once per distinct pair. */
+  policy(context: VerifyContext, defaultMode: StoreErrorMode): VerifyPolicy<VerifyCall, VerifyResult> {
+    const { modes, onStoreError = defaultMode } = context;
     const name = `${onStoreError}:${modes === undefined ? "" : modes.join(",")}`;
     let policy = this.policies.get(name);
     if (policy === undefined) {
