@@ -21,7 +21,7 @@ for (const bin of ["dist/cjs/cli/main.js"]) if (existsSync(bin)) chmodSync(bin, 
 
 const OPTIONAL = /^(express|better-sqlite3|pg|ioredis|connect)(\/|$)/;
 // The entry points' declarations must not reach zod's either (see --stripInternal above).
-const PUBLIC = new Set(["index.d.ts", "sqlite.d.ts", "postgres.d.ts", "redis.d.ts", "fetch.d.ts", "hono.d.ts", "fastify.d.ts"]);
+const PUBLIC = new Set(["index.d.ts", "sqlite.d.ts", "postgres.d.ts", "redis.d.ts", "fetch.d.ts", "hono.d.ts", "fastify.d.ts", "otel.d.ts"]);
 const IGNORE = "// @ts-ignore -- express is an optional peer: without its types this is `any` and the fallback type applies";
 for (const entry of readdirSync("dist", { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !entry.name.endsWith(".d.ts")) continue;

@@ -11,6 +11,7 @@ export type { VerifyContext } from "./keys/verify-call.js";
 export type { ScopeUse, ScopeUsage } from "./keys/scope-usage.js";
 export type { KeyManagerOptions, TierOptions, RateLimitOption } from "./keys/options.js";
 export type { CountPer } from "./keys/limits.js";
+export type { StoreErrorMode } from "./keys/counter-fallback.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
 export type {
   KeywardEvent,
@@ -26,6 +27,7 @@ export type {
   KeyIdleEvent,
   LifecycleEvent,
   SweepFailedEvent,
+  CountersUnavailableEvent,
   RequestInfo,
 } from "./keys/events.js";
 export type { SweepReport } from "./keys/sweep.js";

@@ -42,3 +42,6 @@ export const countOption = z.number().int().positive().max(Number.MAX_SAFE_INTEG
 export const rateLimitOption = z
   .strictObject({ limit: countOption, window: durationOption.refine((ms) => ms >= 1000, "window must be at least 1s") })
   .transform(({ limit, window }) => ({ limit, windowMs: window }));
+
+/** What a route does when the counter store fails: `"closed"`, `"open"` or `"local"`. */
+export const storeErrorOption = z.enum(["closed", "open", "local"], { message: 'must be "closed", "open" or "local"' });

@@ -9,6 +9,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
+import { routeFallback } from "../keys/counter-fallback.js";
 import { z } from "zod";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
@@ -187,6 +188,7 @@ function compile(options: FastifyApiKeyAuthOptions) {
     ip: o.ip ?? requestIp,
     check: null,
     scopesUsed: null,
+    onStoreError: routeFallback(o.onStoreError ?? keys.pipeline.fallback.defaultMode),
     malformed: (request: FastifyRequest, token: string) => reader.malformed(request.raw, token),
     describe: describeRequest,
     admit: (_request: FastifyRequest, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),

@@ -12,6 +12,7 @@ import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
+import { routeFallback, type StoreErrorMode } from "../keys/counter-fallback.js";
 import type { RequestInfo } from "../keys/events.js";
 import { KeyManager } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN } from "../keys/projects.js";
@@ -61,6 +62,8 @@ export interface FetchAuthOptions {
    * `(req) => server.requestIP(req)?.address`, on Deno the handler's `info.remoteAddr.hostname`.
    */
   ip?: (request: Request) => string | null | undefined;
+  /** What this route does when the counter store fails or times out: `"closed"` (503), `"open"` or `"local"` (see `apiKeyAuth`). Defaults to the KeyManager's (`"closed"`). */
+  onStoreError?: StoreErrorMode;
 }
 
 /**
@@ -195,6 +198,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
     ip: o.ip ?? null,
     check: scopes ? scopeCheck(scopes) : null,
     scopesUsed: scopes ? () => scopes : null,
+    onStoreError: routeFallback(o.onStoreError ?? keys.pipeline.fallback.defaultMode),
     malformed: (request: Request, token: string) => reader.malformed(request, token),
     describe: describeRequest,
     admit: (_request: Request, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),

@@ -1,12 +1,13 @@
 /**
  * The options every request adapter (`apiKeyAuth`, `fetchAuth`) shares, as one set of zod schemas
  * and checks: header names, the malformed-credential status, the realm, RateLimit and lifecycle
- * header settings, the deprecation link, and the accepted modes. Each adapter spreads these into
+ * header settings, the deprecation link, the counter-store failure mode, and the accepted modes. Each adapter spreads these into
  * its own strict schema and adds what only it has.
  */
 import { z } from "zod";
 import { KeywardConfigError } from "../core/errors.js";
 import { modeError } from "../core/key-format.js";
+import { storeErrorOption } from "../core/options.js";
 
 /** An HTTP header name (RFC 9110 token), lower-cased. */
 export const headerName = z
@@ -29,6 +30,7 @@ export const sharedAdapterOptions = {
     .default("api"),
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
   lifecycleHeaders: z.boolean().default(true),
+  onStoreError: storeErrorOption.optional(),
   deprecationLink: z
     .string()
     .max(2000)

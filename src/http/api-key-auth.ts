@@ -12,6 +12,7 @@ import type { AuthenticatedKey } from "../core/types.js";
 import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, missingKey, modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
+import { routeFallback, type StoreErrorMode } from "../keys/counter-fallback.js";
 import { KeyManager } from "../keys/key-manager.js";
 import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
@@ -119,6 +120,18 @@ export interface ApiKeyAuthOptions {
    * app.use(apiKeyAuth({ keys, ip: (req) => (req as { ip?: string }).ip })); // Express sets req.ip
    */
   ip?: (req: IncomingMessage) => string | null | undefined;
+  /**
+   * What this route does when the COUNTER store (rate limits, quotas) fails or times out:
+   * `"closed"` refuses with 503 `store_unavailable`; `"open"` admits without counting; `"local"`
+   * counts in this process's memory over the same windows (with N processes, at most N × limit
+   * per window while the store is down). Each failure is reported as a `counters.unavailable`
+   * event (throttled). A key LOOKUP failure (key store down, key not cached) is always refused:
+   * there is no key to admit. Defaults to the KeyManager's `onStoreError` (`"closed"`).
+   *
+   * @example
+   * app.use("/v1/search", apiKeyAuth({ keys, onStoreError: "local" })); // keep serving through a Redis outage
+   */
+  onStoreError?: StoreErrorMode;
 }
 
 const schema = z.strictObject({
@@ -189,6 +202,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     ip: o.ip ?? socketAddress,
     check: null,
     scopesUsed: null,
+    onStoreError: routeFallback(o.onStoreError ?? keys.pipeline.fallback.defaultMode),
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),
     describe: requestInfo,

@@ -9,6 +9,7 @@ import { ScopeSet, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { KeyManager } from "../keys/key-manager.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
+import { routeFallback } from "../keys/counter-fallback.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { bearerToken, OTHER_SCHEME } from "./credentials.js";
 import { authState, type KeywardRequest } from "./request-state.js";
@@ -88,6 +89,7 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
       malformed: null,
       describe: requestInfo,
       ip: socketAddress,
+      onStoreError: routeFallback(keys.pipeline.fallback.defaultMode),
       check: (key: VerifiedKey) =>
         key.kind === "project" ? MANAGEMENT_PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? MANAGEMENT_NO_KEY_OWNER : null,
       scopesUsed: () => used,

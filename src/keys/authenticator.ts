@@ -114,11 +114,14 @@ export class Authenticator {
   /** The cache of verified keys and unknown hashes, by hash (TTLs on the manager's clock). */
   readonly cache: VerifyCache<VerifiedKey>;
   private readonly hash: SecretHasher;
+  /** Cache lookups that missed (counted off the hot path: a miss reads the store next). */
+  misses = 0;
 
   constructor(
     private readonly config: ManagerConfig,
     private readonly format: KeyFormat,
-    private readonly store: StoreCalls,
+    /** @internal The store calls (keyward/otel wraps their store to time it). */
+    readonly store: StoreCalls,
   ) {
     this.hash = config.hash;
     this.cache = new VerifyCache(config.cache);
@@ -131,6 +134,7 @@ export class Authenticator {
     const cached = this.cache.get(hash, now);
     // Only well-formed keys ever enter the cache, so a hit needs no format check.
     if (cached !== undefined) return cached === UNKNOWN ? INVALID_KEY : this.checkStatus(cached, now);
+    this.misses++;
     // A database holding another key format fails closed for every key, not 401 for the database's own.
     if (this.store.formatError !== null) return storeUnavailable(this.store.formatError);
     if (this.format.check(secret) === undefined) return INVALID_KEY;

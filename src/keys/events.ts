@@ -263,6 +263,28 @@ export interface SweepFailedEvent {
 export type LifecycleEvent = KeyExpiringEvent | QuotaThresholdEvent | KeyIdleEvent;
 
 /**
+ * The counter store (rate limits, quotas) failed or timed out on a request, and the route's
+ * `onStoreError` mode decided: `closed` refused it (503), `open` admitted it uncounted, `local`
+ * counted it in this process. At most one per mode every 10 s: `suppressed` counts the failures
+ * since the previous one that were not reported. Never carries the store's error message.
+ *
+ * @example
+ * onEvent: (e) => { if (e.type === "counters.unavailable") log.warn(`counter store down (${e.mode}): ${1 + e.suppressed} requests since last report`); }
+ */
+export interface CountersUnavailableEvent {
+  /** Always `counters.unavailable`. */
+  type: "counters.unavailable";
+  /** When the failure was seen. */
+  at: Date;
+  /** What the route did: `closed` (503), `open` (admitted uncounted) or `local` (counted in this process). */
+  mode: "closed" | "open" | "local";
+  /** The key of the request that met the failure. */
+  keyId: string;
+  /** Failures on routes of this mode since the previous event that were not reported. */
+  suppressed: number;
+}
+
+/**
  * Everything `onEvent` can receive.
  *
  * @example
@@ -277,4 +299,5 @@ export type KeywardEvent =
   | ChannelSilentEvent
   | ChannelRestoredEvent
   | LifecycleEvent
-  | SweepFailedEvent;
+  | SweepFailedEvent
+  | CountersUnavailableEvent;

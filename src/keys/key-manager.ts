@@ -70,7 +70,7 @@ export class KeyManager {
     this.invalidation = new InvalidationHub(this.authenticator.cache, this.config.cache.maxStalenessMs, this.config.clock, (e) => this.emit(e));
     this.reads = new KeyReads(this.config, this.format, this.store, this.recorder);
     this.writes = new KeyWrites(this.config, this.format, this.store, this.invalidation, this.events, async (record) => (await this.reads.view(record))[0]!);
-    this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config.clock);
+    this.pipeline = new Verifier(this.authenticator, this.charger, this.recorder, this.events, this.config, () => this.store.closed);
     this.pruneTimer = pruneTimer(this.config.counters, () => this.pruneCounters());
     this.sweeper = new Sweeper(this.config, this.store, this.writes, this.events, this.recorder);
   }
@@ -235,7 +235,7 @@ export class KeyManager {
    * await keys.verify(secret, { scope: ["nodes:read", "nodes:write"] }); // all of them
    */
   async verify(secret: string, context: VerifyContext = {}): Promise<VerifyResult> {
-    const result = await this.pipeline.verify(secret, this.verifyCalls.call(context), this.verifyCalls.policy(context.modes), this.now());
+    const result = await this.pipeline.verify(secret, this.verifyCalls.call(context), this.verifyCalls.policy(context, this.config.onStoreError), this.now());
     return result instanceof KeywardError ? { ok: false, error: result } : result;
   }
 

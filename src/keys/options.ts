@@ -8,8 +8,9 @@ import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { createHasher, type SecretHasher } from "../core/hash.js";
 import { NAME_PATTERN } from "../core/key-format.js";
 import { normalizeScopes } from "../core/scopes.js";
-import { countOption, durationOption, fn, parseOptions, scopeOption } from "../core/options.js";
+import { countOption, durationOption, fn, parseOptions, scopeOption, storeErrorOption } from "../core/options.js";
 import type { CounterStore, KeyStore, MaybePromise } from "../core/types.js";
+import type { StoreErrorMode } from "./counter-fallback.js";
 import type { KeywardEvent } from "./events.js";
 import { rateLimitsOption } from "./limit-options.js";
 import type { CountPer, ResolvedTier } from "./limits.js";
@@ -158,6 +159,17 @@ export interface KeyManagerOptions {
       };
   /** How long a store call may take on the request path before failing closed (503). Defaults to `"2s"`. */
   storeTimeout?: Duration;
+  /**
+   * What routes that name no `onStoreError` of their own (and `keys.verify()`) do when the COUNTER
+   * store (rate limits, quotas) fails or times out: `"closed"` refuses with 503 `store_unavailable`,
+   * `"open"` admits without counting, `"local"` counts in this process's memory over the same
+   * windows (with N processes, at most N × limit per window while the store is down). A key
+   * lookup failure is always refused (503). Defaults to `"closed"`.
+   *
+   * @example
+   * const keys = new KeyManager({ store, counters: new RedisCounters(redis), onStoreError: "local" });
+   */
+  onStoreError?: StoreErrorMode;
   /** The clock, in ms since the epoch. Defaults to `Date.now`. */
   clock?: () => number;
   /** Receives audit events. Defaults to none. */
@@ -225,6 +237,7 @@ const schema = z.strictObject({
   idleAfter: z.union([z.literal(false), durationOption.refine((ms) => ms > 0, "must be longer than zero")]).default(30 * 86_400_000),
   idleExpiry: durationOption.refine((ms) => ms > 0, "must be longer than zero").optional(),
   sweepInterval: durationOption.refine((ms) => ms >= 1000, "must be at least 1s").optional(),
+  onStoreError: storeErrorOption.default("closed"),
   clock: fn<() => number>().optional(),
   onEvent: fn<(event: KeywardEvent) => void>().optional(),
   sampleAuthSucceeded: z.number().min(0).max(1).default(0),
@@ -265,6 +278,7 @@ export interface ManagerConfig {
   flushIntervalMs: number | null;
   storeTimeoutMs: number;
   sweep: SweepConfig;
+  onStoreError: StoreErrorMode;
   clock: () => number;
   onEvent: KeyManagerOptions["onEvent"];
   sampleAuthSucceeded: number;
@@ -334,6 +348,7 @@ export function resolveManagerOptions(options: KeyManagerOptions): ManagerConfig
       idleExpiryMs: o.idleExpiry ?? null,
       intervalMs: o.sweepInterval ?? null,
     },
+    onStoreError: o.onStoreError,
     clock: o.clock ?? Date.now,
     onEvent: o.onEvent,
     sampleAuthSucceeded: o.sampleAuthSucceeded,

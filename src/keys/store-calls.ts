@@ -30,7 +30,8 @@ export class StoreCalls {
   private ready: Promise<void> | null = null;
 
   constructor(
-    readonly store: KeyStore,
+    /** The store (replaced by a timed wrapper while `keyward/otel` instruments the manager). */
+    public store: KeyStore,
     private readonly format: KeyFormatRecord,
     readonly timeoutMs: number,
   ) {

@@ -4,16 +4,20 @@
  * kind) → charge (rate limit, quota) → record use (and the scopes the check admitted) → events. Every caller (the middleware, the management router's key caller, `keys.verify()`)
  * is a thin translation around it, described by a {@link VerifyPolicy} built once. It answers the
  * caller's admission value or the refusal, synchronously whenever the stores answer synchronously,
- * and emits `auth.failed` / `auth.succeeded` with the same fields for every caller.
+ * and emits `auth.failed` / `auth.succeeded` with the same fields for every caller. A route whose
+ * `onStoreError` is "open" or "local" charges through the CounterFallback; `keyward/otel` sets an
+ * observer (one null check per verification when none is set).
  */
 import { KeywardError } from "../core/errors.js";
 import { IP_FORBIDDEN, PROJECT_FORBIDDEN } from "../core/refusals.js";
 import type { RequiredScope } from "../core/scopes.js";
-import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
+import type { AuthenticatedKey, KeyStore, MaybePromise } from "../core/types.js";
 import type { Authenticator, VerifiedKey } from "./authenticator.js";
 import type { Charge, Charger } from "./charger.js";
+import { type ChargeStep, CounterFallback, type RouteFallback } from "./counter-fallback.js";
 import type { EventSink } from "./event-sink.js";
 import type { RequestInfo } from "./events.js";
+import type { ManagerConfig } from "./options.js";
 import { resolveProject } from "./projects.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 
@@ -38,21 +42,75 @@ export interface VerifyPolicy<R, A> {
   readonly scopesUsed: ((request: R) => readonly RequiredScope[] | null) | null;
   /** For a token refused as `invalid_key`: the malformed-credential refusal when its syntax is bad, else null. */
   readonly malformed: ((request: R, token: string) => KeywardError | null) | null;
+  /** When the counter store fails: null refuses 503 (fail closed), "open" admits uncounted, "local" counts in this process. */
+  readonly onStoreError: RouteFallback;
   /** Request details for audit events (called only when someone listens). */
   readonly describe: (request: R) => RequestInfo;
   /** What an admitted request gives the caller. */
   readonly admit: (request: R, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => A;
 }
 
+/**
+ * Watches verifications: set by `keyward/otel`'s `instrument()`, null otherwise.
+ * Internal to keyward (not exported from the package entry).
+ */
+export interface VerifyObserver {
+  /** Runs one verification (through `verifier.run`) and records it. */
+  verify<R, A>(verifier: Verifier, token: string, request: R, policy: VerifyPolicy<R, A>, now: number): MaybePromise<A | KeywardError>;
+  /** A refusal: of a verification under way, by a guard after one, or before one (no key, a malformed header). */
+  refused(request: unknown, error: KeywardError, keyId: string | undefined): void;
+  /** The key store the request path reads, wrapped (e.g. timed). */
+  keyStore(store: KeyStore): KeyStore;
+  /** The charge step, wrapped (e.g. timed). */
+  chargeStep(charger: ChargeStep): ChargeStep;
+}
+
 /** Runs the pipeline for one KeyManager. */
 export class Verifier {
+  /** Set only while `keyward/otel` instruments this manager. */
+  private observer: VerifyObserver | null = null;
+  /** The charge step (the charger, or a wrapper of it while observed). */
+  private charger: ChargeStep;
+  private readonly unobserved: { charger: ChargeStep; keyStore: KeyStore };
+  /** Route costs in credits (`chargeCredits`) go straight to the charger: fail closed, not observed. */
+  private readonly credits: Charger;
+
+  /** What routes do when the counter store fails (and their default mode). */
+  readonly fallback: CounterFallback;
+  private readonly clock: () => number;
+
   constructor(
     private readonly authenticator: Authenticator,
-    private readonly charger: Charger,
+    charger: Charger,
     private readonly recorder: UsageRecorder | null,
     private readonly events: EventSink,
-    private readonly clock: () => number,
-  ) {}
+    config: Pick<ManagerConfig, "clock" | "onStoreError" | "storeTimeoutMs">,
+    isClosed: () => boolean,
+  ) {
+    this.clock = config.clock;
+    this.charger = charger;
+    this.credits = charger;
+    this.unobserved = { charger, keyStore: authenticator.store.store };
+    this.fallback = new CounterFallback(config.onStoreError, events, config.clock, isClosed, config.storeTimeoutMs);
+  }
+
+  /** Sets (or, with null, removes) the observer, and wraps (or unwraps) the key store and the charge step. */
+  observe(observer: VerifyObserver | null): void {
+    const { charger, keyStore } = this.unobserved;
+    this.charger = observer === null ? charger : observer.chargeStep(charger);
+    this.authenticator.store.store = observer === null ? keyStore : observer.keyStore(keyStore);
+    this.observer = observer;
+  }
+
+  /** Verification-cache lookups that missed so far (an observer reads it around a verification). */
+  get cacheMisses(): number {
+    return this.authenticator.misses;
+  }
+
+  /** Whether an observer is set. */
+  get observed(): boolean {
+    return this.observer !== null;
+  }
 
   /** Step 1 alone: the key for `secret` at `now`, or the refusal (as a value). */
   authenticate(secret: string, now = this.clock()): MaybePromise<VerifiedKey | KeywardError> {
@@ -66,7 +124,7 @@ export class Verifier {
 
   /** Gives back what a charge took (a check after the pipeline, e.g. a scope guard, refused the request). */
   refund(charge: Charge): void {
-    this.charger.refund(charge);
+    if (!this.fallback.refund(charge)) this.charger.refund(charge);
   }
 
   /**
@@ -81,12 +139,12 @@ export class Verifier {
 
   /** Takes `units` more credits from a key with credits (a route's cost), or the 429 `credits_exhausted`. */
   chargeCredits(key: VerifiedKey, units: number, now = this.clock()): MaybePromise<Charge | KeywardError> {
-    return this.charger.chargeCredits(key, units, now);
+    return this.credits.chargeCredits(key, units, now);
   }
 
   /** Gives back only the credits a charge took (e.g. the handler answered 5xx). */
   refundCredits(charge: Charge): void {
-    this.charger.refundCredits(charge);
+    this.credits.refundCredits(charge);
   }
 
   /** The record step alone: counts one use of the key at `now` (buffered, flushed in the background). */
@@ -99,6 +157,12 @@ export class Verifier {
    * limits and usage). Answers the policy's admission or the refusal; never throws for a refusal.
    */
   verify<R, A>(token: string, request: R, policy: VerifyPolicy<R, A>, now: number): MaybePromise<A | KeywardError> {
+    if (this.observer !== null) return this.observer.verify(this, token, request, policy, now);
+    return this.run(token, request, policy, now);
+  }
+
+  /** {@link Verifier.verify} without the observer (the observer calls this). */
+  run<R, A>(token: string, request: R, policy: VerifyPolicy<R, A>, now: number): MaybePromise<A | KeywardError> {
     const found = this.authenticator.authenticate(token, now);
     // `instanceof Promise`, not a `then` lookup: a miss on the frozen key object costs more.
     if (found instanceof Promise) return found.then((f) => this.authorize(token, request, policy, f, now));
@@ -107,6 +171,7 @@ export class Verifier {
 
   /** Emits `auth.failed` for `error` and returns it (also for refusals made before verification). */
   refuse<R>(request: R, policy: Pick<VerifyPolicy<R, unknown>, "describe">, error: KeywardError, keyId?: string): KeywardError {
+    if (this.observer !== null) this.observer.refused(request, error, keyId);
     if (this.events.active) this.events.authFailed(error, keyId, policy.describe(request));
     return error;
   }
@@ -154,7 +219,7 @@ export class Verifier {
     if (key.ipAllow !== null && !key.ipAllow.matches(policy.ip === null ? null : policy.ip(request))) return this.refuse(request, policy, IP_FORBIDDEN, key.id);
     const refusal = policy.check === null ? null : policy.check(key, request);
     if (refusal !== null) return this.refuse(request, policy, refusal, key.id);
-    const charge = this.charger.charge(key, now);
+    const charge = policy.onStoreError === null ? this.charger.charge(key, now) : this.fallback.charge(this.charger, key, now, policy.onStoreError);
     if (charge instanceof Promise) return charge.then((c) => this.settle(request, policy, key, project, c, now));
     return this.settle(request, policy, key, project, charge, now);
   }
@@ -167,7 +232,10 @@ export class Verifier {
     charge: Charge | KeywardError,
     now: number,
   ): A | KeywardError {
-    if (charge instanceof KeywardError) return this.refuse(request, policy, charge, key.id);
+    if (charge instanceof KeywardError) {
+      if (charge.code === "store_unavailable" && policy.onStoreError === null) this.fallback.report("closed", key.id);
+      return this.refuse(request, policy, charge, key.id);
+    }
     this.recorder?.record(key.id, now);
     if (policy.scopesUsed !== null) {
       const used = policy.scopesUsed(request);

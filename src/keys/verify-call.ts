@@ -3,11 +3,13 @@
  * required scopes, request details) and one pipeline policy per set of accepted modes, with the
  * scope check of the call. Scope strings are compiled once (bounded caches).
  */
+import { KeywardConfigError } from "../core/errors.js";
 import { insufficientScope, modeForbidden } from "../core/refusals.js";
 import { requiredScopes, type RequiredScope, type ScopeRequirement } from "../core/scopes.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { VerifiedKey } from "./authenticator.js";
 import type { Charge } from "./charger.js";
+import { routeFallback, type StoreErrorMode } from "./counter-fallback.js";
 import type { RequestInfo } from "./events.js";
 import type { VerifyResult } from "./results.js";
 import type { VerifyPolicy } from "./verifier.js";
@@ -48,6 +50,14 @@ export interface VerifyContext {
    * await keys.verify(secret, { ip: req.socket.remoteAddress });
    */
   ip?: string;
+  /**
+   * What this call does when the counter store fails or times out: `"closed"` (503), `"open"` or
+   * `"local"` (see `apiKeyAuth`). Defaults to the KeyManager's `onStoreError` (`"closed"`).
+   *
+   * @example
+   * await keys.verify(secret, { onStoreError: "open" });
+   */
+  onStoreError?: StoreErrorMode;
 }
 
 const LIMIT = 1024;
@@ -69,11 +79,14 @@ export class VerifyCalls {
     };
   }
 
-  /** The policy for a set of modes (made once per distinct set). */
-  policy(modes: readonly string[] | undefined): VerifyPolicy<VerifyCall, VerifyResult> {
-    const name = modes === undefined ? "" : modes.join(",");
+  /** The policy for the call's modes and counter-store failure mode (`defaultMode` when it names none); made once per distinct pair. */
+  policy(context: VerifyContext, defaultMode: StoreErrorMode): VerifyPolicy<VerifyCall, VerifyResult> {
+    const { modes, onStoreError = defaultMode } = context;
+    const name = `${onStoreError}:${modes === undefined ? "" : modes.join(",")}`;
     let policy = this.policies.get(name);
     if (policy === undefined) {
+      if (onStoreError !== "closed" && onStoreError !== "open" && onStoreError !== "local")
+        throw new KeywardConfigError("verify.onStoreError", `must be "closed", "open" or "local", not ${JSON.stringify(onStoreError)}`);
       policy = Object.freeze({
         modes: modes === undefined ? null : [...modes],
         modeError: modes === undefined ? null : modeForbidden(modes),
@@ -81,6 +94,7 @@ export class VerifyCalls {
         memberOf: null,
         ip: (call: VerifyCall) => call.ip,
         malformed: null,
+        onStoreError: routeFallback(onStoreError),
         describe: (call: VerifyCall) => call.request,
         check: (key: VerifiedKey, call: VerifyCall) => {
           if (call.required === null) return null;

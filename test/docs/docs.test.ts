@@ -12,7 +12,7 @@ import { anchors, codeBlocks, userDocs } from "./markdown";
 
 const root = join(__dirname, "..", "..");
 const src = join(root, "src");
-const ENTRY_POINTS = ["index.ts", "sqlite.ts", "postgres.ts", "redis.ts", "fastify.ts"].map((f) => join(src, f));
+const ENTRY_POINTS = ["index.ts", "sqlite.ts", "postgres.ts", "redis.ts", "fastify.ts", "otel.ts"].map((f) => join(src, f));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

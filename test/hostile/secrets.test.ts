@@ -90,6 +90,10 @@ describe("every surface, with a pepper, on SQLite", () => {
     counting.fault("recordUsage", "throw");
     await expect(keys.flushUsage()).rejects.toThrow();
     counting.fault("recordUsage", null);
+    counting.fault("consume", "throw");
+    const countersDown = await request(app).get("/whoami").set(auth(secret)); // a counters.unavailable event
+    expect(countersDown.status).toBe(503);
+    counting.fault("consume", null);
     counting.fault("findByHash", "throw");
     keys.invalidate();
     const down = await request(app).get("/whoami").set(auth(secret));
@@ -99,7 +103,7 @@ describe("every surface, with a pepper, on SQLite", () => {
     const surfaces = [
       ...shown.map((v) => JSON.stringify(v)),
       ...shown.map((v) => inspect(v, { depth: 8 })),
-      ...[...responses, down].map((r) => JSON.stringify(r.headers) + r.text),
+      ...[...responses, down, countersDown].map((r) => JSON.stringify(r.headers) + r.text),
       inspect(keys, { depth: 6, showHidden: true }),
       inspect(counting.store, { depth: 3 }),
       JSON.stringify(sink),
@@ -111,7 +115,7 @@ describe("every surface, with a pepper, on SQLite", () => {
     }
     // Every event type was produced (and the guard checks them all after the file).
     expect(new Set(allEvents.map((e) => e.type))).toEqual(
-      new Set(["key.created", "key.updated", "key.rotated", "key.revoked", "auth.succeeded", "auth.failed", "usage.flush_failed"]),
+      new Set(["key.created", "key.updated", "key.rotated", "key.revoked", "auth.succeeded", "auth.failed", "usage.flush_failed", "counters.unavailable"]),
     );
     // Express logged the forwarded refusals (so the capture really saw output), without the key.
     expect(capturedText()).toContain("KeywardError");

@@ -20,7 +20,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { tempDir } from "../helpers";
 import { ensureBuilt } from "./built";
 import { tsc } from "./typecheck";
@@ -42,7 +42,10 @@ function consumer(name: string, extra: string[]): string {
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `consumer-${name}`, private: true }));
   execFileSync("tar", ["-xzf", tarball, "-C", dir]);
   renameSync(join(dir, "package"), join(dir, "node_modules", "keyward"));
-  for (const pkg of [...Object.keys(packed.dependencies ?? {}), ...extra]) symlinkSync(join(modules, pkg), join(dir, "node_modules", pkg), "dir");
+  for (const pkg of [...Object.keys(packed.dependencies ?? {}), ...extra]) {
+    mkdirSync(dirname(join(dir, "node_modules", pkg)), { recursive: true }); // a scoped package's scope folder
+    symlinkSync(join(modules, pkg), join(dir, "node_modules", pkg), "dir");
+  }
   return dir;
 }
 
@@ -96,7 +99,7 @@ describe("a node:http consumer without Express", () => {
     const started = process.hrtime.bigint();
     ${load}
     const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router|hono|fastify|fastify-plugin)[\\\\/]/.test(f));
+    const heavy = (files) => files.filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|body-parser|router|hono|fastify|fastify-plugin|@opentelemetry)[\\\\/]/.test(f));
     const atLoad = { modules: ${cache}.length, heavy: heavy(${cache}), loadMs };
     const http = await import("node:http");
     const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
@@ -158,7 +161,7 @@ describe("a node:http consumer without Express", () => {
           "-e",
           `(async () => {
       const kw = require("keyward"); const { fetchAuth } = require("keyward/fetch"); const hono = require("keyward/hono");
-      const heavy = Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|hono)[\\\\/]/.test(f));
+      const heavy = Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](express|better-sqlite3|hono|@opentelemetry)[\\\\/]/.test(f));
       const keys = new kw.KeyManager({ store: new kw.MemoryStore() });
       const { secret } = await keys.create({ name: "ci" });
       const auth = fetchAuth({ keys });
@@ -321,22 +324,70 @@ describe("a Fastify consumer with fastify and fastify-plugin", () => {
     );
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.cts"));
     copyFileSync(join(dir, "consumer.ts"), join(dir, "consumer.mts"));
-    writeFileSync(
-      join(dir, "node16.json"),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          skipLibCheck: false,
-          skipDefaultLibCheck: true,
-          noEmit: true,
-          target: "ES2022",
-          types: ["node"],
-          module: "node16",
-          moduleResolution: "node16",
-        },
-        files: ["consumer.cts", "consumer.mts"],
-      }),
-    );
-    expect(await tsc(dir, "node16.json", "node16.json")).toBe("node16.json: exit 0");
+    const options = { strict: true, skipLibCheck: false, skipDefaultLibCheck: true, noEmit: true, target: "ES2022", types: ["node"] };
+    expect(tsc(dir, { ...options, module: "node16", moduleResolution: "node16" }, ["consumer.cts", "consumer.mts"], "node16")).toBe("node16: exit 0");
   }, 60_000);
+});
+
+describe("a consumer with @opentelemetry/api installed", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = consumer("otel", ["@opentelemetry/api"]);
+  });
+
+  /** Loads keyward (`load` binds `kw`), notes whether @opentelemetry is loaded, then loads keyward/otel (`loadOtel` binds `otel`) and instruments a manager. */
+  const script = (load: string, loadOtel: string, cache: string) => `
+    const otelFiles = () => ${cache}.filter((f) => /[\\\\/]node_modules[\\\\/]@opentelemetry[\\\\/]/.test(f)).length;
+    ${load}
+    const keys = new kw.KeyManager({ store: new kw.MemoryStore(), usage: false });
+    const { secret } = await keys.create({ name: "ci" });
+    const before = { files: otelFiles(), ok: (await keys.verify(secret)).ok };
+    ${loadOtel}
+    const stop = otel.instrument(keys); // the global (no-op) providers
+    const after = { files: otelFiles(), ok: (await keys.verify(secret)).ok };
+    stop();
+    await keys.close();
+    console.log(JSON.stringify({ before, loaded: after.files > 0, ok: after.ok, exports: Object.keys(otel).sort() }));`;
+  const expected = { before: { files: 0, ok: true }, loaded: true, ok: true, exports: ["ATTR", "METRIC", "SPAN_NAME", "instrument"] };
+
+  it("require('keyward') does not load @opentelemetry/api; require('keyward/otel') does, and instruments", () => {
+    const body = script(`const kw = require("keyward");`, `const otel = require("keyward/otel");`, "Object.keys(require.cache)");
+    const out = JSON.parse(node(["-e", `(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });`], dir));
+    expect(out).toEqual(expected);
+    // The ESM build's named imports from @opentelemetry/api (a CommonJS package) link too.
+    const esm = `const kw = await import("keyward"); const otel = await import("keyward/otel");
+      const keys = new kw.KeyManager({ store: new kw.MemoryStore(), usage: false }); const stop = otel.instrument(keys);
+      const { secret } = await keys.create({ name: "ci" }); const ok = (await keys.verify(secret)).ok; stop(); await keys.close();
+      console.log(JSON.stringify({ ok }));`;
+    expect(JSON.parse(node(["--input-type=module", "-e", esm], dir))).toEqual({ ok: true });
+  });
+
+  it("import 'keyward' (ESM) and its other entry points never load it (a trap package that throws when loaded)", () => {
+    const trap = join(tmp.dir, "otel-trap");
+    mkdirSync(join(trap, "node_modules", "@opentelemetry", "api"), { recursive: true });
+    writeFileSync(join(trap, "package.json"), JSON.stringify({ name: "consumer-otel-trap", private: true }));
+    execFileSync("tar", ["-xzf", tarball, "-C", trap]);
+    renameSync(join(trap, "package"), join(trap, "node_modules", "keyward"));
+    for (const pkg of Object.keys(packed.dependencies ?? {})) symlinkSync(join(modules, pkg), join(trap, "node_modules", pkg), "dir");
+    const api = join(trap, "node_modules", "@opentelemetry", "api");
+    writeFileSync(join(api, "package.json"), JSON.stringify({ name: "@opentelemetry/api", version: "1.9.0", main: "index.js" }));
+    writeFileSync(join(api, "index.js"), 'throw new Error("@opentelemetry/api was loaded");\n');
+    const out = node(
+      [
+        "--input-type=module",
+        "-e",
+        `const kw = await import("keyward"); await import("keyward/fetch"); await import("keyward/hono");
+        const keys = new kw.KeyManager({ store: new kw.MemoryStore(), usage: false });
+        const { secret } = await keys.create({ name: "ci" });
+        const ok = (await keys.verify(secret)).ok;
+        await keys.close();
+        const otel = await import("keyward/otel").then(() => "loaded", (e) => e.message);
+        console.log(JSON.stringify({ ok, otel }));`,
+      ],
+      trap,
+    );
+    const answer = JSON.parse(out);
+    expect(answer.ok).toBe(true);
+    expect(answer.otel).toContain("@opentelemetry/api"); // keyward/otel does reach the trap
+  });
 });

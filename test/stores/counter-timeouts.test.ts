@@ -5,12 +5,7 @@
  * answers them late), and with PostgreSQL counters held up by a row lock. After things settle,
  * each counter equals the requests answered 200 that it counted.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import Redis, { type RedisOptions } from "ioredis";
@@ -20,6 +15,7 @@ import { KeyManager, MemoryStore } from "keyward";
 import { PostgresStore } from "keyward/postgres";
 import { RedisCounters } from "keyward/redis";
 import { makeApp } from "../helpers";
+import { PrivateRedis } from "./private-redis";
 import { PG_URL, describeWithServices } from "./services";
 
 /**
@@ -50,80 +46,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function until(what: string, done: () => boolean): Promise<void> {
   for (const start = performance.now(); !done(); await sleep(10)) {
     if (performance.now() - start > 30_000) throw new Error(`timed out waiting until ${what}`);
-  }
-}
-
-/** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
-
-/** A redis-server of this test's own (no persistence) that can be killed and started again on its port. */
-class PrivateRedis {
-  private child: ChildProcess | null = null;
-  private constructor(
-    readonly port: number,
-    private readonly dir: string,
-  ) {}
-
-  static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), mkdtempSync(join(tmpdir(), "kw-redis-")));
-    await server.restart();
-    return server;
-  }
-
-  /** Starts the server and resolves once it answers PING. */
-  async restart(): Promise<void> {
-    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir], {
-      stdio: "ignore",
-    });
-    const probe = new Redis({ port: this.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on("error", () => undefined);
-    try {
-      for (let i = 0; i < 200; i++) {
-        try {
-          await probe.connect();
-          await probe.ping();
-          return;
-        } catch {
-          probe.disconnect();
-          await sleep(25);
-        }
-      }
-      throw new Error(`private redis-server on port ${this.port} did not start`);
-    } finally {
-      probe.disconnect();
-    }
-  }
-
-  /** Freezes the server (SIGSTOP): connections stay open, commands wait unanswered. */
-  pause(): void {
-    this.child?.kill("SIGSTOP");
-  }
-
-  /** Lets a paused server run again (SIGCONT): it then answers everything it was sent. */
-  resume(): void {
-    this.child?.kill("SIGCONT");
-  }
-
-  /** SIGKILL, and wait until the process is gone. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
