@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
+import { evalScript } from "./eval-script.js";
 import { parseOptions } from "../core/options.js";
 import type { CounterStore, CounterTake } from "../core/types.js";
 
@@ -171,13 +172,8 @@ export class RedisCounters implements CounterStore {
     return counts;
   }
 
-  private async run(script: string, sha: string, key: string, ...args: number[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(sha, 1, key, ...args);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      return this.redis.eval(script, 1, key, ...args);
-    }
+  private run(script: string, sha: string, key: string, ...args: number[]): Promise<unknown> {
+    return evalScript(this.redis, script, sha, key, ...args);
   }
 
   private async runMany(script: string, sha: string, takes: readonly CounterTake[], args: number[]): Promise<unknown> {

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
+import { evalScript } from "./eval-script.js";
 import { KeywardConfigError } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
 import { parseOptions } from "../core/options.js";
@@ -278,13 +279,8 @@ export class ReservingCounters implements CounterStore {
     await Promise.all(back.map(([name, n]) => this.run(RELEASE, this.releaseSha, this.prefix + name, n)));
   }
 
-  private async run(script: string, sha: string, key: string, ...args: number[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(sha, 1, key, ...args);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      return this.redis.eval(script, 1, key, ...args);
-    }
+  private run(script: string, sha: string, key: string, ...args: number[]): Promise<unknown> {
+    return evalScript(this.redis, script, sha, key, ...args);
   }
 }
 

@@ -26,6 +26,7 @@ const base: StoredKey = {
   rotatedTo: "key_0LmQ7x2a9fKq3ZrT1bN0cB",
   disabledAt: 1_755_000_000_000,
   allowedIps: ["203.0.113.0/24", "2001:db8::/32"],
+  credits: { remaining: 1000, refill: { amount: 500, interval: "1d" }, counter: "key_0LmQ7x2a9fKq3ZrT1bN0cD", since: 1_700_000_000_000 },
 };
 const bare: StoredKey = {
   ...base,
@@ -49,6 +50,7 @@ const bare: StoredKey = {
   rotatedTo: null,
   disabledAt: null,
   allowedIps: [],
+  credits: null,
 };
 
 it("round-trips every field by hash, by id and in listings, with fresh arrays and objects each read", () => {

@@ -77,6 +77,7 @@ describe("POST / (create)", () => {
         "tier",
         "allowedIps",
         "disabledAt",
+        "credits",
       ].sort(),
     );
     expect(Date.parse(res.body.key.expiresAt) - Date.parse(res.body.key.createdAt)).toBe(90 * DAY);

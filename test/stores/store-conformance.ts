@@ -602,7 +602,12 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
  * @example
  * describeCounterConformance("RedisCounters", async () => ({ counters: new RedisCounters(redis), cleanup: async () => {} }));
  */
-export function describeCounterConformance(name: string, factory: () => Promise<{ counters: CounterStore; cleanup(): Promise<void> }>): void {
+export function describeCounterConformance(
+  name: string,
+  factory: () => Promise<{ counters: CounterStore; cleanup(): Promise<void> }>,
+  /** `consumeAll: false` for a store without the optional all-or-nothing methods (the KeyManager takes its counters one by one). */
+  { consumeAll = true }: { consumeAll?: boolean } = {},
+): void {
   describe(`${name} counter conformance`, () => {
     let counters: CounterStore;
     let cleanup: () => Promise<void>;
@@ -614,11 +619,16 @@ export function describeCounterConformance(name: string, factory: () => Promise<
     afterEach(async () => {
       await cleanup();
     });
-    describeCounters(() => counters);
+    describeCounters(() => counters, consumeAll);
   });
 }
 
-function describeCounters(get: () => CounterStore): void {
+function describeCounters(get: () => CounterStore, consumeAll = true): void {
+  if (consumeAll) describeConsumeAll(get);
+  describeConsumeAndRefund(get);
+}
+
+function describeConsumeAll(get: () => CounterStore): void {
   describe("consumeAll, refundAll and count (all or nothing)", () => {
     const reset = Date.now() + 3_600_000;
     const take = (counter: string, limit: number, units = 1) => ({ counter, limit, resetAt: reset, units });
@@ -668,7 +678,9 @@ function describeCounters(get: () => CounterStore): void {
       expect(await counters.count!("x3")).toBe(98);
     });
   });
+}
 
+function describeConsumeAndRefund(get: () => CounterStore): void {
   describe("consume and refund", () => {
     // Real time: Redis expires counters by the wall clock.
     const reset = Date.now() + 3_600_000;
