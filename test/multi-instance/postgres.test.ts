@@ -46,7 +46,7 @@ describeWithServices("several instances on one PostgreSQL", ["postgres"], () => 
       tally[outcome] = (tally[outcome] ?? 0) + 1;
     }
     expect(tally).toEqual({ "200": 50, "429 quota_exceeded": 150 });
-    const { rows } = await pool.query(`SELECT count FROM "${schema}".keyward_counters WHERE name LIKE $1`, [`q:${id}:%`]);
+    const { rows } = await pool.query(`SELECT count::integer AS count FROM "${schema}".keyward_counters WHERE name LIKE $1`, [`q:${id}:%`]);
     expect(rows.map((r) => r.count)).toEqual([50]);
   });
 

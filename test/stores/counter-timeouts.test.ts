@@ -173,7 +173,7 @@ describeWithServices("counter takes that time out (PostgreSQL counters held up b
       holder.release();
     }
     await keys.close(); // waits for the late takes and their refunds
-    const { rows } = await pool.query(`SELECT count FROM ${counter} WHERE name LIKE $1`, [`q:${key.id}:%`]);
+    const { rows } = await pool.query(`SELECT count::integer AS count FROM ${counter} WHERE name LIKE $1`, [`q:${key.id}:%`]);
     expect(rows.map((r) => r.count)).toEqual([1]);
   });
 });
