@@ -61,8 +61,8 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`instance did not start within 20 s: ${stderr}`));
-    }, 20_000);
+      reject(new Error(`instance did not start within 60 s: ${stderr}`));
+    }, 60_000);
     const early = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`instance exited (${code}) before listening: ${stderr}`));
