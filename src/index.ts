@@ -9,7 +9,7 @@ export { insufficientScope, ipForbidden, modeForbidden, projectForbidden } from 
 export type { CacheSize, ChannelStats, CreatedKey, KeyPage, KeywardStats, RotatedKey, RotateOptions, VerifyResult } from "./keys/results.js";
 export type { VerifyContext } from "./keys/verify-call.js";
 export type { ScopeUse, ScopeUsage } from "./keys/scope-usage.js";
-export type { KeyManagerOptions, TierOptions, RateLimitOption } from "./keys/options.js";
+export type { KeyManagerOptions, TierOptions, RateLimitOption, RateLimitWindow } from "./keys/options.js";
 export type { CountPer } from "./keys/limits.js";
 export type { StoreErrorMode } from "./keys/counter-fallback.js";
 export type { CreateKeyInput, UpdateKeyInput } from "./keys/inputs.js";
@@ -45,7 +45,7 @@ export { refuse, sendJson } from "./http/respond.js";
 export { wwwAuthenticate } from "./http/challenge.js";
 export { keysRouter } from "./http/keys-router.js";
 export type { KeysRouterOptions, RouterRequest, RouterMiddleware } from "./http/keys-router.js";
-export type { ApiKeyJson } from "./http/key-json.js";
+export type { ApiKeyJson, CreditsJson } from "./http/key-json.js";
 export type { FormatError, Responder } from "./http/respond.js";
 export type { RateLimitHeaderStyle } from "./http/rate-limit-headers.js";
 export { secretScanning } from "./http/secret-scanning.js";
@@ -82,6 +82,7 @@ export type {
   CounterStore,
   CounterTake,
   CreditInterval,
+  CreditRefill,
   CreditsView,
   DailyUsage,
   KeyFilter,

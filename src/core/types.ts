@@ -75,11 +75,24 @@ export interface StoredCredits {
   /** Credits granted at `since` (the balance of the period holding `since`). */
   remaining: number;
   /** Credits the balance is reset to at the start of every later period, or null for never. */
-  refill: { amount: number; interval: CreditInterval } | null;
+  refill: CreditRefill | null;
   /** The counter's name part: the id of the key the credits were first given to (a rotation keeps it). */
   counter: string;
   /** When the credits were set (ms since the epoch). */
   since: number;
+}
+
+/**
+ * A credit refill: the balance becomes `amount` at the start of every `interval`.
+ *
+ * @example
+ * const refill: CreditRefill = { amount: 1000, interval: "1d" };
+ */
+export interface CreditRefill {
+  /** The balance after each refill. */
+  amount: number;
+  /** How often it refills (`"1d"`, `"1h"`, `"1mo"`). */
+  interval: CreditInterval;
 }
 
 /**
@@ -102,7 +115,7 @@ export interface CreditsView {
   /** Credits left now; null when the counter store cannot read a counter (a custom store without `count`). */
   remaining: number | null;
   /** The refill, or null for credits that never refill. */
-  refill: { amount: number; interval: CreditInterval } | null;
+  refill: CreditRefill | null;
   /** When the balance next refills, or null for never. */
   refillsAt: Date | null;
 }

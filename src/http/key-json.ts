@@ -2,7 +2,23 @@
  * The JSON form of a key in management responses: an explicit list of fields (dates as ISO
  * strings), so a hash or secret can never leak through a field added to the record later.
  */
-import type { ApiKey } from "../core/types.js";
+import type { ApiKey, CreditRefill } from "../core/types.js";
+
+/**
+ * A key's credits in the management API.
+ *
+ * @example
+ * const { key } = (await res.json()) as { key: ApiKeyJson };
+ * console.log(key.credits?.remaining, key.credits?.refillsAt);
+ */
+export interface CreditsJson {
+  /** Credits left now (null when the counter store cannot tell). */
+  remaining: number | null;
+  /** The refill, or null for none. */
+  refill: CreditRefill | null;
+  /** When the balance next refills (ISO 8601), or null for never. */
+  refillsAt: string | null;
+}
 
 /**
  * A key as the management API returns it: the fields of {@link ApiKey}, with dates as ISO strings.
@@ -15,7 +31,7 @@ export type ApiKeyJson = {
   [K in Exclude<keyof ApiKey, "credits">]: ApiKey[K] extends Date ? string : ApiKey[K] extends Date | null ? string | null : ApiKey[K];
 } & {
   /** The key's credits (`remaining` left now, the refill, `refillsAt` as an ISO string), or null. */
-  credits: { remaining: number | null; refill: { amount: number; interval: string } | null; refillsAt: string | null } | null;
+  credits: CreditsJson | null;
 };
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());

@@ -4,7 +4,7 @@ import type { Duration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import { rateLimitOption } from "../core/options.js";
 import { requestError } from "../core/zod-issues.js";
-import type { KeyKind } from "../core/types.js";
+import type { CreditRefill, KeyKind } from "../core/types.js";
 import { allowedIpsField, keyName, metadataField, projectIdField } from "./fields.js";
 import { creditsInput } from "./limit-options.js";
 
@@ -64,7 +64,7 @@ export interface CreateKeyInput {
   credits?: {
     /** Credits available now. */ remaining: number;
     /** Resets the balance to `amount` every `interval` (`"1d"`, `"1h"`, `"1mo"`); null or absent for never. */
-    refill?: { amount: number; interval: string } | null;
+    refill?: CreditRefill | null;
   } | null;
 }
 

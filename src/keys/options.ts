@@ -50,13 +50,20 @@ export interface TierOptions {
  * @example
  * const rateLimit: RateLimitOption = { burst: "10/s", sustained: "1000/h" };
  */
-export type RateLimitOption =
-  | string
-  | {
-      /** Requests admitted per window. */ limit: number;
-      /** The window, e.g. `"1m"`. */ window: Duration;
-    }
-  | Record<string, string | { limit: number; window: Duration }>;
+export type RateLimitOption = string | RateLimitWindow | Record<string, string | RateLimitWindow>;
+
+/**
+ * One fixed-window rate limit in object form.
+ *
+ * @example
+ * const sustained: RateLimitWindow = { limit: 1000, window: "1h" };
+ */
+export interface RateLimitWindow {
+  /** Requests admitted per window. */
+  limit: number;
+  /** The window, e.g. `"1m"` (at least 1 s). */
+  window: Duration;
+}
 
 /**
  * Options for {@link KeyManager}.
