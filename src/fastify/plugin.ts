@@ -13,16 +13,15 @@ import { routeFallback } from "../keys/counter-fallback.js";
 import { z } from "zod";
 import { KeywardConfigError, KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
-import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, insufficientScope, missingKey, modeForbidden } from "../core/refusals.js";
+import { insufficientScope, modeForbidden } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
 import type { RequestInfo } from "../keys/events.js";
 import { KeyManager } from "../keys/key-manager.js";
-import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
-import { checkModesOption, sharedAdapterOptions } from "../http/adapter-options.js";
+import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "../http/adapter-options.js";
 import { credentialReader, OTHER_SCHEME } from "../http/credentials.js";
 import { deprecationLinkValue } from "../http/lifecycle-headers.js";
 import {
@@ -157,18 +156,17 @@ function compile(options: FastifyApiKeyAuthOptions) {
   const o = parseOptions(schema, options, "keyward/fastify");
   const keys = o.keys;
   checkModesOption("keyward/fastify", o.modes, keys.modes);
-  const header = o.header === "authorization" ? null : (o.header ?? null);
-  const reader = credentialReader(header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
-  const missing = missingKey(header);
+  const { header, status, scheme, missing } = credentialSettings(o);
+  const reader = credentialReader(header, o.bearer, status);
   const responder: FastifyResponder = Object.freeze({
     realm: o.realm,
-    scheme: header === null ? "Bearer" : "ApiKey",
+    scheme,
     formatError: o.formatError,
     rateLimitHeaders: o.rateLimitHeaders,
   });
   const anonymous: FastifyAuthState = Object.freeze({ key: undefined, keys, responder, charge: undefined });
   const projectHeader = o.projectHeader ?? null;
-  const badProjectHeader = projectHeader ? badProjectHeaderRefusal(projectHeader) : null;
+  const checkProjectHeader = projectHeader ? projectHeaderCheck(projectHeader) : null;
   const link = deprecationLinkValue(o.deprecationLink);
   const { required, rateLimitHeaders, lifecycleHeaders } = o;
   const pipeline = keys.pipeline;
@@ -181,8 +179,7 @@ function compile(options: FastifyApiKeyAuthOptions) {
         ? null
         : (request: FastifyRequest): string | null | KeywardError => {
             const value = request.headers[projectHeader];
-            if (value === undefined) return null;
-            return typeof value === "string" && PROJECT_ID_PATTERN.test(value) ? value : (badProjectHeader ?? BAD_PROJECT);
+            return value === undefined ? null : checkProjectHeader!(value);
           },
     memberOf: null,
     ip: o.ip ?? requestIp,

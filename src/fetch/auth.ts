@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
-import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, insufficientScope, missingKey, modeForbidden } from "../core/refusals.js";
+import { insufficientScope, modeForbidden } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
@@ -15,12 +15,12 @@ import type { Charge } from "../keys/charger.js";
 import { routeFallback, type StoreErrorMode } from "../keys/counter-fallback.js";
 import type { RequestInfo } from "../keys/events.js";
 import { KeyManager } from "../keys/key-manager.js";
-import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReaderFor, OTHER_SCHEME } from "../http/credentials.js";
 import { fetchHeader, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
 import { refusalResponse, type FetchFormatError, type FetchResponder } from "./respond.js";
-import { checkModesOption, sharedAdapterOptions } from "../http/adapter-options.js";
+import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "../http/adapter-options.js";
+import { deprecationLinkValue } from "../http/lifecycle-headers.js";
 
 /**
  * Options for {@link fetchAuth}; they mean what `apiKeyAuth`'s options of the same name mean.
@@ -167,18 +167,17 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
   const o = parseOptions(schema, options, "fetchAuth");
   const keys = o.keys;
   checkModesOption("fetchAuth", o.modes, keys.modes);
-  const header = o.header === "authorization" ? null : (o.header ?? null);
-  const reader = credentialReaderFor(fetchHeader, header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
-  const missing = missingKey(header);
+  const { header, status, scheme, missing } = credentialSettings(o);
+  const reader = credentialReaderFor(fetchHeader, header, o.bearer, status);
   const responder: FetchResponder = Object.freeze({
     realm: o.realm,
-    scheme: header === null ? "Bearer" : "ApiKey",
+    scheme,
     formatError: o.formatError,
     rateLimitHeaders: o.rateLimitHeaders,
   });
   const projectHeader = o.projectHeader ?? null;
-  const badProjectHeader = projectHeader ? badProjectHeaderRefusal(projectHeader) : null;
-  const link = o.deprecationLink === undefined ? null : `<${o.deprecationLink}>; rel="deprecation"`;
+  const checkProjectHeader = projectHeader ? projectHeaderCheck(projectHeader) : null;
+  const link = deprecationLinkValue(o.deprecationLink);
   const { required, rateLimitHeaders, lifecycleHeaders } = o;
   const pipeline = keys.pipeline;
   const scopes: readonly RequiredScope[] | null = o.scopes ? Object.freeze(o.scopes.map((s, i) => requiredScope(s, `fetchAuth.scopes[${i}]`))) : null;
@@ -191,8 +190,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
         ? null
         : (request: Request): string | null | KeywardError => {
             const value = request.headers.get(projectHeader);
-            if (value === null) return null;
-            return PROJECT_ID_PATTERN.test(value) ? value : (badProjectHeader ?? BAD_PROJECT);
+            return value === null ? null : checkProjectHeader!(value);
           },
     memberOf: null,
     ip: o.ip ?? null,

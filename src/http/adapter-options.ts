@@ -8,6 +8,10 @@ import { z } from "zod";
 import { KeywardConfigError } from "../core/errors.js";
 import { modeError } from "../core/key-format.js";
 import { storeErrorOption } from "../core/options.js";
+import { badProjectHeader, missingKey } from "../core/refusals.js";
+import type { KeywardError } from "../core/errors.js";
+import { PROJECT_ID_PATTERN } from "../keys/projects.js";
+import type { MalformedStatus } from "./credentials.js";
 
 /** An HTTP header name (RFC 9110 token), lower-cased. */
 export const headerName = z
@@ -49,4 +53,40 @@ export function checkModesOption(owner: string, modes: readonly string[] | undef
     const error = modeError(known, mode);
     if (error !== null) throw new KeywardConfigError(`${owner}.modes`, `unknown mode "${mode}": ${error}`);
   }
+}
+
+/**
+ * The credential settings every adapter derives from its parsed options: the custom header (null:
+ * `Authorization: Bearer`), the statuses for malformed credentials, the `WWW-Authenticate` scheme
+ * and the refusal when no key was sent.
+ *
+ * @example
+ * const { header, status, scheme, missing } = credentialSettings({ header: "x-api-key" }); // scheme "ApiKey"
+ */
+export function credentialSettings(o: { header?: string; malformedStatus?: MalformedStatus }): {
+  header: string | null;
+  status: { bearer: MalformedStatus; header: MalformedStatus };
+  scheme: "Bearer" | "ApiKey";
+  missing: KeywardError;
+} {
+  const header = o.header === "authorization" ? null : (o.header ?? null);
+  return {
+    header,
+    status: { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 },
+    scheme: header === null ? "Bearer" : "ApiKey",
+    missing: missingKey(header),
+  };
+}
+
+/**
+ * Checks the value of the `projectHeader` a request sent: the project id, or the 400 refusal naming
+ * the header (a non-string value, e.g. the header sent twice, is refused too).
+ *
+ * @example
+ * const project = projectHeaderCheck("x-project-id");
+ * project("proj_1"); // "proj_1"
+ */
+export function projectHeaderCheck(name: string): (value: unknown) => string | KeywardError {
+  const refusal = badProjectHeader(name);
+  return (value) => (typeof value === "string" && PROJECT_ID_PATTERN.test(value) ? value : refusal);
 }

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey } from "../core/types.js";
-import { BAD_PROJECT, badProjectHeader as badProjectHeaderRefusal, missingKey, modeForbidden } from "../core/refusals.js";
+import { BAD_PROJECT, modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
 import { routeFallback, type StoreErrorMode } from "../keys/counter-fallback.js";
@@ -23,7 +23,7 @@ import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-h
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo, socketAddress } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
-import { checkModesOption, sharedAdapterOptions } from "./adapter-options.js";
+import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "./adapter-options.js";
 
 /**
  * A Connect/Express middleware.
@@ -163,12 +163,11 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   checkModesOption("apiKeyAuth", o.modes, knownModes);
   const keys = o.keys ?? defaultKeyManager();
   installApiKeyGetter();
-  const header = o.header === "authorization" ? null : (o.header ?? null);
-  const reader = credentialReader(header, o.bearer, { bearer: o.malformedStatus ?? 400, header: o.malformedStatus ?? 401 });
-  const missing = missingKey(header);
+  const { header, status, scheme, missing } = credentialSettings(o);
+  const reader = credentialReader(header, o.bearer, status);
   const responder: Responder = Object.freeze({
     realm: o.realm,
-    scheme: header === null ? "Bearer" : "ApiKey",
+    scheme,
     formatError: o.formatError,
     forwardErrors: o.forwardErrors,
     rateLimitHeaders: o.rateLimitHeaders,
@@ -176,7 +175,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   const context: AuthContext = Object.freeze({ keys, responder });
   const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
   const projectHeader = o.projectHeader ?? null;
-  const badProjectHeader = projectHeader ? badProjectHeaderRefusal(projectHeader) : null;
+  const checkProjectHeader = projectHeader ? projectHeaderCheck(projectHeader) : null;
   const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders, lifecycleHeaders } = o;
   const deprecationLink = deprecationLinkValue(o.deprecationLink);
   const pipeline = keys.pipeline;
@@ -186,7 +185,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     let chosen: string | null | undefined = pickProject ? pickProject(req) : undefined;
     if (chosen == null && projectHeader !== null) {
       const value = req.headers[projectHeader];
-      if (value !== undefined) return typeof value === "string" && PROJECT_ID_PATTERN.test(value) ? value : badProjectHeader!;
+      if (value !== undefined) return checkProjectHeader!(value);
     }
     if (chosen == null && defaultProject !== undefined) chosen = typeof defaultProject === "string" ? defaultProject : defaultProject(key.principal, req);
     if (chosen == null) return null;
