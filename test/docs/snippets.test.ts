@@ -1,7 +1,9 @@
 /**
  * Every ```ts block in README.md and docs/*.md type-checks as written, under the repository's
- * strict compiler options, against the sources (`keyward` → src/index.ts). All blocks are compiled
- * in ONE TypeScript program (one process, one pass), each as a module of its own in a temp dir.
+ * strict compiler options, against the package's published declarations (`keyward` →
+ * dist/esm/index.d.ts, built from the sources by `npm test`; `ensureBuilt()` rebuilds a stale dist/
+ * when this file runs alone). All blocks are compiled in ONE TypeScript program (one process, one
+ * pass), each as a module of its own in a temp dir.
  *
  * A block may start with `// assumes: app, keys`: a hidden prelude then declares those names (the
  * vocabulary below), so a snippet can show only the lines that matter. Blocks that are not
@@ -11,6 +13,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
+import { ensureBuilt } from "../package/built";
 import { codeBlocks, root, userDocs, type CodeBlock } from "./markdown";
 
 /** What `// assumes:` may name, and the declaration each name adds to the hidden prelude. */
@@ -69,7 +72,8 @@ describe("code blocks in README.md and docs/", () => {
   it("type-check as written under strict TypeScript, in one program", () => {
     const dir = mkdtempSync(join(tmpdir(), "keyward-snippets-"));
     try {
-      // Packages resolve from the repository's node_modules; `keyward` maps to the sources.
+      // Packages resolve from the repository's node_modules; `keyward` maps to the built declarations.
+      ensureBuilt();
       symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
       const files = new Map<string, { block: CodeBlock; offset: number }>();
       tsBlocks.forEach((block, i) => {
@@ -93,7 +97,7 @@ describe("code blocks in README.md and docs/", () => {
         resolveJsonModule: true,
         noEmit: true,
         baseUrl: root,
-        paths: { keyward: ["./src/index.ts"], "keyward/*": ["./src/*.ts"] },
+        paths: { keyward: ["./dist/esm/index.d.ts"], "keyward/*": ["./dist/esm/*.d.ts"] },
       };
       const program = ts.createProgram([...files.keys()], options);
       const problems = ts.getPreEmitDiagnostics(program).map((d) => {

@@ -1,12 +1,13 @@
 /**
- * Helpers for the multi-instance tests: start app instances (test/multi-instance/server.ts) as
- * child processes with tsx, talk to them over HTTP, poll for a condition, and write measurements
+ * Helpers for the multi-instance tests: start app instances (test/multi-instance/server.ts, bundled
+ * to plain JavaScript on the built package by ../node-entry.ts) as child processes, talk to them over HTTP, poll for a condition, and write measurements
  * to test-artifacts/ as JSON.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { nodeEntry } from "../node-entry";
 import { PG_URL, REDIS_URL } from "../stores/services";
 
 const ROOT = join(__dirname, "..", "..");
@@ -47,8 +48,7 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
     flushInterval: options.flushInterval ?? "1s",
     schema: options.schema,
   };
-  // One process (tsx as a loader, not its CLI, which would put a second process in between).
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER], {
+  const child = spawn(process.execPath, [nodeEntry(SERVER)], {
     cwd: ROOT,
     env: { ...process.env, KEYWARD_INSTANCE: JSON.stringify(config) },
     stdio: ["pipe", "pipe", "pipe"],

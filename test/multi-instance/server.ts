@@ -1,5 +1,5 @@
 /**
- * One app instance for the multi-instance tests, run as a child process with tsx. Configured by
+ * One app instance for the multi-instance tests, run as a child process (bundled by ../node-entry.ts). Configured by
  * the KEYWARD_INSTANCE env var (JSON): Postgres schema, where counters live (Postgres or Redis),
  * which invalidation channel (none, Redis, Postgres), cache TTL and usage flush interval.
  * Prints `{"port":N}` on stdout once it listens; closes cleanly on SIGTERM; exits when its
