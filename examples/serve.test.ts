@@ -1,13 +1,15 @@
 /**
  * Every example server refuses to pretend: with its port taken it prints one message naming the
  * port and `PORT=`, exits non-zero and prints no URL, key or curl line; on a free port it prints
- * the banner once it is really listening. Each server runs as a real process (`node --import tsx`).
+ * the banner once it is really listening. Each server runs as a real process: its server.ts bundled to
+ * plain JavaScript on the built package (test/node-entry.ts), as `npm run example:…` runs it with tsx.
  */
 import { execFile, spawn } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nodeEntry } from "../test/node-entry";
 
 const ROOT = join(__dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "keyward-serve-"));
@@ -38,7 +40,7 @@ function run(example: string, env: Record<string, string>) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", join(__dirname, example, "server.ts")],
+      [nodeEntry(join(__dirname, example, "server.ts"))],
       { cwd: ROOT, timeout: 60_000, env: { ...process.env, KEYWARD_DB: join(dir, `${example}.db`), ...env } },
       (error, stdout, stderr) => done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
     );
@@ -68,7 +70,7 @@ test("a PORT that is not a number is refused by name", async () => {
 }, 60_000);
 
 test("on a free port the banner comes after listen, names the real URL, and that URL answers", async () => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "quickstart", "server.ts")], {
+  const child = spawn(process.execPath, [nodeEntry(join(__dirname, "quickstart", "server.ts"))], {
     cwd: ROOT,
     env: { ...process.env, KEYWARD_DB: join(dir, "free.db"), PORT: "0" },
   });

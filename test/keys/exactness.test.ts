@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { KeyManager, MemoryStore, type CounterStore, type KeyStore } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, tempDir, TestClock } from "../helpers";
+import { nodeEntry } from "../node-entry";
 import { TIERS } from "./fixtures/tiers";
 
 /** Counters that answer asynchronously (like a network store), to exercise the async hot path. */
@@ -72,7 +73,7 @@ describe.each(stores)("200 concurrent HTTP requests against a limit of 50 (%s)",
 });
 
 describe("two processes sharing one SQLite file", () => {
-  const tsx = ["--import", "tsx"];
+  const hammer = nodeEntry(join(__dirname, "fixtures", "hammer.ts"));
   const children: ChildProcess[] = [];
   afterAll(() => {
     for (const child of children) if (child.exitCode === null) child.kill();
@@ -89,8 +90,8 @@ describe("two processes sharing one SQLite file", () => {
 
     const start = (): Promise<{ child: ChildProcess; done: Promise<{ admitted: number[]; refusals: Record<string, number> }> }> =>
       new Promise((resolveReady, rejectReady) => {
-        const child = fork(join(__dirname, "fixtures", "hammer.ts"), [file, String(now), "200", quota.secret, rate.secret], {
-          execArgv: tsx,
+        const child = fork(hammer, [file, String(now), "200", quota.secret, rate.secret], {
+          execArgv: [],
           stdio: ["ignore", "ignore", "inherit", "ipc"],
         });
         children.push(child);
@@ -135,8 +136,8 @@ describe("two processes sharing one SQLite file", () => {
     await admin.close();
     const run = () =>
       new Promise<{ admitted: number[]; refusals: Record<string, number> }>((resolve, reject) => {
-        const child = fork(join(__dirname, "fixtures", "hammer.ts"), [file, String(now), "200", credits.secret, one!.secret, two!.secret], {
-          execArgv: tsx,
+        const child = fork(hammer, [file, String(now), "200", credits.secret, one!.secret, two!.secret], {
+          execArgv: [],
           stdio: ["ignore", "ignore", "inherit", "ipc"],
         });
         children.push(child);
