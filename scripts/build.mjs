@@ -3,18 +3,32 @@
 // peer, for `keysRouter`'s request type) is marked `@ts-ignore` here, since tsc drops that comment;
 // any other import of an optional package's types in a .d.ts fails the build. First regenerates
 // src/page/assets/client-bundle.ts from the keys page browser script (build-client.mjs).
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { rmSync, writeFileSync, chmodSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeClientBundle } from "./build-client.mjs";
 
-const tsc = (args) => execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", ...args], { stdio: "inherit" });
+/** One tsc run in a process of its own; resolves when it exits 0, rejects otherwise. */
+const tsc = (args) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["node_modules/typescript/bin/tsc", ...args], { stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => (code === 0 ? resolve() : reject(new Error(`build: tsc ${args.join(" ")} failed (${signal ?? code})`))));
+  });
 writeClientBundle();
 rmSync("dist", { recursive: true, force: true });
 // --stripInternal: declarations tagged @internal (the zod schemas behind the public input types)
 // stay out of the .d.ts, so a consumer's program does not load and check zod's large declarations.
-tsc(["-p", "tsconfig.build.json", "--outDir", "dist/esm", "--stripInternal"]);
-tsc(["-p", "tsconfig.build.json", "--outDir", "dist/cjs", "--module", "commonjs", "--moduleResolution", "node10", "--stripInternal"]);
+// The two builds run at once (one tsc process each): on two cores that halves the build's wall time.
+const results = await Promise.allSettled([
+  tsc(["-p", "tsconfig.build.json", "--outDir", "dist/esm", "--stripInternal"]),
+  tsc(["-p", "tsconfig.build.json", "--outDir", "dist/cjs", "--module", "commonjs", "--moduleResolution", "node10", "--stripInternal"]),
+]);
+const failed = results.find((r) => r.status === "rejected");
+if (failed) {
+  console.error(failed.reason.message);
+  process.exit(1);
+}
 writeFileSync("dist/esm/package.json", JSON.stringify({ type: "module" }) + "\n");
 writeFileSync("dist/cjs/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
 for (const bin of ["dist/cjs/cli/main.js"]) if (existsSync(bin)) chmodSync(bin, 0o755);
