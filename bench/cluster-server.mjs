@@ -9,8 +9,17 @@ import { KeyManager, apiKeyAuth, requireScope } from "../dist/esm/index.js";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
 const send = (message) => process.send?.(message);
-/** Limits high enough never to refuse during a run: every request pays for both counters. */
-const TIERS = { bench: { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000, window: "1m" } } };
+/**
+ * Limits high enough never to refuse during a run: every request pays for four counters (two named
+ * rate limits, the monthly quota and the key's credits), taken in one step.
+ */
+const TIERS = {
+  bench: {
+    monthlyRequests: 1_000_000_000,
+    rateLimit: { burst: { limit: 1_000_000_000, window: "1m" }, sustained: { limit: 1_000_000_000, window: "1h" } },
+  },
+};
+const CREDITS = { remaining: 1_000_000_000 };
 
 /** Counts calls of `method` on `target` into `counter.n`. */
 function countCalls(target, method, counter) {
@@ -76,7 +85,7 @@ async function main() {
     const reply = (value) => send({ ...value, seq: m.seq });
     if (m.type === "stats") reply({ type: "stats", cpu: process.cpuUsage(), served, reads: reads.n, trips: trips.n });
     else if (m.type === "create")
-      keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench" }).then(
+      keys.create({ name: "bench", scopes: ["nodes:read"], tier: "bench", credits: CREDITS }).then(
         ({ secret, key }) => reply({ type: "created", secret, id: key.id }),
         (e) => reply({ type: "error", message: String(e) }),
       );

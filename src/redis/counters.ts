@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { KeywardConfigError } from "../core/errors.js";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
-import { evalScript } from "./eval-script.js";
+import { evalScript, evalScriptKeys } from "./eval-script.js";
 import { parseOptions } from "../core/options.js";
 import type { CounterStore, CounterTake } from "../core/types.js";
 
@@ -176,14 +176,14 @@ export class RedisCounters implements CounterStore {
     return evalScript(this.redis, script, sha, key, ...args);
   }
 
-  private async runMany(script: string, sha: string, takes: readonly CounterTake[], args: number[]): Promise<unknown> {
-    const keys = takes.map((t) => this.prefix + t.counter);
-    try {
-      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      return this.redis.eval(script, keys.length, ...keys, ...args);
-    }
+  private runMany(script: string, sha: string, takes: readonly CounterTake[], args: number[]): Promise<unknown> {
+    return evalScriptKeys(
+      this.redis,
+      script,
+      sha,
+      takes.map((t) => this.prefix + t.counter),
+      args,
+    );
   }
 }
 

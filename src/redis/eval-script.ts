@@ -13,3 +13,19 @@ export async function evalScript(redis: RedisScriptClient, script: string, sha: 
     return redis.eval(script, 1, key, ...args);
   }
 }
+
+/** `EVALSHA sha keys.length …keys …args`, falling back to `EVAL script` on `NOSCRIPT`. */
+export async function evalScriptKeys(
+  redis: RedisScriptClient,
+  script: string,
+  sha: string,
+  keys: readonly string[],
+  args: readonly number[],
+): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+    return redis.eval(script, keys.length, ...keys, ...args);
+  }
+}

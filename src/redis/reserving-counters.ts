@@ -4,16 +4,19 @@
  * the rest out from memory, as the SQLite store does; a hot key then costs a Redis round trip on a
  * small fraction of its requests. A limit is never exceeded across processes: reserved units count
  * in Redis as taken. Units a process holds but does not use go back on `close()`, when they sit
- * unused for `hold`, and with their window (the counter expires at the window's end).
+ * unused for `hold`, and with their window (the counter expires at the window's end). A request's
+ * several counters (`consumeAll`) come from the reserves when every one holds enough, else from
+ * one script call that takes them all or none and tops every reserve up.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { concealInternals } from "../core/conceal.js";
-import { evalScript } from "./eval-script.js";
+import { evalScript, evalScriptKeys } from "./eval-script.js";
+import { type BatchedTake, RESERVE_ALL, ReserveCall } from "./reserve-batch.js";
 import { KeywardConfigError } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
 import { parseOptions } from "../core/options.js";
-import type { CounterStore, MaybePromise } from "../core/types.js";
+import type { CounterStore, CounterTake, MaybePromise } from "../core/types.js";
 import type { RedisScriptClient } from "./counters.js";
 
 /**
@@ -85,7 +88,20 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current <= 0 then return 0 end
 return redis.call('DECRBY', KEYS[1], math.min(tonumber(ARGV[1]), current))`;
 
+/** KEYS: the counters; ARGV: units per counter. Never below zero. */
+const RELEASE_ALL = `
+for i = 1, #KEYS do
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local units = math.min(current, tonumber(ARGV[i]))
+  if units > 0 then redis.call('DECRBY', KEYS[i], units) end
+end
+return 0`;
+
+const COUNT = `return tonumber(redis.call('GET', KEYS[1]) or '0')`;
+
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
+
+const closedError = () => new Error("keyward: ReservingCounters is closed");
 
 const OPTIONS = z.strictObject({
   prefix: z.string().min(1).max(100).default("keyward:c:"),
@@ -98,7 +114,9 @@ const OPTIONS = z.strictObject({
  * a unit from memory, synchronously, with no Redis call. No limit is ever exceeded, across any
  * number of processes; a process may be refused while another still holds unused reserved units
  * (at most 1% of what was left when it reserved them, so near the limit every request goes to
- * Redis), until that process uses them, hands them back after `hold`, or closes.
+ * Redis), until that process uses them, hands them back after `hold`, or closes. A request's
+ * several counters (named rate limits, monthly quota, credits) cost no Redis call while every one
+ * has enough reserved, else one call for all of them, all or nothing.
  *
  * @example
  * import Redis from "ioredis";
@@ -116,11 +134,18 @@ export class ReservingCounters implements CounterStore {
   private readonly reserves = new Map<string, Reserve>();
   /** Takes waiting, by counter, for the reservation in flight: they are served from what it reserves. */
   private readonly waiting = new Map<string, Waiter[]>();
+  /** `consumeAll` calls waiting, by their first counter, for the call in flight for it: they share the next one. */
+  private readonly batching = new Map<string, BatchedTake[]>();
   /** Reservations in flight (each with its settlement), which `close()` waits for. */
   private readonly inflight = new Map<Promise<void>, Promise<unknown>>();
   private readonly timer: NodeJS.Timeout;
   private readonly reserveSha = sha1(RESERVE);
   private readonly releaseSha = sha1(RELEASE);
+  private readonly reserveAllSha = sha1(RESERVE_ALL);
+  private readonly releaseAllSha = sha1(RELEASE_ALL);
+  private readonly countSha = sha1(COUNT);
+  /** On a Redis Cluster one script may only touch one hash slot: several counters are then taken one call each. */
+  private readonly cluster: boolean;
   private closed = false;
 
   constructor(
@@ -133,6 +158,7 @@ export class ReservingCounters implements CounterStore {
     const o = parseOptions(OPTIONS, options, "ReservingCounters");
     this.prefix = o.prefix;
     this.batch = o.batch;
+    this.cluster = (redis as { isCluster?: unknown }).isCluster === true;
     const holdMs = parseDuration(o.hold, "ReservingCounters hold");
     if (holdMs < 1) throw new KeywardConfigError("ReservingCounters.hold", "must be at least 1 ms");
     this.timer = setInterval(() => void this.releaseIdle().catch(() => undefined), holdMs);
@@ -149,7 +175,7 @@ export class ReservingCounters implements CounterStore {
       r.used = true;
       return r.count - r.spare;
     }
-    if (this.closed) return Promise.reject(new Error("keyward: ReservingCounters is closed"));
+    if (this.closed) return Promise.reject(closedError());
     return new Promise<number>((resolve, reject) => {
       const w: Waiter = { limit, resetAt, resolve, reject };
       const queue = this.waiting.get(counter);
@@ -167,6 +193,54 @@ export class ReservingCounters implements CounterStore {
       return;
     }
     return this.run(RELEASE, this.releaseSha, this.prefix + counter, 1).then(() => undefined);
+  }
+
+  /**
+   * Takes every `takes[i].units` when all stay within their limits, else nothing. Served from this
+   * process's reserves, synchronously, when each counter holds enough; otherwise one script call
+   * for all of them (shared with the takes of the same counters arriving meanwhile) that gives
+   * back the reserves of those counters, takes the units all or nothing and reserves again.
+   */
+  consumeAll(takes: readonly CounterTake[]): MaybePromise<number[]> {
+    const counts = this.takeReserved(takes);
+    if (counts !== null) return counts;
+    if (this.closed) return Promise.reject(closedError());
+    if (this.cluster && takes.length > 1) return this.consumeEach(takes);
+    return new Promise<number[]>((resolve, reject) => {
+      const request: BatchedTake = { takes, resolve, reject };
+      const group = takes[0]!.counter;
+      const queue = this.batching.get(group);
+      if (queue !== undefined) queue.push(request);
+      else this.reserveAll(group, [request]);
+    });
+  }
+
+  /** Gives back `takes[i].units` of each counter: into this process's reserve as far as it handed them out, the rest to Redis in one call. */
+  refundAll(takes: readonly CounterTake[]): MaybePromise<void> {
+    let names: string[] | null = null;
+    let units: number[] | null = null;
+    for (const t of takes) {
+      const r = this.reserves.get(t.counter);
+      const local = r === undefined ? 0 : Math.min(r.given, t.units);
+      if (local > 0) {
+        r!.given -= local;
+        r!.spare += local;
+      }
+      if (local < t.units) {
+        (names ??= []).push(this.prefix + t.counter);
+        (units ??= []).push(t.units - local);
+      }
+    }
+    if (names === null) return;
+    if (this.cluster && names.length > 1)
+      return Promise.all(names.map((name, i) => this.run(RELEASE, this.releaseSha, name, units![i]!))).then(() => undefined);
+    return evalScriptKeys(this.redis, RELEASE_ALL, this.releaseAllSha, names, units!).then(() => undefined);
+  }
+
+  /** The counter's count now (0 when absent): what Redis holds less this process's unused reserved units (other processes' count as taken). */
+  async count(counter: string): Promise<number> {
+    const stored = Number(await this.run(COUNT, this.countSha, this.prefix + counter));
+    return Math.max(0, stored - (this.reserves.get(counter)?.spare ?? 0));
   }
 
   /**
@@ -223,7 +297,7 @@ export class ReservingCounters implements CounterStore {
       (answer) => {
         const [current, grant, extra] = (answer as Array<number | string>).map(Number) as [number, number, number];
         for (let i = 0; i < takers.length; i++) takers[i]!.resolve(i < grant ? current + i + 1 : -1);
-        if (extra > 0) this.reserves.set(counter, { count: current + grant + extra, spare: extra, given: grant, limit, resetAt, used: true });
+        this.stock(counter, current + grant + extra, extra, grant, limit, resetAt);
         this.waiting.delete(counter);
         this.serve(counter, queue, grant < takers.length ? limit : null, resetAt);
       },
@@ -254,7 +328,7 @@ export class ReservingCounters implements CounterStore {
         r.spare--;
         r.given++;
         w.resolve(r.count - r.spare);
-      } else if (this.closed) w.reject(new Error("keyward: ReservingCounters is closed"));
+      } else if (this.closed) w.reject(closedError());
       else if (next === null || (w.limit === next[0]!.limit && w.resetAt === next[0]!.resetAt)) (next ??= []).push(w);
       else w.resolve(this.consume(counter, w.limit, w.resetAt));
     }
@@ -263,6 +337,137 @@ export class ReservingCounters implements CounterStore {
       if (pending !== undefined) pending.push(...next);
       else this.reserve(counter, next);
     }
+  }
+
+  /**
+   * Takes every counter's units from the reserves when each holds enough (for that limit and
+   * window), else takes nothing and returns null. No Redis call; allocates only the answer.
+   */
+  private takeReserved(takes: readonly CounterTake[]): number[] | null {
+    const n = takes.length;
+    for (let i = 0; i < n; i++) {
+      const t = takes[i]!;
+      const r = this.reserves.get(t.counter);
+      if (r === undefined || r.spare < t.units || r.limit !== t.limit || r.resetAt !== t.resetAt) return null;
+    }
+    const counts = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const t = takes[i]!;
+      const r = this.reserves.get(t.counter)!;
+      if (r.spare < t.units) {
+        // The same counter named twice, with too little for both: give back what was taken.
+        for (let j = 0; j < i; j++) {
+          const back = this.reserves.get(takes[j]!.counter)!;
+          back.spare += takes[j]!.units;
+          back.given -= takes[j]!.units;
+        }
+        return null;
+      }
+      r.spare -= t.units;
+      r.given += t.units;
+      r.used = true;
+      counts[i] = r.count - r.spare;
+    }
+    return counts;
+  }
+
+  /**
+   * One Redis call for `requests` (their first counter is `group`): gives back the spare units
+   * this process holds of their counters (so the call can hand them out), takes each request all
+   * or nothing, and reserves again. Requests of the group made meanwhile queue up and are served
+   * from the new reserves, then by one next call for all of them.
+   */
+  private reserveAll(group: string, requests: readonly BatchedTake[]): void {
+    const queue: BatchedTake[] = [];
+    this.batching.set(group, queue);
+    const call = new ReserveCall();
+    for (const request of requests) if (!call.add(request)) queue.push(request);
+    const back = call.names.map((name, j) => {
+      const r = this.reserves.get(name);
+      if (r === undefined) return 0;
+      const spare = r.spare;
+      if (r.limit === call.limits[j] && r.resetAt === call.resets[j]) {
+        // Kept (without spare units), so refunds of units it handed out stay in this process.
+        r.spare = 0;
+        r.count -= spare;
+      } else this.reserves.delete(name);
+      return spare;
+    });
+    const keys = call.names.map((name) => this.prefix + name);
+    const sent = evalScriptKeys(this.redis, RESERVE_ALL, this.reserveAllSha, keys, call.args(this.batch, back)).then(
+      (reply) => {
+        const outcomes = call.settle(reply);
+        for (let j = 0; j < outcomes.length; j++) {
+          const o = outcomes[j]!;
+          this.stock(call.names[j]!, o.count, o.extra, o.granted, call.limits[j]!, call.resets[j]!);
+        }
+        this.batching.delete(group);
+        this.serveAll(group, queue);
+      },
+      (error: unknown) => {
+        for (const request of call.sent) request.reject(error);
+        this.batching.delete(group);
+        for (const request of queue) request.reject(error);
+      },
+    );
+    const settled = sent.then(() => this.inflight.delete(sent));
+    this.inflight.set(sent, settled);
+  }
+
+  /** Serves queued `consumeAll` calls from the reserves; the others go to Redis together, in one call. */
+  private serveAll(group: string, queue: readonly BatchedTake[]): void {
+    let next: BatchedTake[] | null = null;
+    for (const request of queue) {
+      const counts = this.takeReserved(request.takes);
+      if (counts !== null) request.resolve(counts);
+      else if (this.closed) request.reject(closedError());
+      else (next ??= []).push(request);
+    }
+    if (next !== null) this.reserveAll(group, next);
+  }
+
+  /** `consumeAll` on a Redis Cluster: each counter alone, in order; a refusal gives back the ones taken before it. */
+  private async consumeEach(takes: readonly CounterTake[]): Promise<number[]> {
+    const counts: number[] = [];
+    for (let i = 0; i < takes.length; i++) {
+      const n = (await this.consumeAll([takes[i]!]))[0]!;
+      counts.push(n);
+      if (n < 0) {
+        await this.refundAll(takes.slice(0, i));
+        return counts;
+      }
+    }
+    return counts;
+  }
+
+  /**
+   * Adds what a Redis call reserved (`extra`) and handed out (`given`) to the counter's reserve;
+   * `count` is the counter's value in Redis after that call (calls on one connection answer in
+   * the order Redis ran them, so the latest answer is the latest count). Units reserved under a
+   * limit or window other than the reserve's go back to Redis.
+   */
+  private stock(counter: string, count: number, extra: number, given: number, limit: number, resetAt: number): void {
+    const r = this.reserves.get(counter);
+    if (r !== undefined && r.limit === limit && r.resetAt === resetAt) {
+      r.count = count;
+      r.spare += extra;
+      r.given += given;
+      r.used = true;
+      return;
+    }
+    if (extra === 0) return;
+    if (r === undefined && !this.closed) {
+      this.reserves.set(counter, { count, spare: extra, given, limit, resetAt, used: true });
+      return;
+    }
+    const back = this.run(RELEASE, this.releaseSha, this.prefix + counter, extra).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.set(
+      back,
+      back.then(() => this.inflight.delete(back)),
+    );
   }
 
   /** Hands back the units of reserves nobody took from since the last check, and forgets ended windows. */

@@ -1,8 +1,9 @@
 /**
  * Credits and owner-wide limits across three app instances, with counters in PostgreSQL (one
- * function call per request) and in Redis (one script per request): concurrent requests spread
- * over the instances never take more than the balance or the owner's shared quota, and refused
- * ones take nothing.
+ * function call per request), in Redis (one script per request) and in Redis taken in reserved
+ * batches (ReservingCounters: at most one script per request): concurrent requests spread over the
+ * instances never take more than the balance or the owner's shared quota, and refused ones take
+ * nothing.
  */
 import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
@@ -12,7 +13,7 @@ import { startInstances, type Instance } from "./cluster";
 
 jest.setTimeout(90_000);
 
-describe.each(["postgres", "redis"] as const)("three instances, counters in %s", (counters) => {
+describe.each(["postgres", "redis", "redis-reserving"] as const)("three instances, counters in %s", (counters) => {
   describeWithServices(`credits and owner-wide quotas (${counters})`, ["postgres", "redis"], () => {
     const schema = `kw_limits_${randomBytes(5).toString("hex")}`;
     const redisPrefix = `kwtest:${schema}:`;
@@ -57,6 +58,26 @@ describe.each(["postgres", "redis"] as const)("three instances, counters in %s",
       expect(results.filter((r) => r.status === 429 && r.body.error.code === "quota_exceeded")).toHaveLength(120);
       const other = await create({ tier: "team", ownerId: `other-${counters}` });
       expect((await instances[1]!.request("/v1/ping", { secret: other.secret })).status).toBe(200);
+    });
+
+    it("never takes past a quota of 600 taken with two named limits and credits in one step, and admits exactly it once spare units are handed back", async () => {
+      const { secret, id } = await create({ tier: "reserved", credits: { remaining: 100_000 } });
+      // 800 requests in waves of 100 concurrent ones (all 800 at once can pass PostgreSQL's storeTimeout on a busy machine).
+      const burst: Array<{ status: number; body: { error: { code: string } } }> = [];
+      for (let wave = 0; wave < 8; wave++)
+        burst.push(...(await Promise.all(Array.from({ length: 100 }, (_, i) => instances[i % 3]!.request("/v1/ping", { secret })))));
+      const admitted = burst.filter((r) => r.status === 200).length;
+      expect(admitted).toBeLessThanOrEqual(600);
+      expect(burst.filter((r) => r.status !== 200 && !(r.status === 429 && r.body.error.code === "quota_exceeded"))).toEqual([]);
+      // ReservingCounters instances may hold spare units of the quota: handed back, they admit the rest.
+      const release = () => Promise.all(instances.map((i) => i.request("/admin/release", { method: "POST" })));
+      await release();
+      let more = 0;
+      for (const instance of instances) while ((await instance.request("/v1/ping", { secret })).status === 200) more++;
+      expect(admitted + more).toBe(600);
+      await release();
+      // Refused requests took no credit: exactly one per admitted request.
+      for (const instance of instances) expect((await instance.request(`/admin/keys/${id}`)).body.credits.remaining).toBe(100_000 - 600);
     });
   });
 });

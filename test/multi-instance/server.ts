@@ -47,6 +47,8 @@ async function main(): Promise<void> {
       bulk: { monthlyRequests: 600 },
       // All keys of one owner share the quota; the named rate limits are taken with it in one step.
       team: { monthlyRequests: 40, rateLimit: { burst: "100000/h", sustained: "1000000/d" }, countPer: "owner" },
+      // Named limits and a quota large enough for ReservingCounters to reserve units of each.
+      reserved: { monthlyRequests: 600, rateLimit: { burst: "100000/h", sustained: "1000000/d" } },
     },
     cache: { ttl: config.cacheTtl },
     usage: { flushInterval: config.flushInterval },

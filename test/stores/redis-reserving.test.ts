@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Redis from "ioredis";
-import { KeyManager, KeywardConfigError } from "keyward";
+import { KeyManager, KeywardConfigError, MemoryStore } from "keyward";
 import { ReservingCounters, type RedisScriptClient } from "keyward/redis";
 import { SqliteStore } from "keyward/sqlite";
 import { makeApp, tempDir } from "../helpers";
@@ -62,14 +62,10 @@ describeWithServices("ReservingCounters", ["redis"], () => {
     redis.disconnect();
   });
 
-  describeCounterConformance(
-    "ReservingCounters",
-    async () => {
-      const counters = reserving(freshPrefix());
-      return { counters, cleanup: () => counters.close() };
-    },
-    { consumeAll: false },
-  );
+  describeCounterConformance("ReservingCounters", async () => {
+    const counters = reserving(freshPrefix());
+    return { counters, cleanup: () => counters.close() };
+  });
 
   it("serves a busy key from one reservation: 500 takes, one Redis call, exact counts; close gives the rest back", async () => {
     const prefix = freshPrefix();
@@ -211,6 +207,147 @@ describeWithServices("ReservingCounters", ["redis"], () => {
       }
       tmp.cleanup();
     }
+  });
+
+  describe("consumeAll: a request's several counters", () => {
+    const take = (counter: string, limit: number, at: number, units = 1) => ({ counter, limit, resetAt: at, units });
+
+    it("serves a hot key's four counters from one reservation: 300 requests, one Redis call, exact counts; close gives the rest back", async () => {
+      const prefix = freshPrefix();
+      const { client, calls } = counting();
+      const counters = reserving(prefix, {}, client);
+      const at = reset();
+      const plan = [take("burst", 100_000, at), take("sustained", 1_000_000, at), take("month", 50_000, at), take("credits", 200_000, at, 3)];
+      for (let i = 1; i <= 300; i++) expect(await counters.consumeAll(plan)).toEqual([i, i, i, 3 * i]);
+      expect(calls.n).toBe(1);
+      // Each counter reserved up to 1% of what was left, at most 1000 units, its request's included.
+      expect(await stored(prefix, "burst")).toBe(1000);
+      expect(await stored(prefix, "sustained")).toBe(1000);
+      expect(await stored(prefix, "month")).toBe(500);
+      expect(await stored(prefix, "credits")).toBe(1000);
+      expect(counters.consumeAll(plan)).toEqual([301, 301, 301, 903]); // synchronous, from the reserves
+      expect(calls.n).toBe(1);
+      expect(await counters.count("credits")).toBe(903);
+      await counters.close();
+      expect([await stored(prefix, "burst"), await stored(prefix, "month"), await stored(prefix, "credits")]).toEqual([301, 301, 903]);
+    });
+
+    it("takes nothing from the reserves when one counter lacks units, and goes to Redis once for all of them", async () => {
+      const prefix = freshPrefix();
+      const { client, calls } = counting();
+      const counters = reserving(prefix, {}, client);
+      const at = reset();
+      await counters.consumeAll([take("big", 100_000, at), take("small", 150, at)]); // big reserves 999 more, small none (1% of 150 is 1)
+      expect(counters.held().get("big")).toBe(999);
+      expect(counters.held().has("small")).toBe(false);
+      const pending = counters.consumeAll([take("big", 100_000, at), take("small", 150, at)]);
+      expect(pending).toBeInstanceOf(Promise); // small has nothing reserved: no unit of big taken locally
+      expect(await pending).toEqual([2, 2]);
+      expect(calls.n).toBe(2);
+      // The call gave big's 999 spare units back and reserved again: 1% of the 99,999 then left, its request's unit included.
+      expect(await stored(prefix, "big")).toBe(1000);
+      expect(counters.held().get("big")).toBe(998);
+      expect(await stored(prefix, "small")).toBe(2);
+    });
+
+    it("refuses all or nothing at the limit, though the other counters hold reserved units", async () => {
+      const prefix = freshPrefix();
+      const counters = reserving(prefix);
+      const at = reset();
+      const plan = [take("wide", 100_000, at), take("tight", 3, at)];
+      for (let i = 1; i <= 3; i++) expect(await counters.consumeAll(plan)).toEqual([i, i]);
+      const refused = await counters.consumeAll(plan);
+      expect(refused.indexOf(-1)).toBe(1);
+      expect(refused[0]).toBe(4); // what "wide" would have reached
+      expect(await counters.count("wide")).toBe(3);
+      expect(await counters.count("tight")).toBe(3);
+      await counters.close();
+      expect(await stored(prefix, "wide")).toBe(3);
+    });
+
+    it("puts refunded units back into the reserve and sends the rest to Redis in one call", async () => {
+      const prefix = freshPrefix();
+      const { client, calls } = counting();
+      const counters = reserving(prefix, {}, client);
+      const at = reset();
+      await counters.consumeAll([take("a", 100_000, at, 5), take("b", 100_000, at, 5)]);
+      expect(calls.n).toBe(1);
+      expect(counters.refundAll([take("a", 100_000, at, 4), take("b", 100_000, at, 2)])).toBeUndefined(); // into the reserves, no call
+      expect(calls.n).toBe(1);
+      expect(await counters.count("a")).toBe(1);
+      expect(await counters.count("b")).toBe(3);
+      expect(calls.n).toBe(3); // the two counts
+      await counters.refundAll([take("a", 100_000, at, 3), take("b", 100_000, at, 1)]); // a: 1 into the reserve, the 2 beyond it to Redis
+      expect(calls.n).toBe(4);
+      expect(await stored(prefix, "a")).toBe(998);
+      expect(await counters.count("a")).toBe(0);
+      expect(await counters.count("b")).toBe(2);
+    });
+
+    it("serves a burst arriving during a reservation from one more call: 300 concurrent requests, two calls", async () => {
+      const prefix = freshPrefix();
+      const { client, calls } = counting();
+      const counters = reserving(prefix, {}, client);
+      const at = reset();
+      const plan = [take("r1", 10_000, at), take("r2", 100_000, at), take("q", 20_000, at)];
+      const counts = await Promise.all(Array.from({ length: 300 }, () => Promise.resolve(counters.consumeAll(plan))));
+      expect(calls.n).toBe(2);
+      expect(counts.map((c) => c[2]).sort((x, y) => x! - y!)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      await counters.close();
+      expect(await stored(prefix, "q")).toBe(300);
+    });
+
+    it("three instances racing on several counters never exceed any limit, and admit exactly the tightest once their reserves are given back", async () => {
+      const prefix = freshPrefix();
+      const instances = [0, 1, 2].map(() => reserving(prefix, {}, counting().client));
+      const at = reset();
+      const plan = [take("x-rate", 1_000_000, at), take("x-quota", 4000, at), take("x-credits", 30_000, at, 5)];
+      const first = await Promise.all(
+        instances.flatMap((c) => Array.from({ length: 1500 }, () => Promise.resolve(c.consumeAll(plan)).then((n) => (n.every((v) => v >= 0) ? 1 : 0)))),
+      );
+      const admitted = first.reduce<number>((a, b) => a + b, 0);
+      expect(admitted).toBeLessThanOrEqual(4000);
+      expect(await stored(prefix, "x-quota")).toBeLessThanOrEqual(4000);
+      expect(await stored(prefix, "x-credits")).toBeLessThanOrEqual(30_000);
+      await Promise.all(instances.map((c) => c.release()));
+      expect(await stored(prefix, "x-quota")).toBe(admitted);
+      expect(await stored(prefix, "x-credits")).toBe(5 * admitted);
+      let more = 0;
+      for (const c of instances) while ((await c.consumeAll(plan)).every((v) => v >= 0)) more++;
+      expect(admitted + more).toBe(4000);
+      await Promise.all(instances.map((c) => c.release()));
+      expect([await stored(prefix, "x-rate"), await stored(prefix, "x-quota"), await stored(prefix, "x-credits")]).toEqual([4000, 4000, 20_000]);
+    });
+
+    it("a hot key with named limits, a monthly quota and credits costs at most one Redis call per request, and well under 0.05 in steady state", async () => {
+      const prefix = freshPrefix();
+      const { client, calls } = counting();
+      const counters = reserving(prefix, {}, client);
+      const keys = new KeyManager({
+        store: new MemoryStore(),
+        counters,
+        tiers: { hot: { rateLimit: { burst: "100000/h", sustained: "1000000/d" }, monthlyRequests: 10_000_000 } },
+      });
+      try {
+        const { secret } = await keys.create({ name: "hot", tier: "hot", credits: { remaining: 1_000_000 } });
+        // Cold: 100 concurrent requests, none reserved yet.
+        const cold = await Promise.all(Array.from({ length: 100 }, () => keys.verify(secret)));
+        expect(cold.every((r) => r.ok)).toBe(true);
+        expect(calls.n).toBeLessThanOrEqual(2);
+        // Steady state: 3,000 requests in bursts of 50.
+        const before = calls.n;
+        for (let i = 0; i < 60; i++) {
+          const burst = await Promise.all(Array.from({ length: 50 }, () => keys.verify(secret)));
+          expect(burst.every((r) => r.ok)).toBe(true);
+        }
+        const perRequest = (calls.n - before) / 3000;
+        expect(perRequest).toBeLessThanOrEqual(0.005); // four counters refilled together every ~1000 requests
+        expect(calls.n).toBeLessThanOrEqual(3100);
+      } finally {
+        await keys.close();
+        await counters.close();
+      }
+    });
   });
 
   it("names a missing client and a bad option at construction", () => {
