@@ -26,7 +26,10 @@ export function nodeEntry(entry: string): string {
   if (known) return known;
   ensureBuilt();
   const name = relative(root, entry).replace(/[\\/]/g, "_").replace(/\.ts$/, "");
-  const stamp = createHash("sha256").update(`${entry}:${statSync(entry).mtimeMs}:${process.pid}`).digest("hex").slice(0, 12);
+  const stamp = createHash("sha256")
+    .update(`${entry}:${statSync(entry).mtimeMs}:${process.pid}`)
+    .digest("hex")
+    .slice(0, 12);
   const dir = join(root, "test-artifacts", "entries");
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `${name}.cjs`);
