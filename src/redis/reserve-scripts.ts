@@ -40,7 +40,7 @@ const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 const RESERVE_SHA = sha1(RESERVE);
 const RELEASE_SHA = sha1(RELEASE);
 const RESERVE_ALL_SHA = sha1(RESERVE_ALL);
-const RELEASE_ALL_SHA = sha1(REFUND_ALL);
+const REFUND_ALL_SHA = sha1(REFUND_ALL);
 const COUNT_SHA = sha1(COUNT);
 
 /**
@@ -82,7 +82,7 @@ export class ReserveScripts {
   /** Gives back `units[i]` of each `names[i]`: one call, or one call each on a Redis Cluster. */
   releaseAll(names: readonly string[], units: readonly number[]): Promise<unknown> {
     if (this.cluster && names.length > 1) return Promise.all(names.map((name, i) => this.release(name, units[i]!)));
-    return this.runKeys(REFUND_ALL, RELEASE_ALL_SHA, names, units);
+    return this.runKeys(REFUND_ALL, REFUND_ALL_SHA, names, units);
   }
 
   /** The counter's value in Redis (0 when absent), this process's reserved units included. */
