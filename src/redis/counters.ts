@@ -69,8 +69,8 @@ for i = 1, #KEYS do
 end
 return counts`;
 
-/** KEYS: the counters; ARGV: units per counter. Never below zero. */
-const REFUND_ALL = `
+/** KEYS: the counters; ARGV: units per counter. Never below zero. Also gives back `ReservingCounters`' units. */
+export const REFUND_ALL = `
 for i = 1, #KEYS do
   local current = tonumber(redis.call('GET', KEYS[i]) or '0')
   local units = math.min(current, tonumber(ARGV[i]))
@@ -78,7 +78,8 @@ for i = 1, #KEYS do
 end
 return 0`;
 
-const COUNT = `return tonumber(redis.call('GET', KEYS[1]) or '0')`;
+/** The counter's value in Redis (0 when absent). */
+export const COUNT = `return tonumber(redis.call('GET', KEYS[1]) or '0')`;
 
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 
