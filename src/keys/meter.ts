@@ -21,6 +21,16 @@ export interface PlannedCounter extends CounterTake {
   readonly windowSeconds: number;
 }
 
+/** A meter's plan with the credits entry priced at a route's cost (see {@link KeyMeter.priced}). */
+export interface PricedPlan {
+  /** The plan it was priced from. */
+  readonly base: readonly PlannedCounter[];
+  readonly cost: number;
+  readonly plan: readonly PlannedCounter[];
+  readonly counters: readonly string[];
+  readonly policy: string;
+}
+
 /** The policy name of a key's credits. */
 export const CREDITS_POLICY = "credits";
 
@@ -49,6 +59,8 @@ export class KeyMeter {
   policy = "";
   /** The credits entry's index in the plan, or -1 without credits. */
   creditsAt = -1;
+  /** The plan priced by {@link KeyMeter.priced} last (null: none yet), for the plan and cost it was made for. */
+  private pricedPlan: PricedPlan | null = null;
   private validFrom = Infinity;
   private validUntil = -Infinity;
   private readonly rates: readonly NamedRule[];
@@ -75,6 +87,28 @@ export class KeyMeter {
     this.subject = scope.owner == null ? id : `o:${encodeURIComponent(scope.owner)}`;
     this.rateSubject = scope.ownRate === true ? id : this.subject;
     this.credits = scope.credits ?? null;
+  }
+
+  /**
+   * The current plan (after `at`) with its credits entry taking `cost` units (none for a cost of
+   * 0), with its counter names and RateLimit-Policy value: made once per plan and cost, so a route
+   * with one cost allocates nothing per request. Only for keys with credits (`creditsAt >= 0`).
+   */
+  priced(cost: number): PricedPlan {
+    const last = this.pricedPlan;
+    if (last !== null && last.base === this.plan && last.cost === cost) return last;
+    const plan = this.plan.slice();
+    if (cost === 0) plan.splice(this.creditsAt, 1);
+    else plan[this.creditsAt] = Object.freeze({ ...plan[this.creditsAt]!, units: cost });
+    const priced: PricedPlan = {
+      base: this.plan,
+      cost,
+      plan: Object.freeze(plan),
+      counters: Object.freeze(plan.map((p) => p.counter)),
+      policy: cost === 0 ? policyField(plan) : this.policy,
+    };
+    this.pricedPlan = priced;
+    return priced;
   }
 
   /** Whether the key has credits (a route's cost applies to it). */
