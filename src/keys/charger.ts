@@ -160,6 +160,8 @@ export class Charger {
   private consumeUnits(takes: readonly PlannedCounter[], i: number, unit: number, counts: number[]): MaybePromise<number[] | KeywardError> {
     for (; i < takes.length; i++, unit = 0) {
       const t = takes[i]!;
+      // More units than the limit never fit: refused without a store call (and without a long loop).
+      if (t.units > t.limit) return this.unitTaken(takes, i, unit, counts, -1)!;
       for (; unit < t.units; unit++) {
         const n = this.consumeCounter(t.counter, t.limit, t.resetAt);
         if (isPromise(n)) {

@@ -9,7 +9,7 @@ import express from "express";
 import Fastify from "fastify";
 import { Hono } from "hono";
 import request from "supertest";
-import { apiKeyAuth, chargeCredits, type KeyManager, requireScope } from "keyward";
+import { apiKeyAuth, chargeCredits, type CounterStore, KeyManager, MemoryStore, requireScope } from "keyward";
 import { keyward } from "keyward/fastify";
 import { fetchAuth } from "keyward/fetch";
 import { apiKeyAuth as honoAuth, type ApiKeyEnv } from "keyward/hono";
@@ -214,5 +214,49 @@ describe.each(["memory", "sqlite"] as const)("a route's cost in one take (%s)", 
       expect(await remaining(keys, key.id)).toBe(B - expected * c);
       await close();
     });
+  });
+});
+
+describe("a route's cost on other counter stores", () => {
+  it("a store without consumeAll takes the cost unit by unit, all or nothing; a cost above the balance costs no store call", async () => {
+    const store = new MemoryStore();
+    let consumed = 0;
+    const counters: CounterStore = {
+      consume: (name, limit, resetAt) => {
+        consumed++;
+        return store.consume(name, limit, resetAt);
+      },
+      refund: (name) => store.refund(name),
+      count: (name) => store.count(name),
+    };
+    const keys = new KeyManager({ store, counters });
+    const { secret, key } = await keys.create({ name: "r", credits: { remaining: 10 } });
+    expect((await keys.verify(secret, { cost: 4 })).ok).toBe(true);
+    expect((await keys.verify(secret, { cost: 4 })).ok).toBe(true);
+    const short = await keys.verify(secret, { cost: 4 });
+    expect(short.ok || short.error.code).toBe("credits_exhausted");
+    expect(await remaining(keys, key.id)).toBe(2); // the refused request's units came back
+    consumed = 0;
+    const huge = await keys.verify(secret, { cost: 1_000_000_000_000 });
+    expect(huge.ok || huge.error.code).toBe("credits_exhausted");
+    expect(consumed).toBe(0);
+    await keys.close();
+  });
+
+  it('onStoreError: "local" counts a route\'s cost in this process while the counter store is down', async () => {
+    const store = new MemoryStore();
+    const down = () => {
+      throw new Error("counters down");
+    };
+    const counters: CounterStore = { consume: down, refund: down, consumeAll: down };
+    const keys = new KeyManager({ store, counters, onStoreError: "local" });
+    const { secret } = await keys.create({ name: "r", credits: { remaining: 25 } });
+    const app = express();
+    app.get("/", apiKeyAuth({ keys, cost: 10 }), (_req, res) => void res.end("ok"));
+    const send = () => request(app).get("/").set("Authorization", `Bearer ${secret}`);
+    expect((await send().expect(200)).headers["ratelimit"]).toBe('"credits";r=15');
+    expect((await send().expect(200)).headers["ratelimit"]).toBe('"credits";r=5');
+    expect((await send().expect(429)).body.error.code).toBe("credits_exhausted");
+    await keys.close();
   });
 });
