@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import { parseOptions } from "../core/options.js";
+import { policyField } from "../core/ratelimit-fields.js";
 import { KEY_REQUIRED } from "../core/refusals.js";
 import type { Charge } from "../keys/charger.js";
 import { costOption } from "../keys/limit-options.js";
@@ -124,10 +125,13 @@ function watch(state: AuthState, res: ServerResponse, refundOnServerError: boole
 /** `base` plus the credits of `extra`: its takes appended, the credits state replaced by `extra`'s. */
 function mergeCharges(base: Charge, extra: Charge): Charge {
   const credit = extra.limits[0];
+  // A free apiKeyAuth (`cost: 0`) left the credits out of its charge: they are added after the rest.
+  const listed = credit === undefined || base.limits.some((l) => l.policy === CREDITS_POLICY);
+  const limits = credit === undefined ? base.limits : listed ? base.limits.map((l) => (l.policy === CREDITS_POLICY ? credit : l)) : [...base.limits, credit];
   return {
-    limits: credit === undefined ? base.limits : base.limits.map((l) => (l.policy === CREDITS_POLICY ? credit : l)),
+    limits,
     counters: [...base.counters, ...extra.counters],
-    policy: base.policy,
+    policy: listed ? base.policy : policyField(limits),
     takes: [...base.takes, ...extra.takes],
   };
 }

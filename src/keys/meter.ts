@@ -39,6 +39,9 @@ const NO_REFILL = "once";
 
 const NONE: readonly never[] = Object.freeze([]);
 
+/** How many costs a meter keeps a priced plan for (routes of other costs rebuild theirs). */
+const MAX_PRICED = 8;
+
 /** Who a meter's rate limits and monthly quota are counted for. */
 export interface MeterScope {
   /** The owner whose keys share the rate limits and quota (tier `countPer: "owner"`), else null. */
@@ -59,8 +62,8 @@ export class KeyMeter {
   policy = "";
   /** The credits entry's index in the plan, or -1 without credits. */
   creditsAt = -1;
-  /** The plan priced by {@link KeyMeter.priced} last (null: none yet), for the plan and cost it was made for. */
-  private pricedPlan: PricedPlan | null = null;
+  /** The current plan priced by {@link KeyMeter.priced}, one per cost asked for (a few at most: a cost is a route's). */
+  private pricedPlans: PricedPlan[] | null = null;
   private validFrom = Infinity;
   private validUntil = -Infinity;
   private readonly rates: readonly NamedRule[];
@@ -91,12 +94,13 @@ export class KeyMeter {
 
   /**
    * The current plan (after `at`) with its credits entry taking `cost` units (none for a cost of
-   * 0), with its counter names and RateLimit-Policy value: made once per plan and cost, so a route
-   * with one cost allocates nothing per request. Only for keys with credits (`creditsAt >= 0`).
+   * 0), with its counter names and RateLimit-Policy value: made once per plan and cost (for up to
+   * 8 costs), so routes with a cost allocate nothing per request. Only for keys with credits (`creditsAt >= 0`).
    */
   priced(cost: number): PricedPlan {
-    const last = this.pricedPlan;
-    if (last !== null && last.base === this.plan && last.cost === cost) return last;
+    let plans = this.pricedPlans;
+    if (plans === null || (plans.length > 0 && plans[0]!.base !== this.plan)) plans = this.pricedPlans = [];
+    for (let i = 0; i < plans.length; i++) if (plans[i]!.cost === cost) return plans[i]!;
     const plan = this.plan.slice();
     if (cost === 0) plan.splice(this.creditsAt, 1);
     else plan[this.creditsAt] = Object.freeze({ ...plan[this.creditsAt]!, units: cost });
@@ -107,7 +111,8 @@ export class KeyMeter {
       counters: Object.freeze(plan.map((p) => p.counter)),
       policy: cost === 0 ? policyField(plan) : this.policy,
     };
-    this.pricedPlan = priced;
+    if (plans.length >= MAX_PRICED) plans.shift();
+    plans.push(priced);
     return priced;
   }
 

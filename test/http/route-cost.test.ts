@@ -12,7 +12,8 @@ import request from "supertest";
 import { apiKeyAuth, chargeCredits, type CounterStore, KeyManager, MemoryStore, requireScope } from "keyward";
 import { keyward } from "keyward/fastify";
 import { fetchAuth } from "keyward/fetch";
-import { apiKeyAuth as honoAuth, type ApiKeyEnv } from "keyward/hono";
+import { apiKeyAuth as honoAuth, requireScope as honoScope, type ApiKeyEnv } from "keyward/hono";
+import { requireScope as fastifyScope } from "keyward/fastify";
 import { makeKeys } from "../helpers";
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -109,6 +110,32 @@ describe.each(["memory", "sqlite"] as const)("a route's cost in one take (%s)", 
     const refused = await auth(request(app).post("/scoped")).expect(403);
     expect(refused.headers["ratelimit"]).toBe('"credits";r=74');
     expect(await remaining(keys, key.id)).toBe(74);
+    // A free apiKeyAuth then chargeCredits: the credits are taken (and shown) by chargeCredits alone.
+    const free = express();
+    free.post("/", apiKeyAuth({ keys, cost: 0 }), chargeCredits(3), (_req, res) => void res.end("ok"));
+    const paid = await auth(request(free).post("/")).expect(200);
+    expect([paid.headers["ratelimit-policy"], paid.headers["ratelimit"]]).toEqual(['"credits";q=100', '"credits";r=71']);
+    await close();
+  });
+
+  it("Hono's and Fastify's requireScope give a refused request's whole cost back", async () => {
+    const { keys, close } = makeKeys({ storeKind });
+    const { secret, key } = await keys.create({ name: "r", scopes: ["reports:read"], credits: { remaining: 50 } });
+    const headers = { authorization: `Bearer ${secret}` };
+    const hono = new Hono<ApiKeyEnv>();
+    hono.post("/write", honoAuth({ keys, cost: 10 }), honoScope("reports:write"), (c) => c.text("ok"));
+    const refused = await hono.request("/write", { method: "POST", headers });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("ratelimit")).toBe('"credits";r=50');
+    const app = Fastify();
+    await app.register(keyward, { keys, cost: 10 });
+    app.post("/write", { preHandler: fastifyScope("reports:write") }, async () => "ok");
+    const base = await app.listen({ port: 0, host: "127.0.0.1" });
+    const denied = await fetch(`${base}/write`, { method: "POST", headers });
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get("ratelimit")).toBe('"credits";r=50');
+    await app.close();
+    expect(await remaining(keys, key.id)).toBe(50);
     await close();
   });
 
