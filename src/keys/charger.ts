@@ -5,7 +5,8 @@
  * `consume` per counter. A refusal, a failure or a later refund gives back what was taken, so a
  * refused request costs nothing; a take that answers after `storeTimeout` (the request already
  * got its 503) is given back when it lands. Keeps count of charges still in flight, so `close()`
- * can wait for them. Routes with a credit cost take the difference with {@link Charger.chargeCredits}.
+ * can wait for them. A route's credit cost (`charge(key, now, cost)`) is taken in the same step as
+ * the rest; a cost set after the pipeline takes the difference with {@link Charger.chargeCredits}.
  */
 import { KeywardError } from "../core/errors.js";
 import { storeUnavailable } from "../core/refusals.js";
