@@ -8,7 +8,7 @@ import { KeywardConfigError, type KeywardError } from "./core/errors.js";
 import { insufficientScope, KEY_REQUIRED } from "./core/refusals.js";
 import { requiredScope, type RequiredScope } from "./core/scopes.js";
 import type { AuthenticatedKey } from "./core/types.js";
-import { withUnitReturned } from "./keys/limits.js";
+import { limitsReturned } from "./keys/charger.js";
 import { describeRequest, fetchAuth, fetchAuthState, type FetchAuthOptions } from "./fetch/auth.js";
 import { setRateLimitHeaders } from "./fetch/headers.js";
 import { refusalResponse } from "./fetch/respond.js";
@@ -97,7 +97,7 @@ export function requireScope(...scopes: string[]): MiddlewareHandler<ApiKeyEnv> 
     if (charge !== undefined) {
       state.keys.pipeline.refund(charge);
       state.charge = undefined;
-      setRateLimitHeaders(state.headers, charge.limits.map(withUnitReturned), state.responder.rateLimitHeaders, charge.policy);
+      setRateLimitHeaders(state.headers, limitsReturned(charge), state.responder.rateLimitHeaders, charge.policy);
     }
     state.keys.pipeline.refuse(request, { describe: describeRequest }, refusal, key?.id);
     return refusalResponse(request, refusal, state.responder, state.headers);

@@ -5,11 +5,11 @@
  * notes such as "No keys." on stderr. With `--json`, one JSON document on stdout.
  */
 import { KeywardError } from "../core/errors.js";
-import type { CreateKeyInput } from "../keys/inputs.js";
+import type { CreateKeyInput, UpdateKeyInput } from "../keys/inputs.js";
 import type { KeyManager } from "../keys/key-manager.js";
 import { keyJson } from "../http/key-json.js";
 import { UsageError, usageHint } from "./args.js";
-import type { Flags } from "./flags.js";
+import { creditsInput, type Flags } from "./flags.js";
 import { describeKey, keyTable, noticeLines, scopeUsageLines, usageLines } from "./format.js";
 
 /**
@@ -43,11 +43,25 @@ const create: Command = async (keys, _args, f, io) => {
     ...(f.scopes.length ? { scopes: f.scopes } : {}),
     ...(f.expires !== undefined ? { expiresIn: f.expires } : {}),
     ...(f.allowIps.length ? { allowedIps: f.allowIps } : {}),
+    ...(f.credits !== undefined || f.creditsRefill !== undefined ? { credits: creditsInput(f) } : {}),
   };
   const { secret, key } = await keys.create(input);
   if (f.json) return json(io, { secret, key: keyJson(key) });
   io.out(`${secret}\n`);
   io.err(`Created ${describeKey(keyJson(key))}The secret above is shown once: store it in a secrets manager now.\n`);
+};
+
+/** `update`: the changed key's details (stdout), or its JSON. */
+const update: Command = async (keys, [id], f, io) => {
+  const credits = creditsInput(f);
+  const patch: UpdateKeyInput = {
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    ...(f.scopes.length ? { scopes: f.scopes } : {}),
+    ...(credits !== undefined ? { credits } : {}),
+  };
+  const key = await keys.update(id!, patch);
+  if (f.json) return json(io, { key: keyJson(key) });
+  io.out(describeKey(keyJson(key)));
 };
 
 const listKeys: Command = async (keys, _args, f, io) => {
@@ -116,6 +130,7 @@ const scopeUsage: Command = async (keys, [id], f, io) => {
 /** Command bodies by name (`keyward keys <name>`). */
 export const RUNNERS: ReadonlyMap<string, Command> = new Map([
   ["create", create],
+  ["update", update],
   ["list", listKeys],
   ["show", show],
   ["rotate", rotate],

@@ -20,6 +20,10 @@ export interface Flags {
   tier?: string;
   /** `--allow-ip` values: the key's IP allow-list (create). */
   allowIps: string[];
+  /** `--credits`: the balance (create, update), or null to remove the credits (update: `none`). */
+  credits?: number | null;
+  /** `--credits-refill`: the refill, or null for none. */
+  creditsRefill?: { amount: number; interval: string } | null;
   status?: "active" | "expired" | "revoked" | "disabled";
   limit?: number;
   overlap?: string | number;
@@ -77,6 +81,9 @@ export function readFlags(command: string, v: Values): Flags {
     if (kind === "project" && flags.projects.length !== 1) throw usage("--kind project needs exactly one --project");
     flags.expires = duration("expires", true);
   }
+  if (command === "create" || command === "update") readCredits(command, v, flags, usage);
+  if (command === "update" && flags.name === undefined && flags.scopes.length === 0 && flags.credits === undefined && flags.creditsRefill === undefined)
+    throw usage("give at least one of --name, --scope, --credits, --credits-refill");
   if (command === "list") {
     const status = str(v.status);
     if (status !== undefined && status !== "active" && status !== "expired" && status !== "revoked" && status !== "disabled")
@@ -100,4 +107,40 @@ export function readFlags(command: string, v: Values): Flags {
   }
   if (command === "usage" || command === "scope-usage") flags.days = integer("days", 1, 90);
   return flags;
+}
+
+/** `--credits` and `--credits-refill` of create and update, checked for form (the KeyManager checks the amounts). */
+function readCredits(command: string, v: Values, flags: Flags, usage: (message: string) => UsageError): void {
+  const credits = str(v.credits);
+  const refill = str(v["credits-refill"]);
+  const removable = command === "update";
+  if (credits !== undefined) {
+    if (removable && credits === "none") flags.credits = null;
+    else if (/^\d{1,16}$/.test(credits)) flags.credits = Number(credits);
+    else throw usage(`--credits: must be a whole number of credits, e.g. 1000${removable ? ", or none" : ""}`);
+  }
+  if (refill !== undefined) {
+    const match = /^(\d{1,16})\/([0-9a-z]{1,12})$/.exec(refill);
+    if (refill === "none") flags.creditsRefill = null;
+    else if (match) flags.creditsRefill = { amount: Number(match[1]), interval: match[2]! };
+    else throw usage(`--credits-refill: "${refill.slice(0, 40)}" is not AMOUNT/INTERVAL; use e.g. 1000/1d, 500/1mo or none`);
+  }
+  if (flags.credits === null && flags.creditsRefill !== undefined) throw usage("--credits none removes the credits; leave out --credits-refill");
+  if (flags.credits === undefined && flags.creditsRefill === null) throw usage("--credits-refill none needs --credits N, the new balance");
+}
+
+/**
+ * The `credits` input of `--credits` and `--credits-refill`: undefined when neither was given, null
+ * to remove them; the balance defaults to the refill amount.
+ *
+ * @example
+ * creditsInput({ credits: undefined, creditsRefill: { amount: 1000, interval: "1d" } }); // { remaining: 1000, refill: { amount: 1000, interval: "1d" } }
+ */
+export function creditsInput(
+  flags: Pick<Flags, "credits" | "creditsRefill">,
+): { remaining: number; refill: { amount: number; interval: string } | null } | null | undefined {
+  const { credits, creditsRefill } = flags;
+  if (credits === null) return null;
+  if (credits === undefined && creditsRefill == null) return undefined;
+  return { remaining: credits ?? creditsRefill!.amount, refill: creditsRefill ?? null };
 }

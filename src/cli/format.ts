@@ -23,6 +23,7 @@ export function describeKey(key: ApiKeyJson): string {
     ["allowed IPs", key.allowedIps.join(", ") || "any"],
     ["owner", key.ownerId ?? "-"],
     ["tier", key.tier ?? "-"],
+    ["credits", credits(key.credits)],
     ["created", day(key.createdAt)],
     ["expires", day(key.expiresAt, "never")],
     ["revoked", day(key.revokedAt)],
@@ -33,6 +34,13 @@ export function describeKey(key: ApiKeyJson): string {
   if (key.rotatedFrom) lines.push(["rotated from", key.rotatedFrom]);
   if (key.rotatedTo) lines.push(["rotated to", key.rotatedTo]);
   return `${key.id}  ${key.name}\n${lines.map(([k, v]) => `  ${(k + ":").padEnd(14)}${v}`).join("\n")}\n`;
+}
+
+/** The credits line: the balance, the refill and when it next refills. */
+function credits(c: ApiKeyJson["credits"]): string {
+  if (c === null) return "-";
+  const left = c.remaining === null ? "unknown balance" : `${c.remaining} left`;
+  return c.refill === null ? `${left}, no refill` : `${left}, refills to ${c.refill.amount} every ${c.refill.interval} (next ${day(c.refillsAt)})`;
 }
 
 /**

@@ -232,9 +232,11 @@ const FLAGS: Record<string, string> = {
   kind: "--kind",
   overlap: "--overlap",
   allowedIps: "--allow-ip",
+  credits: "--credits",
 };
 
-/** The flag a validation detail's path came from (`scopes.1` → `--scope`). */
+/** The flag a validation detail's path came from (`scopes.1` → `--scope`, `credits.refill.amount` → `--credits-refill`). */
 function flagFor(path: string): string {
+  if (path.startsWith("credits.refill")) return "--credits-refill";
   return FLAGS[path.split(".")[0]!] ?? path;
 }

@@ -62,8 +62,10 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
         kind: { type: "string" },
         tier: { type: "string" },
         "allow-ip": { type: "string", multiple: true },
+        credits: { type: "string" },
+        "credits-refill": { type: "string" },
       },
-      "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--allow-ip CIDR]... [--owner U] [--kind user|project] [--tier T] [--json]",
+      "create --name NAME [--mode MODE] [--scope S]... [--expires 90d] [--project P]... [--allow-ip CIDR]... [--owner U] [--kind user|project] [--tier T] [--credits N] [--credits-refill N/1d] [--json]",
       `  --name NAME      label, e.g. ci-deploys (required)
   --mode MODE      one of the modes (default: the first, e.g. live)
   --scope S        a granted scope such as models:read; repeat for more (default: full access)
@@ -73,7 +75,31 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
                    2001:db8::/32 (repeatable; default: any address)
   --owner U        owner user id (default: none)
   --kind K         user (default) or project
-  --tier T         tier name, when the server defines tiers`,
+  --tier T         tier name, when the server defines tiers
+  --credits N      credits the key may spend, 1 per request (more on routes with a cost); a whole
+                   number up to 1000000000000 (default: no credit limit, or the refill amount)
+  --credits-refill AMOUNT/INTERVAL
+                   reset the balance to AMOUNT every INTERVAL: 1000/1d (00:00 UTC), 500/1mo (the
+                   1st, UTC), 100/1h (default: never)`,
+    ),
+    command(
+      "update",
+      "Change a key's name, scopes or credits.",
+      ["ID"],
+      {
+        name: { type: "string" },
+        scope: { type: "string", multiple: true },
+        credits: { type: "string" },
+        "credits-refill": { type: "string" },
+      },
+      "update ID [--name NAME] [--scope S]... [--credits N|none] [--credits-refill N/1d|none] [--json]",
+      `  --name NAME      a new label
+  --scope S        the key's scopes from now on (repeat for more; replaces the old list)
+  --credits N      a new balance of N credits from now on (what was spent before no longer counts);
+                   none removes the key's credits (no credit limit)
+  --credits-refill AMOUNT/INTERVAL
+                   with the new balance, reset it to AMOUNT every INTERVAL (1000/1d, 500/1mo);
+                   none for never (default: never). Alone, the balance starts at AMOUNT`,
     ),
     command(
       "list",

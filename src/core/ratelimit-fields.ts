@@ -1,8 +1,9 @@
 /**
  * The values of the IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers):
- * `RateLimit-Policy: "window";q=100;w=60` and `RateLimit: "window";r=99;t=42`, one list member per
- * limit. Pure string formatting, shared by the key meter (which caches the policy value) and the
- * HTTP adapters.
+ * `RateLimit-Policy: "burst";q=10;w=1, "sustained";q=1000;w=3600` lists every policy that applies;
+ * `RateLimit: "burst";r=9;t=1` reports the tightest one only (the fewest units left; on a tie, the
+ * one that resets first), the one that decides when the client is throttled next. Pure string
+ * formatting, shared by the key meter (which caches the policy value) and the HTTP adapters.
  */
 import type { LimitState } from "./types.js";
 
@@ -24,17 +25,31 @@ export function policyField(limits: readonly Pick<LimitState, "policy" | "limit"
 }
 
 /**
- * The `RateLimit` value for `limits`: what is left of each and when it resets.
+ * The tightest of `limits` (at least one): the fewest units left; on a tie, the one that resets
+ * first (a limit that never resets, `resetSeconds` 0, last); on a full tie, the first listed.
+ *
+ * @example
+ * tightestLimit([burst, sustained]).policy; // "sustained" once it has fewer units left than "burst"
+ */
+export function tightestLimit(limits: readonly LimitState[]): LimitState {
+  let tightest = limits[0]!;
+  for (let i = 1; i < limits.length; i++) {
+    const l = limits[i]!;
+    if (l.remaining < tightest.remaining) tightest = l;
+    else if (l.remaining === tightest.remaining && l.resetSeconds > 0 && (tightest.resetSeconds === 0 || l.resetSeconds < tightest.resetSeconds)) tightest = l;
+  }
+  return tightest;
+}
+
+/**
+ * The `RateLimit` value for `limits` (at least one): what is left of the tightest policy and when
+ * it resets (`RateLimit-Policy` lists them all).
  *
  * @example
  * stateField([{ policy: "window", limit: 100, remaining: 99, windowSeconds: 60, resetSeconds: 42 }]);
  * // '"window";r=99;t=42'
  */
 export function stateField(limits: readonly LimitState[]): string {
-  let field = "";
-  for (let i = 0; i < limits.length; i++) {
-    const l = limits[i]!;
-    field += l.resetSeconds > 0 ? `${i ? ", " : ""}"${l.policy}";r=${l.remaining};t=${l.resetSeconds}` : `${i ? ", " : ""}"${l.policy}";r=${l.remaining}`;
-  }
-  return field;
+  const l = limits.length === 1 ? limits[0]! : tightestLimit(limits);
+  return l.resetSeconds > 0 ? `"${l.policy}";r=${l.remaining};t=${l.resetSeconds}` : `"${l.policy}";r=${l.remaining}`;
 }

@@ -194,6 +194,8 @@ export interface KeyPatch {
   allowedIps?: string[];
   /** Pause (a time, ms since the epoch) or resume (`null`) the key. */
   disabledAt?: number | null;
+  /** New credits (replace the old ones, with a fresh `since`), or `null` to remove them. */
+  credits?: StoredCredits | null;
 }
 
 /**

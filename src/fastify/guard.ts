@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fast
 import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { insufficientScope, KEY_REQUIRED } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
-import { withUnitReturned } from "../keys/limits.js";
+import { limitsReturned } from "../keys/charger.js";
 import { describeRequest, fastifyAuthState } from "./plugin.js";
 import { replyRateLimitHeaders, sendRefusal, type FastifyResponder } from "./reply.js";
 
@@ -48,7 +48,7 @@ export function requireScope(...scopes: string[]): (request: FastifyRequest, rep
       if (charge !== undefined) {
         state.keys.pipeline.refund(charge);
         state.charge = undefined;
-        replyRateLimitHeaders(reply, charge.limits.map(withUnitReturned), state.responder.rateLimitHeaders, charge.policy);
+        replyRateLimitHeaders(reply, limitsReturned(charge), state.responder.rateLimitHeaders, charge.policy);
       }
       state.keys.pipeline.refuse(request, DESCRIBE, refusal, key?.id);
     }

@@ -3,7 +3,8 @@
  * requests in an `onRequest` hook, through the one verification pipeline (`keys/verifier.ts`)
  * with the credential rules of `apiKeyAuth` (`http/credentials.ts`, read from `request.raw`, so a
  * header sent twice is seen as such). Route config picks per-route behaviour: `config: { scopes }`
- * (checked before the rate limit is charged) and `config: { apiKey: false | true }`. The hook is
+ * (checked before the rate limit is charged), `config: { cost }` (credits, taken with the other
+ * limits) and `config: { apiKey: false | true }`. The hook is
  * compiled per route when the route is added, so a request pays for no lookup of its route; a
  * route added before the plugin loaded is still authenticated (a preHandler catches it).
  */
@@ -18,6 +19,7 @@ import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
+import { costOption } from "../keys/limit-options.js";
 import type { RequestInfo } from "../keys/events.js";
 import { KeyManager } from "../keys/key-manager.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
@@ -43,6 +45,8 @@ declare module "fastify" {
     scopes?: string[];
     /** keyward: `false` leaves this route open; `true` authenticates it when the plugin's `global` is false. */
     apiKey?: boolean;
+    /** keyward: credits a request to this route takes from a key with credits, with its other limits in one step (0 to 10^12; default: the plugin's `cost`). */
+    cost?: number;
   }
 }
 
@@ -89,6 +93,15 @@ export interface FastifyApiKeyAuthOptions {
    * peer address unless you set Fastify's `trustProxy` (set it to your own proxies, nothing wider).
    */
   ip?: (request: FastifyRequest) => string | null | undefined;
+  /**
+   * Credits each request takes from a key with credits, in the same atomic step as its rate limits
+   * and quota (see `apiKeyAuth`): a whole number from 0 to 10^12; a route's `config: { cost }`
+   * overrides it. Keys without credits ignore it. Defaults to 1.
+   *
+   * @example
+   * app.post("/v1/reports", { config: { scopes: ["reports:run"], cost: 10 } }, runReport);
+   */
+  cost?: number;
 }
 
 /** What the hook leaves on an admitted request for the guards after it. */
@@ -148,6 +161,15 @@ function routeScopes(scopes: unknown, route: string): RouteScopes | null {
   return { check, used: () => required };
 }
 
+/** A route's `config.cost`, checked at start-up (undefined: the plugin's `cost`). */
+function routeCost(cost: unknown, route: string): number | undefined {
+  if (cost === undefined) return undefined;
+  const checked = costOption.safeParse(cost);
+  if (!checked.success)
+    throw new KeywardConfigError(`${route} config.cost`, `${checked.error.issues[0]!.message}, not ${String(JSON.stringify(cost)).slice(0, 40)}`);
+  return checked.data;
+}
+
 type Admitted = { key: VerifiedKey; principal: AuthenticatedKey; charge: Charge };
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
 
@@ -186,6 +208,7 @@ function compile(options: FastifyApiKeyAuthOptions) {
     check: null,
     scopesUsed: null,
     onStoreError: routeFallback(o.onStoreError ?? keys.pipeline.fallback.defaultMode),
+    cost: o.cost,
     malformed: (request: FastifyRequest, token: string) => reader.malformed(request.raw, token),
     describe: describeRequest,
     admit: (_request: FastifyRequest, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),
@@ -211,9 +234,12 @@ function compile(options: FastifyApiKeyAuthOptions) {
     done();
   };
 
-  /** The onRequest hook for a route with these `config.scopes` (null: none). */
-  const hookFor = (scopes: RouteScopes | null): Hook => {
-    const policy = scopes === null ? base : Object.freeze({ ...base, check: scopes.check, scopesUsed: scopes.used });
+  /** The onRequest hook for a route with these `config.scopes` (null: none) and `config.cost` (undefined: the plugin's). */
+  const hookFor = (scopes: RouteScopes | null, cost?: number): Hook => {
+    const policy =
+      scopes === null && cost === undefined
+        ? base
+        : Object.freeze({ ...base, ...(scopes && { check: scopes.check, scopesUsed: scopes.used }), ...(cost !== undefined && { cost }) });
     return function keywardFastifyAuth(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       try {
         const token = reader.read(request.raw);
@@ -237,15 +263,17 @@ function compile(options: FastifyApiKeyAuthOptions) {
   const plain = hookFor(null);
   /** The hook for a route with this `config` (named `route` in errors), or null for an open route. */
   const forRoute = (routeConfig: unknown, route: string): Hook | null => {
-    const config = (routeConfig ?? {}) as { scopes?: unknown; apiKey?: unknown };
+    const config = (routeConfig ?? {}) as { scopes?: unknown; apiKey?: unknown; cost?: unknown };
     if (config.apiKey !== undefined && typeof config.apiKey !== "boolean") throw new KeywardConfigError(`${route} config.apiKey`, "must be true or false");
     const check = routeScopes(config.scopes, route);
+    const cost = routeCost(config.cost, route);
     if (config.apiKey === false) {
       if (check !== null) throw new KeywardConfigError(`${route} config.scopes`, "a route with apiKey: false reads no key, so it cannot require scopes");
+      if (cost !== undefined) throw new KeywardConfigError(`${route} config.cost`, "a route with apiKey: false reads no key, so it charges no credits");
       return null;
     }
-    if (!o.global && config.apiKey !== true && check === null) return null;
-    return check === null ? plain : hookFor(check);
+    if (!o.global && config.apiKey !== true && check === null && cost === undefined) return null;
+    return check === null && cost === undefined ? plain : hookFor(check, cost);
   };
   return { forRoute };
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { KeywardError } from "../core/errors.js";
-import { policyField, stateField } from "../core/ratelimit-fields.js";
+import { policyField, stateField, tightestLimit } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 import type { LifecycleNotice } from "../keys/authenticator.js";
 import { wwwAuthenticate } from "../http/challenge.js";
@@ -43,8 +43,7 @@ export function replyRateLimitHeaders(reply: FastifyReply, limits: readonly Limi
     reply.header("ratelimit", stateField(limits));
   }
   if (style === "legacy" || style === "both") {
-    let tightest = limits[0]!;
-    for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+    const tightest = tightestLimit(limits);
     reply.header("ratelimit-limit", String(tightest.limit));
     reply.header("ratelimit-remaining", String(tightest.remaining));
     reply.header("ratelimit-reset", String(tightest.resetSeconds));

@@ -64,6 +64,14 @@ export interface FetchAuthOptions {
   ip?: (request: Request) => string | null | undefined;
   /** What this route does when the counter store fails or times out: `"closed"` (503), `"open"` or `"local"` (see `apiKeyAuth`). Defaults to the KeyManager's (`"closed"`). */
   onStoreError?: StoreErrorMode;
+  /**
+   * Credits each request takes from a key with credits, in the same atomic step as its rate limits
+   * and quota (see `apiKeyAuth`): a whole number from 0 to 10^12. Keys without credits ignore it. Defaults to 1.
+   *
+   * @example
+   * const auth = fetchAuth({ keys, scopes: ["reports:run"], cost: 10 });
+   */
+  cost?: number;
 }
 
 /**
@@ -197,6 +205,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
     check: scopes ? scopeCheck(scopes) : null,
     scopesUsed: scopes ? () => scopes : null,
     onStoreError: routeFallback(o.onStoreError ?? keys.pipeline.fallback.defaultMode),
+    cost: o.cost,
     malformed: (request: Request, token: string) => reader.malformed(request, token),
     describe: describeRequest,
     admit: (_request: Request, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),

@@ -3,7 +3,7 @@
  * header sent twice arrives joined with ", "), and the RateLimit and lifecycle header values an
  * admitted or refused request carries. No node:http, no Express: runs on Node, Bun and Deno.
  */
-import { policyField, stateField } from "../core/ratelimit-fields.js";
+import { policyField, stateField, tightestLimit } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 import type { LifecycleNotice } from "../keys/authenticator.js";
 import { JOINED, type HeaderLookup } from "../http/credentials.js";
@@ -30,8 +30,7 @@ export function setRateLimitHeaders(headers: Headers, limits: readonly LimitStat
     headers.set("ratelimit", stateField(limits));
   }
   if (style === "legacy" || style === "both") {
-    let tightest = limits[0]!;
-    for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+    const tightest = tightestLimit(limits);
     headers.set("ratelimit-limit", String(tightest.limit));
     headers.set("ratelimit-remaining", String(tightest.remaining));
     headers.set("ratelimit-reset", String(tightest.resetSeconds));

@@ -1,7 +1,7 @@
 /**
  * The options every request adapter (`apiKeyAuth`, `fetchAuth`) shares, as one set of zod schemas
  * and checks: header names, the malformed-credential status, the realm, RateLimit and lifecycle
- * header settings, the deprecation link, the counter-store failure mode, and the accepted modes. Each adapter spreads these into
+ * header settings, the deprecation link, the counter-store failure mode, the credit cost, and the accepted modes. Each adapter spreads these into
  * its own strict schema and adds what only it has.
  */
 import { z } from "zod";
@@ -10,6 +10,7 @@ import { modeError } from "../core/key-format.js";
 import { storeErrorOption } from "../core/options.js";
 import { badProjectHeader, missingKey } from "../core/refusals.js";
 import type { KeywardError } from "../core/errors.js";
+import { costOption } from "../keys/limit-options.js";
 import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { MalformedStatus } from "./credentials.js";
 
@@ -35,6 +36,7 @@ export const sharedAdapterOptions = {
   rateLimitHeaders: z.union([z.enum(["draft", "legacy", "both"]), z.literal(false)]).default("draft"),
   lifecycleHeaders: z.boolean().default(true),
   onStoreError: storeErrorOption.optional(),
+  cost: costOption.default(1),
   deprecationLink: z
     .string()
     .max(2000)

@@ -132,6 +132,17 @@ export interface ApiKeyAuthOptions {
    * app.use("/v1/search", apiKeyAuth({ keys, onStoreError: "local" })); // keep serving through a Redis outage
    */
   onStoreError?: StoreErrorMode;
+  /**
+   * Credits each request takes from a key with credits, in the same atomic step as its rate limits
+   * and quota, so a refused request takes nothing: a whole number from 0 to 10^12 (0: the route is
+   * free even for a key out of credits). Keys without credits ignore it. Over the balance: 429
+   * `credits_exhausted` with `Retry-After` until the refill. A `chargeCredits(n)` or guard
+   * `{ cost: n }` after it takes only what is left of its n. Defaults to 1.
+   *
+   * @example
+   * app.post("/v1/reports", apiKeyAuth({ keys, cost: 10 }), runReport); // 10 credits, taken at once
+   */
+  cost?: number;
 }
 
 const schema = z.strictObject({
@@ -202,6 +213,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     check: null,
     scopesUsed: null,
     onStoreError: routeFallback(o.onStoreError ?? keys.pipeline.fallback.defaultMode),
+    cost: o.cost,
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),
     describe: requestInfo,

@@ -1,14 +1,16 @@
 /**
  * Credit costs of routes after apiKeyAuth: `chargeCredits(10)` (and the `{ cost }` option of the
- * scope guards) makes a route cost 10 credits in all for keys with credits: apiKeyAuth took the
- * request's 1, this takes the other 9 (a cost of 0 gives that 1 back). Over the balance: 429
- * `credits_exhausted`, and the request's whole charge is given back. Keys without credits pass
- * untouched. With `refundOnServerError`, a 5xx answer gives the request's credits back.
+ * scope guards) makes a route cost 10 credits in all for keys with credits: apiKeyAuth took its
+ * `cost` (1 by default), this takes the rest (a lower cost gives the difference back). Over the
+ * balance: 429 `credits_exhausted`, and the request's whole charge is given back. Keys without
+ * credits pass untouched. With `refundOnServerError`, a 5xx answer gives the request's credits
+ * back. (apiKeyAuth's own `cost` option takes a route's whole cost in one step instead.)
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import { parseOptions } from "../core/options.js";
+import { policyField } from "../core/ratelimit-fields.js";
 import { KEY_REQUIRED } from "../core/refusals.js";
 import type { Charge } from "../keys/charger.js";
 import { costOption } from "../keys/limit-options.js";
@@ -68,7 +70,6 @@ export function chargeCredits(cost: number, options: Omit<CreditCostOptions, "co
  * const charge = creditCharge(10, false);
  */
 export function creditCharge(cost: number, refundOnServerError: boolean): Middleware {
-  const extra = cost - 1;
   return function keywardCredits(req: KeywardRequest, res: ServerResponse, next: (err?: unknown) => void): void {
     const state = authState(req);
     if (state === undefined || state.context === undefined) return refuse(req, res, next, KEY_REQUIRED, DEFAULT_RESPONDER);
@@ -76,13 +77,17 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
     // Anonymous requests (required: false) and keys without credits have nothing to pay.
     if (key === undefined || key.meter === null || !key.meter.hasCredits) return next();
     const { keys, responder } = state.context;
-    const base = state.charge;
+    let base = state.charge;
+    // What apiKeyAuth's `cost` already took (none for a free route or an uncounted request).
+    let extra = cost - (base === undefined ? 0 : creditUnits(base));
+    if (extra < 0 && base !== undefined) {
+      // apiKeyAuth took more than this route costs: its credits go back, and this cost is taken anew.
+      keys.pipeline.refundCredits(base);
+      base = state.charge = withoutCredits(base);
+      extra = cost;
+      if (extra === 0) writeRateLimitHeaders(res, base.limits, responder.rateLimitHeaders, base.policy);
+    }
     if (extra <= 0) {
-      if (extra < 0 && base !== undefined) {
-        keys.pipeline.refundCredits(base);
-        state.charge = withoutCredits(base);
-        writeRateLimitHeaders(res, state.charge.limits, responder.rateLimitHeaders, state.charge.policy);
-      }
       watch(state, res, refundOnServerError);
       return next();
     }
@@ -120,18 +125,28 @@ function watch(state: AuthState, res: ServerResponse, refundOnServerError: boole
 /** `base` plus the credits of `extra`: its takes appended, the credits state replaced by `extra`'s. */
 function mergeCharges(base: Charge, extra: Charge): Charge {
   const credit = extra.limits[0];
+  // A free apiKeyAuth (`cost: 0`) left the credits out of its charge: they are added after the rest.
+  const listed = credit === undefined || base.limits.some((l) => l.policy === CREDITS_POLICY);
+  const limits = credit === undefined ? base.limits : listed ? base.limits.map((l) => (l.policy === CREDITS_POLICY ? credit : l)) : [...base.limits, credit];
   return {
-    limits: credit === undefined ? base.limits : base.limits.map((l) => (l.policy === CREDITS_POLICY ? credit : l)),
+    limits,
     counters: [...base.counters, ...extra.counters],
-    policy: base.policy,
+    policy: listed ? base.policy : policyField(limits),
     takes: [...base.takes, ...extra.takes],
   };
 }
 
+/** The credits `charge` took. */
+function creditUnits(charge: Charge): number {
+  let units = 0;
+  const takes = charge.takes;
+  for (let i = 0; i < takes.length; i++) if (takes[i]!.policy === CREDITS_POLICY) units += takes[i]!.units;
+  return units;
+}
+
 /** `charge` once its credits were given back. */
 function withoutCredits(charge: Charge): Charge {
-  let units = 0;
-  for (const t of charge.takes) if (t.policy === CREDITS_POLICY) units += t.units;
+  const units = creditUnits(charge);
   return {
     limits: charge.limits.map((l) => (l.policy === CREDITS_POLICY ? withUnitsReturned(l, units) : l)),
     counters: charge.takes.filter((t) => t.policy !== CREDITS_POLICY).map((t) => t.counter),

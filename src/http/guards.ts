@@ -12,7 +12,7 @@ import { NAME_PATTERN } from "../core/key-format.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, KEY_REQUIRED, modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
-import { withUnitReturned } from "../keys/limits.js";
+import { limitsReturned } from "../keys/charger.js";
 import type { AuthenticatedKey } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
 import { type AuthState, authState, type KeywardRequest } from "./request-state.js";
@@ -38,7 +38,7 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest, state: AuthState) 
         context.keys.pipeline.refund(charge);
         state.charge = undefined;
         // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
-        writeRateLimitHeaders(res, charge.limits.map(withUnitReturned), context.responder.rateLimitHeaders, charge.policy);
+        writeRateLimitHeaders(res, limitsReturned(charge), context.responder.rateLimitHeaders, charge.policy);
       }
       context.keys.pipeline.refuse(req as IncomingMessage, DESCRIBE, refusal, key?.id);
     }

@@ -77,6 +77,17 @@ export interface KeysRouterOptions<Req extends IncomingMessage = RouterRequest> 
   allowedScopes?: (req: Req) => MaybePromise<string[]>;
   /** Tiers the creator may pick with `tier`; others → 403 `forbidden`. Defaults to any configured tier. */
   tiers?: (req: Req) => MaybePromise<string[]>;
+  /**
+   * Whether the signed-in user may change a key's credits with `PATCH /:id` (`{ credits }`: a new
+   * balance and refill, or null for no credit limit). Credits are often what you bill for, so this
+   * is yours to allow: without it such a PATCH is 403 `forbidden` and changes nothing. Creating a
+   * key with `credits` needs no permission: a key without credits has no credit limit at all, so a
+   * balance only limits it. Defaults to none (refused).
+   *
+   * @example
+   * keysRouter({ keys, owner, changeCredits: (req) => req.session?.role === "admin" });
+   */
+  changeCredits?: (req: Req) => MaybePromise<boolean>;
   /** `{ scope }` lets API keys holding that scope manage their owner's keys. Defaults to false (403 `forbidden`). */
   allowApiKeys?:
     | false
@@ -108,6 +119,7 @@ const schema = z.strictObject({
   projects: fn<NonNullable<KeysRouterOptions["projects"]>>().optional(),
   allowedScopes: fn<NonNullable<KeysRouterOptions["allowedScopes"]>>().optional(),
   tiers: fn<NonNullable<KeysRouterOptions["tiers"]>>().optional(),
+  changeCredits: fn<NonNullable<KeysRouterOptions["changeCredits"]>>().optional(),
   allowApiKeys: z.union([z.literal(false), z.strictObject({ scope: z.string() })]).default(false),
   formatError: fn<NonNullable<KeysRouterOptions["formatError"]>>().optional(),
   formatBody: fn<NonNullable<KeysRouterOptions["formatBody"]>>().optional(),
@@ -169,6 +181,9 @@ function queryOf(req: IncomingMessage): unknown {
 }
 
 const NOT_FOUND = new KeywardError("not_found", "No such API key.");
+const CREDITS_FORBIDDEN = new KeywardError("forbidden", "Not allowed to change a key's credits.", {
+  details: [{ path: "credits", message: "changing credits is not allowed to you" }],
+});
 const BAD_ID = new KeywardError("invalid_request", "The key id in the path is not valid URI encoding.");
 
 /**
@@ -176,7 +191,8 @@ const BAD_ID = new KeywardError("invalid_request", "The key id in the path is no
  *
  * Routes: `POST /` (201 `{ secret, key }`), `GET /` (`{ keys, next }`), `GET /:id` (`{ key }`),
  * `GET /:id/usage?days=30` (`{ usage }`), `GET /:id/scope-usage?days=30` (`{ used, unused }`: the
- * scopes the key's requests were admitted for and its scopes none needed), `PATCH /:id` (`{ key }`), `POST /:id/rotate`
+ * scopes the key's requests were admitted for and its scopes none needed), `PATCH /:id` (`{ key }`; `credits` only
+ * with `changeCredits`), `POST /:id/rotate`
  * (201 `{ secret, key, previous }`), `POST /:id/disable` and `POST /:id/enable` (`{ key }`: pause
  * and resume), `DELETE /:id` (`{ key }`).
  *
@@ -201,6 +217,7 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
   const allowedScopes = o.allowedScopes as KeysRouterOptions<Req>["allowedScopes"];
   const tiers = o.tiers as KeysRouterOptions<Req>["tiers"];
   const projects = o.projects as KeysRouterOptions<Req>["projects"];
+  const changeCredits = o.changeCredits as KeysRouterOptions<Req>["changeCredits"];
   /** A key as responses show it: the JSON view, through `present` when given. */
   const view = (key: ApiKey, req: Req): unknown => (present ? present(keyJson(key), req) : keyJson(key));
 
@@ -322,6 +339,7 @@ export function keysRouter<Req extends IncomingMessage = RouterRequest>(options:
   router.patch(":id", async ({ req, id }, caller) => {
     const key = await owned(id, caller);
     const body = parseRequest(patchBody, req.body, "body");
+    if (body.credits !== undefined && !(changeCredits && (await changeCredits(req)) === true)) throw CREDITS_FORBIDDEN;
     if (body.scopes !== undefined && key.kind === "user") {
       assertGrantable(body.scopes, ScopeSet.compile(key.scopes, keys.scopeImplications), "is not held by this key; scopes may only narrow");
     }

@@ -1,10 +1,11 @@
 /**
  * RateLimit header writers. `draft`: the IETF fields of draft-ietf-httpapi-ratelimit-headers
- * (RateLimit-Policy: "window";q=100;w=60 / RateLimit: "window";r=99;t=42). `legacy`: the older
- * RateLimit-Limit / -Remaining / -Reset trio for the most constrained policy.
+ * (RateLimit-Policy lists every policy: "window";q=100;w=60, "monthly";q=10000;w=2592000 /
+ * RateLimit reports the tightest: "window";r=99;t=42). `legacy`: the older RateLimit-Limit /
+ * -Remaining / -Reset trio for the same tightest policy.
  */
 import type { ServerResponse } from "node:http";
-import { policyField, stateField } from "../core/ratelimit-fields.js";
+import { policyField, stateField, tightestLimit } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 
 /**
@@ -32,8 +33,7 @@ export function writeRateLimitHeaders(res: ServerResponse, limits: readonly Limi
       setHeader.call(res, "ratelimit", stateField(limits));
     }
     if (style === "legacy" || style === "both") {
-      let tightest = limits[0]!;
-      for (const l of limits) if (l.remaining < tightest.remaining) tightest = l;
+      const tightest = tightestLimit(limits);
       setHeader.call(res, "ratelimit-limit", String(tightest.limit));
       setHeader.call(res, "ratelimit-remaining", String(tightest.remaining));
       setHeader.call(res, "ratelimit-reset", String(tightest.resetSeconds));

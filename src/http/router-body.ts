@@ -10,6 +10,7 @@ import { MAX_SCOPES, scopeError } from "../core/scopes.js";
 import { KeywardError } from "../core/errors.js";
 import { requestError } from "../core/zod-issues.js";
 import { allowedIpsField, checked, keyName, metadataField, projectIdField } from "../keys/fields.js";
+import { creditsInput } from "../keys/limit-options.js";
 
 const text = (what = "a string") => z.string({ error: `must be ${what}` });
 
@@ -45,6 +46,7 @@ export const createBody = z.strictObject({
   metadata: metadataField.optional(),
   tier: text().max(64, "must be at most 64 characters").optional(),
   allowedIps: allowedIpsField.optional(),
+  credits: creditsInput.nullable().optional(),
 });
 
 /** `PATCH /:id` body: at least one field. */
@@ -54,9 +56,10 @@ export const patchBody = z
     metadata: metadataField.optional(),
     scopes: scopes.optional(),
     allowedIps: allowedIpsField.optional(),
+    credits: creditsInput.nullable().optional(),
   })
-  .refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined || v.allowedIps !== undefined, {
-    message: "give at least one of name, metadata, scopes, allowedIps",
+  .refine((v) => v.name !== undefined || v.metadata !== undefined || v.scopes !== undefined || v.allowedIps !== undefined || v.credits !== undefined, {
+    message: "give at least one of name, metadata, scopes, allowedIps, credits",
   });
 
 /** `POST /:id/rotate` body. */

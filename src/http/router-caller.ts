@@ -90,6 +90,7 @@ function callerPolicy(keys: KeyManager, scope: RequiredScope): VerifyPolicy<Inco
       describe: requestInfo,
       ip: socketAddress,
       onStoreError: routeFallback(keys.pipeline.fallback.defaultMode),
+      cost: 1,
       check: (key: VerifiedKey) =>
         key.kind === "project" ? MANAGEMENT_PROJECT_KEY : !key.grant.has(scope) ? refusal : key.ownerId === null ? MANAGEMENT_NO_KEY_OWNER : null,
       scopesUsed: () => used,

@@ -5,7 +5,8 @@
  * `consume` per counter. A refusal, a failure or a later refund gives back what was taken, so a
  * refused request costs nothing; a take that answers after `storeTimeout` (the request already
  * got its 503) is given back when it lands. Keeps count of charges still in flight, so `close()`
- * can wait for them. Routes with a credit cost take the difference with {@link Charger.chargeCredits}.
+ * can wait for them. A route's credit cost (`charge(key, now, cost)`) is taken in the same step as
+ * the rest; a cost set after the pipeline takes the difference with {@link Charger.chargeCredits}.
  */
 import { KeywardError } from "../core/errors.js";
 import { storeUnavailable } from "../core/refusals.js";
@@ -30,6 +31,22 @@ export interface Charge {
   readonly takes: readonly PlannedCounter[];
 }
 
+/**
+ * The limits of `charge` as they stand once everything it took is given back (a guard after the
+ * pipeline refused the request): each policy's units, a route's credit cost included.
+ *
+ * @example
+ * writeRateLimitHeaders(res, limitsReturned(charge), "draft", charge.policy);
+ */
+export function limitsReturned(charge: Charge): LimitState[] {
+  const { limits, takes } = charge;
+  return limits.map((l) => {
+    let units = 0;
+    for (let i = 0; i < takes.length; i++) if (takes[i]!.policy === l.policy) units += takes[i]!.units;
+    return withUnitsReturned(l, units);
+  });
+}
+
 /** The charge of a key without limits. */
 export const NO_CHARGE: Charge = Object.freeze({ limits: Object.freeze([]), counters: Object.freeze([]), policy: "", takes: Object.freeze([]) });
 
@@ -45,10 +62,13 @@ export class Charger {
     private readonly isClosed: () => boolean,
   ) {}
 
-  /** Takes one unit from each of the key's limits at `now`, or the 429 (or 503) refusal. */
-  charge(key: VerifiedKey, now: number): MaybePromise<Charge | KeywardError> {
+  /**
+   * Takes one unit from each of the key's limits at `now` and `cost` credits from a key with
+   * credits (all in one step), or the 429 (or 503) refusal, having taken nothing.
+   */
+  charge(key: VerifiedKey, now: number, cost = 1): MaybePromise<Charge | KeywardError> {
     if (key.meter === null) return NO_CHARGE;
-    const result = this.take(key, now);
+    const result = this.take(key, now, cost);
     if (!isPromise(result)) return result;
     this.hold();
     return result.finally(() => this.release());
@@ -102,14 +122,19 @@ export class Charger {
     if (--this.pending === 0) this.drained?.();
   }
 
-  private take(key: VerifiedKey, now: number): MaybePromise<Charge | KeywardError> {
+  private take(key: VerifiedKey, now: number, cost: number): MaybePromise<Charge | KeywardError> {
     const meter = key.meter!;
     // Captured together: a concurrent charge in the next window may rebuild the meter's plan.
-    const plan = meter.at(now);
-    const counters = meter.counters;
-    const policy = meter.policy;
+    let plan = meter.at(now);
+    let counters = meter.counters;
+    let policy = meter.policy;
+    // A route's cost other than 1 prices the credits entry: taken with the rest, all or nothing.
+    const priced = cost !== 1 && meter.creditsAt >= 0;
+    if (priced) ({ plan, counters, policy } = meter.priced(cost));
     const counts =
-      plan.length > 1 && this.counters.consumeAll !== undefined ? this.consumeTakes(plan) : this.consumeInOrder(plan, 0, new Array<number>(plan.length));
+      (priced && plan.length > 0) || (plan.length > 1 && this.counters.consumeAll !== undefined)
+        ? this.consumeTakes(plan)
+        : this.consumeInOrder(plan, 0, new Array<number>(plan.length));
     if (isPromise(counts)) return counts.then((c) => (c instanceof KeywardError ? c : settleCharge(plan, counters, policy, c, now)));
     return counts instanceof KeywardError ? counts : settleCharge(plan, counters, policy, counts, now);
   }
@@ -136,6 +161,8 @@ export class Charger {
   private consumeUnits(takes: readonly PlannedCounter[], i: number, unit: number, counts: number[]): MaybePromise<number[] | KeywardError> {
     for (; i < takes.length; i++, unit = 0) {
       const t = takes[i]!;
+      // More units than the limit never fit: refused without a store call (and without a long loop).
+      if (t.units > t.limit) return this.unitTaken(takes, i, unit, counts, -1)!;
       for (; unit < t.units; unit++) {
         const n = this.consumeCounter(t.counter, t.limit, t.resetAt);
         if (isPromise(n)) {

@@ -65,13 +65,13 @@ export class CounterFallback {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Charges `key` on an open or local route: the store's answer, or the fallback's when the store fails. */
-  charge(charger: ChargeStep, key: VerifiedKey, now: number, mode: "open" | "local"): MaybePromise<Charge | KeywardError> {
+  /** Charges `key` (`cost` credits) on an open or local route: the store's answer, or the fallback's when the store fails. */
+  charge(charger: ChargeStep, key: VerifiedKey, now: number, mode: "open" | "local", cost = 1): MaybePromise<Charge | KeywardError> {
     if (key.meter === null) return NO_CHARGE;
-    if (now < this.skipUntil) return this.degraded(key, now, mode);
-    const result = charger.charge(key, now);
-    if (isPromise(result)) return result.then((r) => this.answered(r, key, now, mode));
-    return this.answered(result, key, now, mode);
+    if (now < this.skipUntil) return this.degraded(key, now, mode, cost);
+    const result = charger.charge(key, now, cost);
+    if (isPromise(result)) return result.then((r) => this.answered(r, key, now, mode, cost));
+    return this.answered(result, key, now, mode, cost);
   }
 
   /** Gives back a charge the local counters took; false when it is not theirs. */
@@ -96,20 +96,20 @@ export class CounterFallback {
     this.events.emit({ type: "counters.unavailable", at: new Date(now), mode, keyId, suppressed });
   }
 
-  private answered(result: Charge | KeywardError, key: VerifiedKey, now: number, mode: "open" | "local"): MaybePromise<Charge | KeywardError> {
+  private answered(result: Charge | KeywardError, key: VerifiedKey, now: number, mode: "open" | "local", cost: number): MaybePromise<Charge | KeywardError> {
     if (result instanceof KeywardError) {
       if (result.code !== "store_unavailable" || this.isClosed()) {
         if (mode === "local") this.seenRefusal(result, key);
         return result;
       }
       this.skipUntil = this.clock() + RETRY_MS;
-      return this.degraded(key, now, mode);
+      return this.degraded(key, now, mode, cost);
     }
     if (mode === "local") this.seen(result, now);
     return result;
   }
 
-  private degraded(key: VerifiedKey, now: number, mode: "open" | "local"): MaybePromise<Charge | KeywardError> {
+  private degraded(key: VerifiedKey, now: number, mode: "open" | "local", cost: number): MaybePromise<Charge | KeywardError> {
     this.report(mode, key.id);
     if (mode === "open") return NO_CHARGE;
     if (now >= this.nextSweep) {
@@ -117,7 +117,7 @@ export class CounterFallback {
       this.local.prune(now);
     }
     this.localCharger ??= new Charger(this.local, this.timeoutMs, this.isClosed);
-    const charge = this.localCharger.charge(key, now);
+    const charge = this.localCharger.charge(key, now, cost);
     if (!isPromise(charge) && !(charge instanceof KeywardError) && charge.counters.length > 0) this.localCharges.add(charge);
     return charge;
   }

@@ -89,6 +89,16 @@ export interface UpdateKeyInput {
    * await keys.update("key_…", { allowedIps: null }); // any address again
    */
   allowedIps?: string[] | null;
+  /**
+   * New credits: the balance becomes `remaining` now (whatever was spent before) with the given
+   * refill; null removes the key's credits (no credit limit). Validated like `create`'s. A key in
+   * a rotation overlap shares its credits with its successor until one of them is updated.
+   *
+   * @example
+   * await keys.update("key_…", { credits: { remaining: 5000, refill: { amount: 5000, interval: "1mo" } } });
+   * await keys.update("key_…", { credits: null }); // no credit limit any more
+   */
+  credits?: CreateKeyInput["credits"];
 }
 
 const name = keyName(z.string());
@@ -118,6 +128,7 @@ export const updateSchema = z.strictObject({
   scopes: z.array(z.unknown()).optional(),
   metadata: metadataField.optional(),
   allowedIps: allowedIpsField.optional(),
+  credits: creditsInput.nullable().optional(),
 });
 
 /** @internal The zod schema (left out of the published types, which stay free of zod's). */

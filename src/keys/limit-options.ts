@@ -77,10 +77,19 @@ const refillInterval = z.string().refine((v) => v === "1mo" || ((durationMs(v) ?
 });
 
 /** `create({ credits })`: `{ remaining, refill?: { amount, interval } }`. */
-export const creditsInput = z.strictObject({
-  remaining: creditAmount,
-  refill: z.strictObject({ amount: creditAmount, interval: refillInterval }).nullable().optional(),
-});
+export const creditsInput = z.strictObject(
+  {
+    remaining: creditAmount,
+    refill: z
+      .strictObject(
+        { amount: creditAmount, interval: refillInterval },
+        { error: 'must be { amount, interval } such as { amount: 1000, interval: "1d" }, or null' },
+      )
+      .nullable()
+      .optional(),
+  },
+  { error: "must be { remaining, refill? } such as { remaining: 1000 }, or null" },
+);
 
 /**
  * The stored credits of a new key `id` created at `now`.

@@ -5,7 +5,7 @@
  * process last saw the store answer for each counter, so a key already at its limit stays refused.
  * Each process counts alone: with N processes a window admits at most N × limit while the store is down.
  */
-import type { CounterStore } from "../core/types.js";
+import type { CounterStore, CounterTake } from "../core/types.js";
 
 /** An in-memory counter store with a `seen` hook for counts learned from the real store. */
 export class LocalCounters implements CounterStore {
@@ -22,6 +22,29 @@ export class LocalCounters implements CounterStore {
   refund(counter: string): void {
     const entry = this.counts.get(counter);
     if (entry !== undefined && entry.count > 0) entry.count--;
+  }
+
+  /** Takes every `takes[i].units` when all stay within their limits, else nothing (see {@link CounterStore.consumeAll}). */
+  consumeAll(takes: readonly CounterTake[]): number[] {
+    const counts = new Array<number>(takes.length);
+    let refused = false;
+    for (let i = 0; i < takes.length; i++) {
+      const t = takes[i]!;
+      const n = (this.counts.get(t.counter)?.count ?? 0) + t.units;
+      counts[i] = n > t.limit ? -1 : n;
+      if (n > t.limit) refused = true;
+    }
+    if (refused) return counts;
+    for (let i = 0; i < takes.length; i++) this.entry(takes[i]!.counter, takes[i]!.resetAt).count = counts[i]!;
+    return counts;
+  }
+
+  /** Gives back `takes[i].units` of each counter (never below zero). */
+  refundAll(takes: readonly CounterTake[]): void {
+    for (const t of takes) {
+      const entry = this.counts.get(t.counter);
+      if (entry !== undefined) entry.count = Math.max(0, entry.count - t.units);
+    }
   }
 
   /** Raises `counter` to `count` (what the real store answered for it); never lowers it. */

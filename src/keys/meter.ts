@@ -21,6 +21,16 @@ export interface PlannedCounter extends CounterTake {
   readonly windowSeconds: number;
 }
 
+/** A meter's plan with the credits entry priced at a route's cost (see {@link KeyMeter.priced}). */
+export interface PricedPlan {
+  /** The plan it was priced from. */
+  readonly base: readonly PlannedCounter[];
+  readonly cost: number;
+  readonly plan: readonly PlannedCounter[];
+  readonly counters: readonly string[];
+  readonly policy: string;
+}
+
 /** The policy name of a key's credits. */
 export const CREDITS_POLICY = "credits";
 
@@ -28,6 +38,9 @@ export const CREDITS_POLICY = "credits";
 const NO_REFILL = "once";
 
 const NONE: readonly never[] = Object.freeze([]);
+
+/** How many costs a meter keeps a priced plan for (routes of other costs rebuild theirs). */
+const MAX_PRICED = 8;
 
 /** Who a meter's rate limits and monthly quota are counted for. */
 export interface MeterScope {
@@ -49,6 +62,8 @@ export class KeyMeter {
   policy = "";
   /** The credits entry's index in the plan, or -1 without credits. */
   creditsAt = -1;
+  /** The current plan priced by {@link KeyMeter.priced}, one per cost asked for (a few at most: a cost is a route's). */
+  private pricedPlans: PricedPlan[] | null = null;
   private validFrom = Infinity;
   private validUntil = -Infinity;
   private readonly rates: readonly NamedRule[];
@@ -75,6 +90,30 @@ export class KeyMeter {
     this.subject = scope.owner == null ? id : `o:${encodeURIComponent(scope.owner)}`;
     this.rateSubject = scope.ownRate === true ? id : this.subject;
     this.credits = scope.credits ?? null;
+  }
+
+  /**
+   * The current plan (after `at`) with its credits entry taking `cost` units (none for a cost of
+   * 0), with its counter names and RateLimit-Policy value: made once per plan and cost (for up to
+   * 8 costs), so routes with a cost allocate nothing per request. Only for keys with credits (`creditsAt >= 0`).
+   */
+  priced(cost: number): PricedPlan {
+    let plans = this.pricedPlans;
+    if (plans === null || (plans.length > 0 && plans[0]!.base !== this.plan)) plans = this.pricedPlans = [];
+    for (let i = 0; i < plans.length; i++) if (plans[i]!.cost === cost) return plans[i]!;
+    const plan = this.plan.slice();
+    if (cost === 0) plan.splice(this.creditsAt, 1);
+    else plan[this.creditsAt] = Object.freeze({ ...plan[this.creditsAt]!, units: cost });
+    const priced: PricedPlan = {
+      base: this.plan,
+      cost,
+      plan: Object.freeze(plan),
+      counters: Object.freeze(plan.map((p) => p.counter)),
+      policy: cost === 0 ? policyField(plan) : this.policy,
+    };
+    if (plans.length >= MAX_PRICED) plans.shift();
+    plans.push(priced);
+    return priced;
   }
 
   /** Whether the key has credits (a route's cost applies to it). */

@@ -142,7 +142,10 @@ export function keyPatch(config: ManagerConfig, existing: StoredKey, input: unkn
   const v = validateInput(updateSchema, input, "update");
   const scopes = v.scopes === undefined ? undefined : normalizeScopes(v.scopes, { catalogue: config.catalogue, implies: config.implies });
   if (existing.kind === "project" && scopes !== undefined) throw validationFailed("scopes", "project keys are not scope-gated");
-  return { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata), allowedIps: v.allowedIps };
+  // New credits keep the counter name of the key's lineage; their later `since` names a new counter, so a new balance.
+  const since = Math.max(config.clock(), (existing.credits?.since ?? -1) + 1);
+  const credits = v.credits == null ? v.credits : storedCredits(v.credits, existing.credits?.counter ?? existing.id, since);
+  return { name: v.name, scopes, metadata: v.metadata && cloneMetadata(v.metadata), allowedIps: v.allowedIps, credits };
 }
 
 /**

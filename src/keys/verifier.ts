@@ -44,6 +44,8 @@ export interface VerifyPolicy<R, A> {
   readonly malformed: ((request: R, token: string) => KeywardError | null) | null;
   /** When the counter store fails: null refuses 503 (fail closed), "open" admits uncounted, "local" counts in this process. */
   readonly onStoreError: RouteFallback;
+  /** Credits a request takes from a key with credits, in the same step as its other limits (1 unless the route costs more). */
+  readonly cost: number;
   /** Request details for audit events (called only when someone listens). */
   readonly describe: (request: R) => RequestInfo;
   /** What an admitted request gives the caller. */
@@ -219,7 +221,10 @@ export class Verifier {
     if (key.ipAllow !== null && !key.ipAllow.matches(policy.ip === null ? null : policy.ip(request))) return this.refuse(request, policy, IP_FORBIDDEN, key.id);
     const refusal = policy.check === null ? null : policy.check(key, request);
     if (refusal !== null) return this.refuse(request, policy, refusal, key.id);
-    const charge = policy.onStoreError === null ? this.charger.charge(key, now) : this.fallback.charge(this.charger, key, now, policy.onStoreError);
+    const charge =
+      policy.onStoreError === null
+        ? this.charger.charge(key, now, policy.cost)
+        : this.fallback.charge(this.charger, key, now, policy.onStoreError, policy.cost);
     if (charge instanceof Promise) return charge.then((c) => this.settle(request, policy, key, project, c, now));
     return this.settle(request, policy, key, project, charge, now);
   }

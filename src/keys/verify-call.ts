@@ -1,7 +1,7 @@
 /**
  * What `keys.verify()` runs through the verification pipeline: the call's context (project,
- * required scopes, request details) and one pipeline policy per set of accepted modes, with the
- * scope check of the call. Scope strings are compiled once (bounded caches).
+ * required scopes, request details) and one pipeline policy per set of accepted modes, counter-store
+ * failure mode and credit cost, with the scope check of the call. Scope strings are compiled once (bounded caches).
  */
 import { KeywardConfigError } from "../core/errors.js";
 import { insufficientScope, modeForbidden } from "../core/refusals.js";
@@ -11,6 +11,7 @@ import type { VerifiedKey } from "./authenticator.js";
 import type { Charge } from "./charger.js";
 import { routeFallback, type StoreErrorMode } from "./counter-fallback.js";
 import type { RequestInfo } from "./events.js";
+import { costOption } from "./limit-options.js";
 import type { VerifyResult } from "./results.js";
 import type { VerifyPolicy } from "./verifier.js";
 
@@ -58,6 +59,15 @@ export interface VerifyContext {
    * await keys.verify(secret, { onStoreError: "open" });
    */
   onStoreError?: StoreErrorMode;
+  /**
+   * Credits this call takes from a key with credits, in the same step as its rate limits and
+   * quota (all or nothing): a whole number from 0 to 10^12. Keys without credits ignore it.
+   * Over the balance: `credits_exhausted`. Defaults to 1.
+   *
+   * @example
+   * await keys.verify(secret, { scope: "reports:run", cost: 10 });
+   */
+  cost?: number;
 }
 
 const LIMIT = 1024;
@@ -81,12 +91,16 @@ export class VerifyCalls {
 
   /** The policy for the call's modes and counter-store failure mode (`defaultMode` when it names none); made once per distinct pair. */
   policy(context: VerifyContext, defaultMode: StoreErrorMode): VerifyPolicy<VerifyCall, VerifyResult> {
-    const { modes, onStoreError = defaultMode } = context;
-    const name = `${onStoreError}:${modes === undefined ? "" : modes.join(",")}`;
-    let policy = this.policies.get(name);
+    const { modes, onStoreError = defaultMode, cost = 1 } = context;
+    const name = `${onStoreError}:${cost}:${modes === undefined ? "" : modes.join(",")}`;
+    // A cost that is not a number (e.g. "5") never matches a cached policy: it is checked, and refused.
+    let policy = typeof cost === "number" ? this.policies.get(name) : undefined;
     if (policy === undefined) {
       if (onStoreError !== "closed" && onStoreError !== "open" && onStoreError !== "local")
         throw new KeywardConfigError("verify.onStoreError", `must be "closed", "open" or "local", not ${JSON.stringify(onStoreError)}`);
+      const checked = costOption.safeParse(cost);
+      if (!checked.success)
+        throw new KeywardConfigError("verify.cost", `${checked.error.issues[0]!.message}, not ${String(JSON.stringify(cost)).slice(0, 40)}`);
       policy = Object.freeze({
         modes: modes === undefined ? null : [...modes],
         modeError: modes === undefined ? null : modeForbidden(modes),
@@ -95,6 +109,7 @@ export class VerifyCalls {
         ip: (call: VerifyCall) => call.ip,
         malformed: null,
         onStoreError: routeFallback(onStoreError),
+        cost: checked.data,
         describe: (call: VerifyCall) => call.request,
         check: (key: VerifiedKey, call: VerifyCall) => {
           if (call.required === null) return null;

@@ -62,9 +62,9 @@ export function timedKeyStore(store: KeyStore, histogram: Histogram): KeyStore {
 export function timedChargeStep(charger: ChargeStep, histogram: Histogram): ChargeStep {
   const failed = (v: unknown) => v instanceof KeywardError && v.code === "store_unavailable";
   return {
-    charge: (key, now) => {
-      if (key.meter === null) return charger.charge(key, now); // no counter is touched
-      return timed(histogram, performance.now(), "counters", "charge", charger.charge(key, now), failed);
+    charge: (key, now, cost) => {
+      if (key.meter === null) return charger.charge(key, now, cost); // no counter is touched
+      return timed(histogram, performance.now(), "counters", "charge", charger.charge(key, now, cost), failed);
     },
     refund: (charge) => charger.refund(charge),
   };

@@ -95,6 +95,7 @@ export class MemoryStore implements KeyStore {
     if (patch.expiresAt !== undefined) key.expiresAt = patch.expiresAt;
     if (patch.allowedIps !== undefined) key.allowedIps = [...patch.allowedIps];
     if (patch.disabledAt !== undefined) key.disabledAt = patch.disabledAt;
+    if (patch.credits !== undefined) key.credits = patch.credits && structuredClone(patch.credits);
     return copyKey(key);
   }
 

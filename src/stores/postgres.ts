@@ -516,6 +516,7 @@ export class PostgresStore implements KeyStore {
     if (patch.expiresAt !== undefined) sets.push(`expires_at = ${param(patch.expiresAt)}`);
     if (patch.allowedIps !== undefined) sets.push(`allowed_ips = ${param(patch.allowedIps)}`);
     if (patch.disabledAt !== undefined) sets.push(`disabled_at = ${param(patch.disabledAt)}`);
+    if (patch.credits !== undefined) sets.push(`credits = ${param(patch.credits === null ? null : JSON.stringify(patch.credits))}`);
     if (!sets.length) return this.findById(id);
     const { rows } = await (await this.ready()).query(`UPDATE ${this.t.keys} SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
     return rows.length ? fromRow(rows[0]) : null;

@@ -515,6 +515,10 @@ export class SqliteStore implements KeyStore {
       sets.push("disabled_at = ?");
       params.push(patch.disabledAt);
     }
+    if (patch.credits !== undefined) {
+      sets.push("credits = ?");
+      params.push(patch.credits === null ? null : JSON.stringify(patch.credits));
+    }
     if (sets.length === 0) return this.findById(id);
     const statement = this.db.prepare(`UPDATE keyward_keys SET ${sets.join(", ")} WHERE id = ?`);
     return this.write(() => {

@@ -176,6 +176,32 @@ it("rotate prints only the new secret; revoke prints nothing on stdout and the k
   expect(JSON.parse(zero.stdout).previous.status).toBe("revoked");
 });
 
+it("create --credits/--credits-refill gives a key credits that requests spend; update sets a new balance or removes it", async () => {
+  const created = await keyward(["keys", "create", "--name", "metered", "--scope", "models:read", "--credits", "2", "--credits-refill", "100/1d", "--json"]);
+  expect(created.code).toBe(0);
+  const { secret, key } = JSON.parse(created.stdout);
+  expect(key.credits).toMatchObject({ remaining: 2, refill: { amount: 100, interval: "1d" } });
+  await request(app).get("/v1/models").set("Authorization", `Bearer ${secret}`).expect(200);
+  await request(app).get("/v1/models").set("Authorization", `Bearer ${secret}`).expect(200);
+  const spent = await request(app).get("/v1/models").set("Authorization", `Bearer ${secret}`).expect(429);
+  expect(spent.body.error.code).toBe("credits_exhausted");
+  const shown = await keyward(["keys", "show", key.id]);
+  expect(shown.stdout).toMatch(/credits:\s+0 left, refills to 100 every 1d \(next \d{4}-\d\d-\d\d 00:00Z\)/);
+
+  // The app's manager sees these changes once its cache entry ends; the database holds them at once.
+  const topped = await keyward(["keys", "update", key.id, "--credits", "5", "--json"]);
+  expect(topped.code).toBe(0);
+  expect(JSON.parse(topped.stdout).key.credits).toMatchObject({ remaining: 5, refill: null });
+  const renamed = await keyward(["keys", "update", key.id, "--name", "metered-2", "--credits-refill", "50/1mo"]);
+  expect(renamed.code).toBe(0);
+  expect(renamed.stdout).toMatch(/metered-2\n/);
+  expect(renamed.stdout).toMatch(/credits:\s+50 left, refills to 50 every 1mo/);
+  const removed = await keyward(["keys", "update", key.id, "--credits", "none", "--json"]);
+  expect(JSON.parse(removed.stdout).key).toMatchObject({ name: "metered-2", credits: null });
+  const plain = await keyward(["keys", "create", "--name", "unmetered", "--json"]);
+  expect(JSON.parse(plain.stdout).key.credits).toBeNull();
+});
+
 it("honours --prefix/--modes and KEYWARD_PREFIX/KEYWARD_MODES, like the zero-config manager", async () => {
   const other = tmp.file("xk.db");
   const flags = await keyward(["keys", "create", "--name", "x", "--db", other, "--prefix", "xk", "--modes", "test,live"]);
@@ -215,6 +241,16 @@ it.each([
   [["keys", "delete", "x"], /unknown command "keys delete"/],
   [["nodes", "list"], /unknown command "nodes"/],
   [["keys", "list", "--prefix", "NO!"], /--prefix/],
+  [["keys", "create", "--name", "x", "--credits=-5"], /--credits: must be a whole number of credits/],
+  [["keys", "create", "--name", "x", "--credits", "1.5"], /--credits: must be a whole number of credits/],
+  [["keys", "create", "--name", "x", "--credits", "none"], /--credits: must be a whole number of credits, e\.g\. 1000\.$/],
+  [["keys", "create", "--name", "x", "--credits", "10000000000000"], /--credits: must be at most 1000000000000/],
+  [["keys", "create", "--name", "x", "--credits-refill", "1000"], /--credits-refill: "1000" is not AMOUNT\/INTERVAL/],
+  [["keys", "create", "--name", "x", "--credits-refill", "1000/1y"], /--credits-refill: use "1mo"/],
+  [["keys", "create", "--name", "x", "--credits-refill", "1000/10s"], /--credits-refill: use "1mo"/],
+  [["keys", "update", "key_0000000000000000000000"], /give at least one of --name, --scope, --credits, --credits-refill/],
+  [["keys", "update", "key_0000000000000000000000", "--credits", "none", "--credits-refill", "5/1d"], /--credits none removes the credits/],
+  [["keys", "update", "key_0000000000000000000000", "--credits-refill", "none"], /--credits-refill none needs --credits N/],
 ])("exits 2 with a one-line error and the usage hint line for %j", async (args, message) => {
   const run = await keyward(args);
   expect(run.code).toBe(2);
@@ -239,7 +275,7 @@ it("exits 1 for an unknown key id or a missing database, with the error as JSON 
 });
 
 it("prints help for keyward and every keys command, exit 0", async () => {
-  const commands = ["create", "list", "show", "rotate", "revoke", "usage"];
+  const commands = ["create", "update", "list", "show", "rotate", "revoke", "usage"];
   const runs = await Promise.all([keyward(["--help"]), keyward(["keys", "--help"]), ...commands.map((c) => keyward(["keys", c, "--help"]))]);
   for (const run of runs) expect(run.code).toBe(0);
   expect(runs[0]!.stdout).toMatch(/^Usage: keyward keys <command>/);
@@ -248,6 +284,8 @@ it("prints help for keyward and every keys command, exit 0", async () => {
     expect(runs[i + 2]!.stdout).toMatch(new RegExp(`^Usage: keyward keys ${c}`));
   });
   expect(runs[2]!.stdout).toContain("--expires");
+  expect(runs[2]!.stdout).toContain("--credits-refill AMOUNT/INTERVAL");
+  expect(runs[3]!.stdout).toContain("--credits N");
 });
 
 describe("the built binary (smoke)", () => {

@@ -191,3 +191,35 @@ describe("one hostile table, every adapter", () => {
     expect(comparable(got.hono!)).toEqual(comparable(got.express!));
   });
 });
+
+describe("a bad credit cost, every adapter: refused at start-up, naming the option", () => {
+  const made = makeKeys();
+  afterAll(() => made.close());
+  const keys = made.keys;
+  const k0 = "sk_live_0000000000000000000000000000000000000";
+  const BAD: Array<[unknown, RegExp]> = [
+    [-1, /must not be negative/],
+    [2.5, /must be a whole number of credits/],
+    [1e13, /must be at most 1000000000000/],
+    ["10", /must be a number of credits/],
+    [Number.NaN, /must be a number of credits/],
+    [Number.POSITIVE_INFINITY, /must be/],
+    [null, /must be a number of credits/],
+    [{ valueOf: () => 5 }, /must be a number of credits/],
+  ];
+
+  it.each(BAD)("cost %p", async (cost, reason) => {
+    const named = (option: string) => new RegExp(`${option.replace(/[./]/g, "\\$&")}: ${reason.source}`);
+    expect(() => apiKeyAuth({ keys, cost: cost as never })).toThrow(named("apiKeyAuth.cost"));
+    expect(() => fetchAuth({ keys, cost: cost as never })).toThrow(named("fetchAuth.cost"));
+    expect(() => honoAuth({ keys, cost: cost as never })).toThrow(named("fetchAuth.cost"));
+    await expect(keys.verify(k0, { cost: cost as never })).rejects.toThrow(named("verify.cost"));
+    const plugin = Fastify();
+    await expect(plugin.register(keyward, { keys, cost: cost as never }).ready()).rejects.toThrow(named("keyward/fastify.cost"));
+    await plugin.close();
+    const routed = Fastify();
+    await routed.register(keyward, { keys });
+    expect(() => routed.get("/r", { config: { cost: cost as never } }, async () => "ok")).toThrow(named("GET /r config.cost"));
+    await routed.close();
+  });
+});

@@ -47,6 +47,17 @@ describe("keysRouter under hostile input", () => {
     ['{"name":"x","tier":"constructor"}', 422],
     ['{"name":"x","expiresIn":{"valueOf":1}}', 422],
     ['{"name":"x","kind":"__proto__"}', 422],
+    ['{"name":"x","credits":{"remaining":-1}}', 422],
+    ['{"name":"x","credits":{"remaining":0.5}}', 422],
+    ['{"name":"x","credits":{"remaining":1e999}}', 422],
+    ['{"name":"x","credits":{"remaining":1000000000001}}', 422],
+    ['{"name":"x","credits":{"remaining":"__proto__"}}', 422],
+    ['{"name":"x","credits":{"__proto__":{"remaining":5}}}', 422],
+    ['{"name":"x","credits":{"remaining":5,"refill":{"amount":5,"interval":"__proto__"}}}', 422],
+    ['{"name":"x","credits":{"remaining":5,"refill":{"amount":5,"interval":"1d","counter":"key_alice"}}}', 422],
+    ['{"name":"x","credits":{"remaining":5,"since":0,"counter":"alice"}}', 422],
+    ['{"name":"x","credits":[5]}', 422],
+    ['{"name":"ok","credits":{"remaining":1000000000000,"refill":{"amount":0,"interval":"1mo"}}}', 201],
     ["[]", 422],
     ['"x"', 400],
     ["null", 400],
@@ -96,6 +107,20 @@ describe("keysRouter under hostile input", () => {
     const res = await request(app).get(`/keys${query}`).set("x-user", "mallory");
     expect(res.status).toBeLessThan(500);
     expect(JSON.stringify(res.body)).not.toContain(aliceKey);
+  });
+
+  it("PATCH with credits, even on the caller's own key, is 403 forbidden without changeCredits and changes nothing", async () => {
+    const created = await post('{"name":"metered","credits":{"remaining":1}}');
+    trackSecret(created.body.secret);
+    const id = created.body.key.id;
+    for (const body of ['{"credits":{"remaining":1000000000000}}', '{"credits":null}', '{"name":"n","credits":{"remaining":5}}']) {
+      const res = await request(app).patch(`/keys/${id}`).set("x-user", "mallory").set("Content-Type", "application/json").send(body);
+      expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 403, code: "forbidden" });
+    }
+    const bad = await request(app).patch(`/keys/${id}`).set("x-user", "mallory").set("Content-Type", "application/json").send('{"credits":{"remaining":-5}}');
+    expect(bad.status).toBe(422);
+    expect((await keys.get(id))?.credits).toMatchObject({ remaining: 1, refill: null });
+    expect((await keys.get(id))?.name).toBe("metered");
   });
 
   it("another owner's key id is not found, for every verb", async () => {

@@ -511,6 +511,82 @@ describe("changing keys", () => {
   });
 });
 
+describe("credits", () => {
+  it("POST / gives a key credits; the key JSON shows the balance, the refill and when it refills", async () => {
+    const { app, keys, clock } = await setup({ storeKind: "sqlite" });
+    const res = await request(app)
+      .post("/api/keys")
+      .set(U1)
+      .send({ name: "metered", credits: { remaining: 3, refill: { amount: 10, interval: "1d" } } })
+      .expect(201);
+    const refillsAt = new Date(clock.now() - (clock.now() % DAY) + DAY).toISOString();
+    expect(res.body.key.credits).toEqual({ remaining: 3, refill: { amount: 10, interval: "1d" }, refillsAt });
+    expect((await keys.verify(res.body.secret)).ok).toBe(true);
+    const got = await request(app).get(`/api/keys/${res.body.key.id}`).set(U1).expect(200);
+    expect(got.body.key.credits).toEqual({ remaining: 2, refill: { amount: 10, interval: "1d" }, refillsAt });
+    const plain = await request(app).post("/api/keys").set(U1).send({ name: "plain", credits: null }).expect(201);
+    expect(plain.body.key.credits).toBeNull();
+  });
+
+  it.each([
+    [{ remaining: -1 }, "credits.remaining", "must not be negative"],
+    [{ remaining: 2.5 }, "credits.remaining", "must be a whole number of credits"],
+    [{ remaining: 1e13 }, "credits.remaining", "must be at most 1000000000000"],
+    [{ remaining: "100" }, "credits.remaining", "must be a number of credits"],
+    [{}, "credits.remaining", "must be a number of credits"],
+    [{ remaining: 10, refill: { amount: 10, interval: "1y" } }, "credits.refill.interval", 'use "1mo"'],
+    [{ remaining: 10, refill: { amount: 10, interval: "30s" } }, "credits.refill.interval", 'use "1mo"'],
+    [{ remaining: 10, refill: { amount: -10, interval: "1d" } }, "credits.refill.amount", "must not be negative"],
+    [{ remaining: 10, refill: "1000/1d" }, "credits.refill", "must be { amount, interval }"],
+    [{ remaining: 10, bonus: 5 }, "credits.bonus", "unknown field"],
+    [1000, "credits", "must be { remaining, refill? }"],
+  ])("POST / and PATCH /:id refuse credits %j with 422 naming %s, writing nothing", async (credits, path, message) => {
+    const { app, keys, store } = await setup({}, { changeCredits: () => true });
+    const { key } = await keys.create({ name: "k", ownerId: "user_1" });
+    for (const send of [
+      () => request(app).post("/api/keys").set(U1).send({ name: "x", credits }),
+      () => request(app).patch(`/api/keys/${key.id}`).set(U1).send({ credits }),
+    ]) {
+      const res = await refusedWithoutWrite(store, send, 422, "validation_failed");
+      expect(res.body.error.details).toEqual([{ path, message: expect.stringContaining(message) }]);
+      expect(res.body.error.message).toContain(path);
+    }
+  });
+
+  it("PATCH /:id changes a key's credits only with changeCredits(req): a new balance from now, or none", async () => {
+    const { app, keys, store } = await setup({}, { changeCredits: (req) => req.headers["x-role"] === "admin" });
+    const { secret, key } = await keys.create({ name: "k", ownerId: "user_1", credits: { remaining: 2 } });
+    await keys.verify(secret);
+    await keys.verify(secret);
+    expect((await keys.verify(secret)).ok).toBe(false);
+    const refused = await refusedWithoutWrite(
+      store,
+      () =>
+        request(app)
+          .patch(`/api/keys/${key.id}`)
+          .set(U1)
+          .send({ credits: { remaining: 1000 } }),
+      403,
+      "forbidden",
+    );
+    expect(refused.body.error.details).toEqual([{ path: "credits", message: expect.any(String) }]);
+    await refusedWithoutWrite(store, () => request(app).patch(`/api/keys/${key.id}`).set(U1).send({ name: "n", credits: null }), 403, "forbidden");
+    const admin = { ...U1, "x-role": "admin" };
+    const topped = await request(app)
+      .patch(`/api/keys/${key.id}`)
+      .set(admin)
+      .send({ credits: { remaining: 5, refill: { amount: 5, interval: "1mo" } } })
+      .expect(200);
+    expect(topped.body.key.credits).toEqual({ remaining: 5, refill: { amount: 5, interval: "1mo" }, refillsAt: "2026-12-01T00:00:00.000Z" });
+    expect((await keys.verify(secret)).ok).toBe(true); // the manager's cache was told
+    expect((await keys.get(key.id))?.credits?.remaining).toBe(4);
+    const removed = await request(app).patch(`/api/keys/${key.id}`).set(admin).send({ credits: null }).expect(200);
+    expect(removed.body.key.credits).toBeNull();
+    for (let i = 0; i < 6; i++) expect((await keys.verify(secret)).ok).toBe(true);
+    await refusedWithoutWrite(store, () => request(app).patch(`/api/keys/${key.id}`).set(U2).set("x-role", "admin").send({ credits: null }), 404, "not_found");
+  });
+});
+
 describe("envelopes and CSRF", () => {
   it("shapes every key in every response with present(key, req), e.g. snake_case field names", async () => {
     const present: KeysRouterOptions["present"] = (k) => ({ id: k.id, name: k.name, scopes: k.scopes, last_used_at: k.lastUsedAt, revoked_at: k.revokedAt });

@@ -82,7 +82,7 @@ describe.each(["sync", "async"] as const)("onStoreError with a %s counter store 
     t.counters.broken = false;
     t.clock.advance(1000); // past the second in which open routes skip the failed store
     const res = await t.get("/open").expect(200);
-    expect(res.headers.ratelimit).toMatch(/^"window";r=2;t=\d+, "monthly";r=999;/); // the six uncounted requests took nothing
+    expect(res.headers.ratelimit).toMatch(/^"window";r=2;t=\d+$/); // the six uncounted requests took nothing
     await t.close();
   });
 
@@ -91,7 +91,7 @@ describe.each(["sync", "async"] as const)("onStoreError with a %s counter store 
     await t.get("/local").expect(200); // the store counts 1 of 3 in this window
     t.counters.broken = true;
     const first = await t.get("/local").expect(200);
-    expect(first.headers.ratelimit).toMatch(/^"window";r=1;t=\d+, "monthly";r=998;/);
+    expect(first.headers.ratelimit).toMatch(/^"window";r=1;t=\d+$/);
     await t.get("/local").expect(200);
     const refused = await t.get("/local").expect(429);
     expect(refused.body.error.code).toBe("rate_limited");

@@ -116,6 +116,29 @@ describe.each(["memory", "sqlite"] as const)("credits (%s)", (storeKind) => {
     expect((await keys.get(key.id))?.credits?.remaining).toBe(8);
     await close();
   });
+
+  it("update sets a new balance from now (what was spent no longer counts), changes the refill, or removes the credits", async () => {
+    const { keys, clock, events, close } = makeKeys({ storeKind });
+    clock.set(T0);
+    const { secret, key } = await keys.create({ name: "u", credits: { remaining: 2 } });
+    await keys.verify(secret);
+    await keys.verify(secret);
+    expect((await keys.verify(secret)).ok).toBe(false);
+    const topped = await keys.update(key.id, { credits: { remaining: 3, refill: { amount: 20, interval: "1d" } } });
+    expect(topped.credits).toEqual({ remaining: 3, refill: { amount: 20, interval: "1d" }, refillsAt: new Date(T0 + TO_MIDNIGHT * 1000) });
+    expect(events.filter((e) => e.type === "key.updated")).toHaveLength(1);
+    for (let i = 0; i < 3; i++) expect((await keys.verify(secret)).ok).toBe(true); // the cached key was dropped
+    expect((await keys.verify(secret)).ok).toBe(false);
+    await keys.update(key.id, { credits: { remaining: 1 } }); // the same instant: still a new balance
+    expect((await keys.get(key.id))?.credits).toMatchObject({ remaining: 1, refill: null });
+    expect((await keys.update(key.id, { name: "renamed" })).credits?.remaining).toBe(1); // other changes keep them
+    expect((await keys.update(key.id, { credits: null })).credits).toBeNull();
+    for (let i = 0; i < 5; i++) {
+      const verified = await keys.verify(secret);
+      expect(verified.ok && verified.limits).toEqual([]);
+    }
+    await close();
+  });
 });
 
 describe("credit inputs", () => {
@@ -133,6 +156,24 @@ describe("credit inputs", () => {
     const { keys, close } = makeKeys();
     await expect(keys.create({ name: "x", credits: credits as never })).rejects.toMatchObject({ code: "validation_failed", status: 422, details: [{ path }] });
     expect((await keys.list()).keys).toEqual([]);
+    await close();
+  });
+
+  it.each([
+    [{ remaining: -1 }, "credits.remaining"],
+    [{ remaining: 2.5 }, "credits.remaining"],
+    [{ remaining: 1e13 }, "credits.remaining"],
+    [{ remaining: 10, refill: { amount: 5, interval: "fortnight" } }, "credits.refill.interval"],
+    ["lots", "credits"],
+  ])("update refuses credits %j with 422 validation_failed naming %s, changing nothing", async (credits, path) => {
+    const { keys, close } = makeKeys();
+    const { key } = await keys.create({ name: "x", credits: { remaining: 7 } });
+    await expect(keys.update(key.id, { name: "y", credits: credits as never })).rejects.toMatchObject({
+      code: "validation_failed",
+      status: 422,
+      details: [{ path }],
+    });
+    expect(await keys.get(key.id)).toMatchObject({ name: "x", credits: { remaining: 7, refill: null } });
     await close();
   });
 

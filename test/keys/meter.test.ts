@@ -30,4 +30,28 @@ describe("KeyMeter", () => {
     expect(meter.policy).toBe('"monthly";q=500;w=2678400');
     expect(meter.at(Date.UTC(2026, 10, 15))[0]!.counter).toBe("q:key_2:2026-11");
   });
+
+  it("prices the credits entry at a route's cost once per plan and cost: the same plan object for every request, rebuilt with the window", () => {
+    const credits = { remaining: 100, refill: null, counter: "key_3", since: start };
+    const meter = new KeyMeter("key_3", { limit: 10, windowMs: MINUTE }, null, { credits });
+    const base = meter.at(start + 1_000);
+    const ten = meter.priced(10);
+    expect(ten.plan.map((p) => [p.policy, p.units])).toEqual([
+      ["window", 1],
+      ["credits", 10],
+    ]);
+    expect(ten.counters).toEqual(meter.counters);
+    expect(ten.policy).toBe(meter.policy);
+    expect(base[1]!.units).toBe(1); // the unpriced plan is untouched
+    const free = meter.priced(0);
+    expect(free.plan.map((p) => p.policy)).toEqual(["window"]);
+    expect(free.policy).toBe('"window";q=10;w=60');
+    meter.at(start + 2_000);
+    expect(meter.priced(10)).toBe(ten); // same window, same cost: nothing rebuilt
+    expect(meter.priced(0)).toBe(free);
+    meter.at(start + MINUTE);
+    const next = meter.priced(10);
+    expect(next).not.toBe(ten);
+    expect(next.plan[0]!.counter).toBe(`r:key_3:${start + MINUTE}`);
+  });
 });

@@ -31,7 +31,7 @@ describe("counter store failure", () => {
     }
     quotaDown = false;
     const ok = await send().expect(200);
-    expect(ok.headers["ratelimit"]).toMatch(/^"window";r=2;t=60, "monthly";r=9;/); // the five failures took nothing
+    expect(ok.headers["ratelimit"]).toBe('"window";r=2;t=60'); // the five failures took nothing
     await keys.close();
   });
 });

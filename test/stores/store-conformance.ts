@@ -496,6 +496,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect((await store.findById(plain.id))?.credits ?? null).toBeNull();
         expect((await store.findById(once.id))?.credits).toEqual({ remaining: 0, refill: null, counter: "key_x", since: T0 });
       });
+
+      it("update replaces a key's credits, or removes them with null, and leaves them alone otherwise", async () => {
+        const key = storedKey({ credits: { remaining: 10, refill: null, counter: "key_a", since: T0 } });
+        await store.insert(key);
+        const credits = { remaining: 50, refill: { amount: 50, interval: "1d" }, counter: "key_a", since: T0 + 5 };
+        expect((await store.update(key.id, { credits }))?.credits).toEqual(credits);
+        expect((await store.update(key.id, { name: "renamed" }))?.credits).toEqual(credits);
+        expect((await store.findByHash(key.hash))?.credits).toEqual(credits);
+        expect((await store.update(key.id, { credits: null }))?.credits ?? null).toBeNull();
+        expect((await store.findById(key.id))?.credits ?? null).toBeNull();
+      });
     });
 
     describe("key format (keyFormat, claimKeyFormat)", () => {
