@@ -58,13 +58,36 @@ export function apiKeyAuth(options: HonoApiKeyAuthOptions): MiddlewareHandler<Ap
     if (!result.ok) return result.response;
     c.set("apiKey", result.key);
     await next();
-    for (const [name, value] of result.headers) {
-      // A guard's refusal already carries these headers; a Link header is appended only once.
-      if (name === "link") {
-        if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true });
-      } else c.header(name, value);
-    }
+    addHeaders(c, result.headers);
   };
+}
+
+/**
+ * Puts `headers` on the response after the handler. They go straight onto `c.res.headers` when they
+ * can be changed (`c.header()` on a finished response rebuilds the `Response`, which on
+ * @hono/node-server turns its cached response into a streamed one); immutable headers (a `Response`
+ * from `fetch()`, `Response.redirect()`) throw on the first change and go through `c.header()`.
+ */
+function addHeaders(c: Context<ApiKeyEnv>, headers: Headers): void {
+  if (c.finalized) {
+    try {
+      const target = c.res.headers;
+      for (const [name, value] of headers) {
+        if (name === "link") {
+          if (!(target.get("link") ?? "").includes(value)) target.append(name, value);
+        } else target.set(name, value);
+      }
+      return;
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+    }
+  }
+  for (const [name, value] of headers) {
+    // A guard's refusal already carries these headers; a Link header is appended only once.
+    if (name === "link") {
+      if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true });
+    } else c.header(name, value);
+  }
 }
 
 /**
