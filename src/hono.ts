@@ -82,8 +82,8 @@ function addHeaders(c: Context<ApiKeyEnv>, headers: HeaderList): void {
         } else target.set(name, value);
       }
       return;
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
+    } catch {
+      // Immutable headers (a TypeError, maybe of another realm): c.header() below makes a copy first.
     }
   }
   for (let i = 0; i < fields.length; i += 2) {
