@@ -9,8 +9,8 @@ import { insufficientScope, KEY_REQUIRED } from "./core/refusals.js";
 import { requiredScope, type RequiredScope } from "./core/scopes.js";
 import type { AuthenticatedKey } from "./core/types.js";
 import { limitsReturned } from "./keys/charger.js";
-import { describeRequest, fetchAuth, fetchAuthState, type FetchAuthOptions } from "./fetch/auth.js";
-import { setRateLimitHeaders } from "./fetch/headers.js";
+import { describeRequest, fetchAuthList, fetchAuthState, type FetchAuthOptions } from "./fetch/auth.js";
+import { setRateLimitHeaders, type HeaderList } from "./fetch/headers.js";
 import { refusalResponse } from "./fetch/respond.js";
 
 /**
@@ -52,19 +52,48 @@ export type HonoApiKeyAuthOptions = FetchAuthOptions;
  * app.get("/v1/nodes", requireScope("nodes:read"), (c) => c.json({ key: c.get("apiKey")!.id }));
  */
 export function apiKeyAuth(options: HonoApiKeyAuthOptions): MiddlewareHandler<ApiKeyEnv> {
-  const auth = fetchAuth(options);
+  const auth = fetchAuthList(options);
   return async function keywardHonoAuth(c: Context<ApiKeyEnv>, next: () => Promise<void>): Promise<Response | void> {
     const result = await auth(c.req.raw);
     if (!result.ok) return result.response;
     c.set("apiKey", result.key);
     await next();
-    for (const [name, value] of result.headers) {
-      // A guard's refusal already carries these headers; a Link header is appended only once.
-      if (name === "link") {
-        if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true });
-      } else c.header(name, value);
-    }
+    addHeaders(c, result.headers);
   };
+}
+
+/**
+ * Puts `headers` on the response after the handler. They go straight onto `c.res.headers` when they
+ * can be changed (`c.header()` on a finished response rebuilds the `Response`, which on
+ * @hono/node-server turns its cached response into a streamed one); immutable headers (a `Response`
+ * from `fetch()`, `Response.redirect()`) throw on the first change and go through `c.header()`.
+ */
+function addHeaders(c: Context<ApiKeyEnv>, headers: HeaderList): void {
+  const fields = headers.fields;
+  if (fields.length === 0) return;
+  if (c.finalized) {
+    try {
+      const target = c.res.headers;
+      for (let i = 0; i < fields.length; i += 2) {
+        const name = fields[i]!;
+        const value = fields[i + 1]!;
+        if (name === "link") {
+          if (!(target.get("link") ?? "").includes(value)) target.append(name, value);
+        } else target.set(name, value);
+      }
+      return;
+    } catch {
+      // Immutable headers (a TypeError, maybe of another realm): c.header() below makes a copy first.
+    }
+  }
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    // A guard's refusal already carries these headers; a Link header is appended only once.
+    if (name === "link") {
+      if (!(c.res.headers.get("link") ?? "").includes(value)) c.header(name, value, { append: true });
+    } else c.header(name, value);
+  }
 }
 
 /**

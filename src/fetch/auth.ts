@@ -17,7 +17,7 @@ import type { RequestInfo } from "../keys/events.js";
 import { KeyManager } from "../keys/key-manager.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReaderFor, OTHER_SCHEME } from "../http/credentials.js";
-import { fetchHeader, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
+import { fetchHeader, HeaderList, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
 import { refusalResponse, type FetchFormatError, type FetchResponder } from "./respond.js";
 import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "../http/adapter-options.js";
 import { deprecationLinkValue } from "../http/lifecycle-headers.js";
@@ -108,12 +108,17 @@ export type FetchAuthResult =
  */
 export type FetchAuth = (request: Request) => Promise<FetchAuthResult>;
 
+/** {@link FetchAuthResult} with the admitted request's headers as a {@link HeaderList} (what the Hono adapter reads). */
+export type FetchAuthListResult =
+  | Exclude<FetchAuthResult, { ok: true }>
+  | { readonly ok: true; readonly key: AuthenticatedKey | undefined; readonly headers: HeaderList };
+
 /** What an admitted request leaves for guards after it (Hono's `requireScope`). */
 export interface FetchAuthState {
   readonly key: VerifiedKey | undefined;
   readonly keys: KeyManager;
   readonly responder: FetchResponder;
-  readonly headers: Headers;
+  readonly headers: HeaderList;
   charge: Charge | undefined;
 }
 
@@ -172,6 +177,14 @@ function scopeCheck(required: readonly RequiredScope[]): (key: VerifiedKey) => K
  * }
  */
 export function fetchAuth(options: FetchAuthOptions): FetchAuth {
+  const auth = fetchAuthList(options);
+  return (request) => auth(request).then(withHeaders);
+}
+
+const withHeaders = (result: FetchAuthListResult): FetchAuthResult => (result.ok ? { ok: true, key: result.key, headers: result.headers.toHeaders() } : result);
+
+/** {@link fetchAuth}, answering an admitted request's headers as a {@link HeaderList}. */
+export function fetchAuthList(options: FetchAuthOptions): (request: Request) => Promise<FetchAuthListResult> {
   const o = parseOptions(schema, options, "fetchAuth");
   const keys = o.keys;
   checkModesOption("fetchAuth", o.modes, keys.modes);
@@ -211,13 +224,13 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
     admit: (_request: Request, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => ({ key, principal, charge }),
   });
 
-  const refused = (request: Request, error: KeywardError): FetchAuthResult => ({ ok: false, response: refusalResponse(request, error, responder) });
+  const refused = (request: Request, error: KeywardError): FetchAuthListResult => ({ ok: false, response: refusalResponse(request, error, responder) });
 
-  return async function keywardFetchAuth(request: Request): Promise<FetchAuthResult> {
+  return async function keywardFetchAuth(request: Request): Promise<FetchAuthListResult> {
     const token = reader.read(request);
     if (token === null || (token === OTHER_SCHEME && !required)) {
       if (required) return refused(request, pipeline.refuse(request, policy, missing));
-      const headers = new Headers();
+      const headers = new HeaderList();
       states.set(request, { key: undefined, keys, responder, headers, charge: undefined });
       return { ok: true, key: undefined, headers };
     }
@@ -225,7 +238,7 @@ export function fetchAuth(options: FetchAuthOptions): FetchAuth {
     const now = keys.now();
     const verdict = await pipeline.verify(token, request, policy, now);
     if (verdict instanceof KeywardError) return refused(request, verdict);
-    const headers = new Headers();
+    const headers = new HeaderList();
     const charge = verdict.charge.counters.length ? verdict.charge : undefined;
     if (charge !== undefined) setRateLimitHeaders(headers, charge.limits, rateLimitHeaders, charge.policy);
     if (lifecycleHeaders && now >= verdict.key.noticeFrom) setLifecycleHeaders(headers, verdict.key.notice!, link);

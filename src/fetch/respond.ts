@@ -4,7 +4,7 @@
  */
 import type { KeywardError } from "../core/errors.js";
 import { wwwAuthenticate } from "../http/challenge.js";
-import { setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
+import { setRateLimitHeaders, type FetchRateLimitStyle, type HeaderList } from "./headers.js";
 
 /**
  * Shapes the body of a refusal from the Fetch adapter. Defaults to `{ error: { code, message } }`.
@@ -24,8 +24,8 @@ export interface FetchResponder {
 }
 
 /** The refusal `error` as a JSON `Response`, plus any `extra` headers (e.g. RateLimit after a refund). */
-export function refusalResponse(request: Request, error: KeywardError, responder: FetchResponder, extra?: Headers): Response {
-  const headers = new Headers(extra);
+export function refusalResponse(request: Request, error: KeywardError, responder: FetchResponder, extra?: HeaderList): Response {
+  const headers = extra ? extra.toHeaders() : new Headers();
   for (const name in error.headers) headers.set(name, error.headers[name]!);
   if (error.limits) setRateLimitHeaders(headers, error.limits, responder.rateLimitHeaders);
   const challenge = wwwAuthenticate(error, responder);

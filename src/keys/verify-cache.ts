@@ -62,14 +62,16 @@ export class VerifyCache<V extends { readonly id: string }> {
   /**
    * `lru`'s entry for `hash` if it may be served at `now`: not past its expiry, and not more than a
    * TTL before it (the clock went back), and not older than maxStaleness unless a channel vouches
-   * (one field read and compare on a hit). An entry that may not is dropped.
+   * (one field read and compare on a hit). An entry that may not is dropped (a lone one is replaced).
    */
   private live<T>(lru: LRUCache<string, Entry<T>> | null, hash: string, now: number): Entry<T> | undefined {
     const entry = lru?.get(hash);
     if (entry === undefined) return undefined;
     const left = entry.until - now;
     if (left >= 0 && left <= this.ttl && (now <= entry.bound || now < this.vouchedUntil)) return entry;
-    lru!.delete(hash);
+    // lru-cache's delete of its last entry clears the whole cache (refilling its `max`-slot arrays):
+    // a lone entry is left for the store read's `set` to replace (it is never served meanwhile).
+    if (lru!.size > 1) lru!.delete(hash);
     return undefined;
   }
 

@@ -6,6 +6,7 @@
  */
 import request from "supertest";
 import { Hono } from "hono";
+import { getRequestListener } from "@hono/node-server";
 import { KeywardConfigError } from "keyward";
 import { fetchAuth } from "keyward/fetch";
 import { apiKeyAuth, requireScope, type ApiKeyEnv } from "keyward/hono";
@@ -138,6 +139,41 @@ describe("keyward/hono", () => {
       unused: ["users:read"],
     });
     expect((await keys.scopeUsage(reader.key.id)).used).toEqual([]);
+    await close();
+  });
+
+  it("puts its headers on the handler's response, over @hono/node-server too, even one whose headers cannot change", async () => {
+    const { keys, clock, close } = makeKeys({ tiers });
+    clock.set(NOW);
+    const { secret } = await keys.create({ name: "t", tier: "t" });
+    const app = new Hono<ApiKeyEnv>();
+    app.use("*", apiKeyAuth({ keys }));
+    app.get("/own", (c) => {
+      c.header("x-handler", "kept");
+      c.header("ratelimit", "set by the handler");
+      return c.json({ ok: true });
+    });
+    // Response.redirect's headers are immutable: the adapter cannot change them in place.
+    app.get("/moved", () => Response.redirect("http://localhost/elsewhere", 302));
+    const auth = { authorization: `Bearer ${secret}` };
+    const own = await app.request("/own", { headers: auth });
+    expect([own.status, own.headers.get("x-handler"), own.headers.get("ratelimit")]).toEqual([200, "kept", expect.stringMatching(/^"window";r=9;/)]);
+    const moved = await app.request("/moved", { headers: auth });
+    expect([moved.status, moved.headers.get("location"), moved.headers.get("ratelimit")]).toEqual([
+      302,
+      "http://localhost/elsewhere",
+      expect.stringMatching(/^"window";r=8;/),
+    ]);
+    const server = request(getRequestListener(app.fetch));
+    const wire = await server.get("/own").set(auth).expect(200);
+    expect([wire.headers["x-handler"], wire.headers["ratelimit"], wire.headers["ratelimit-policy"], wire.body]).toEqual([
+      "kept",
+      expect.stringMatching(/^"window";r=7;/),
+      expect.stringMatching(/^"window";q=10;w=10, /),
+      { ok: true },
+    ]);
+    const redirect = await server.get("/moved").set(auth).expect(302);
+    expect([redirect.headers.location, redirect.headers["ratelimit"]]).toEqual(["http://localhost/elsewhere", expect.stringMatching(/^"window";r=6;/)]);
     await close();
   });
 
