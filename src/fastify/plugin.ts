@@ -23,7 +23,7 @@ import { costOption } from "../keys/limit-options.js";
 import type { RequestInfo } from "../keys/events.js";
 import { KeyManager } from "../keys/key-manager.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
-import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "../http/adapter-options.js";
+import { checkModesOption, credentialSettings, projectOptionFields, projectStep, sharedAdapterOptions } from "../http/adapter-options.js";
 import { credentialReader, OTHER_SCHEME } from "../http/credentials.js";
 import { deprecationLinkValue } from "../http/lifecycle-headers.js";
 import {
@@ -76,6 +76,18 @@ export interface FastifyApiKeyAuthOptions {
   modes?: string[];
   /** Header naming the project a user key acts on (e.g. `"x-project"`). Defaults to none. */
   projectHeader?: string;
+  /** Picks the project from the request before the header (e.g. a route parameter); a non-id answer is a 400. Defaults to none. */
+  project?: (request: FastifyRequest) => string | null | undefined;
+  /** The project when the request names none: an id, or a function of the key (e.g. the owner's default). Defaults to none. */
+  defaultProject?: string | ((key: AuthenticatedKey, request: FastifyRequest) => string | null | undefined);
+  /**
+   * Whether a user key's owner may act on the resolved project (membership in your own data); false
+   * is 403 `project_forbidden` (see `apiKeyAuth`). Defaults to none.
+   *
+   * @example
+   * await app.register(keyward, { keys, projectHeader: "x-project", memberOf: (ownerId, project) => db.isMember(ownerId, project) });
+   */
+  memberOf?: (ownerId: string | null, project: string, request: FastifyRequest) => boolean | Promise<boolean>;
   /** The status of a malformed credential: 400 `invalid_request` or 401 `invalid_key` (see `apiKeyAuth`). Defaults to 400 for Bearer, 401 for a custom header. */
   malformedStatus?: 400 | 401;
   /** The realm in `WWW-Authenticate`. Defaults to `"api"`. */
@@ -124,6 +136,7 @@ const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
   global: z.boolean().default(true),
   ...sharedAdapterOptions,
+  ...projectOptionFields<FastifyRequest>(),
   formatError: fn<FastifyFormatError>().optional(),
   ip: fn<(request: FastifyRequest) => string | null | undefined>().optional(),
 });
@@ -187,8 +200,6 @@ function compile(options: FastifyApiKeyAuthOptions) {
     rateLimitHeaders: o.rateLimitHeaders,
   });
   const anonymous: FastifyAuthState = Object.freeze({ key: undefined, keys, responder, charge: undefined });
-  const projectHeader = o.projectHeader ?? null;
-  const checkProjectHeader = projectHeader ? projectHeaderCheck(projectHeader) : null;
   const link = deprecationLinkValue(o.deprecationLink);
   const { required, rateLimitHeaders, lifecycleHeaders } = o;
   const pipeline = keys.pipeline;
@@ -196,14 +207,8 @@ function compile(options: FastifyApiKeyAuthOptions) {
   const base: VerifyPolicy<FastifyRequest, Admitted> = Object.freeze({
     modes: o.modes ?? null,
     modeError: o.modes ? modeForbidden(o.modes) : null,
-    project:
-      projectHeader === null
-        ? null
-        : (request: FastifyRequest): string | null | KeywardError => {
-            const value = request.headers[projectHeader];
-            return value === undefined ? null : checkProjectHeader!(value);
-          },
-    memberOf: null,
+    project: projectStep<FastifyRequest>(o, (request, name) => request.headers[name]),
+    memberOf: o.memberOf ?? null,
     ip: o.ip ?? requestIp,
     check: null,
     scopesUsed: null,

@@ -19,7 +19,7 @@ import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReaderFor, OTHER_SCHEME } from "../http/credentials.js";
 import { fetchHeader, HeaderList, setLifecycleHeaders, setRateLimitHeaders, type FetchRateLimitStyle } from "./headers.js";
 import { refusalResponse, type FetchFormatError, type FetchResponder } from "./respond.js";
-import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "../http/adapter-options.js";
+import { checkModesOption, credentialSettings, projectOptionFields, projectStep, sharedAdapterOptions } from "../http/adapter-options.js";
 import { deprecationLinkValue } from "../http/lifecycle-headers.js";
 
 /**
@@ -44,6 +44,18 @@ export interface FetchAuthOptions {
   scopes?: string[];
   /** Header naming the project a user key acts on (e.g. `"x-project"`). Defaults to none. */
   projectHeader?: string;
+  /** Picks the project from the request before the header (e.g. a path segment); a non-id answer is a 400. Defaults to none. */
+  project?: (request: Request) => string | null | undefined;
+  /** The project when the request names none: an id, or a function of the key (e.g. the owner's default). Defaults to none. */
+  defaultProject?: string | ((key: AuthenticatedKey, request: Request) => string | null | undefined);
+  /**
+   * Whether a user key's owner may act on the resolved project (membership in your own data); false
+   * is 403 `project_forbidden` (see `apiKeyAuth`). Defaults to none.
+   *
+   * @example
+   * const auth = fetchAuth({ keys, projectHeader: "x-project", memberOf: (ownerId, project) => db.isMember(ownerId, project) });
+   */
+  memberOf?: (ownerId: string | null, project: string, request: Request) => boolean | Promise<boolean>;
   /** The status of a malformed credential: 400 `invalid_request` or 401 `invalid_key` (see `apiKeyAuth`). Defaults to 400 for Bearer, 401 for a custom header. */
   malformedStatus?: 400 | 401;
   /** The realm in `WWW-Authenticate`. Defaults to `"api"`. */
@@ -132,6 +144,7 @@ export function fetchAuthState(request: Request): FetchAuthState | undefined {
 const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }),
   ...sharedAdapterOptions,
+  ...projectOptionFields<Request>(),
   scopes: z.array(z.string()).min(1, "list at least one scope, or leave scopes out").optional(),
   formatError: fn<FetchFormatError>().optional(),
   ip: fn<(request: Request) => string | null | undefined>().optional(),
@@ -196,8 +209,6 @@ export function fetchAuthList(options: FetchAuthOptions): (request: Request) => 
     formatError: o.formatError,
     rateLimitHeaders: o.rateLimitHeaders,
   });
-  const projectHeader = o.projectHeader ?? null;
-  const checkProjectHeader = projectHeader ? projectHeaderCheck(projectHeader) : null;
   const link = deprecationLinkValue(o.deprecationLink);
   const { required, rateLimitHeaders, lifecycleHeaders } = o;
   const pipeline = keys.pipeline;
@@ -206,14 +217,8 @@ export function fetchAuthList(options: FetchAuthOptions): (request: Request) => 
   const policy: VerifyPolicy<Request, { key: VerifiedKey; principal: AuthenticatedKey; charge: Charge }> = Object.freeze({
     modes: o.modes ?? null,
     modeError: o.modes ? modeForbidden(o.modes) : null,
-    project:
-      projectHeader === null
-        ? null
-        : (request: Request): string | null | KeywardError => {
-            const value = request.headers.get(projectHeader);
-            return value === null ? null : checkProjectHeader!(value);
-          },
-    memberOf: null,
+    project: projectStep<Request>(o, (request, name) => request.headers.get(name)),
+    memberOf: o.memberOf ?? null,
     ip: o.ip ?? null,
     check: scopes ? scopeCheck(scopes) : null,
     scopesUsed: scopes ? () => scopes : null,

@@ -9,12 +9,11 @@ import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import { fn, parseOptions } from "../core/options.js";
 import type { AuthenticatedKey } from "../core/types.js";
-import { BAD_PROJECT, modeForbidden } from "../core/refusals.js";
+import { modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import type { Charge } from "../keys/charger.js";
 import { routeFallback, type StoreErrorMode } from "../keys/counter-fallback.js";
 import { KeyManager } from "../keys/key-manager.js";
-import { PROJECT_ID_PATTERN } from "../keys/projects.js";
 import type { VerifyPolicy } from "../keys/verifier.js";
 import { credentialReader, OTHER_SCHEME, type MalformedStatus } from "./credentials.js";
 import { defaultKeyFormat, defaultKeyManager } from "../keys/default-manager.js";
@@ -23,7 +22,7 @@ import { writeRateLimitHeaders, type RateLimitHeaderStyle } from "./rate-limit-h
 import { installApiKeyGetter, setAuthState, type AuthContext, type AuthState, type KeywardRequest } from "./request-state.js";
 import { requestInfo, socketAddress } from "./request-info.js";
 import { refuse, type FormatError, type Responder } from "./respond.js";
-import { checkModesOption, credentialSettings, projectHeaderCheck, sharedAdapterOptions } from "./adapter-options.js";
+import { checkModesOption, credentialSettings, projectOptionFields, projectStep, sharedAdapterOptions } from "./adapter-options.js";
 
 /**
  * A Connect/Express middleware.
@@ -148,11 +147,7 @@ export interface ApiKeyAuthOptions {
 const schema = z.strictObject({
   keys: z.instanceof(KeyManager, { message: "must be a KeyManager" }).optional(),
   ...sharedAdapterOptions,
-  project: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
-  defaultProject: z
-    .union([z.string().regex(PROJECT_ID_PATTERN, "must be a project id"), fn<(key: AuthenticatedKey, req: IncomingMessage) => string | null | undefined>()])
-    .optional(),
-  memberOf: fn<(ownerId: string | null, project: string, req: IncomingMessage) => boolean | Promise<boolean>>().optional(),
+  ...projectOptionFields<IncomingMessage>(),
   formatError: fn<FormatError>().optional(),
   forwardErrors: z.boolean().default(false),
   ip: fn<(req: IncomingMessage) => string | null | undefined>().optional(),
@@ -185,29 +180,14 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
   });
   const context: AuthContext = Object.freeze({ keys, responder });
   const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
-  const projectHeader = o.projectHeader ?? null;
-  const checkProjectHeader = projectHeader ? projectHeaderCheck(projectHeader) : null;
-  const { project: pickProject, defaultProject, memberOf, required, rateLimitHeaders, lifecycleHeaders } = o;
+  const { memberOf, required, rateLimitHeaders, lifecycleHeaders } = o;
   const deprecationLink = deprecationLinkValue(o.deprecationLink);
   const pipeline = keys.pipeline;
-
-  /** The project a user key's request names: the resolver, the header, the default; an id or a 400. */
-  const requestedProject = (req: IncomingMessage, key: VerifiedKey): string | null | KeywardError => {
-    let chosen: string | null | undefined = pickProject ? pickProject(req) : undefined;
-    if (chosen == null && projectHeader !== null) {
-      const value = req.headers[projectHeader];
-      if (value !== undefined) return checkProjectHeader!(value);
-    }
-    if (chosen == null && defaultProject !== undefined) chosen = typeof defaultProject === "string" ? defaultProject : defaultProject(key.principal, req);
-    if (chosen == null) return null;
-    // A resolver may read client input (a path, a query): its answer is checked like the header.
-    return typeof chosen === "string" && PROJECT_ID_PATTERN.test(chosen) ? chosen : BAD_PROJECT;
-  };
 
   const policy: VerifyPolicy<IncomingMessage, AuthState> = Object.freeze({
     modes: o.modes ?? null,
     modeError: o.modes ? modeForbidden(o.modes) : null,
-    project: pickProject || projectHeader !== null || defaultProject !== undefined ? requestedProject : null,
+    project: projectStep<IncomingMessage>(o, (req, name) => req.headers[name]),
     memberOf: memberOf ?? null,
     ip: o.ip ?? socketAddress,
     check: null,

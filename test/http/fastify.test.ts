@@ -209,6 +209,41 @@ describe("keyward/fastify", () => {
     await close();
   });
 
+  it("resolves the project from the request, then the header, then the default, and asks memberOf (403 project_forbidden)", async () => {
+    const { keys, close } = makeKeys();
+    const { secret } = await keys.create({ name: "u", ownerId: "u1" }); // empty allow-list: every project the owner has
+    const asked: string[] = [];
+    const server = await serve(
+      {
+        keys,
+        projectHeader: "x-project",
+        project: (request) => (request.params as { project?: string }).project,
+        defaultProject: (key) => `home_${key.ownerId}`,
+        memberOf: async (ownerId, project) => {
+          asked.push(`${ownerId}:${project}`);
+          return project !== "gamma";
+        },
+      },
+      (app) => {
+        whoami(app);
+        whoami(app, "/projects/:project/whoami");
+      },
+    );
+    const projectOf = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await server.get(path, { authorization: `Bearer ${secret}`, ...headers });
+      return res.status === 200 ? ((await res.json()) as { apiKey: { project: string } }).apiKey.project : res.status;
+    };
+    expect(await projectOf("/projects/alpha/whoami", { "x-project": "beta" })).toBe("alpha"); // the resolver first
+    expect(await projectOf("/whoami", { "x-project": "beta" })).toBe("beta");
+    expect(await projectOf("/whoami")).toBe("home_u1");
+    expect(await projectOf("/projects/gamma/whoami")).toBe(403);
+    expect(await projectOf("/projects/not%20an%20id/whoami")).toBe(400);
+    expect(asked).toEqual(["u1:alpha", "u1:beta", "u1:home_u1", "u1:gamma"]);
+    await expect(Fastify().register(keyward, { keys, defaultProject: "not an id!" }).ready()).rejects.toThrow(/defaultProject/);
+    await server.close();
+    await close();
+  });
+
   it("shapes refusal bodies with formatError, uses the realm, and reports the refusal with Fastify's request id and no query", async () => {
     const { keys, events, close } = makeKeys();
     const server = await serve({ keys, realm: "notes", formatError: (e, req) => ({ data: null, error: e.message, path: req.routeOptions.url }) }, (app) =>

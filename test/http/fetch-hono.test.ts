@@ -84,6 +84,34 @@ describe("keyward/fetch", () => {
     await close();
   });
 
+  it("resolves the project from the request, then the header, then the default, and asks memberOf (403 project_forbidden)", async () => {
+    const { keys, close } = makeKeys();
+    const { secret } = await keys.create({ name: "u", ownerId: "u1" }); // empty allow-list: every project the owner has
+    const asked: string[] = [];
+    const auth = fetchAuth({
+      keys,
+      projectHeader: "x-project",
+      project: (request) => /^\/projects\/([^/]+)\//.exec(new URL(request.url).pathname)?.[1],
+      defaultProject: (key) => `home_${key.ownerId}`,
+      memberOf: (ownerId, project) => {
+        asked.push(`${ownerId}:${project}`);
+        return project !== "gamma";
+      },
+    });
+    const projectOf = async (path: string, headers: Record<string, string> = {}) => {
+      const r = await auth(get({ authorization: `Bearer ${secret}`, ...headers }, path));
+      return r.ok ? r.key?.project : r.response.status;
+    };
+    expect(await projectOf("/projects/alpha/notes", { "x-project": "beta" })).toBe("alpha"); // the resolver first
+    expect(await projectOf("/notes", { "x-project": "beta" })).toBe("beta");
+    expect(await projectOf("/notes")).toBe("home_u1");
+    expect(await projectOf("/projects/gamma/notes")).toBe(403);
+    expect(await projectOf("/projects/not%20an%20id/notes")).toBe(400);
+    expect(asked).toEqual(["u1:alpha", "u1:beta", "u1:home_u1", "u1:gamma"]);
+    expect(() => fetchAuth({ keys, defaultProject: "not an id!" })).toThrow(/defaultProject/);
+    await close();
+  });
+
   it("shapes refusal bodies with formatError and uses the realm", async () => {
     const { keys, close } = makeKeys();
     const auth = fetchAuth({ keys, realm: "notes", formatError: (e, req) => ({ data: null, error: e.message, path: new URL(req.url).pathname }) });
