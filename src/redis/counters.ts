@@ -11,6 +11,7 @@ import { concealInternals } from "../core/conceal.js";
 import { evalScript, evalScriptKeys } from "./eval-script.js";
 import { parseOptions } from "../core/options.js";
 import type { CounterStore, CounterTake } from "../core/types.js";
+import { consumeInTurn } from "./consume-in-turn.js";
 
 /**
  * The part of an ioredis client (or cluster) the counters use.
@@ -132,7 +133,7 @@ export class RedisCounters implements CounterStore {
    * round trip (on a Redis Cluster, one script per counter, each given back on a later refusal).
    */
   async consumeAll(takes: readonly CounterTake[]): Promise<number[]> {
-    if (this.cluster && takes.length > 1) return this.consumeEach(takes);
+    if (this.cluster && takes.length > 1) return consumeInTurn(this, takes);
     const args: number[] = [];
     for (const t of takes) args.push(t.limit, Math.ceil(t.resetAt), t.units);
     const counts = (await this.runMany(CONSUME_ALL, this.consumeAllSha, takes, args)) as unknown[];
@@ -157,20 +158,6 @@ export class RedisCounters implements CounterStore {
   /** The counter's count now (0 when absent). */
   async count(counter: string): Promise<number> {
     return Number(await this.run(COUNT, this.countSha, this.prefix + counter));
-  }
-
-  /** `consumeAll` on a cluster: each counter alone, in order; a refusal gives back the ones taken before it. */
-  private async consumeEach(takes: readonly CounterTake[]): Promise<number[]> {
-    const counts: number[] = [];
-    for (let i = 0; i < takes.length; i++) {
-      const n = (await this.consumeAll([takes[i]!]))[0]!;
-      counts.push(n);
-      if (n < 0) {
-        await this.refundAll(takes.slice(0, i));
-        return counts;
-      }
-    }
-    return counts;
   }
 
   private run(script: string, sha: string, key: string, ...args: number[]): Promise<unknown> {

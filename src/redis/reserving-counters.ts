@@ -18,6 +18,7 @@ import { parseDuration } from "../core/duration.js";
 import { KeywardConfigError } from "../core/errors.js";
 import { parseOptions } from "../core/options.js";
 import type { CounterStore, CounterTake, MaybePromise } from "../core/types.js";
+import { consumeInTurn } from "./consume-in-turn.js";
 import type { RedisScriptClient } from "./counters.js";
 import { ReserveBatchQueue } from "./reserve-batch-queue.js";
 import { closedError, ReserveLedger } from "./reserve-ledger.js";
@@ -117,7 +118,7 @@ export class ReservingCounters implements CounterStore {
     const counts = this.ledger.takeAll(takes);
     if (counts !== null) return counts;
     if (this.ledger.closed) return Promise.reject(closedError());
-    if (this.scripts.cluster && takes.length > 1) return this.consumeEach(takes);
+    if (this.scripts.cluster && takes.length > 1) return consumeInTurn(this, takes);
     return this.batchQueue.take(takes);
   }
 
@@ -167,20 +168,6 @@ export class ReservingCounters implements CounterStore {
   /** Reserved units handed out by nobody: how many this process holds now, per counter (for tests and metrics). */
   held(): Map<string, number> {
     return this.ledger.held();
-  }
-
-  /** `consumeAll` on a Redis Cluster: each counter alone, in order; a refusal gives back the ones taken before it. */
-  private async consumeEach(takes: readonly CounterTake[]): Promise<number[]> {
-    const counts: number[] = [];
-    for (let i = 0; i < takes.length; i++) {
-      const n = (await this.consumeAll([takes[i]!]))[0]!;
-      counts.push(n);
-      if (n < 0) {
-        await this.refundAll(takes.slice(0, i));
-        return counts;
-      }
-    }
-    return counts;
   }
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import { KeyManager, KeywardConfigError, MemoryStore } from "keyward";
 import { RedisCounters } from "keyward/redis";
+import { consumeInTurn } from "../../src/redis/consume-in-turn";
 import { describeCounterConformance } from "./store-conformance";
 import { REDIS_URL, describeWithServices } from "./services";
 
@@ -26,6 +27,23 @@ describeWithServices("RedisCounters", ["redis"], () => {
   });
 
   describeCounterConformance("RedisCounters", async () => ({ counters: new RedisCounters(redis, { prefix: freshPrefix() }), cleanup: async () => {} }));
+
+  describe("one counter at a time (how a Redis Cluster takes several)", () => {
+    it("takes every counter when all have room, and gives back the earlier ones when a later one refuses", async () => {
+      const prefix = freshPrefix();
+      const counters = new RedisCounters(redis, { prefix });
+      const resetAt = Date.now() + 3_600_000;
+      const takes = [
+        { counter: "a", limit: 5, resetAt, units: 2 },
+        { counter: "b", limit: 3, resetAt, units: 2 },
+      ];
+      expect(await consumeInTurn(counters, takes)).toEqual([2, 2]);
+      const refused = await consumeInTurn(counters, takes); // b has 1 unit left: refused after a was taken
+      expect(refused[0]).toBe(4);
+      expect(refused[1]!).toBeLessThan(0);
+      expect([await counters.count("a"), await counters.count("b")]).toEqual([2, 2]);
+    });
+  });
 
   describe("windows", () => {
     it("sets the expiry to the window's end with the first unit, and traffic never moves it", async () => {
