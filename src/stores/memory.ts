@@ -5,6 +5,7 @@
 import { copyKey, holdsPlace, keyStatus, pageSize } from "../core/status.js";
 import type { CounterTake, KeyFilter, KeyFormatRecord, KeyPatch, KeyStore, RotationChange, ScopeUseTotal, StoredKey, UsageDelta } from "../core/types.js";
 import { concealInternals } from "../core/conceal.js";
+import { MemoryCounters } from "../core/memory-counters.js";
 
 /**
  * An in-memory {@link KeyStore}.
@@ -15,7 +16,8 @@ import { concealInternals } from "../core/conceal.js";
 export class MemoryStore implements KeyStore {
   private readonly byId = new Map<string, StoredKey>();
   private readonly idByHash = new Map<string, string>();
-  private readonly counters = new Map<string, { count: number; resetAt: number }>();
+  /** Rate-limit, quota and credit counters (the CounterStore methods below delegate to them). */
+  private readonly counters = new MemoryCounters();
   private readonly daily = new Map<string, Map<number, number>>();
   /** Scope uses by key id, then `<day>:<scope>`. */
   private readonly scopeDaily = new Map<string, Map<string, ScopeUseTotal & { day: number }>>();
@@ -169,57 +171,31 @@ export class MemoryStore implements KeyStore {
   }
 
   consume(counter: string, limit: number, resetAt: number): number {
-    const entry = this.counters.get(counter);
-    if (!entry) {
-      if (limit < 1) return -1;
-      this.counters.set(counter, { count: 1, resetAt });
-      return 1;
-    }
-    if (entry.count >= limit) return -1;
-    return ++entry.count;
+    return this.counters.consume(counter, limit, resetAt);
   }
 
   refund(counter: string): void {
-    const entry = this.counters.get(counter);
-    if (entry && entry.count > 0) entry.count--;
+    this.counters.refund(counter);
   }
 
   /** Takes every `takes[i].units` when all stay within their limits, else nothing (see {@link CounterStore.consumeAll}). */
   consumeAll(takes: readonly CounterTake[]): number[] {
-    const counts = new Array<number>(takes.length);
-    let refused = false;
-    for (let i = 0; i < takes.length; i++) {
-      const t = takes[i]!;
-      const n = (this.counters.get(t.counter)?.count ?? 0) + t.units;
-      counts[i] = n > t.limit ? -1 : n;
-      if (n > t.limit) refused = true;
-    }
-    if (refused) return counts;
-    for (let i = 0; i < takes.length; i++) {
-      const t = takes[i]!;
-      const entry = this.counters.get(t.counter);
-      if (entry === undefined) this.counters.set(t.counter, { count: t.units, resetAt: t.resetAt });
-      else entry.count += t.units;
-    }
-    return counts;
+    return this.counters.consumeAll(takes);
   }
 
   /** Gives back `takes[i].units` of each counter (never below zero). */
   refundAll(takes: readonly CounterTake[]): void {
-    for (const t of takes) {
-      const entry = this.counters.get(t.counter);
-      if (entry) entry.count = Math.max(0, entry.count - t.units);
-    }
+    this.counters.refundAll(takes);
   }
 
   /** The counter's count now (0 when absent). */
   count(counter: string): number {
-    return this.counters.get(counter)?.count ?? 0;
+    return this.counters.count(counter);
   }
 
   /** Drops counters whose window has ended (the KeyManager calls this once a minute with its clock). */
   prune(now: number): void {
-    for (const [name, entry] of this.counters) if (entry.resetAt <= now) this.counters.delete(name);
+    this.counters.prune(now);
   }
 }
 
