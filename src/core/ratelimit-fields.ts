@@ -3,7 +3,8 @@
  * `RateLimit-Policy: "burst";q=10;w=1, "sustained";q=1000;w=3600` lists every policy that applies;
  * `RateLimit: "burst";r=9;t=1` reports the tightest one only (the fewest units left; on a tie, the
  * one that resets first), the one that decides when the client is throttled next. Pure string
- * formatting, shared by the key meter (which caches the policy value) and the HTTP adapters.
+ * formatting, shared by the key meter (which caches the policy value) and the HTTP adapters, and
+ * the one rule of which fields each header style writes ({@link setRateLimitFields}).
  */
 import type { LimitState } from "./types.js";
 
@@ -52,4 +53,40 @@ export function tightestLimit(limits: readonly LimitState[]): LimitState {
 export function stateField(limits: readonly LimitState[]): string {
   const l = limits.length === 1 ? limits[0]! : tightestLimit(limits);
   return l.resetSeconds > 0 ? `"${l.policy}";r=${l.remaining};t=${l.resetSeconds}` : `"${l.policy}";r=${l.remaining}`;
+}
+
+/**
+ * Sets one header on `target`, called as `set.call(target, name, value)`: node's
+ * `res.setHeader`, Fastify's `reply.header`, a Web `Headers`' `set`. Looked up once per call of
+ * {@link setRateLimitFields}, not once per field.
+ */
+export type HeaderSetter<T> = (this: T, name: string, value: string) => unknown;
+
+/**
+ * Sets the RateLimit fields of `limits` on `target` in `style` (nothing for `false` or no limits):
+ * `draft` writes `RateLimit-Policy` (`policy` when the caller has it, formatted otherwise) and
+ * `RateLimit`; `legacy` the `RateLimit-Limit` / `-Remaining` / `-Reset` trio of the tightest
+ * limit; `both` all five. Names are lowercase (field names are case-insensitive, RFC 9110 §5.1).
+ *
+ * @example
+ * setRateLimitFields(res, res.setHeader, charge.limits, "draft", charge.policy);
+ */
+export function setRateLimitFields<T>(
+  target: T,
+  set: HeaderSetter<T>,
+  limits: readonly LimitState[],
+  style: "draft" | "legacy" | "both" | false,
+  policy?: string,
+): void {
+  if (style === false || limits.length === 0) return;
+  if (style === "draft" || style === "both") {
+    set.call(target, "ratelimit-policy", policy || policyField(limits));
+    set.call(target, "ratelimit", stateField(limits));
+  }
+  if (style === "legacy" || style === "both") {
+    const tightest = tightestLimit(limits);
+    set.call(target, "ratelimit-limit", String(tightest.limit));
+    set.call(target, "ratelimit-remaining", String(tightest.remaining));
+    set.call(target, "ratelimit-reset", String(tightest.resetSeconds));
+  }
 }

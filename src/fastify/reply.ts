@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { KeywardError } from "../core/errors.js";
-import { policyField, stateField, tightestLimit } from "../core/ratelimit-fields.js";
+import { setRateLimitFields } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 import type { LifecycleNotice } from "../keys/authenticator.js";
 import { wwwAuthenticate } from "../http/challenge.js";
@@ -37,17 +37,7 @@ export interface FastifyResponder {
 
 /** Sets the RateLimit headers for `limits` on `reply` (nothing for `false` or no limits). */
 export function replyRateLimitHeaders(reply: FastifyReply, limits: readonly LimitState[], style: FastifyRateLimitStyle, policy?: string): void {
-  if (style === false || limits.length === 0) return;
-  if (style === "draft" || style === "both") {
-    reply.header("ratelimit-policy", policy || policyField(limits));
-    reply.header("ratelimit", stateField(limits));
-  }
-  if (style === "legacy" || style === "both") {
-    const tightest = tightestLimit(limits);
-    reply.header("ratelimit-limit", String(tightest.limit));
-    reply.header("ratelimit-remaining", String(tightest.remaining));
-    reply.header("ratelimit-reset", String(tightest.resetSeconds));
-  }
+  setRateLimitFields(reply, reply.header, limits, style, policy);
 }
 
 /** Sets `Deprecation`, `Sunset` and (with a page) `Link: <url>; rel="deprecation"` on `reply`. */

@@ -3,7 +3,7 @@
  * header sent twice arrives joined with ", "), and the RateLimit and lifecycle header values an
  * admitted or refused request carries. No node:http, no Express: runs on Node, Bun and Deno.
  */
-import { policyField, stateField, tightestLimit } from "../core/ratelimit-fields.js";
+import { setRateLimitFields } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 import type { LifecycleNotice } from "../keys/authenticator.js";
 import { JOINED, type HeaderLookup } from "../http/credentials.js";
@@ -69,17 +69,7 @@ export type FetchRateLimitStyle = "draft" | "legacy" | "both" | false;
 
 /** Sets the RateLimit headers for `limits` on `headers` (nothing for `false` or no limits). */
 export function setRateLimitHeaders(headers: HeaderSink, limits: readonly LimitState[], style: FetchRateLimitStyle, policy?: string): void {
-  if (style === false || limits.length === 0) return;
-  if (style === "draft" || style === "both") {
-    headers.set("ratelimit-policy", policy || policyField(limits));
-    headers.set("ratelimit", stateField(limits));
-  }
-  if (style === "legacy" || style === "both") {
-    const tightest = tightestLimit(limits);
-    headers.set("ratelimit-limit", String(tightest.limit));
-    headers.set("ratelimit-remaining", String(tightest.remaining));
-    headers.set("ratelimit-reset", String(tightest.resetSeconds));
-  }
+  setRateLimitFields(headers, headers.set, limits, style, policy);
 }
 
 /** Sets `Deprecation`, `Sunset` and (with a page) `Link: <url>; rel="deprecation"` on `headers`. */

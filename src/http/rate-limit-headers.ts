@@ -5,7 +5,7 @@
  * -Remaining / -Reset trio for the same tightest policy.
  */
 import type { ServerResponse } from "node:http";
-import { policyField, stateField, tightestLimit } from "../core/ratelimit-fields.js";
+import { setRateLimitFields } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 
 /**
@@ -22,22 +22,11 @@ export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
  * already has it (a charge carries it, cached per window); otherwise it is formatted here.
  */
 export function writeRateLimitHeaders(res: ServerResponse, limits: readonly LimitState[], style: RateLimitHeaderStyle, policy?: string): void {
-  if (style === false || limits.length === 0) return;
   // No `res.headersSent` check first: that is one more property lookup per request, expensive on
   // Express's per-request hidden classes. Headers that were already sent make setHeader throw.
   // One lookup of setHeader (Express's responses make every lookup a slow one).
-  const setHeader = res.setHeader;
   try {
-    if (style === "draft" || style === "both") {
-      setHeader.call(res, "ratelimit-policy", policy || policyField(limits));
-      setHeader.call(res, "ratelimit", stateField(limits));
-    }
-    if (style === "legacy" || style === "both") {
-      const tightest = tightestLimit(limits);
-      setHeader.call(res, "ratelimit-limit", String(tightest.limit));
-      setHeader.call(res, "ratelimit-remaining", String(tightest.remaining));
-      setHeader.call(res, "ratelimit-reset", String(tightest.resetSeconds));
-    }
+    setRateLimitFields(res, res.setHeader, limits, style, policy);
   } catch (error) {
     if ((error as { code?: unknown }).code !== "ERR_HTTP_HEADERS_SENT") throw error;
   }
