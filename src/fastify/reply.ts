@@ -9,6 +9,7 @@ import { setRateLimitFields } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 import type { LifecycleNotice } from "../keys/authenticator.js";
 import { wwwAuthenticate } from "../http/challenge.js";
+import { setLifecycleFields } from "../http/lifecycle-headers.js";
 
 /**
  * Shapes the body of a refusal from the Fastify plugin. Defaults to `{ error: { code, message } }`.
@@ -42,11 +43,7 @@ export function replyRateLimitHeaders(reply: FastifyReply, limits: readonly Limi
 
 /** Sets `Deprecation`, `Sunset` and (with a page) `Link: <url>; rel="deprecation"` on `reply`. */
 export function replyLifecycleHeaders(reply: FastifyReply, notice: LifecycleNotice, link: string | null): void {
-  reply.header("deprecation", notice.deprecation);
-  if (notice.sunset !== null) reply.header("sunset", notice.sunset);
-  if (link === null) return;
-  const existing = reply.getHeader("link");
-  reply.header("link", existing === undefined ? link : [...(Array.isArray(existing) ? existing : [String(existing)]), link]);
+  setLifecycleFields(reply, reply.header, reply.getHeader, notice, link);
 }
 
 /**
