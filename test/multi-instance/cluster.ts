@@ -4,9 +4,12 @@
  * to test-artifacts/ as JSON.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import Redis from "ioredis";
+import pg from "pg";
 import { nodeEntry } from "../node-entry";
 import { PG_URL, REDIS_URL } from "../stores/services";
 
@@ -110,6 +113,51 @@ export async function startInstances(list: InstanceOptions[]): Promise<Instance[
     throw failed.reason;
   }
   return started;
+}
+
+/** What {@link useCluster} gives a describe block: its instances and the clients to inspect their stores. */
+export interface Cluster {
+  /** The Postgres schema and Redis key prefix of this block alone. */
+  readonly schema: string;
+  readonly redisPrefix: string;
+  /** A small pool and a Redis client, to read what the instances wrote. */
+  readonly pool: pg.Pool;
+  readonly redis: Redis;
+  /** The instances, started in `beforeAll` (empty until then). */
+  readonly instances: Instance[];
+}
+
+/**
+ * Registers a describe block's `beforeAll` (starts `count` instances at once on a schema and Redis
+ * prefix of the block's own, each with `options`) and `afterAll` (stops them, drops the schema,
+ * deletes the prefix's Redis keys, closes the clients).
+ *
+ * @example
+ * const cluster = useCluster(3, { counters: "redis", channel: "redis" });
+ * it("…", async () => { await cluster.instances[0]!.request("/v1/ping"); });
+ */
+export function useCluster(count: number, options: Omit<InstanceOptions, "schema" | "redisPrefix">, label = "kw_multi"): Cluster {
+  const schema = `${label}_${randomBytes(5).toString("hex")}`;
+  const redisPrefix = `kwtest:${schema}:`;
+  const cluster: Cluster = {
+    schema,
+    redisPrefix,
+    pool: new pg.Pool({ connectionString: PG_URL, max: 2 }),
+    redis: new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }),
+    instances: [],
+  };
+  beforeAll(async () => {
+    cluster.instances.push(...(await startInstances(Array.from({ length: count }, () => ({ ...options, schema, redisPrefix })))));
+  });
+  afterAll(async () => {
+    await Promise.all(cluster.instances.map((i) => i.stop()));
+    await cluster.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await cluster.pool.end();
+    const names = await cluster.redis.keys(`${redisPrefix}*`);
+    if (names.length) await cluster.redis.del(...names);
+    cluster.redis.disconnect();
+  });
+  return cluster;
 }
 
 /** Creates a key named "multi" (of `tier`, when given) through `via`'s admin route. */

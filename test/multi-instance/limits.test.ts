@@ -5,34 +5,14 @@
  * instances never take more than the balance or the owner's shared quota, and refused ones take
  * nothing.
  */
-import { randomBytes } from "node:crypto";
-import Redis from "ioredis";
-import pg from "pg";
-import { PG_URL, REDIS_URL, describeWithServices } from "../stores/services";
-import { startInstances, type Instance } from "./cluster";
+import { describeWithServices } from "../stores/services";
+import { useCluster } from "./cluster";
 
 jest.setTimeout(90_000);
 
 describe.each(["postgres", "redis", "redis-reserving"] as const)("three instances, counters in %s", (counters) => {
   describeWithServices(`credits and owner-wide quotas (${counters})`, ["postgres", "redis"], () => {
-    const schema = `kw_limits_${randomBytes(5).toString("hex")}`;
-    const redisPrefix = `kwtest:${schema}:`;
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    const instances: Instance[] = [];
-
-    beforeAll(async () => {
-      const options = { schema, redisPrefix, counters } as const;
-      instances.push(...(await startInstances([options, options, options])));
-    });
-    afterAll(async () => {
-      await Promise.all(instances.map((i) => i.stop()));
-      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await pool.end();
-      const names = await redis.keys(`${redisPrefix}*`);
-      if (names.length) await redis.del(...names);
-      redis.disconnect();
-    });
+    const { instances } = useCluster(3, { counters }, "kw_limits");
 
     const create = async (body: Record<string, unknown>) =>
       (await instances[0]!.request("/admin/keys", { method: "POST", body: { name: "multi", ...body } })).body as { secret: string; id: string };

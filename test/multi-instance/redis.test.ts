@@ -3,35 +3,20 @@
  * quotas stay exact across them, and a key revoked in one is refused by the others long before
  * the 60 s cache TTL. Latencies go to test-artifacts/multi-instance-redis.json.
  */
-import { randomBytes } from "node:crypto";
-import Redis from "ioredis";
-import pg from "pg";
-import { PG_URL, REDIS_URL, describeWithServices } from "../stores/services";
-import { createKey, pollUntil, startInstances, summarize, writeArtifact, type Instance } from "./cluster";
+import { describeWithServices } from "../stores/services";
+import { createKey, pollUntil, summarize, useCluster, writeArtifact, type Instance } from "./cluster";
 
 jest.setTimeout(60_000);
 
 describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "redis"], () => {
-  const schema = `kw_multi_${randomBytes(5).toString("hex")}`;
-  const redisPrefix = `kwtest:${schema}:`;
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const { schema, pool, redis, redisPrefix, instances } = useCluster(2, { counters: "redis", channel: "redis", cacheTtl: "60s" });
   const artifact: Record<string, unknown> = { cacheTtlMs: 60_000 };
   let a: Instance, b: Instance;
 
-  beforeAll(async () => {
-    const options = { schema, redisPrefix, counters: "redis", channel: "redis", cacheTtl: "60s" } as const;
-    [a, b] = (await startInstances([options, options])) as [Instance, Instance];
+  beforeAll(() => {
+    [a, b] = instances as [Instance, Instance];
   });
-  afterAll(async () => {
-    await Promise.all([a, b].map((i) => i?.stop()));
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await pool.end();
-    const names = await redis.keys(`${redisPrefix}*`);
-    if (names.length) await redis.del(...names);
-    redis.disconnect();
-    writeArtifact("multi-instance-redis", artifact);
-  });
+  afterAll(() => writeArtifact("multi-instance-redis", artifact));
 
   it("admits exactly the monthly quota (50) of 200 concurrent requests spread over two instances", async () => {
     const { secret, id } = await createKey(a, "metered");
@@ -65,24 +50,7 @@ describeWithServices("several instances on PostgreSQL + Redis", ["postgres", "re
 });
 
 describeWithServices("three instances on PostgreSQL + Redis with reserved counter batches (ReservingCounters)", ["postgres", "redis"], () => {
-  const schema = `kw_multi_${randomBytes(5).toString("hex")}`;
-  const redisPrefix = `kwtest:${schema}:`;
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  let instances: Instance[] = [];
-
-  beforeAll(async () => {
-    const options = { schema, redisPrefix, counters: "redis-reserving", channel: "redis", cacheTtl: "60s" } as const;
-    instances = await startInstances([options, options, options]);
-  });
-  afterAll(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await pool.end();
-    const names = await redis.keys(`${redisPrefix}*`);
-    if (names.length) await redis.del(...names);
-    redis.disconnect();
-  });
+  const { redis, redisPrefix, instances } = useCluster(3, { counters: "redis-reserving", channel: "redis", cacheTtl: "60s" });
 
   it("admits exactly the monthly quota (50) of 200 concurrent requests spread over three instances", async () => {
     const { secret, id } = await createKey(instances[0]!, "metered");
