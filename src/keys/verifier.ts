@@ -73,9 +73,8 @@ export class Verifier {
   private observer: VerifyObserver | null = null;
   /** The charge step (the charger, or a wrapper of it while observed). */
   private charger: ChargeStep;
-  private readonly unobserved: { charger: ChargeStep; keyStore: KeyStore };
-  /** Route costs in credits (`chargeCredits`) go straight to the charger: fail closed, not observed. */
-  private readonly credits: Charger;
+  /** The charger and key store as given; route costs in credits (`chargeCredits`) go straight to this charger: fail closed, not observed. */
+  private readonly unobserved: { charger: Charger; keyStore: KeyStore };
 
   /** What routes do when the counter store fails (and their default mode). */
   readonly fallback: CounterFallback;
@@ -91,7 +90,6 @@ export class Verifier {
   ) {
     this.clock = config.clock;
     this.charger = charger;
-    this.credits = charger;
     this.unobserved = { charger, keyStore: authenticator.store.store };
     this.fallback = new CounterFallback(config.onStoreError, events, config.clock, isClosed, config.storeTimeoutMs);
   }
@@ -141,12 +139,12 @@ export class Verifier {
 
   /** Takes `units` more credits from a key with credits (a route's cost), or the 429 `credits_exhausted`. */
   chargeCredits(key: VerifiedKey, units: number, now = this.clock()): MaybePromise<Charge | KeywardError> {
-    return this.credits.chargeCredits(key, units, now);
+    return this.unobserved.charger.chargeCredits(key, units, now);
   }
 
   /** Gives back only the credits a charge took (e.g. the handler answered 5xx). */
   refundCredits(charge: Charge): void {
-    this.credits.refundCredits(charge);
+    this.unobserved.charger.refundCredits(charge);
   }
 
   /** The record step alone: counts one use of the key at `now` (buffered, flushed in the background). */
