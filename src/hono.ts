@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { KeywardConfigError, type KeywardError } from "./core/errors.js";
 import { insufficientScope, KEY_REQUIRED } from "./core/refusals.js";
 import { requiredScope, type RequiredScope } from "./core/scopes.js";
-import type { AuthenticatedKey } from "./core/types.js";
+import type { AuthenticatedKey, MaybePromise } from "./core/types.js";
 import { limitsReturned } from "./keys/charger.js";
 import { describeRequest, fetchAuthList, fetchAuthState, type FetchAuthOptions } from "./fetch/auth.js";
 import { setRateLimitHeaders, type HeaderList } from "./fetch/headers.js";
@@ -123,12 +123,15 @@ export function requireScope(...scopes: string[]): MiddlewareHandler<ApiKeyEnv> 
     }
     if (state === undefined) return refusalResponse(request, refusal, { realm: "api", scheme: "Bearer", formatError: undefined, rateLimitHeaders: "draft" });
     const charge = state.charge;
+    let refunded: MaybePromise<void> = undefined;
     if (charge !== undefined) {
-      state.keys.pipeline.refund(charge);
+      refunded = state.keys.pipeline.refund(charge);
       state.charge = undefined;
       setRateLimitHeaders(state.headers, limitsReturned(charge), state.responder.rateLimitHeaders, charge.policy);
     }
     state.keys.pipeline.refuse(request, { describe: describeRequest }, refusal, key?.id);
+    // The refusal goes out once the units are back, so the client reads its balance whole.
+    if (refunded !== undefined) await refunded;
     return refusalResponse(request, refusal, state.responder, state.headers);
   };
 }

@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fast
 import { KeywardConfigError, type KeywardError } from "../core/errors.js";
 import { insufficientScope, KEY_REQUIRED } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
+import type { MaybePromise } from "../core/types.js";
 import { limitsReturned } from "../keys/charger.js";
 import { describeRequest, fastifyAuthState } from "./plugin.js";
 import { replyRateLimitHeaders, sendRefusal, type FastifyResponder } from "./reply.js";
@@ -43,19 +44,25 @@ export function requireScope(...scopes: string[]): (request: FastifyRequest, rep
       if (state !== null && key !== undefined) state.keys.pipeline.recordScopes(key, required);
       return done();
     }
+    let refunded: MaybePromise<void> = undefined;
     if (state !== null) {
       const charge = state.charge;
       if (charge !== undefined) {
-        state.keys.pipeline.refund(charge);
+        refunded = state.keys.pipeline.refund(charge);
         state.charge = undefined;
         replyRateLimitHeaders(reply, limitsReturned(charge), state.responder.rateLimitHeaders, charge.policy);
       }
       state.keys.pipeline.refuse(request, DESCRIBE, refusal, key?.id);
     }
-    try {
-      sendRefusal(request, reply, refusal, state?.responder ?? DEFAULT_RESPONDER);
-    } catch (failure) {
-      done(failure as Error);
-    }
+    const send = (): void => {
+      try {
+        sendRefusal(request, reply, refusal, state?.responder ?? DEFAULT_RESPONDER);
+      } catch (failure) {
+        done(failure as Error);
+      }
+    };
+    // The refusal goes out once the units are back, so the client reads its balance whole.
+    if (refunded === undefined) send();
+    else void refunded.then(send);
   };
 }

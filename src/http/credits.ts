@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
+import type { MaybePromise } from "../core/types.js";
 import { parseOptions } from "../core/options.js";
 import { policyField } from "../core/ratelimit-fields.js";
 import { KEY_REQUIRED } from "../core/refusals.js";
@@ -80,9 +81,10 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
     let base = state.charge;
     // What apiKeyAuth's `cost` already took (none for a free route or an uncounted request).
     let extra = cost - (base === undefined ? 0 : creditUnits(base));
+    let returned: MaybePromise<void> = undefined;
     if (extra < 0 && base !== undefined) {
       // apiKeyAuth took more than this route costs: its credits go back, and this cost is taken anew.
-      keys.pipeline.refundCredits(base);
+      returned = keys.pipeline.refundCredits(base);
       base = state.charge = withoutCredits(base);
       extra = cost;
       if (extra === 0) writeRateLimitHeaders(res, base.limits, responder.rateLimitHeaders, base.policy);
@@ -93,10 +95,12 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
     }
     const settle = (taken: Charge | KeywardError): void => {
       if (taken instanceof KeywardError) {
-        if (base !== undefined) keys.pipeline.refund(base);
+        const refunded = base === undefined ? undefined : keys.pipeline.refund(base);
         state.charge = undefined;
         keys.pipeline.refuse(req as IncomingMessage, DESCRIBE, taken, key.id);
-        return refuse(req, res, next, taken, responder);
+        // The refusal goes out once the units are back, so the client reads its balance whole.
+        if (refunded === undefined) return refuse(req, res, next, taken, responder);
+        return void refunded.then(() => refuse(req, res, next, taken, responder));
       }
       const merged = base === undefined ? taken : mergeCharges(base, taken);
       state.charge = merged;
@@ -104,9 +108,14 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
       watch(state, res, refundOnServerError);
       next();
     };
-    const taken = keys.pipeline.chargeCredits(key, extra);
-    if (taken instanceof Promise) taken.then(settle, next);
-    else settle(taken);
+    const chargeRest = (): void => {
+      const taken = keys.pipeline.chargeCredits(key, extra);
+      if (taken instanceof Promise) taken.then(settle, next);
+      else settle(taken);
+    };
+    // The credits given back above are in the store before this cost is taken from them.
+    if (returned === undefined) chargeRest();
+    else void returned.then(chargeRest);
   };
 }
 
@@ -116,7 +125,7 @@ function watch(state: AuthState, res: ServerResponse, refundOnServerError: boole
   res.once("finish", () => {
     const charge = state.charge;
     if (res.statusCode >= 500 && charge !== undefined && state.context !== undefined) {
-      state.context.keys.pipeline.refundCredits(charge);
+      void state.context.keys.pipeline.refundCredits(charge);
       state.charge = withoutCredits(charge);
     }
   });

@@ -13,7 +13,7 @@ import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, KEY_REQUIRED, modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import { limitsReturned } from "../keys/charger.js";
-import type { AuthenticatedKey } from "../core/types.js";
+import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
 import { type AuthState, authState, type KeywardRequest } from "./request-state.js";
 import { requestInfo } from "./request-info.js";
@@ -32,17 +32,21 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest, state: AuthState) 
     const refusal = key === undefined ? KEY_REQUIRED : check(key, req, state!);
     if (refusal === null) return next();
     const context = state?.context;
+    let refunded: MaybePromise<void> = undefined;
     if (state && context) {
       const charge = state.charge;
       if (charge) {
-        context.keys.pipeline.refund(charge);
+        refunded = context.keys.pipeline.refund(charge);
         state.charge = undefined;
         // The RateLimit headers apiKeyAuth wrote counted this request; show the units given back.
         writeRateLimitHeaders(res, limitsReturned(charge), context.responder.rateLimitHeaders, charge.policy);
       }
       context.keys.pipeline.refuse(req as IncomingMessage, DESCRIBE, refusal, key?.id);
     }
-    refuse(req, res, next, refusal, context?.responder ?? DEFAULT_RESPONDER);
+    const responder = context?.responder ?? DEFAULT_RESPONDER;
+    // The refusal goes out once the units are back, so the client reads its balance whole.
+    if (refunded === undefined) refuse(req, res, next, refusal, responder);
+    else void refunded.then(() => refuse(req, res, next, refusal, responder));
   };
 }
 

@@ -74,10 +74,13 @@ export class Charger {
     return result.finally(() => this.release());
   }
 
-  /** Gives back what `charge` took (the request was refused later, e.g. by a scope guard). */
-  refund(charge: Charge): void {
-    const takes = charge.takes;
-    for (let i = 0; i < takes.length; i++) this.refundTake(takes[i]!);
+  /**
+   * Gives back what `charge` took (the request was refused later, e.g. by a scope guard). With an
+   * asynchronous store the answer is a promise that settles once the store has the units back (or
+   * storeTimeout passed): a refusal sent after it leaves the balance as it was before the request.
+   */
+  refund(charge: Charge): MaybePromise<void> {
+    return this.giveBack(charge.takes, null);
   }
 
   /**
@@ -99,10 +102,9 @@ export class Charger {
     return counts.then(settle).finally(() => this.release());
   }
 
-  /** Gives back the credits of `charge` only (e.g. the handler answered 5xx and the route refunds then). */
-  refundCredits(charge: Charge): void {
-    const takes = charge.takes;
-    for (let i = 0; i < takes.length; i++) if (takes[i]!.policy === CREDITS_POLICY) this.refundTake(takes[i]!);
+  /** Gives back the credits of `charge` only (e.g. the handler answered 5xx, or a route costs less than was taken). */
+  refundCredits(charge: Charge): MaybePromise<void> {
+    return this.giveBack(charge.takes, CREDITS_POLICY);
   }
 
   /** Resolves once no charge is in flight (each is bounded by storeTimeout, a late take by one more). */
@@ -153,7 +155,7 @@ export class Charger {
     }
     if (!isPromise(result)) return result;
     return this.bounded(result, (counts) => {
-      if (counts.length > 0 && counts.every((n) => n >= 0)) for (const t of takes) this.refundTake(t);
+      if (counts.length > 0 && counts.every((n) => n >= 0)) void this.giveBack(takes, null);
     });
   }
 
@@ -177,21 +179,33 @@ export class Charger {
     return counts;
   }
 
-  /** One unit's answer in `consumeUnits`: on a refusal or failure gives back every unit taken before it. */
-  private unitTaken(takes: readonly PlannedCounter[], i: number, unit: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
+  /**
+   * One unit's answer in `consumeUnits`: null to go on, or (on a refusal or failure) the result once
+   * every unit taken before it is back.
+   */
+  private unitTaken(
+    takes: readonly PlannedCounter[],
+    i: number,
+    unit: number,
+    counts: number[],
+    n: number | KeywardError,
+  ): MaybePromise<number[] | KeywardError> | null {
     if (!(n instanceof KeywardError) && n >= 0) {
       counts[i] = n;
       return null;
     }
+    const taken: PlannedCounter[] = [];
     for (let j = 0; j <= i; j++) {
       const units = j < i ? takes[j]!.units : unit;
-      for (let u = 0; u < units; u++) this.refundCounter(takes[j]!.counter);
-      if (j < i) counts[j] = counts[j]!; // the count this request would have reached
+      if (units > 0) taken.push({ ...takes[j]!, units });
     }
-    if (n instanceof KeywardError) return n;
-    counts[i] = -1;
-    counts.length = i + 1;
-    return counts;
+    const result: number[] | KeywardError = n instanceof KeywardError ? n : counts;
+    if (!(n instanceof KeywardError)) {
+      counts[i] = -1;
+      counts.length = i + 1;
+    }
+    const back = this.giveBack(taken, null);
+    return back === undefined ? result : back.then(() => result);
   }
 
   /**
@@ -212,16 +226,26 @@ export class Charger {
     return counts;
   }
 
-  /** Records one counter's answer: the final result on a refusal or failure, null to go on. */
-  private consumed(plan: readonly PlannedCounter[], i: number, counts: number[], n: number | KeywardError): number[] | KeywardError | null {
-    if (n instanceof KeywardError || n < 0) {
-      for (let j = 0; j < i; j++) this.refundCounter(plan[j]!.counter);
-      if (n instanceof KeywardError) return n;
+  /** Records one counter's answer: null to go on, or the final result (on a refusal or failure, once the earlier units are back). */
+  private consumed(plan: readonly PlannedCounter[], i: number, counts: number[], n: number | KeywardError): MaybePromise<number[] | KeywardError> | null {
+    if (!(n instanceof KeywardError) && n >= 0) {
+      counts[i] = n;
+      return null;
     }
-    counts[i] = n;
-    if (n >= 0) return null;
-    counts.length = i + 1;
-    return counts;
+    let result: number[] | KeywardError;
+    if (n instanceof KeywardError) result = n;
+    else {
+      counts[i] = n;
+      counts.length = i + 1;
+      result = counts;
+    }
+    if (i === 0) return result;
+    // Each earlier counter took one unit.
+    const back = this.giveBack(
+      plan.slice(0, i).map((p) => (p.units === 1 ? p : { ...p, units: 1 })),
+      null,
+    );
+    return back === undefined ? result : back.then(() => result);
   }
 
   /**
@@ -238,7 +262,7 @@ export class Charger {
     }
     if (!isPromise(result)) return result;
     return this.bounded(result, (n) => {
-      if (n >= 0) this.refundCounter(counter);
+      if (n >= 0) void this.refundCounter(counter);
     });
   }
 
@@ -285,26 +309,57 @@ export class Charger {
     });
   }
 
-  /** Gives back what `take` took: one unit the fast way, several with `refundAll` (or unit by unit). */
-  private refundTake(take: CounterTake): void {
+  /**
+   * Gives back `takes` (only those of `policy` when set): best effort, since a counter expires with
+   * its window anyway. Synchronous stores are done on return; with an asynchronous store the answer
+   * settles once every store call answered, or after storeTimeout, and `close()` waits for it.
+   */
+  private giveBack(takes: readonly PlannedCounter[], policy: string | null): MaybePromise<void> {
+    let calls: Promise<unknown>[] | null = null;
+    for (let i = 0; i < takes.length; i++) {
+      const take = takes[i]!;
+      if (policy !== null && take.policy !== policy) continue;
+      const call = this.refundTake(take);
+      if (call !== undefined) (calls ??= []).push(call);
+    }
+    if (calls === null) return undefined;
+    this.hold();
+    const ms = this.timeoutMs;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      void Promise.all(calls).then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }).finally(() => this.release());
+  }
+
+  /** Gives back what `take` took (one unit, or several with `refundAll`, else unit by unit): the store's pending call, if any. */
+  private refundTake(take: CounterTake): Promise<unknown> | undefined {
     if (take.units === 1) return this.refundCounter(take.counter);
     try {
       if (this.counters.refundAll !== undefined) {
         const r = this.counters.refundAll([take]);
-        if (isPromise(r)) r.catch(() => undefined);
-      } else for (let u = 0; u < take.units; u++) this.refundCounter(take.counter);
+        return isPromise(r) ? r.catch(() => undefined) : undefined;
+      }
+      let calls: Promise<unknown>[] | null = null;
+      for (let u = 0; u < take.units; u++) {
+        const call = this.refundCounter(take.counter);
+        if (call !== undefined) (calls ??= []).push(call);
+      }
+      return calls === null ? undefined : Promise.all(calls);
     } catch {
-      /* best effort */
+      return undefined; // best effort
     }
   }
 
-  /** Gives one unit back to `name` (best effort: the counter expires with its window anyway). */
-  private refundCounter(name: string): void {
+  /** Gives one unit back to `name`: the store's pending call, if any (failures are swallowed). */
+  private refundCounter(name: string): Promise<unknown> | undefined {
     try {
       const r = this.counters.refund(name);
-      if (isPromise(r)) r.catch(() => undefined);
+      return isPromise(r) ? r.catch(() => undefined) : undefined;
     } catch {
-      /* best effort */
+      return undefined; // best effort
     }
   }
 }

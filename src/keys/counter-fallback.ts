@@ -77,7 +77,7 @@ export class CounterFallback {
   /** Gives back a charge the local counters took; false when it is not theirs. */
   refund(charge: Charge): boolean {
     if (!this.localCharges.has(charge)) return false;
-    this.localCharger!.refund(charge);
+    void this.localCharger!.refund(charge);
     return true;
   }
 

@@ -122,9 +122,14 @@ export class Verifier {
     return this.charger.charge(key, now);
   }
 
-  /** Gives back what a charge took (a check after the pipeline, e.g. a scope guard, refused the request). */
-  refund(charge: Charge): void {
-    if (!this.fallback.refund(charge)) this.charger.refund(charge);
+  /**
+   * Gives back what a charge took (a check after the pipeline, e.g. a scope guard, refused the
+   * request). A promise when the counter store answers asynchronously: answer the refusal once it
+   * settles, so the key's balance is whole again when the client reads it.
+   */
+  refund(charge: Charge): MaybePromise<void> {
+    if (this.fallback.refund(charge)) return;
+    return this.charger.refund(charge);
   }
 
   /**
@@ -142,9 +147,9 @@ export class Verifier {
     return this.unobserved.charger.chargeCredits(key, units, now);
   }
 
-  /** Gives back only the credits a charge took (e.g. the handler answered 5xx). */
-  refundCredits(charge: Charge): void {
-    this.unobserved.charger.refundCredits(charge);
+  /** Gives back only the credits a charge took (e.g. the handler answered 5xx); a promise as with {@link refund}. */
+  refundCredits(charge: Charge): MaybePromise<void> {
+    return this.unobserved.charger.refundCredits(charge);
   }
 
   /** The record step alone: counts one use of the key at `now` (buffered, flushed in the background). */
