@@ -35,7 +35,8 @@ const START_MS = (Number(process.env.INSTR_START_S) || 600) * 1000;
 /** A folder to keep each setup's callgrind dump in (V8's perf map is /tmp/perf-<pid>.map); read both with `bench/attribute.mts`. None by default. */
 const KEEP = process.env.INSTR_KEEP ?? null;
 const SETUPS = (
-  process.env.INSTR_SETUPS ?? "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,kw-express-memory,kw-express-sqlite,handwritten,passport"
+  process.env.INSTR_SETUPS ??
+  "http,http-floor,kw-http-memory,kw-http-sqlite,express,express-noop,express-floor,kw-express-memory,kw-express-sqlite,handwritten,passport"
 )
   .split(",")
   .map((s) => s.trim())
@@ -234,6 +235,13 @@ function instructionTargets(num: (name: string) => number | null): Target[] {
     (v) => `+${fmt(v, 0)}`,
     (v) => v <= 25_000,
   );
+  const expressFloor = over("express-floor", "express");
+  const kwExpress = over("kw-express-sqlite", "express");
+  out.push({
+    target: "(information) express-floor over bare Express: http-floor's work as one app.use middleware + a no-op route guard; keyward / floor",
+    value: expressFloor === null ? "n/a" : `+${fmt(expressFloor, 0)}${kwExpress === null ? "" : `; keyward / floor ${fmt(kwExpress / expressFloor, 2)}×`}`,
+    pass: null,
+  });
   judge(
     "passport-headerapikey / keyward (Express, SQLite, all features) ≥ 1.30×",
     ratio(num("passport"), num("kw-express-sqlite")),
