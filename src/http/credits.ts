@@ -91,7 +91,9 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
     }
     if (extra <= 0) {
       watch(state, res, refundOnServerError);
-      return next();
+      // A free route answers once the credits apiKeyAuth took are back.
+      if (returned === undefined) return next();
+      return void returned.then(() => next());
     }
     const settle = (taken: Charge | KeywardError): void => {
       if (taken instanceof KeywardError) {

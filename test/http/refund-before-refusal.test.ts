@@ -68,12 +68,17 @@ describe("a refusal after apiKeyAuth is sent once the request's credits are back
     expect(await balance(key.id)).toBe(0);
   });
 
-  it("Express chargeCredits cheaper than apiKeyAuth's cost: the surplus is back before the route's cost is taken from it", async () => {
+  it("Express chargeCredits cheaper than apiKeyAuth's cost: the surplus is back before the route's cost is taken from it, and a free route answers once all is back", async () => {
     const { secret, key } = await keys.create({ name: "r", credits: { remaining: 10 } });
     const app = express();
     app.post("/less", apiKeyAuth({ keys, cost: 10 }), chargeCredits(4), (_req, res) => void res.json({}));
     await request(app).post("/less").set("Authorization", `Bearer ${secret}`).expect(200);
     expect(await balance(key.id)).toBe(6);
+    // A free route after it gives back all ten before answering.
+    const other = await keys.create({ name: "f", credits: { remaining: 10 } });
+    app.post("/free", apiKeyAuth({ keys, cost: 10 }), chargeCredits(0), (_req, res) => void res.json({}));
+    await request(app).post("/free").set("Authorization", `Bearer ${other.secret}`).expect(200);
+    expect(await balance(other.key.id)).toBe(10);
   });
 
   it("Hono requireScope: 403, and the credit is already back", async () => {
