@@ -30,6 +30,8 @@ export interface AuthState {
   readonly context: AuthContext | undefined;
   /** The counters this request took, until a guard refunds them. */
   charge: Charge | undefined;
+  /** When the key was verified (the request's one clock reading): the time of the scope use a guard counts. 0 without a key. */
+  readonly at: number;
 }
 
 /** The request as keyward sees it. */
@@ -84,7 +86,7 @@ const apiKeyAccessor = {
   },
   set(this: IncomingMessage, value: AuthenticatedKey | undefined) {
     const current = authState(this);
-    storeState(this, current ? { ...current, principal: value } : { key: undefined, principal: value, context: undefined, charge: undefined });
+    storeState(this, current ? { ...current, principal: value } : { key: undefined, principal: value, context: undefined, charge: undefined, at: 0 });
   },
 };
 
