@@ -179,7 +179,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     rateLimitHeaders: o.rateLimitHeaders,
   });
   const context: AuthContext = Object.freeze({ keys, responder });
-  const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined });
+  const anonymous: AuthState = Object.freeze({ key: undefined, principal: undefined, context, charge: undefined, at: 0 });
   const { memberOf, required, rateLimitHeaders, lifecycleHeaders } = o;
   const deprecationLink = deprecationLinkValue(o.deprecationLink);
   const pipeline = keys.pipeline;
@@ -197,11 +197,12 @@ export function apiKeyAuth(options: ApiKeyAuthOptions = {}): Middleware {
     // A token that is not even a b64token is a malformed request (`malformedStatus`), not a wrong key.
     malformed: (req: IncomingMessage, token: string) => reader.malformed(req, token),
     describe: requestInfo,
-    admit: (_req: IncomingMessage, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge): AuthState => ({
+    admit: (_req: IncomingMessage, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge, now: number): AuthState => ({
       key,
       principal,
       context,
       charge: charge.counters.length ? charge : undefined,
+      at: now,
     }),
   });
 

@@ -33,6 +33,7 @@ function bearerRefusals(status: MalformedStatus) {
   };
 }
 const BEARER = { 400: bearerRefusals(400), 401: bearerRefusals(401) } as const;
+type BearerRefusals = ReturnType<typeof bearerRefusals>;
 /** Returned for an Authorization header with another scheme (e.g. Basic): no API key was sent. */
 export const OTHER_SCHEME = new KeywardError("missing_key", "No API key was sent: use `Authorization: Bearer <key>`.");
 
@@ -54,6 +55,18 @@ function startsWithIgnoringCase(text: string, lower: string): boolean {
   return true;
 }
 
+/** Whether `text` starts with `Bearer` spelt exactly so (the common case of the case-insensitive scheme). */
+function isBearerWord(text: string): boolean {
+  return (
+    text.charCodeAt(0) === 66 &&
+    text.charCodeAt(1) === 101 &&
+    text.charCodeAt(2) === 97 &&
+    text.charCodeAt(3) === 114 &&
+    text.charCodeAt(4) === 101 &&
+    text.charCodeAt(5) === 114
+  );
+}
+
 /** Returned by a {@link HeaderLookup} for a header the client sent more than once. */
 export const SENT_TWICE: unique symbol = Symbol("sent twice");
 
@@ -72,6 +85,17 @@ export type HeaderLookup<R> = (request: R, lowerName: string) => string | string
 export const JOINED: unique symbol = Symbol("joined");
 
 /**
+ * Whether header name `name` is `lowerName` (same length), ignoring ASCII case. The spellings
+ * clients send (`authorization`, `Authorization`) are one native compare each; the
+ * case-insensitive loop, character by character, is the fallback.
+ */
+function sameName(name: string, lowerName: string): boolean {
+  if (name === lowerName) return true;
+  if (lowerName === "authorization" && name === "Authorization") return true;
+  return startsWithIgnoringCase(name, lowerName);
+}
+
+/**
  * Header `lowerName` as the client sent it: its value in `req.rawHeaders` ({@link SENT_TWICE} when
  * it appears more than once), or, when the client did not send it, whatever the app put into
  * `req.headers` before apiKeyAuth. The raw list comes first because it is an own data property:
@@ -84,7 +108,7 @@ function sentHeader(req: IncomingMessage, lowerName: string): string | string[] 
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === lowerName.length && startsWithIgnoringCase(name, lowerName) && count++ === 0) value = raw[i + 1];
+    if (name.length === lowerName.length && sameName(name, lowerName) && count++ === 0) value = raw[i + 1];
   }
   if (count > 1) return SENT_TWICE;
   return count === 0 ? req.headers[lowerName] : value;
@@ -95,16 +119,20 @@ function sentHeader(req: IncomingMessage, lowerName: string): string | string[] 
  * `status`. The token's characters are not checked here: see {@link CredentialReader.malformed}.
  */
 export function bearerToken(req: IncomingMessage, status: MalformedStatus = 400): string | null | KeywardError {
-  return bearerFromValue(sentHeader(req, "authorization"), status);
+  return bearerFromValue(sentHeader(req, "authorization"), BEARER[status]);
 }
 
-/** {@link bearerToken} for an Authorization value already read (by any {@link HeaderLookup}). */
-function bearerFromValue(header: string | string[] | undefined | typeof SENT_TWICE | typeof JOINED, status: MalformedStatus): string | null | KeywardError {
+/**
+ * {@link bearerToken} for an Authorization value already read (by any {@link HeaderLookup}), with
+ * the refusals of the caller's status (looked up once per reader, not per request).
+ */
+function bearerFromValue(header: string | string[] | undefined | typeof SENT_TWICE | typeof JOINED, refuse: BearerRefusals): string | null | KeywardError {
   if (header === undefined) return null;
-  const refuse = BEARER[status];
   if (header === JOINED) return refuse.joined;
   if (typeof header !== "string") return refuse.twice;
   if (header.length > MAX_CREDENTIAL_LENGTH) return refuse.tooLong;
+  // What clients send: `Bearer` then one SP and the token, answered without the general scan below.
+  if (header.length > 7 && header.charCodeAt(6) === 32 && header.charCodeAt(7) !== 32 && isBearerWord(header)) return header.slice(7);
   // The scheme ends at the first SP or HTAB; RFC 6750 allows only SP after it, so a tab is malformed.
   let i = 0;
   while (i < header.length && header.charCodeAt(i) !== 32 && header.charCodeAt(i) !== 9) i++;
@@ -168,7 +196,7 @@ export function credentialReaderFor<R>(
           empty: malformed(status.header, `The ${header} header is empty.`),
           malformed: malformed(status.header, `The ${header} header is malformed: send the key alone.`),
         };
-  const bearerOf = (req: R) => bearerFromValue(lookup(req, "authorization"), status.bearer);
+  const bearerOf = (req: R) => bearerFromValue(lookup(req, "authorization"), bearer);
   const headerToken = (req: R, name: string, refuse: NonNullable<typeof custom>): string | null | KeywardError => {
     const value = lookup(req, name);
     if (value === undefined) return null;

@@ -50,10 +50,13 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest, state: AuthState) 
   };
 }
 
-/** Counts `scopes` as used by `key`, through the manager of the apiKeyAuth that verified it. */
+/**
+ * Counts `scopes` as used by `key`, through the manager of the apiKeyAuth that verified it, at the
+ * request's one clock reading (no second one per request).
+ */
 function countUse(state: AuthState, key: VerifiedKey, scopes: readonly RequiredScope[]): void {
   const context = state.context;
-  if (context !== undefined) context.keys.pipeline.recordScopes(key, scopes);
+  if (context !== undefined) context.keys.pipeline.recordScopes(key, scopes, state.at);
 }
 
 /** The scopes and the optional trailing `{ cost }` of a scope guard's arguments. */

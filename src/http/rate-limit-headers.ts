@@ -4,8 +4,8 @@
  * RateLimit reports the tightest: "window";r=99;t=42). `legacy`: the older RateLimit-Limit /
  * -Remaining / -Reset trio for the same tightest policy.
  */
-import type { ServerResponse } from "node:http";
-import { setRateLimitFields } from "../core/ratelimit-fields.js";
+import { OutgoingMessage, type ServerResponse } from "node:http";
+import { policyField, setRateLimitFields, stateField } from "../core/ratelimit-fields.js";
 import type { LimitState } from "../core/types.js";
 
 /**
@@ -15,6 +15,9 @@ import type { LimitState } from "../core/types.js";
  * app.use(apiKeyAuth({ keys, rateLimitHeaders: "both" })); // draft RateLimit + legacy X-RateLimit-*
  */
 export type RateLimitHeaderStyle = "draft" | "legacy" | "both" | false;
+
+/** `res.setHeader` of node:http responses (and of Express's and Connect's, which inherit it). */
+const NODE_SET_HEADER = OutgoingMessage.prototype.setHeader;
 
 /**
  * Writes the headers for `limits` on `res`. Names are written in lowercase (field names are
@@ -26,7 +29,13 @@ export function writeRateLimitHeaders(res: ServerResponse, limits: readonly Limi
   // Express's per-request hidden classes. Headers that were already sent make setHeader throw.
   // One lookup of setHeader (Express's responses make every lookup a slow one).
   try {
-    setRateLimitFields(res, res.setHeader, limits, style, policy);
+    const set = res.setHeader;
+    // Node's own setHeader (Express and Connect keep it) with the default style: the two `draft`
+    // fields of setRateLimitFields, set through a constant function V8 can inline.
+    if (set === NODE_SET_HEADER && style === "draft" && limits.length > 0) {
+      NODE_SET_HEADER.call(res, "ratelimit-policy", policy || policyField(limits));
+      NODE_SET_HEADER.call(res, "ratelimit", stateField(limits));
+    } else setRateLimitFields(res, set, limits, style, policy);
   } catch (error) {
     if ((error as { code?: unknown }).code !== "ERR_HTTP_HEADERS_SENT") throw error;
   }

@@ -30,6 +30,8 @@ export interface AuthState {
   readonly context: AuthContext | undefined;
   /** The counters this request took, until a guard refunds them. */
   charge: Charge | undefined;
+  /** When the key was verified (the request's one clock reading): the time of the scope use a guard counts. 0 without a key. */
+  readonly at: number;
 }
 
 /** The request as keyward sees it. */
@@ -48,15 +50,23 @@ function isPlain(req: IncomingMessage): boolean {
   return Object.getPrototypeOf(req) === PLAIN_PROTOTYPE;
 }
 
-/** apiKeyAuth's record for `req`, if apiKeyAuth ran on it. */
+/**
+ * apiKeyAuth's record for `req`, if apiKeyAuth ran on it. The WeakMap is asked first: for a plain
+ * request, which is in no WeakMap, the answer comes from the request's missing identity hash
+ * without a table probe, and the symbol property is then one monomorphic load; asking for the
+ * prototype instead (`isPlain`) costs a runtime call in optimised guards. A record in the WeakMap
+ * is also found for a request whose prototype changed since.
+ */
 export function authState(req: IncomingMessage): AuthState | undefined {
-  return isPlain(req) ? (req as WithState)[STATE] : states.get(req);
+  return states.get(req) ?? (req as WithState)[STATE];
 }
 
 /** Stores `state` as the request's record (see the header for where); true for a plain request. */
 function storeState(req: IncomingMessage, state: AuthState): boolean {
   if (isPlain(req)) {
     (req as WithState)[STATE] = state;
+    // authState asks the WeakMap first: drop a record left there while the prototype was another (cheap: a plain request is in no WeakMap).
+    states.delete(req);
     return true;
   }
   states.set(req, state);
@@ -76,7 +86,7 @@ const apiKeyAccessor = {
   },
   set(this: IncomingMessage, value: AuthenticatedKey | undefined) {
     const current = authState(this);
-    storeState(this, current ? { ...current, principal: value } : { key: undefined, principal: value, context: undefined, charge: undefined });
+    storeState(this, current ? { ...current, principal: value } : { key: undefined, principal: value, context: undefined, charge: undefined, at: 0 });
   },
 };
 

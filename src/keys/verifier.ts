@@ -48,8 +48,8 @@ export interface VerifyPolicy<R, A> {
   readonly cost: number;
   /** Request details for audit events (called only when someone listens). */
   readonly describe: (request: R) => RequestInfo;
-  /** What an admitted request gives the caller. */
-  readonly admit: (request: R, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge) => A;
+  /** What an admitted request gives the caller (`now`: the request's one clock reading). */
+  readonly admit: (request: R, key: VerifiedKey, principal: AuthenticatedKey, charge: Charge, now: number) => A;
 }
 
 /**
@@ -250,6 +250,6 @@ export class Verifier {
       if (used !== null) this.recordScopes(key, used, now);
     }
     if (this.events.active && this.events.sampleSuccess()) this.events.authSucceeded(key, now, policy.describe(request));
-    return policy.admit(request, key, this.principalFor(key, project), charge);
+    return policy.admit(request, key, this.principalFor(key, project), charge, now);
   }
 }

@@ -112,14 +112,14 @@ export class VerifyTelemetry implements VerifyObserver {
       const admit = policy.admit;
       wrapped = Object.freeze({
         ...policy,
-        admit: (request: R, key: Parameters<typeof admit>[1], principal: Parameters<typeof admit>[2], charge: Parameters<typeof admit>[3]) => {
+        admit: (request: R, key: Parameters<typeof admit>[1], principal: Parameters<typeof admit>[2], charge: Parameters<typeof admit>[3], now: number) => {
           const v = typeof request === "object" && request !== null ? this.verifications.get(request) : undefined;
           if (v !== undefined) {
             v.keyId = key.id;
             v.keyMode = key.mode;
             v.limits = charge.limits;
           }
-          return admit(request, key, principal, charge);
+          return admit(request, key, principal, charge, now);
         },
       });
       this.policies.set(policy, wrapped);

@@ -305,6 +305,8 @@ export class SqliteStore implements KeyStore {
   private readonly stmt: ReturnType<SqliteStore["prepare"]>;
   private readonly batch: number;
   private readonly reserves = new Map<string, Reserve>();
+  /** Scratch list of `fromReserves` (synchronous, so one list serves every call; its slots are overwritten, never read beyond a call). */
+  private readonly found: Reserve[] = [];
   private sweepAt = 1024;
   private readonly reserveTx: (counter: string, limit: number, resetAt: number) => number;
   private readonly reserveAllTx: (takes: readonly CounterTake[]) => number[];
@@ -632,14 +634,17 @@ export class SqliteStore implements KeyStore {
 
   /** The takes from reserved units when every one is covered (nothing taken otherwise); null when not covered. */
   private fromReserves(takes: readonly CounterTake[]): number[] | null {
+    // The reserves found by the check, kept for the take: one Map lookup per counter, not two.
+    const found = this.found;
     for (let i = 0; i < takes.length; i++) {
       const t = takes[i]!;
       const r = this.reserves.get(t.counter);
       if (r === undefined || r.spare < t.units || r.limit !== t.limit || r.resetAt !== t.resetAt) return null;
+      found[i] = r;
     }
     const counts = new Array<number>(takes.length);
     for (let i = 0; i < takes.length; i++) {
-      const r = this.reserves.get(takes[i]!.counter)!;
+      const r = found[i]!;
       r.spare -= takes[i]!.units;
       counts[i] = r.count - r.spare;
     }
