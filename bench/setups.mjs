@@ -59,7 +59,10 @@ const HIGH = { monthlyRequests: 1_000_000_000, rateLimit: { limit: 1_000_000_000
 async function keyward(kind) {
   const limited = kind !== "memory";
   const file = kind === "sqlite" ? tempFile("keys.db") : null;
-  const keys = new KeyManager({ store: file ? new SqliteStore(file) : new MemoryStore(), ...(limited ? { tiers: { bench: HIGH } } : {}) });
+  // bench:instructions may stretch the wall-clock timers (INSTR_TIME_SCALE): see bench/instructions.mts.
+  const scale = Number(process.env.KEYWARD_BENCH_TIME_SCALE) || 1;
+  const timers = scale === 1 ? {} : { usage: { flushInterval: `${scale}s` }, cache: { ttl: `${5 * scale}s` } };
+  const keys = new KeyManager({ store: file ? new SqliteStore(file) : new MemoryStore(), ...timers, ...(limited ? { tiers: { bench: HIGH } } : {}) });
   const { secret } = await keys.create({ name: "bench", scopes: ["nodes:read"], ...(limited ? { tier: "bench" } : {}) });
   const store = file ? `SqliteStore (WAL, synchronous=NORMAL) at ${file}` : "MemoryStore";
   return { keys, secret, notes: `${store}; usage tracking${limited ? " + per-key rate limit + monthly quota" : ""} on` };
