@@ -7,7 +7,6 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { KeyManager, type KeywardEvent } from "keyward";
 import { SqliteStore } from "keyward/sqlite";
 import { holdWriteLock, makeApp, tempDir } from "../helpers";
@@ -70,8 +69,6 @@ describe("a SQLite write lock held by another process", () => {
     answers.free.push({ status: 200, code: null, ms: 0 });
     answers.metered.push({ status: 200, code: null, ms: 0 });
 
-    const delay = monitorEventLoopDelay({ resolution: 10 });
-    delay.enable();
     const lock = await holdWriteLock(file, 2500);
     let locked = true;
     const lockedAnswers = { free: 0, metered503: 0 };
@@ -109,15 +106,15 @@ describe("a SQLite write lock held by another process", () => {
     expect(["created", "store_unavailable"]).toContain(await creating);
     // After the release: metered requests write again.
     for (let i = 0; i < 5; i++) answers.metered.push(await get(metered.secret));
-    delay.disable();
     agent.destroy();
     await new Promise((resolve) => server.close(resolve));
     await keys.close();
 
-    const maxDelayMs = delay.max / 1e6;
-    expect(maxDelayMs).toBeLessThan(200);
     expect(answers.free.every((a) => a.status === 200)).toBe(true);
-    expect(lockedAnswers.free).toBeGreaterThan(10); // answered throughout the lock
+    // Answered throughout the 2.5 s lock: an event loop held for the lock (or for the flush's 500 ms
+    // busy timeout on every write) would answer a handful at most. Counted, not timed: a busy
+    // machine stretches any one wait, so no latency is asserted here (see bench/ for those).
+    expect(lockedAnswers.free).toBeGreaterThan(10);
     expect(
       answers.metered
         .filter((a) => a.status !== 200)
