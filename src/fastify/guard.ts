@@ -10,6 +10,7 @@ import { insufficientScope, KEY_REQUIRED } from "../core/refusals.js";
 import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import type { MaybePromise } from "../core/types.js";
 import { limitsReturned } from "../keys/charger.js";
+import { after } from "../keys/store-calls.js";
 import { describeRequest, fastifyAuthState } from "./plugin.js";
 import { replyRateLimitHeaders, sendRefusal, type FastifyResponder } from "./reply.js";
 
@@ -62,7 +63,6 @@ export function requireScope(...scopes: string[]): (request: FastifyRequest, rep
       }
     };
     // The refusal goes out once the units are back, so the client reads its balance whole.
-    if (refunded === undefined) send();
-    else void refunded.then(send);
+    void after(refunded, send);
   };
 }

@@ -17,6 +17,7 @@ import type { Charge } from "../keys/charger.js";
 import { costOption } from "../keys/limit-options.js";
 import { withUnitsReturned } from "../keys/limits.js";
 import { CREDITS_POLICY } from "../keys/meter.js";
+import { after } from "../keys/store-calls.js";
 import type { Middleware } from "./api-key-auth.js";
 import { writeRateLimitHeaders } from "./rate-limit-headers.js";
 import { authState, type AuthState, type KeywardRequest } from "./request-state.js";
@@ -92,8 +93,7 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
     if (extra <= 0) {
       watch(state, res, refundOnServerError);
       // A free route answers once the credits apiKeyAuth took are back.
-      if (returned === undefined) return next();
-      return void returned.then(() => next());
+      return void after(returned, next);
     }
     const settle = (taken: Charge | KeywardError): void => {
       if (taken instanceof KeywardError) {
@@ -101,8 +101,7 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
         state.charge = undefined;
         keys.pipeline.refuse(req as IncomingMessage, DESCRIBE, taken, key.id);
         // The refusal goes out once the units are back, so the client reads its balance whole.
-        if (refunded === undefined) return refuse(req, res, next, taken, responder);
-        return void refunded.then(() => refuse(req, res, next, taken, responder));
+        return void after(refunded, () => refuse(req, res, next, taken, responder));
       }
       const merged = base === undefined ? taken : mergeCharges(base, taken);
       state.charge = merged;
@@ -116,8 +115,7 @@ export function creditCharge(cost: number, refundOnServerError: boolean): Middle
       else settle(taken);
     };
     // The credits given back above are in the store before this cost is taken from them.
-    if (returned === undefined) chargeRest();
-    else void returned.then(chargeRest);
+    void after(returned, chargeRest);
   };
 }
 

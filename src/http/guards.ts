@@ -13,6 +13,7 @@ import { requiredScope, type RequiredScope } from "../core/scopes.js";
 import { insufficientScope, KEY_REQUIRED, modeForbidden } from "../core/refusals.js";
 import type { VerifiedKey } from "../keys/authenticator.js";
 import { limitsReturned } from "../keys/charger.js";
+import { after } from "../keys/store-calls.js";
 import type { AuthenticatedKey, MaybePromise } from "../core/types.js";
 import type { Middleware } from "./api-key-auth.js";
 import { type AuthState, authState, type KeywardRequest } from "./request-state.js";
@@ -45,8 +46,7 @@ function guard(check: (key: VerifiedKey, req: KeywardRequest, state: AuthState) 
     }
     const responder = context?.responder ?? DEFAULT_RESPONDER;
     // The refusal goes out once the units are back, so the client reads its balance whole.
-    if (refunded === undefined) refuse(req, res, next, refusal, responder);
-    else void refunded.then(() => refuse(req, res, next, refusal, responder));
+    void after(refunded, () => refuse(req, res, next, refusal, responder));
   };
 }
 

@@ -14,7 +14,7 @@ import type { CounterStore, CounterTake, MaybePromise } from "../core/types.js";
 import type { VerifiedKey } from "./authenticator.js";
 import { NEVER, secondsUntil, withUnitsReturned, type LimitState } from "./limits.js";
 import { CREDITS_POLICY, type PlannedCounter } from "./meter.js";
-import { isPromise } from "./store-calls.js";
+import { after, isPromise } from "./store-calls.js";
 
 /**
  * The outcome of charging a request against its key's limits.
@@ -199,13 +199,12 @@ export class Charger {
       const units = j < i ? takes[j]!.units : unit;
       if (units > 0) taken.push({ ...takes[j]!, units });
     }
-    const result: number[] | KeywardError = n instanceof KeywardError ? n : counts;
     if (!(n instanceof KeywardError)) {
       counts[i] = -1;
       counts.length = i + 1;
     }
-    const back = this.giveBack(taken, null);
-    return back === undefined ? result : back.then(() => result);
+    const result = n instanceof KeywardError ? n : counts;
+    return after(this.giveBack(taken, null), () => result);
   }
 
   /**
@@ -232,20 +231,13 @@ export class Charger {
       counts[i] = n;
       return null;
     }
-    let result: number[] | KeywardError;
-    if (n instanceof KeywardError) result = n;
-    else {
+    // Each earlier counter took one unit (the plan taken in order prices nothing).
+    if (!(n instanceof KeywardError)) {
       counts[i] = n;
       counts.length = i + 1;
-      result = counts;
     }
-    if (i === 0) return result;
-    // Each earlier counter took one unit.
-    const back = this.giveBack(
-      plan.slice(0, i).map((p) => (p.units === 1 ? p : { ...p, units: 1 })),
-      null,
-    );
-    return back === undefined ? result : back.then(() => result);
+    const result = n instanceof KeywardError ? n : counts;
+    return after(this.giveBack(plan.slice(0, i), null), () => result);
   }
 
   /**

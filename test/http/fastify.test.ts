@@ -11,6 +11,7 @@ import request from "supertest";
 import { KeywardConfigError, type KeywardEvent } from "keyward";
 import { keyward, requireScope, type FastifyApiKeyAuthOptions } from "keyward/fastify";
 import { makeApp, makeKeys } from "../helpers";
+import { expectProjectSteps } from "./project-steps";
 
 const tiers = { t: { monthlyRequests: 1000, rateLimit: { limit: 10, window: "10s" } } };
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 4);
@@ -233,12 +234,7 @@ describe("keyward/fastify", () => {
       const res = await server.get(path, { authorization: `Bearer ${secret}`, ...headers });
       return res.status === 200 ? ((await res.json()) as { apiKey: { project: string } }).apiKey.project : res.status;
     };
-    expect(await projectOf("/projects/alpha/whoami", { "x-project": "beta" })).toBe("alpha"); // the resolver first
-    expect(await projectOf("/whoami", { "x-project": "beta" })).toBe("beta");
-    expect(await projectOf("/whoami")).toBe("home_u1");
-    expect(await projectOf("/projects/gamma/whoami")).toBe(403);
-    expect(await projectOf("/projects/not%20an%20id/whoami")).toBe(400);
-    expect(asked).toEqual(["u1:alpha", "u1:beta", "u1:home_u1", "u1:gamma"]);
+    await expectProjectSteps(projectOf, "whoami", asked);
     await expect(Fastify().register(keyward, { keys, defaultProject: "not an id!" }).ready()).rejects.toThrow(/defaultProject/);
     await server.close();
     await close();

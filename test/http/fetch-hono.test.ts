@@ -11,6 +11,7 @@ import { KeywardConfigError } from "keyward";
 import { fetchAuth } from "keyward/fetch";
 import { apiKeyAuth, requireScope, type ApiKeyEnv } from "keyward/hono";
 import { makeApp, makeKeys } from "../helpers";
+import { expectProjectSteps } from "./project-steps";
 
 const tiers = { t: { monthlyRequests: 1000, rateLimit: { limit: 10, window: "10s" } } };
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 4);
@@ -102,12 +103,7 @@ describe("keyward/fetch", () => {
       const r = await auth(get({ authorization: `Bearer ${secret}`, ...headers }, path));
       return r.ok ? r.key?.project : r.response.status;
     };
-    expect(await projectOf("/projects/alpha/notes", { "x-project": "beta" })).toBe("alpha"); // the resolver first
-    expect(await projectOf("/notes", { "x-project": "beta" })).toBe("beta");
-    expect(await projectOf("/notes")).toBe("home_u1");
-    expect(await projectOf("/projects/gamma/notes")).toBe(403);
-    expect(await projectOf("/projects/not%20an%20id/notes")).toBe(400);
-    expect(asked).toEqual(["u1:alpha", "u1:beta", "u1:home_u1", "u1:gamma"]);
+    await expectProjectSteps(projectOf, "notes", asked);
     expect(() => fetchAuth({ keys, defaultProject: "not an id!" })).toThrow(/defaultProject/);
     await close();
   });
