@@ -6,7 +6,8 @@
  * path) the counters are zeroed, N requests are sent over keep-alive connections, and the server
  * thread's instructions are read from the dump. Needs `valgrind` on PATH (Debian: `valgrind`);
  * without it the run says so and exits 0. Tunable: INSTR_SETUPS, INSTR_REQUESTS, INSTR_WARMUP,
- * INSTR_START_S (how long a server may take to start under valgrind; default 600 s, for busy machines).
+ * INSTR_START_S (how long a server may take to start under valgrind; default 600 s, for busy machines),
+ * INSTR_TIME_SCALE and INSTR_V8_FLAGS (below).
  * INSTR_KEEP=<folder> keeps each setup's dump there and runs Node with `--perf-basic-prof`, so
  * JIT-compiled functions in the dump can be named from /tmp/perf-<pid>.map.
  */
@@ -20,7 +21,12 @@ import { fmt, table } from "./report.mjs";
 import { forkServer } from "./server-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const REQUESTS = Number(process.env.INSTR_REQUESTS) || 2000;
+/**
+ * Requests counted for the node:http setups. A short window moves by thousands of instructions per
+ * request with where V8's collections and late optimisations fall; 10,000 (about 30 s under
+ * callgrind) keeps runs of one build within about ±1,200 of each other (±4,000 with 2,000).
+ */
+const REQUESTS = Number(process.env.INSTR_REQUESTS) || 10_000;
 /**
  * Requests counted for the Express setups: Express's count moves by ±2% (about ±10,000) with where
  * its scavenges fall in a short run, more than the difference judged, so its setups count 6,000.
@@ -36,12 +42,24 @@ const START_MS = (Number(process.env.INSTR_START_S) || 600) * 1000;
 const KEEP = process.env.INSTR_KEEP ?? null;
 /**
  * Stretches keyward's wall-clock timers (usage flush, 1 s; cache TTL, 5 s) by this factor in the
- * measured servers (`KEYWARD_BENCH_TIME_SCALE`, read by setups.mjs). Callgrind runs a server ~100×
- * slower than natively, so at 1 (the default, what the targets are judged on) every request
- * carries ~100× its production share of the flush and cache-refresh work; the line each setup
- * prints gives its ms/request under callgrind to compare with a native run.
+ * measured servers (`KEYWARD_BENCH_TIME_SCALE`, read by setups.mjs). Callgrind runs a server about
+ * 100× slower than natively (the line each setup prints gives its ms/request under callgrind), so
+ * unstretched timers fire 100× as often per request as at native speed, and more often still when
+ * the machine is busy: the count would depend on the machine's load, the one thing it must not.
+ * Stretched by the slowdown (the default, 100), each request carries its native share of the flush
+ * and cache-refresh work (a few instructions at thousands of requests per second);
+ * `INSTR_TIME_SCALE=1` shows the unstretched count.
  */
-const TIME_SCALE = Number(process.env.INSTR_TIME_SCALE) || 1;
+const TIME_SCALE = Number(process.env.INSTR_TIME_SCALE) || 100;
+/**
+ * V8 flags of every measured server, bare ones included. `--single-threaded-gc` runs the garbage
+ * collector's work on the event-loop thread, the one counted, so a setup's allocations are paid for
+ * in its count instead of vanishing into helper threads some of the time; `--predictable-gc-schedule`
+ * fixes V8's heap-growing and memory-reducing heuristics, which run on timers (stretched ~100× by
+ * callgrind, like keyward's) and put a full collection inside one run's window but not the next's.
+ * `INSTR_V8_FLAGS=""` runs without them.
+ */
+const V8_FLAGS = (process.env.INSTR_V8_FLAGS ?? "--single-threaded-gc --predictable-gc-schedule").split(/\s+/).filter(Boolean);
 process.env.KEYWARD_BENCH_TIME_SCALE = String(TIME_SCALE);
 /** Wall time per measured request under callgrind, per setup (for the slowdown; not judged). */
 const windowMs = new Map<string, number>();
@@ -110,6 +128,7 @@ async function measure(name: string): Promise<number> {
         "--separate-threads=yes",
         `--callgrind-out-file=${join(dir, "cg.%p")}`,
         process.execPath,
+        ...V8_FLAGS,
         ...(KEEP ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : []),
       ],
       // V8's perf map goes to /tmp/perf-<pid>.map; its log files go to the working folder.
@@ -142,7 +161,7 @@ async function main(): Promise<void> {
     return;
   }
   process.stderr.write(
-    `keyward instruction counts: ${SETUPS.length} setups, ${REQUESTS} requests each (${EXPRESS_REQUESTS} on Express) after ${WARMUP} warm-up requests (two setups at a time)${TIME_SCALE === 1 ? "" : `; keyward's timers stretched ${TIME_SCALE}×`}\n`,
+    `keyward instruction counts: ${SETUPS.length} setups, ${REQUESTS} requests each (${EXPRESS_REQUESTS} on Express) after ${WARMUP} warm-up requests (two setups at a time); keyward's timers stretched ${TIME_SCALE}×; V8 flags: ${V8_FLAGS.join(" ") || "none"}\n`,
   );
   const results = new Map<string, number | Error>();
   const queue = [...SETUPS];
@@ -198,6 +217,8 @@ async function main(): Promise<void> {
         requests: REQUESTS,
         warmup: WARMUP,
         expressRequests: EXPRESS_REQUESTS,
+        timeScale: TIME_SCALE,
+        v8Flags: V8_FLAGS,
         targets,
         perRequest: Object.fromEntries([...results].map(([k, v]) => [k, typeof v === "number" ? v : String(v.message)])),
       },
